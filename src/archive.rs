@@ -1,0 +1,488 @@
+//! Stage 2: the safe zip reader (agreement §3, codes `B01` and `B02`).
+//!
+//! The central directory is parsed by the `zip` crate; every entry's bytes are inflated here,
+//! from the raw compressed data, so that real sizes, CRCs and ratios are counted on the bytes
+//! themselves and never taken from what the archive declares. Nothing is ever written to disk
+//! under a name taken from the archive.
+//!
+//! Reading happens in two steps, both "as the archive is read": first every central-directory
+//! record is judged (count, names, types, encryption, method, declared sizes), then every entry
+//! is inflated in central-directory order. The first problem met gives the answer.
+
+use crate::code::BatchCode;
+use flate2::{Decompress, FlushDecompress, Status};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek};
+use std::path::Path;
+use zip::{CompressionMethod, ZipArchive};
+
+/// The limits of agreement §3 (defaults are the agreement's).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest archive file, in bytes.
+    pub max_archive_bytes: u64,
+    /// Largest sum of uncompressed entry sizes, in bytes.
+    pub max_uncompressed_bytes: u64,
+    /// Largest ratio uncompressed/compressed for an entry larger than `ratio_applies_above`.
+    pub max_ratio: u64,
+    /// Entries up to this many uncompressed bytes are exempt from the ratio limit.
+    pub ratio_applies_above: u64,
+    /// Most entries in an archive.
+    pub max_entries: usize,
+    /// Longest physical registry line, in bytes, without its line end.
+    pub max_line_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_archive_bytes: 2 << 30,
+            max_uncompressed_bytes: 8 << 30,
+            max_ratio: 200,
+            ratio_applies_above: 1 << 20,
+            max_entries: 16,
+            max_line_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The name of the registry entry, whose physical lines are measured.
+pub const REGISTRY: &str = "registry.csv";
+/// Entries up to this size are kept in memory for the later stages (control and manifests).
+pub const KEEP_LIMIT: u64 = 1 << 20;
+
+/// A batch-level rejection from reading the archive, or a failure of the receiver itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The archive is answered with this code (`B01` or `B02`) and message.
+    #[error("{code}: {message}")]
+    Reject {
+        /// `B01` or `B02`.
+        code: BatchCode,
+        /// One line naming the entry and what is wrong.
+        message: String,
+    },
+    /// The receiver could not read its own copy (not the sender's fault).
+    #[error("reading the archive: {0}")]
+    Io(#[from] io::Error),
+}
+
+fn reject(code: BatchCode, message: impl Into<String>) -> ReadError {
+    ReadError::Reject {
+        code,
+        message: message.into(),
+    }
+}
+
+/// One entry as read: its name, real size and hash, and its bytes when small.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Index in the central directory.
+    pub index: usize,
+    /// The entry name (lossily decoded if not UTF-8; such a name matches no allowed file).
+    pub name: String,
+    /// Real uncompressed size.
+    pub size: u64,
+    /// SHA-256 of the real uncompressed bytes.
+    pub sha256: [u8; 32],
+    /// The bytes, for entries other than the registry of at most [`KEEP_LIMIT`] bytes.
+    pub data: Option<Vec<u8>>,
+}
+
+/// An archive whose every entry was read and passed the `B01` and `B02` checks.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    /// Entries in central-directory order.
+    pub entries: Vec<Entry>,
+}
+
+impl Archive {
+    /// The entry with this exact (case-sensitive) name.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+}
+
+fn zip_error(e: zip::result::ZipError) -> ReadError {
+    match e {
+        zip::result::ZipError::Io(io) if !is_data_error(&io) => ReadError::Io(io),
+        other => reject(
+            BatchCode::B01,
+            format!("not a readable zip archive: {other}"),
+        ),
+    }
+}
+
+fn is_data_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Why a name from the archive is unsafe (`B02`), if it is.
+fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
+    if raw.is_empty() {
+        return Some("an empty entry name");
+    }
+    if raw.contains(&b'/') || raw.contains(&b'\\') {
+        return Some("a name holding a path separator");
+    }
+    if raw == b"." || raw == b".." {
+        return Some("a relative path");
+    }
+    if raw.len() >= 2 && raw[0].is_ascii_alphabetic() && raw[1] == b':' {
+        return Some("an absolute path");
+    }
+    if raw.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return Some("a control character in the name");
+    }
+    None
+}
+
+fn display_name(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).escape_debug().to_string()
+}
+
+/// Reads and judges a whole archive file (pass one). See the module docs for the order.
+pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > limits.max_archive_bytes {
+        return Err(reject(
+            BatchCode::B02,
+            format!(
+                "archive is {len} bytes, over the limit of {}",
+                limits.max_archive_bytes
+            ),
+        ));
+    }
+    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let count = zip.len();
+    if count > limits.max_entries || zip.has_duplicate_names() && count >= limits.max_entries {
+        return Err(reject(
+            BatchCode::B02,
+            format!("archive has more than {} entries", limits.max_entries),
+        ));
+    }
+    if zip.has_duplicate_names() {
+        return Err(reject(
+            BatchCode::B02,
+            "archive has two entries with the same name",
+        ));
+    }
+    // Step one: the central directory.
+    let mut declared_total: u128 = 0;
+    let mut names = HashSet::new();
+    for i in 0..count {
+        let f = zip.by_index_raw(i).map_err(zip_error)?;
+        let raw = f.name_raw().to_vec();
+        let shown = display_name(&raw);
+        if let Some(why) = unsafe_name(&raw) {
+            return Err(reject(BatchCode::B02, format!("entry {shown:?}: {why}")));
+        }
+        if !names.insert(raw.clone()) {
+            return Err(reject(
+                BatchCode::B02,
+                format!("entry {shown:?} appears twice"),
+            ));
+        }
+        let dos_dir = f.external_attributes() & 0x10 != 0 && f.unix_mode().is_none();
+        if f.is_dir() || dos_dir {
+            return Err(reject(
+                BatchCode::B02,
+                format!("entry {shown:?} is a directory"),
+            ));
+        }
+        if let Some(mode) = f.unix_mode() {
+            let kind = mode & 0o170000;
+            if kind != 0 && kind != 0o100000 {
+                return Err(reject(
+                    BatchCode::B02,
+                    format!("entry {shown:?} is a link or other non-regular file (mode {mode:o})"),
+                ));
+            }
+        }
+        if f.encrypted() {
+            return Err(reject(
+                BatchCode::B02,
+                format!("entry {shown:?} is encrypted"),
+            ));
+        }
+        if !matches!(
+            f.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated
+        ) {
+            return Err(reject(
+                BatchCode::B02,
+                format!(
+                    "entry {shown:?} uses compression {:?}; only stored and deflate are allowed",
+                    f.compression()
+                ),
+            ));
+        }
+        let (size, csize) = (f.size(), f.compressed_size());
+        declared_total += u128::from(size);
+        if declared_total > u128::from(limits.max_uncompressed_bytes) {
+            return Err(reject(
+                BatchCode::B02,
+                format!(
+                    "declared uncompressed sizes exceed {} bytes at entry {shown:?}",
+                    limits.max_uncompressed_bytes
+                ),
+            ));
+        }
+        if over_ratio(size, csize, limits) {
+            return Err(reject(
+                BatchCode::B02,
+                format!(
+                    "entry {shown:?} declares {size} bytes from {csize} compressed: ratio over {}",
+                    limits.max_ratio
+                ),
+            ));
+        }
+    }
+    // Step two: the real bytes.
+    let mut total: u64 = 0;
+    let mut entries = Vec::with_capacity(count);
+    for index in 0..count {
+        let f = zip.by_index_raw(index).map_err(zip_error)?;
+        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+        let shown = display_name(f.name_raw());
+        let (declared, csize, crc) = (f.size(), f.compressed_size(), f.crc32());
+        let deflated = f.compression() == CompressionMethod::Deflated;
+        let is_registry = name == REGISTRY;
+        let keep = !is_registry && declared <= KEEP_LIMIT;
+        let mut reader = EntryReader::new(f, deflated);
+        let mut hasher = Sha256::new();
+        let mut crc32 = crc32fast::Hasher::new();
+        let mut lines = LineMeter::default();
+        let mut data = keep.then(Vec::new);
+        let mut size: u64 = 0;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if is_data_error(&e) => {
+                    return Err(reject(BatchCode::B01, format!("entry {shown:?}: {e}")));
+                }
+                Err(e) => return Err(ReadError::Io(e)),
+            };
+            let chunk = &buf[..n];
+            size += n as u64;
+            total += n as u64;
+            if total > limits.max_uncompressed_bytes {
+                return Err(reject(
+                    BatchCode::B02,
+                    format!(
+                        "uncompressed bytes exceed {} at entry {shown:?}",
+                        limits.max_uncompressed_bytes
+                    ),
+                ));
+            }
+            if over_ratio(size, csize, limits) {
+                return Err(reject(
+                    BatchCode::B02,
+                    format!(
+                        "entry {shown:?} inflates past {size} bytes from {csize} compressed: ratio over {}",
+                        limits.max_ratio
+                    ),
+                ));
+            }
+            if let Some(line) = is_registry
+                .then(|| lines.feed(chunk, limits.max_line_bytes))
+                .flatten()
+            {
+                return Err(reject(
+                    BatchCode::B02,
+                    format!(
+                        "{REGISTRY} line {line} is longer than {} bytes",
+                        limits.max_line_bytes
+                    ),
+                ));
+            }
+            hasher.update(chunk);
+            crc32.update(chunk);
+            if let Some(d) = data.as_mut() {
+                if (d.len() + n) as u64 <= KEEP_LIMIT {
+                    d.extend_from_slice(chunk);
+                } else {
+                    data = None;
+                }
+            }
+        }
+        if size != declared {
+            return Err(reject(
+                BatchCode::B01,
+                format!("entry {shown:?} declares {declared} bytes but holds {size}"),
+            ));
+        }
+        if crc32.finalize() != crc {
+            return Err(reject(
+                BatchCode::B01,
+                format!("entry {shown:?} fails its CRC-32 check"),
+            ));
+        }
+        entries.push(Entry {
+            index,
+            name,
+            size,
+            sha256: hasher.finalize().into(),
+            data,
+        });
+    }
+    Ok(Archive { entries })
+}
+
+fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {
+    size > limits.ratio_applies_above
+        && u128::from(size) > u128::from(csize) * u128::from(limits.max_ratio)
+}
+
+/// Measures physical lines (split at LF, a CR before the LF not counted).
+#[derive(Default)]
+struct LineMeter {
+    line: u64,
+    len: u64,
+    cr: bool,
+}
+
+impl LineMeter {
+    /// Returns the 1-based number of the first line found too long.
+    fn feed(&mut self, chunk: &[u8], max: u64) -> Option<u64> {
+        for &b in chunk {
+            if b == b'\n' {
+                self.line += 1;
+                self.len = 0;
+                self.cr = false;
+                continue;
+            }
+            if self.cr {
+                self.len += 1;
+            }
+            self.cr = b == b'\r';
+            if !self.cr {
+                self.len += 1;
+            }
+            if self.len > max {
+                return Some(self.line + 1);
+            }
+        }
+        None
+    }
+}
+
+/// Opens entry `index` of an archive that already passed [`read`], for streaming its bytes.
+pub fn open_entry(
+    path: &Path,
+    index: usize,
+) -> Result<EntryReader<io::Take<BufReader<File>>>, ReadError> {
+    let file = File::open(path)?;
+    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let (start, csize, deflated) = {
+        let f = zip.by_index_raw(index).map_err(zip_error)?;
+        let start = f
+            .data_start()
+            .ok_or_else(|| reject(BatchCode::B01, "entry data start unknown"))?;
+        (
+            start,
+            f.compressed_size(),
+            f.compression() == CompressionMethod::Deflated,
+        )
+    };
+    let mut reader = zip.into_inner();
+    reader.seek(io::SeekFrom::Start(start))?;
+    Ok(EntryReader::new(reader.take(csize), deflated))
+}
+
+/// A reader over one entry's raw data that inflates when the entry is deflated.
+pub struct EntryReader<R: Read> {
+    inner: R,
+    dec: Option<Inflate>,
+}
+
+impl<R: Read> EntryReader<R> {
+    /// Wraps the raw (compressed) bytes of an entry.
+    pub fn new(inner: R, deflated: bool) -> Self {
+        Self {
+            inner,
+            dec: deflated.then(Inflate::new),
+        }
+    }
+}
+
+impl<R: Read> Read for EntryReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.dec.as_mut() {
+            Some(d) => d.read_from(&mut self.inner, buf),
+            None => self.inner.read(buf),
+        }
+    }
+}
+
+/// Raw deflate state with its own input buffer; reports a truncated stream as `UnexpectedEof`
+/// and a corrupt one as `InvalidData`.
+struct Inflate {
+    state: Decompress,
+    input: Vec<u8>,
+    pos: usize,
+    len: usize,
+    input_done: bool,
+    done: bool,
+}
+
+impl Inflate {
+    fn new() -> Self {
+        Self {
+            state: Decompress::new(false),
+            input: vec![0; 64 << 10],
+            pos: 0,
+            len: 0,
+            input_done: false,
+            done: false,
+        }
+    }
+
+    fn read_from(&mut self, src: &mut impl Read, out: &mut [u8]) -> io::Result<usize> {
+        if self.done || out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.pos == self.len && !self.input_done {
+                self.len = src.read(&mut self.input)?;
+                self.pos = 0;
+                self.input_done = self.len == 0;
+            }
+            let (in0, out0) = (self.state.total_in(), self.state.total_out());
+            let status = self
+                .state
+                .decompress(&self.input[self.pos..self.len], out, FlushDecompress::None)
+                .map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("corrupt deflate stream: {e}"),
+                    )
+                })?;
+            let consumed = (self.state.total_in() - in0) as usize;
+            let produced = (self.state.total_out() - out0) as usize;
+            self.pos += consumed;
+            if status == Status::StreamEnd {
+                self.done = true;
+                return Ok(produced);
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+            if self.input_done && consumed == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "deflate stream is truncated",
+                ));
+            }
+        }
+    }
+}

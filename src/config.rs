@@ -1,0 +1,246 @@
+//! The receiver's configuration (`reestr.toml`). Relative paths are relative to the file's folder.
+
+use crate::archive::Limits;
+use crate::integrity::Key;
+use crate::name::BatchType;
+use crate::pipeline::Policy;
+use crate::schema::{SchemaError, Schemas};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("configuration {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key file is unusable.
+    #[error("key file {path} for partner {partner}: {message}")]
+    Key {
+        /// The partner.
+        partner: String,
+        /// The key file.
+        path: String,
+        /// What is wrong (never the key).
+        message: String,
+    },
+    /// A schema is unusable.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    receiver: String,
+    #[serde(default = "d_inbox")]
+    inbox: PathBuf,
+    #[serde(default = "d_outbox")]
+    outbox: PathBuf,
+    #[serde(default = "d_data")]
+    data: PathBuf,
+    schemas: Option<PathBuf>,
+    #[serde(default = "d_settle")]
+    settle_seconds: f64,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    partners: BTreeMap<String, RawPartner>,
+}
+
+fn d_inbox() -> PathBuf {
+    "inbox".into()
+}
+fn d_outbox() -> PathBuf {
+    "outbox".into()
+}
+fn d_data() -> PathBuf {
+    "var".into()
+}
+fn d_settle() -> f64 {
+    5.0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    key_file: Option<PathBuf>,
+    types: Option<Vec<String>>,
+}
+
+/// A configured partner.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// Its shared key, when one is configured.
+    pub key: Option<Key>,
+    /// Types it may send.
+    pub types: Vec<BatchType>,
+}
+
+/// The loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This side's party code.
+    pub receiver: String,
+    /// Where archives arrive.
+    pub inbox: PathBuf,
+    /// Where responses go.
+    pub outbox: PathBuf,
+    /// The store and everything kept.
+    pub data: PathBuf,
+    /// Schemas in force.
+    pub schemas: Schemas,
+    /// A file modified more recently than this is not taken yet.
+    pub settle: Duration,
+    /// Archive limits.
+    pub limits: Limits,
+    /// Partners by code.
+    pub partners: BTreeMap<String, Partner>,
+}
+
+/// Reads a key file, refusing one readable or writable by others than its owner.
+pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
+    let err = |m: String| ConfigError::Key {
+        partner: partner.into(),
+        path: path.display().to_string(),
+        message: m,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & !0o600 != 0 {
+            return Err(err(format!(
+                "permissions {mode:04o} are wider than 0600; run: chmod 600 {}",
+                path.display()
+            )));
+        }
+    }
+    if meta.len() > 1024 {
+        return Err(err("is too large to be a key file".into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    Key::parse(&text).ok_or_else(|| err("does not hold 64 hex digits".into()))
+}
+
+impl Config {
+    /// Loads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml(&text, &base, &shown)
+    }
+
+    /// Parses configuration text; `base` resolves relative paths.
+    pub fn from_toml(text: &str, base: &Path, shown: &str) -> Result<Self, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid {
+            path: shown.into(),
+            message: m,
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let party_ok = |s: &str| {
+            (2..=16).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        if !party_ok(&raw.receiver) {
+            return Err(invalid(format!(
+                "receiver {:?} is not a party code [A-Z0-9]{{2,16}}",
+                raw.receiver
+            )));
+        }
+        if !(0.0..=86400.0).contains(&raw.settle_seconds) {
+            return Err(invalid("settle_seconds must be between 0 and 86400".into()));
+        }
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let mut partners = BTreeMap::new();
+        for (code, p) in raw.partners {
+            if !party_ok(&code) {
+                return Err(invalid(format!(
+                    "partner {code:?} is not a party code [A-Z0-9]{{2,16}}"
+                )));
+            }
+            let key = p
+                .key_file
+                .as_deref()
+                .map(|f| read_key(&code, &abs(f)))
+                .transpose()?;
+            let types = match p.types {
+                None => vec![BatchType::Pay, BatchType::Rev, BatchType::Rec],
+                Some(ts) => ts
+                    .iter()
+                    .map(|t| {
+                        BatchType::parse(t)
+                            .ok_or_else(|| invalid(format!("partner {code}: unknown type {t:?}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            partners.insert(code, Partner { key, types });
+        }
+        let schemas = match &raw.schemas {
+            Some(dir) => Schemas::from_dir(&abs(dir))?,
+            None => Schemas::built_in()?,
+        };
+        Ok(Self {
+            receiver: raw.receiver,
+            inbox: abs(&raw.inbox),
+            outbox: abs(&raw.outbox),
+            data: abs(&raw.data),
+            schemas,
+            settle: Duration::from_secs_f64(raw.settle_seconds),
+            limits: raw.limits,
+            partners,
+        })
+    }
+
+    /// The policy for an inbound sender.
+    pub fn policy(&self, sender: &str) -> Policy {
+        match self.partners.get(sender) {
+            Some(p) => Policy {
+                own: self.receiver.clone(),
+                partner_known: true,
+                types: p.types.iter().map(|t| t.as_str().to_string()).collect(),
+                key_fingerprint: p.key.as_ref().map(Key::fingerprint),
+                key: p.key.clone(),
+            },
+            None => Policy {
+                own: self.receiver.clone(),
+                partner_known: false,
+                types: Vec::new(),
+                key_fingerprint: None,
+                key: None,
+            },
+        }
+    }
+
+    /// The key of a partner, if configured.
+    pub fn key_of(&self, sender: &str) -> Option<&Key> {
+        self.partners.get(sender).and_then(|p| p.key.as_ref())
+    }
+}

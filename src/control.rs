@@ -1,0 +1,245 @@
+//! Stage 4a: `control.txt`, the batch control record of agreement §4 (code `B06`).
+
+use crate::amount;
+use crate::charset::Charset;
+use crate::name::{BatchName, BatchType};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+/// The batch format this receiver speaks.
+pub const FORMAT: &str = "munis-offline/1";
+
+const KEYS: [&str; 10] = [
+    "format",
+    "batch_id",
+    "type",
+    "sender",
+    "receiver",
+    "business_date",
+    "created_at",
+    "encoding",
+    "rows",
+    "amount_total",
+];
+
+/// A well-formed control record, consistent with its archive name.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// When the sender created the batch.
+    pub created_at: DateTime<FixedOffset>,
+    /// `created_at` exactly as written.
+    pub created_at_text: String,
+    /// Encoding of `registry.csv`.
+    pub encoding: Charset,
+    /// Declared number of data rows.
+    pub rows: u64,
+    /// Declared sum of amounts, in tiyin.
+    pub amount_total: i128,
+}
+
+/// Parses an RFC 3339 date-time with an offset or `Z` (`T` separator; lower case allowed).
+pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(s).ok()
+}
+
+/// The value of the single `created_at` line, if there is exactly one and it is valid.
+///
+/// Used for the response's `created_at` (agreement §8) even when the rest is malformed.
+pub fn created_at_line(bytes: &[u8]) -> Option<String> {
+    let mut found = None;
+    let mut count = 0;
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(v) = line.strip_prefix(b"created_at=") {
+            count += 1;
+            found = std::str::from_utf8(v)
+                .ok()
+                .filter(|v| parse_rfc3339(v).is_some());
+        }
+    }
+    if count == 1 {
+        found.map(str::to_owned)
+    } else {
+        None
+    }
+}
+
+/// Parses and checks `control.txt` against the archive name. The error is the `B06` message.
+pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
+    const F: &str = "control.txt";
+    if !bytes.is_ascii() {
+        let pos = bytes.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        return Err(format!("{F}: byte {pos} is not ASCII"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| format!("{F}: not ASCII"))?;
+    let mut values: [Option<(usize, &str)>; 10] = [None; 10];
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    for (i, raw) in lines.iter().enumerate() {
+        let n = i + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{F} line {n}: no '=' in {line:?}"))?;
+        if key.trim() != key || value.trim() != value {
+            return Err(format!("{F} line {n}: spaces around '=' or at the ends"));
+        }
+        if line.contains('\r') {
+            return Err(format!("{F} line {n}: a carriage return inside the line"));
+        }
+        let idx = KEYS
+            .iter()
+            .position(|k| *k == key)
+            .ok_or_else(|| format!("{F} line {n}: unknown key {key:?}"))?;
+        if values[idx].is_some() {
+            return Err(format!("{F} line {n}: key {key:?} appears twice"));
+        }
+        values[idx] = Some((n, value));
+    }
+    let get = |k: usize| -> Result<(usize, &str), String> {
+        values[k].ok_or_else(|| format!("{F}: key {:?} is missing", KEYS[k]))
+    };
+    let bad = |(n, v): (usize, &str), k: usize, why: &str| {
+        format!("{F} line {n}, key {}: {v:?} {why}", KEYS[k])
+    };
+    let format = get(0)?;
+    if format.1 != FORMAT {
+        return Err(bad(format, 0, &format!("is not {FORMAT}")));
+    }
+    let batch_id = get(1)?;
+    if batch_id.1 != name.batch_id() {
+        return Err(bad(batch_id, 1, "differs from the archive name"));
+    }
+    let kind = get(2)?;
+    if BatchType::parse(kind.1) != Some(name.kind) {
+        return Err(bad(kind, 2, "differs from the archive name's type"));
+    }
+    let sender = get(3)?;
+    if sender.1 != name.sender {
+        return Err(bad(sender, 3, "differs from the archive name's sender"));
+    }
+    let receiver = get(4)?;
+    if receiver.1 != name.receiver {
+        return Err(bad(receiver, 4, "differs from the archive name's receiver"));
+    }
+    let date = get(5)?;
+    let parsed = (date.1.len() == 10)
+        .then(|| NaiveDate::parse_from_str(date.1, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| bad(date, 5, "is not a YYYY-MM-DD date"))?;
+    if parsed != name.date {
+        return Err(bad(date, 5, "differs from the archive name's date"));
+    }
+    let created = get(6)?;
+    let created_at = parse_rfc3339(created.1)
+        .ok_or_else(|| bad(created, 6, "is not an RFC 3339 date-time with an offset"))?;
+    let enc = get(7)?;
+    let encoding =
+        Charset::parse(enc.1).ok_or_else(|| bad(enc, 7, "is not utf-8, windows-1251 or cp866"))?;
+    let rows = get(8)?;
+    let rows_n =
+        (!rows.1.is_empty() && rows.1.len() <= 18 && rows.1.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| rows.1.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| bad(rows, 8, "is not a whole number"))?;
+    let total = get(9)?;
+    let amount_total = amount::parse_total(total.1)
+        .ok_or_else(|| bad(total, 9, "is not an amount with exactly 2 decimals"))?;
+    Ok(Control {
+        created_at,
+        created_at_text: created.1.to_string(),
+        encoding,
+        rows: rows_n,
+        amount_total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "format=munis-offline/1\r\nbatch_id=MUNIS_SUDBILLING_PAY_20261121_001\r\ntype=PAY\r\nsender=MUNIS\r\nreceiver=SUDBILLING\r\nbusiness_date=2026-11-21\r\ncreated_at=2026-11-22T01:05:00+05:00\r\nencoding=utf-8\r\nrows=24\r\namount_total=5918666.66\r\n";
+
+    fn name() -> BatchName {
+        BatchName::parse("MUNIS_SUDBILLING_PAY_20261121_001.zip").unwrap()
+    }
+
+    #[test]
+    fn parses_a_good_record_in_any_key_order_with_blank_lines() {
+        let c = parse(GOOD.as_bytes(), &name()).unwrap();
+        assert_eq!(c.rows, 24);
+        assert_eq!(c.amount_total, 591_866_666);
+        assert_eq!(c.encoding, Charset::Utf8);
+        let mut lines: Vec<&str> = GOOD.lines().collect();
+        lines.reverse();
+        let shuffled = format!("\n{}\n\n", lines.join("\n"));
+        assert!(parse(shuffled.as_bytes(), &name()).is_ok());
+    }
+
+    #[test]
+    fn every_defect_is_refused() {
+        let cases: Vec<(String, &str)> = vec![
+            (GOOD.replace("rows=24", "rows =24"), "spaces"),
+            (GOOD.replace("rows=24", "rows= 24"), "spaces"),
+            (format!("{GOOD}extra=1\n"), "unknown key"),
+            (format!("{GOOD}rows=24\n"), "twice"),
+            (GOOD.replace("rows=24\r\n", ""), "missing"),
+            (GOOD.replace("munis-offline/1", "munis-offline/2"), "is not"),
+            (
+                GOOD.replace("batch_id=MUNIS_SUDBILLING_PAY_20261121_001", "batch_id=X"),
+                "differs",
+            ),
+            (GOOD.replace("type=PAY", "type=REV"), "type"),
+            (GOOD.replace("sender=MUNIS", "sender=OTHER"), "sender"),
+            (
+                GOOD.replace("receiver=SUDBILLING", "receiver=X"),
+                "receiver",
+            ),
+            (GOOD.replace("2026-11-21", "2026-11-20"), "date"),
+            (GOOD.replace("2026-11-21", "2026-13-45"), "date"),
+            (
+                GOOD.replace("2026-11-22T01:05:00+05:00", "2026-11-22 01:05:00"),
+                "RFC 3339",
+            ),
+            (
+                GOOD.replace("2026-11-22T01:05:00+05:00", "2026-11-22T01:05:00"),
+                "RFC 3339",
+            ),
+            (GOOD.replace("utf-8", "koi8-r"), "encoding"),
+            (GOOD.replace("rows=24", "rows=-1"), "whole"),
+            (GOOD.replace("rows=24", "rows="), "whole"),
+            (GOOD.replace("5918666.66", "5918666.6"), "decimals"),
+            (GOOD.replace("rows=24", "rows24"), "no '='"),
+            (GOOD.replace("MUNIS\r\n", "MUNÏS\r\n"), "ASCII"),
+        ];
+        for (text, why) in cases {
+            let err = parse(text.as_bytes(), &name()).expect_err(why);
+            assert!(err.contains("control.txt"), "{err}");
+        }
+    }
+
+    #[test]
+    fn created_at_needs_exactly_one_valid_line() {
+        assert_eq!(
+            created_at_line(GOOD.as_bytes()).as_deref(),
+            Some("2026-11-22T01:05:00+05:00")
+        );
+        let twice = format!("{GOOD}created_at=2026-11-22T01:05:00+05:00\n");
+        assert_eq!(created_at_line(twice.as_bytes()), None);
+        let bad = GOOD.replace("T01:05:00+05:00", "T25:05:00+05:00");
+        assert_eq!(created_at_line(bad.as_bytes()), None);
+        let z = GOOD.replace("+05:00", "Z").replace("rows=24", "junk");
+        assert_eq!(
+            created_at_line(z.as_bytes()).as_deref(),
+            Some("2026-11-22T01:05:00Z")
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! Stage 4b: the registry's CSV dialect (agreement §5), read as raw bytes, streaming.
+//!
+//! The dialect differs from what general CSV readers do, so it is read here: `;` separates,
+//! `"` quotes (doubled inside), CRLF or LF end a row, a blank line is a row of one empty field,
+//! a `"` inside an unquoted field is ordinary, text after a closing quote or a quote still open
+//! at the end of the file makes the registry unreadable. Fields stay bytes: decoding happens
+//! per field afterwards, since `;`, `"`, CR and LF are the same bytes in all three encodings.
+
+use std::io::{self, Read};
+
+/// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DialectError {
+    /// The registry breaks the dialect.
+    #[error("registry.csv line {line}: {message}")]
+    Syntax {
+        /// Physical line (1-based) where the problem is.
+        line: u64,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// Reading failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+    CrUnquoted,
+    CrAfterQuote,
+}
+
+/// Reads records of the dialect from a byte stream.
+pub struct RecordReader<R: Read> {
+    src: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    started: bool,
+    strip_bom: bool,
+    /// Bytes of the current record's fields, back to back.
+    data: Vec<u8>,
+    /// End offset in `data` of each field.
+    ends: Vec<usize>,
+    line: u64,
+    record_line: u64,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// A reader; `strip_bom` drops a UTF-8 byte order mark at the very start.
+    pub fn new(src: R, strip_bom: bool) -> Self {
+        Self {
+            src,
+            buf: vec![0; 256 << 10],
+            pos: 0,
+            len: 0,
+            eof: false,
+            started: false,
+            strip_bom,
+            data: Vec::with_capacity(1024),
+            ends: Vec::with_capacity(16),
+            line: 1,
+            record_line: 1,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.pos < self.len {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        self.len = loop {
+            match self.src.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.pos = 0;
+        self.eof = self.len == 0;
+        Ok(!self.eof)
+    }
+
+    fn skip_bom(&mut self) -> io::Result<()> {
+        self.started = true;
+        if !self.strip_bom {
+            return Ok(());
+        }
+        // The first read of a file may be short; gather three bytes first.
+        while self.len - self.pos < 3 && !self.eof {
+            let have = self.len - self.pos;
+            self.buf.copy_within(self.pos..self.len, 0);
+            self.pos = 0;
+            self.len = have;
+            let n = self.src.read(&mut self.buf[have..])?;
+            self.len += n;
+            self.eof = n == 0;
+        }
+        if self.buf[self.pos..self.len].starts_with(b"\xEF\xBB\xBF") {
+            self.pos += 3;
+        }
+        if self.len > 0 {
+            self.eof = false;
+        }
+        Ok(())
+    }
+
+    /// Physical line (1-based) on which the last record read began.
+    pub fn record_line(&self) -> u64 {
+        self.record_line
+    }
+
+    /// Number of fields in the last record read.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the last record had no fields (never true after a successful read).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i` of the last record read, as raw bytes.
+    pub fn field(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..end)
+    }
+
+    /// Reads the next record; `Ok(false)` at the end of the file.
+    pub fn read_record(&mut self) -> Result<bool, DialectError> {
+        if !self.started {
+            self.skip_bom()?;
+        }
+        self.data.clear();
+        self.ends.clear();
+        self.record_line = self.line;
+        let mut state = State::FieldStart;
+        let mut any = false;
+        loop {
+            if !self.fill()? {
+                return match state {
+                    State::Quoted => {
+                        Err(self.syntax("a quoted field is still open at the end of the file"))
+                    }
+                    State::CrAfterQuote => Err(self.syntax("text after a closing quote")),
+                    _ if !any => Ok(false),
+                    State::CrUnquoted => {
+                        self.data.push(b'\r');
+                        self.ends.push(self.data.len());
+                        Ok(true)
+                    }
+                    _ => {
+                        self.ends.push(self.data.len());
+                        Ok(true)
+                    }
+                };
+            }
+            any = true;
+            if state == State::Unquoted || state == State::Quoted {
+                // Fast path: copy a run of ordinary bytes at once.
+                let slice = &self.buf[self.pos..self.len];
+                let stop = if state == State::Unquoted {
+                    slice.iter().position(|b| matches!(b, b';' | b'\n' | b'\r'))
+                } else {
+                    slice.iter().position(|b| matches!(b, b'"' | b'\n'))
+                };
+                let run = stop.unwrap_or(slice.len());
+                self.data.extend_from_slice(&slice[..run]);
+                self.pos += run;
+                if stop.is_none() {
+                    continue;
+                }
+            }
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            if b == b'\n' {
+                self.line += 1;
+            }
+            state = match state {
+                State::FieldStart => match b {
+                    b'"' => State::Quoted,
+                    b';' => {
+                        self.ends.push(self.data.len());
+                        State::FieldStart
+                    }
+                    b'\n' => {
+                        self.ends.push(self.data.len());
+                        return Ok(true);
+                    }
+                    b'\r' => State::CrUnquoted,
+                    _ => {
+                        self.data.push(b);
+                        State::Unquoted
+                    }
+                },
+                State::Unquoted => match b {
+                    b';' => {
+                        self.ends.push(self.data.len());
+                        State::FieldStart
+                    }
+                    b'\n' => {
+                        self.ends.push(self.data.len());
+                        return Ok(true);
+                    }
+                    b'\r' => State::CrUnquoted,
+                    _ => {
+                        self.data.push(b);
+                        State::Unquoted
+                    }
+                },
+                State::CrUnquoted => match b {
+                    b'\n' => {
+                        self.ends.push(self.data.len());
+                        return Ok(true);
+                    }
+                    _ => {
+                        // A lone CR is an ordinary byte; look at this byte again.
+                        self.data.push(b'\r');
+                        self.pos -= 1;
+                        if b == b'\n' {
+                            self.line -= 1;
+                        }
+                        State::Unquoted
+                    }
+                },
+                State::Quoted => match b {
+                    b'"' => State::QuoteInQuoted,
+                    _ => {
+                        self.data.push(b);
+                        State::Quoted
+                    }
+                },
+                State::QuoteInQuoted => match b {
+                    b'"' => {
+                        self.data.push(b'"');
+                        State::Quoted
+                    }
+                    b';' => {
+                        self.ends.push(self.data.len());
+                        State::FieldStart
+                    }
+                    b'\n' => {
+                        self.ends.push(self.data.len());
+                        return Ok(true);
+                    }
+                    b'\r' => State::CrAfterQuote,
+                    _ => return Err(self.syntax("text after a closing quote")),
+                },
+                State::CrAfterQuote => match b {
+                    b'\n' => {
+                        self.ends.push(self.data.len());
+                        return Ok(true);
+                    }
+                    _ => return Err(self.syntax("text after a closing quote")),
+                },
+            };
+        }
+    }
+
+    fn syntax(&self, message: &'static str) -> DialectError {
+        DialectError::Syntax {
+            line: self.line,
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(input: &[u8]) -> Result<Vec<Vec<String>>, DialectError> {
+        // A tiny reader that returns one byte at a time, to cross every buffer boundary.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match (self.0.split_first(), buf.first_mut()) {
+                    (Some((b, rest)), Some(slot)) => {
+                        *slot = *b;
+                        self.0 = rest;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for trickle in [false, true] {
+            let mut r: RecordReader<Box<dyn Read>> = RecordReader::new(
+                if trickle {
+                    Box::new(Trickle(input))
+                } else {
+                    Box::new(input)
+                },
+                true,
+            );
+            let mut recs = Vec::new();
+            while r.read_record()? {
+                recs.push(
+                    (0..r.len())
+                        .map(|i| {
+                            String::from_utf8_lossy(r.field(i).unwrap_or_default()).into_owned()
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if trickle {
+                assert_eq!(recs, out, "byte-at-a-time reading must agree");
+            }
+            out = recs;
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_quotes_separators_and_line_breaks() {
+        let r = records(b"a;b\r\n\"x;y\";\"say \"\"hi\"\"\"\r\n\"two\r\nlines\";z\n").unwrap();
+        assert_eq!(
+            r,
+            vec![
+                vec!["a", "b"],
+                vec!["x;y", "say \"hi\""],
+                vec!["two\r\nlines", "z"]
+            ]
+        );
+    }
+
+    #[test]
+    fn last_line_end_is_optional_and_blank_lines_are_rows() {
+        assert_eq!(records(b"a;b").unwrap(), vec![vec!["a", "b"]]);
+        assert_eq!(records(b"a;b\n").unwrap(), vec![vec!["a", "b"]]);
+        assert_eq!(
+            records(b"a\n\nb\r\n\r\n").unwrap(),
+            vec![vec!["a"], vec![""], vec!["b"], vec![""]]
+        );
+        assert_eq!(records(b"").unwrap(), Vec::<Vec<String>>::new());
+        assert_eq!(records(b";\n").unwrap(), vec![vec!["", ""]]);
+    }
+
+    #[test]
+    fn quote_inside_unquoted_field_is_ordinary_and_lone_cr_is_text() {
+        assert_eq!(records(b"ab\"c;d\n").unwrap(), vec![vec!["ab\"c", "d"]]);
+        assert_eq!(records(b"a\rb;c").unwrap(), vec![vec!["a\rb", "c"]]);
+        assert_eq!(records(b"a\r").unwrap(), vec![vec!["a\r"]]);
+    }
+
+    #[test]
+    fn strips_a_utf8_bom_only_at_the_start() {
+        assert_eq!(records(b"\xEF\xBB\xBFa;b").unwrap(), vec![vec!["a", "b"]]);
+        assert_eq!(records(b"a\n\xEF\xBB\xBFb").unwrap()[1], vec!["\u{FEFF}b"]);
+    }
+
+    #[test]
+    fn syntax_errors_make_it_unreadable() {
+        for bad in [
+            &b"\"abc\"def;x\n"[..],
+            b"\"open;x\n",
+            b"a;\"b\"\rc",
+            b"\"a\"\r",
+            b"x\n\"a\" ;b",
+        ] {
+            assert!(
+                matches!(records(bad), Err(DialectError::Syntax { .. })),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        match records(b"h\nok\n\"bad\"x") {
+            Err(DialectError::Syntax { line, .. }) => assert_eq!(line, 3),
+            other => panic!("{other:?}"),
+        }
+    }
+}

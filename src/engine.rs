@@ -1,0 +1,959 @@
+//! The imperative shell: inbox, keeping, store transactions, outbox, journal, recovery.
+//!
+//! Life of an inbox file (each step durable before the next):
+//! 1. its bytes are hashed and kept as `data/received/<sha256>.zip` (or set aside);
+//! 2. in one store transaction: the rows are applied (ACK only), the response archive is
+//!    kept as `data/sent/<sha256>.zip`, the delivery row (`state = committed`) and the
+//!    journal entry are written; commit;
+//! 3. the response is copied into the outbox, the inbox file removed, the delivery marked
+//!    `done`. A crash between 2 and 3 is finished by [`Engine::recover`] on the next start.
+
+use crate::config::Config;
+use crate::fsutil::{self, hex};
+use crate::journal;
+use crate::name::BatchName;
+use crate::pipeline::{self, Evaluation, Job, PipelineError};
+use crate::reconcile::StoreBooks;
+use crate::respond::{self, Verdict};
+use crate::store::{Ledger, Store, StoreError};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A failure that stops the engine (not the sender's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// File system, with the path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// Store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Pipeline.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// A replay or check that cannot be done.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<rusqlite::Error> for EngineError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(StoreError::Sql(e))
+    }
+}
+
+/// Attaches a path to an I/O error.
+pub fn io_at(path: &Path) -> impl FnOnce(io::Error) -> EngineError + '_ {
+    move |source| EngineError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The folders under `data`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `data` itself.
+    pub root: PathBuf,
+}
+
+impl Layout {
+    /// The store file.
+    pub fn db(&self) -> PathBuf {
+        self.root.join("reestr.db")
+    }
+    /// Kept inbound archives.
+    pub fn received(&self) -> PathBuf {
+        self.root.join("received")
+    }
+    /// Kept responses.
+    pub fn sent(&self) -> PathBuf {
+        self.root.join("sent")
+    }
+    /// Set-aside files.
+    pub fn set_aside(&self) -> PathBuf {
+        self.root.join("set-aside")
+    }
+    /// Kept invoice exports.
+    pub fn imports(&self) -> PathBuf {
+        self.root.join("imports")
+    }
+    /// Scratch space (temporary results).
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+}
+
+/// What happened to one inbox file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handled {
+    /// The inbox file name.
+    pub file: String,
+    /// Batch id, when the name parsed.
+    pub batch_id: Option<String>,
+    /// `ACK`, `NAK`, `RESENT` (stored ACK sent again) or `SET_ASIDE`.
+    pub result: String,
+    /// NAK code.
+    pub code: Option<String>,
+    /// NAK message or set-aside reason.
+    pub message: Option<String>,
+    /// Data rows (ACK).
+    pub rows: u64,
+    /// Rows by status code (ACK).
+    pub statuses: BTreeMap<u16, u64>,
+    /// Response file name.
+    pub response: Option<String>,
+}
+
+/// The engine over one configuration and its store.
+pub struct Engine {
+    /// Configuration.
+    pub cfg: Config,
+    /// Store.
+    pub store: Store,
+    /// Data layout.
+    pub layout: Layout,
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Engine {
+    /// Creates the folders and the store where missing (safe to repeat).
+    pub fn init(cfg: Config) -> Result<Self, EngineError> {
+        let layout = Layout {
+            root: cfg.data.clone(),
+        };
+        for d in [cfg.inbox.clone(), cfg.outbox.clone()] {
+            fs::create_dir_all(&d).map_err(io_at(&d))?;
+        }
+        for d in [
+            layout.root.clone(),
+            layout.received(),
+            layout.sent(),
+            layout.set_aside(),
+            layout.imports(),
+            layout.tmp(),
+        ] {
+            fsutil::create_dir(&d).map_err(io_at(&d))?;
+        }
+        let store = Store::open(&layout.db())?;
+        Ok(Self { cfg, store, layout })
+    }
+
+    /// Opens an initialised engine; refuses when `init` has not been run.
+    pub fn open(cfg: Config) -> Result<Self, EngineError> {
+        let layout = Layout {
+            root: cfg.data.clone(),
+        };
+        if !layout.db().exists() {
+            return Err(EngineError::Refused(format!(
+                "no store at {}; run `reestr init` first",
+                layout.db().display()
+            )));
+        }
+        Self::init(cfg)
+    }
+
+    /// Lists inbox files ready to take, in the agreement's order (unparseable names first).
+    /// Temporary names, dot-files, folders, links and files modified within the settle time
+    /// are left alone.
+    pub fn ready_files(&self) -> Result<Vec<PathBuf>, EngineError> {
+        let inbox = &self.cfg.inbox;
+        let mut bad = Vec::new();
+        let mut good = Vec::new();
+        let now = SystemTime::now();
+        for e in fs::read_dir(inbox).map_err(io_at(inbox))? {
+            let e = e.map_err(io_at(inbox))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") {
+                continue;
+            }
+            let meta = match fs::symlink_metadata(e.path()) {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            if !meta.file_type().is_file() {
+                if meta.file_type().is_symlink() {
+                    tracing::warn!(file = %name, "inbox entry is a symbolic link; left alone");
+                }
+                continue;
+            }
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or(Duration::ZERO);
+            if age < self.cfg.settle {
+                tracing::debug!(file = %name, "modified within the settle time; not taken yet");
+                continue;
+            }
+            match BatchName::parse(&name) {
+                Ok(n) => good.push((n.order_key(), e.path())),
+                Err(_) => bad.push(e.path()),
+            }
+        }
+        bad.sort();
+        good.sort();
+        bad.extend(good.into_iter().map(|(_, p)| p));
+        Ok(bad)
+    }
+
+    /// Handles every ready inbox file once. Stops at the first failure of the receiver itself
+    /// (the file stays in the inbox) and returns what was handled with that failure.
+    pub fn run(&mut self) -> (Vec<Handled>, Option<EngineError>) {
+        let mut done = Vec::new();
+        if let Err(e) = self.recover() {
+            return (done, Some(e));
+        }
+        let files = match self.ready_files() {
+            Ok(f) => f,
+            Err(e) => return (done, Some(e)),
+        };
+        for f in files {
+            match self.handle(&f) {
+                Ok(h) => done.push(h),
+                Err(e) => return (done, Some(e)),
+            }
+        }
+        (done, None)
+    }
+
+    /// Finishes deliveries and set-asides that were committed but not completed (crash).
+    pub fn recover(&mut self) -> Result<(), EngineError> {
+        let pending: Vec<(i64, String, String, String)> = {
+            let mut st = self.store.conn.prepare(
+                "SELECT id, inbound_name, inbound_sha256, response_name FROM deliveries WHERE state='committed' ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, inbound, sha, response) in pending {
+            let resp_sha: String = self.store.conn.query_row(
+                "SELECT response_sha256 FROM deliveries WHERE id=?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            tracing::info!(delivery = id, file = %inbound, "finishing a delivery interrupted earlier");
+            self.finish_delivery(id, &inbound, &sha, &response, &resp_sha)?;
+        }
+        let aside: Vec<(i64, String, String)> = {
+            let mut st = self
+                .store
+                .conn
+                .prepare("SELECT id, original_name, sha256 FROM set_aside WHERE state='committed' ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, name, sha) in aside {
+            self.remove_from_inbox(&name, &sha)?;
+            self.store
+                .conn
+                .execute("UPDATE set_aside SET state='done' WHERE id=?1", [id])?;
+        }
+        Ok(())
+    }
+
+    fn remove_from_inbox(&self, name: &str, sha: &str) -> Result<(), EngineError> {
+        let p = self.cfg.inbox.join(name);
+        // A file of the same name with other bytes is a new arrival: leave it.
+        match fsutil::sha256_file(&p) {
+            Ok(h) if hex(&h) == sha => fsutil::remove_durable(&p).map_err(io_at(&p)),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish_delivery(
+        &self,
+        id: i64,
+        inbound: &str,
+        sha: &str,
+        response: &str,
+        resp_sha: &str,
+    ) -> Result<(), EngineError> {
+        let kept = self.layout.sent().join(format!("{resp_sha}.zip"));
+        let dest = self.cfg.outbox.join(response);
+        let mut f = File::open(&kept).map_err(io_at(&kept))?;
+        fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
+        self.remove_from_inbox(inbound, sha)?;
+        self.store
+            .conn
+            .execute("UPDATE deliveries SET state='done' WHERE id=?1", [id])?;
+        Ok(())
+    }
+
+    /// Handles one inbox file: answers it or sets it aside.
+    pub fn handle(&mut self, path: &Path) -> Result<Handled, EngineError> {
+        let fname = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let name = match BatchName::parse(&fname) {
+            Ok(n) => n,
+            Err(e) => return self.set_aside(path, &fname, &sha, &e.to_string()),
+        };
+        let kept = self.layout.received().join(format!("{sha}.zip"));
+        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
+        // The kept copy is what is judged: check it still has the hashed bytes.
+        let kept_sha = hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?);
+        if kept_sha != sha {
+            return Err(EngineError::Refused(format!(
+                "kept copy {} does not match the inbox file; not processed",
+                kept.display()
+            )));
+        }
+        let started = std::time::Instant::now();
+        let mut tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let prior_ack: Option<(i64, String, String)> = tx
+            .query_row(
+                "SELECT id, response_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND result='ACK' ORDER BY id LIMIT 1",
+                [&sha],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let mut handled = Handled {
+            file: fname.clone(),
+            batch_id: Some(name.batch_id()),
+            result: String::new(),
+            code: None,
+            message: None,
+            rows: 0,
+            statuses: BTreeMap::new(),
+            response: None,
+        };
+        let (id, response_name, resp_sha) = if let Some((first, response_name, resp_sha)) =
+            prior_ack
+        {
+            let body = json!({
+                "inbound_name": fname, "inbound_sha256": sha, "batch_id": name.batch_id(),
+                "response_name": response_name, "response_sha256": resp_sha, "resent_of_delivery": first,
+                "engine_version": crate::VERSION,
+                "kept": [{"path": format!("received/{sha}.zip"), "sha256": sha}],
+            });
+            let seq = journal::append(&tx, "resend", &now_text(), &body)?;
+            tx.execute(
+                "INSERT INTO deliveries(journal_seq, inbound_name, inbound_sha256, batch_id, result, code, response_name, response_sha256, resent_of, state)
+                 VALUES (?1,?2,?3,?4,'ACK',NULL,?5,?6,?7,'committed')",
+                params![seq, fname, sha, name.batch_id(), response_name, resp_sha, first],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            handled.result = "RESENT".into();
+            (id, response_name, resp_sha)
+        } else {
+            let already_acked: bool = tx.query_row(
+                "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
+                [name.batch_id()],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            let policy = self.cfg.policy(&name.sender);
+            let seq = journal::next_seq(&tx)?;
+            let tmp = self.layout.tmp();
+            let job = Job {
+                path: &kept,
+                name: &name,
+                sha256: &sha,
+                policy: &policy,
+                schemas: &self.cfg.schemas,
+                limits: &self.cfg.limits,
+                already_acked,
+                spool_dir: &tmp,
+            };
+            let ev = {
+                let mut sp = tx.savepoint()?;
+                let ev = {
+                    let mut books = StoreBooks {
+                        ledger: Ledger::new(&sp),
+                        batch_id: name.batch_id(),
+                        journal_seq: seq,
+                    };
+                    pipeline::evaluate(&job, &mut books)?
+                };
+                if ev.is_ack() {
+                    sp.commit()?;
+                } else {
+                    sp.rollback()?;
+                }
+                ev
+            };
+            let (result, code, message, rows, statuses) = summary(&ev);
+            let (resp_name, resp_sha) =
+                keep_response(&self.layout.sent(), &tmp, policy.key.as_ref(), ev)?;
+            let body = json!({
+                "inbound_name": fname, "inbound_sha256": sha, "batch_id": name.batch_id(),
+                "result": result, "code": code, "message": message, "rows": rows, "statuses": statuses,
+                "response_name": resp_name, "response_sha256": resp_sha,
+                "policy": policy, "engine_version": crate::VERSION,
+                "kept": [
+                    {"path": format!("received/{sha}.zip"), "sha256": sha},
+                    {"path": format!("sent/{resp_sha}.zip"), "sha256": resp_sha},
+                ],
+            });
+            let jseq = journal::append(&tx, "delivery", &now_text(), &body)?;
+            debug_assert_eq!(jseq, seq);
+            tx.execute(
+                "INSERT INTO deliveries(journal_seq, inbound_name, inbound_sha256, batch_id, result, code, response_name, response_sha256, resent_of, state)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,NULL,'committed')",
+                params![jseq, fname, sha, name.batch_id(), result, code, resp_name, resp_sha],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            handled.result = result;
+            handled.code = code;
+            handled.message = message;
+            handled.rows = rows;
+            handled.statuses = statuses;
+            (id, resp_name, resp_sha)
+        };
+        self.finish_delivery(id, &fname, &sha, &response_name, &resp_sha)?;
+        handled.response = Some(response_name);
+        tracing::info!(
+            batch = %name.batch_id(), result = %handled.result, code = handled.code.as_deref().unwrap_or(""),
+            rows = handled.rows, ms = started.elapsed().as_millis() as u64, "batch handled"
+        );
+        Ok(handled)
+    }
+
+    fn set_aside(
+        &mut self,
+        path: &Path,
+        fname: &str,
+        sha: &str,
+        reason: &str,
+    ) -> Result<Handled, EngineError> {
+        let dir = self.layout.set_aside();
+        let kept_as = format!("{sha}.bin");
+        let dest = dir.join(&kept_as);
+        fsutil::keep_copy(path, &dest).map_err(io_at(&dest))?;
+        let note = dir.join(format!("{sha}.reason.json"));
+        let note_body = serde_json::to_vec_pretty(
+            &json!({"original_name": fname, "sha256": sha, "reason": reason}),
+        )
+        .unwrap_or_default();
+        fsutil::write_bytes(&note, &note_body).map_err(io_at(&note))?;
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let body = json!({
+            "original_name": fname, "sha256": sha, "reason": reason, "engine_version": crate::VERSION,
+            "kept": [{"path": format!("set-aside/{kept_as}"), "sha256": sha}],
+        });
+        let seq = journal::append(&tx, "set_aside", &now_text(), &body)?;
+        tx.execute(
+            "INSERT INTO set_aside(journal_seq, original_name, sha256, kept_as, reason, state) VALUES (?1,?2,?3,?4,?5,'committed')",
+            params![seq, fname, sha, kept_as, reason],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        self.remove_from_inbox(fname, sha)?;
+        self.store
+            .conn
+            .execute("UPDATE set_aside SET state='done' WHERE id=?1", [id])?;
+        tracing::warn!(file = %fname, reason = %reason, "set aside");
+        Ok(Handled {
+            file: fname.to_string(),
+            batch_id: None,
+            result: "SET_ASIDE".into(),
+            code: None,
+            message: Some(reason.to_string()),
+            rows: 0,
+            statuses: BTreeMap::new(),
+            response: None,
+        })
+    }
+}
+
+/// Builds the response zip into `tmp`, then keeps it as `sent/<sha256>.zip`. Returns the
+/// response file name and its SHA-256.
+pub fn keep_response(
+    sent: &Path,
+    tmp: &Path,
+    key: Option<&crate::integrity::Key>,
+    mut ev: Evaluation,
+) -> Result<(String, String), EngineError> {
+    let ack = ev.is_ack();
+    let name = ev.header.file_name(ack);
+    let tmp_path = fsutil::temp_path(&tmp.join(&name));
+    let file = fsutil::create_new(&tmp_path).map_err(io_at(&tmp_path))?;
+    let result = ev
+        .result
+        .as_mut()
+        .map(|s| (&mut s.file as &mut dyn io::Read, s.sha256, s.len));
+    let w = respond::write_zip(BufWriter::new(file), &ev.header, &ev.verdict, result, key)
+        .map_err(PipelineError::from)?;
+    let file = w.into_inner().map_err(|e| EngineError::Io {
+        path: tmp_path.display().to_string(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(io_at(&tmp_path))?;
+    drop(file);
+    let sha = hex(&fsutil::sha256_file(&tmp_path).map_err(io_at(&tmp_path))?);
+    let dest = sent.join(format!("{sha}.zip"));
+    if dest.exists() {
+        fs::remove_file(&tmp_path).map_err(io_at(&tmp_path))?;
+    } else {
+        fs::rename(&tmp_path, &dest).map_err(io_at(&dest))?;
+        fsutil::sync_dir(sent).map_err(io_at(sent))?;
+    }
+    Ok((name, sha))
+}
+
+/// A batch's outcome for reports: result, NAK code and message, data rows, rows by status.
+pub type Summary = (
+    String,
+    Option<String>,
+    Option<String>,
+    u64,
+    BTreeMap<u16, u64>,
+);
+
+/// Summarises an evaluation.
+pub fn summary(ev: &Evaluation) -> Summary {
+    match &ev.verdict {
+        Verdict::Nak { code, message } => (
+            "NAK".into(),
+            Some(code.to_string()),
+            Some(message.clone()),
+            0,
+            BTreeMap::new(),
+        ),
+        Verdict::Ack { .. } => {
+            let data_rows = ev
+                .counts
+                .iter()
+                .filter(|(c, _)| **c != 306)
+                .map(|(_, n)| n)
+                .sum();
+            ("ACK".into(), None, None, data_rows, ev.counts.clone())
+        }
+    }
+}
+
+/// What an invoice import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The file loaded.
+    pub file: String,
+    /// Invoices in it.
+    pub rows: u64,
+    /// Invoices inserted or changed.
+    pub changed: u64,
+}
+
+/// The outcome of `replay`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayReport {
+    /// Whether the archive had been received before.
+    pub received_before: bool,
+    /// The response written.
+    pub response: String,
+    /// Its SHA-256.
+    pub response_sha256: String,
+    /// The response sent at the time (received archives only).
+    pub sent_sha256: Option<String>,
+    /// Whether the bytes are identical to what was sent.
+    pub identical: Option<bool>,
+    /// Outcome summary.
+    pub result: String,
+    /// NAK code.
+    pub code: Option<String>,
+}
+
+/// The outcome of `check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// What would be done: `ACK`, `NAK`, `RESENT`, `SET_ASIDE`.
+    pub result: String,
+    /// NAK code.
+    pub code: Option<String>,
+    /// NAK message or set-aside reason.
+    pub message: Option<String>,
+    /// Rows by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// The response's `control.txt`, when one would be written.
+    pub control: Option<String>,
+    /// The response's `result.csv` (decoded lossily for display), for an ACK.
+    pub result_csv: Option<String>,
+}
+
+impl Engine {
+    /// Loads a billing export (agreement §9). Refused whole on any invalid line.
+    pub fn import_invoices(
+        &mut self,
+        path: &Path,
+    ) -> Result<Result<ImportReport, crate::invoices::ExportError>, EngineError> {
+        let fname = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let f = File::open(path).map_err(io_at(path))?;
+        let rows =
+            match crate::invoices::parse(&fname, io::BufReader::new(f), &self.cfg.schemas.invoices)
+            {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let kept = self.layout.imports().join(format!("{sha}.csv"));
+        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = journal::next_seq(&tx)?;
+        let changed = crate::invoices::upsert(&tx, &rows, seq)?;
+        let report = ImportReport {
+            file: fname.clone(),
+            rows: rows.len() as u64,
+            changed,
+        };
+        if changed == 0 {
+            // Nothing changes: nothing to record (loading the same export twice is a no-op).
+            tx.rollback()?;
+            return Ok(Ok(report));
+        }
+        let body = json!({
+            "file_name": fname, "sha256": sha, "rows": rows.len(), "changed": changed,
+            "engine_version": crate::VERSION,
+            "kept": [{"path": format!("imports/{sha}.csv"), "sha256": sha}],
+        });
+        journal::append(&tx, "import", &now_text(), &body)?;
+        tx.execute(
+            "INSERT INTO imports(journal_seq, file_name, sha256, rows, changed) VALUES (?1,?2,?3,?4,?5)",
+            params![seq, fname, sha, rows.len() as i64, changed as i64],
+        )?;
+        tx.commit()?;
+        tracing::info!(file = %fname, rows = rows.len(), changed, "invoices imported");
+        Ok(Ok(report))
+    }
+
+    /// Judges an archive as `run` would, against the current store, and changes nothing.
+    pub fn check(&mut self, path: &Path) -> Result<CheckReport, EngineError> {
+        let fname = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let name = match BatchName::parse(&fname) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(CheckReport {
+                    result: "SET_ASIDE".into(),
+                    code: None,
+                    message: Some(e.to_string()),
+                    statuses: BTreeMap::new(),
+                    control: None,
+                    result_csv: None,
+                });
+            }
+        };
+        let prior: Option<String> = self
+            .store
+            .conn
+            .query_row(
+                "SELECT response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND result='ACK' ORDER BY id LIMIT 1",
+                [&sha],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(resp) = prior {
+            let kept = self.layout.sent().join(format!("{resp}.zip"));
+            let (control, result_csv) = read_response(&kept).map_err(io_at(&kept))?;
+            return Ok(CheckReport {
+                result: "RESENT".into(),
+                code: None,
+                message: Some(
+                    "this archive was processed before: its stored ACK would be sent again".into(),
+                ),
+                statuses: BTreeMap::new(),
+                control: Some(control),
+                result_csv,
+            });
+        }
+        let policy = self.cfg.policy(&name.sender);
+        let tmp = std::env::temp_dir();
+        let tx = self.store.conn.transaction()?;
+        let already_acked: bool = tx.query_row(
+            "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
+            [name.batch_id()],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        let seq = journal::next_seq(&tx)?;
+        let job = Job {
+            path,
+            name: &name,
+            sha256: &sha,
+            policy: &policy,
+            schemas: &self.cfg.schemas,
+            limits: &self.cfg.limits,
+            already_acked,
+            spool_dir: &tmp,
+        };
+        let mut ev = {
+            let mut books = StoreBooks {
+                ledger: Ledger::new(&tx),
+                batch_id: name.batch_id(),
+                journal_seq: seq,
+            };
+            pipeline::evaluate(&job, &mut books)?
+        };
+        tx.rollback()?;
+        let (result, code, message, _rows, statuses) = summary(&ev);
+        let control = respond::control_text(&ev.header, &ev.verdict);
+        let result_csv = match ev.result.as_mut() {
+            Some(s) => {
+                let mut b = Vec::new();
+                io::Read::read_to_end(&mut s.file, &mut b).map_err(io_at(&s.path))?;
+                Some(String::from_utf8_lossy(&b).into_owned())
+            }
+            None => None,
+        };
+        Ok(CheckReport {
+            result,
+            code,
+            message,
+            statuses,
+            control: Some(control),
+            result_csv,
+        })
+    }
+
+    /// Re-runs a batch against the store as it was just before the batch was first processed
+    /// (or, for an archive never received, against the current store) and writes the response
+    /// into `out`. Changes nothing in the real store.
+    pub fn replay(&mut self, path: &Path, out: &Path) -> Result<ReplayReport, EngineError> {
+        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        fs::create_dir_all(out).map_err(io_at(out))?;
+        let first: Option<(i64, String, String)> = self
+            .store
+            .conn
+            .query_row(
+                "SELECT journal_seq, inbound_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND resent_of IS NULL ORDER BY id LIMIT 1",
+                [&sha],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((seq, inbound_name, sent_sha)) = first else {
+            let fname = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = BatchName::parse(&fname)
+                .map_err(|e| EngineError::Refused(format!("{e}; it cannot be answered")))?;
+            let policy = self.cfg.policy(&name.sender);
+            let tx = self.store.conn.transaction()?;
+            let already_acked: bool = tx.query_row(
+                "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
+                [name.batch_id()],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            let next = journal::next_seq(&tx)?;
+            let tmp = std::env::temp_dir();
+            let job = Job {
+                path,
+                name: &name,
+                sha256: &sha,
+                policy: &policy,
+                schemas: &self.cfg.schemas,
+                limits: &self.cfg.limits,
+                already_acked,
+                spool_dir: &tmp,
+            };
+            let ev = {
+                let mut books = StoreBooks {
+                    ledger: Ledger::new(&tx),
+                    batch_id: name.batch_id(),
+                    journal_seq: next,
+                };
+                pipeline::evaluate(&job, &mut books)?
+            };
+            tx.rollback()?;
+            let (result, code, ..) = summary(&ev);
+            let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
+            return Ok(ReplayReport {
+                received_before: false,
+                response: resp,
+                response_sha256: resp_sha,
+                sent_sha256: None,
+                identical: None,
+                result,
+                code,
+            });
+        };
+        let name =
+            BatchName::parse(&inbound_name).map_err(|e| EngineError::Refused(e.to_string()))?;
+        let body: String =
+            self.store
+                .conn
+                .query_row("SELECT body FROM journal WHERE seq=?1", [seq], |r| r.get(0))?;
+        let body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| EngineError::Refused(format!("journal entry {seq}: {e}")))?;
+        let mut policy: pipeline::Policy =
+            serde_json::from_value(body.get("policy").cloned().unwrap_or_default()).map_err(
+                |e| EngineError::Refused(format!("journal entry {seq} has no usable policy: {e}")),
+            )?;
+        if let Some(fp) = &policy.key_fingerprint {
+            match self.cfg.key_of(&name.sender) {
+                Some(k) if &k.fingerprint() == fp => policy.key = Some(k.clone()),
+                _ => {
+                    return Err(EngineError::Refused(format!(
+                        "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
+                        name.sender,
+                        &fp[..16.min(fp.len())]
+                    )));
+                }
+            }
+        }
+        let already_acked: bool = self.store.conn.query_row(
+            "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK' AND journal_seq < ?2",
+            params![name.batch_id(), seq],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        let mut scratch = Store::in_memory()?;
+        self.rebuild_before(&mut scratch, seq)?;
+        let tmp = std::env::temp_dir();
+        let tx = scratch.conn.transaction()?;
+        let job = Job {
+            path,
+            name: &name,
+            sha256: &sha,
+            policy: &policy,
+            schemas: &self.cfg.schemas,
+            limits: &self.cfg.limits,
+            already_acked,
+            spool_dir: &tmp,
+        };
+        let ev = {
+            let mut books = StoreBooks {
+                ledger: Ledger::new(&tx),
+                batch_id: name.batch_id(),
+                journal_seq: seq,
+            };
+            pipeline::evaluate(&job, &mut books)?
+        };
+        tx.rollback()?;
+        let (result, code, ..) = summary(&ev);
+        let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
+        Ok(ReplayReport {
+            received_before: true,
+            identical: Some(resp_sha == sent_sha),
+            response: resp,
+            response_sha256: resp_sha,
+            sent_sha256: Some(sent_sha),
+            result,
+            code,
+        })
+    }
+
+    /// Fills a scratch store with the state just before journal entry `seq`: the invoice
+    /// exports loaded before it, and the payments and reversals applied before it.
+    fn rebuild_before(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
+        let imports: Vec<(i64, String, String)> = {
+            let mut st = self
+                .store
+                .conn
+                .prepare("SELECT journal_seq, file_name, sha256 FROM imports WHERE journal_seq < ?1 ORDER BY journal_seq")?;
+            let rows = st.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let tx = scratch.conn.transaction()?;
+        for (iseq, fname, sha) in imports {
+            let kept = self.layout.imports().join(format!("{sha}.csv"));
+            let f = File::open(&kept).map_err(io_at(&kept))?;
+            let rows =
+                crate::invoices::parse(&fname, io::BufReader::new(f), &self.cfg.schemas.invoices)
+                    .map_err(|e| {
+                    EngineError::Refused(format!("kept export {}: {e}", kept.display()))
+                })?;
+            crate::invoices::upsert(&tx, &rows, iseq)?;
+        }
+        tx.commit()?;
+        let db = self.layout.db();
+        scratch
+            .conn
+            .execute("ATTACH DATABASE ?1 AS real", [db.display().to_string()])?;
+        scratch.conn.execute_batch(&format!(
+            "INSERT INTO main.payments SELECT * FROM real.payments WHERE journal_seq < {seq};
+             UPDATE main.payments SET state='PAID', reversed_at=NULL, reverse_reason=NULL, reversed_batch_id=NULL,
+               reversed_journal_seq=NULL WHERE reversed_journal_seq >= {seq};
+             INSERT INTO main.deliveries SELECT * FROM real.deliveries WHERE journal_seq < {seq};
+             UPDATE main.invoices SET paid = coalesce((SELECT sum(amount) FROM main.payments p
+               WHERE p.invoice_no = invoices.invoice_no AND p.state='PAID'), 0);"
+        ))?;
+        scratch.conn.execute("DETACH DATABASE real", [])?;
+        Ok(())
+    }
+
+    /// Verifies the journal chain, every kept file it names, and the store file.
+    pub fn audit(&self) -> Result<(Vec<String>, i64), EngineError> {
+        let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root)?;
+        if !self.store.integrity_ok()? {
+            problems.push(format!(
+                "{}: SQLite integrity check failed",
+                self.layout.db().display()
+            ));
+        }
+        Ok((problems, n))
+    }
+}
+
+/// Writes a response into a folder (not kept): returns its name and SHA-256.
+fn write_response_to(
+    dir: &Path,
+    tmp: &Path,
+    key: Option<&crate::integrity::Key>,
+    ev: Evaluation,
+) -> Result<(String, String), EngineError> {
+    let scratch = tempdir_in(tmp)?;
+    let (name, sha) = keep_response(&scratch, &scratch, key, ev)?;
+    let from = scratch.join(format!("{sha}.zip"));
+    let to = dir.join(&name);
+    let mut f = File::open(&from).map_err(io_at(&from))?;
+    fsutil::write_atomic(&to, &mut f).map_err(io_at(&to))?;
+    let _ = fs::remove_dir_all(&scratch);
+    Ok((name, sha))
+}
+
+fn tempdir_in(base: &Path) -> Result<PathBuf, EngineError> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = base.join(format!(".reestr-{}-{n}", std::process::id()));
+    fsutil::create_dir(&p).map_err(io_at(&p))?;
+    Ok(p)
+}
+
+/// Reads a response archive's `control.txt` and (lossily) `result.csv`.
+pub fn read_response(path: &Path) -> io::Result<(String, Option<String>)> {
+    let f = File::open(path)?;
+    let mut z = zip::ZipArchive::new(io::BufReader::new(f)).map_err(io::Error::other)?;
+    let mut read = |n: &str| -> io::Result<Option<String>> {
+        match z.by_name(n) {
+            Ok(mut e) => {
+                let mut b = Vec::new();
+                io::Read::read_to_end(&mut e, &mut b)?;
+                Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    let control = read("control.txt")?.unwrap_or_default();
+    let result = read("result.csv")?;
+    Ok((control, result))
+}

@@ -1,0 +1,126 @@
+//! Durable file operations: write to a temporary name, fsync, rename, fsync the directory.
+
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Mode of files the engine creates: owner read/write only.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of folders the engine creates under `data`.
+pub const DIR_MODE: u32 = 0o700;
+
+/// fsyncs a directory so that a rename in it survives a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a new file for reading and writing with mode 0600 (fails if it exists).
+pub fn create_new(path: &Path) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(FILE_MODE);
+    }
+    o.open(path)
+}
+
+/// Creates a folder (and parents) with mode 0700 where it is new.
+pub fn create_dir(path: &Path) -> io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(DIR_MODE);
+    }
+    b.create(path)
+}
+
+/// A temporary path next to `dest`, hidden and unique to this process.
+pub fn temp_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Writes `src` to `dest` durably and atomically, replacing `dest` if it exists.
+/// Returns the SHA-256 and length of what was written.
+pub fn write_atomic(dest: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
+    let tmp = temp_path(dest);
+    let result = (|| {
+        let mut f = create_new(&tmp)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 << 10];
+        let mut len = 0u64;
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            f.write_all(&buf[..n])?;
+            len += n as u64;
+        }
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, dest)?;
+        sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
+        Ok((h.finalize().into(), len))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes bytes durably and atomically.
+pub fn write_bytes(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(dest, &mut &bytes[..]).map(|_| ())
+}
+
+/// Keeps a copy of `src` at `dest` unless a file is already there (content-addressed keeping:
+/// the same name always means the same bytes). Never overwrites.
+pub fn keep_copy(src: &Path, dest: &Path) -> io::Result<()> {
+    if dest.exists() {
+        return Ok(());
+    }
+    let mut f = File::open(src)?;
+    write_atomic(dest, &mut f).map(|_| ())
+}
+
+/// SHA-256 of a file, streaming.
+pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().into())
+}
+
+/// Removes a file and fsyncs its folder; a file already gone is not an error.
+pub fn remove_durable(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(h: &[u8]) -> String {
+    hex::encode(h)
+}

@@ -1,0 +1,142 @@
+//! Identifier rules of agreement §5.4: PINFL, TIN and the bank account key.
+//!
+//! Each function takes the field text and says whether it satisfies the rule; none panics.
+
+use chrono::NaiveDate;
+
+fn digits(s: &str, len: usize) -> Option<Vec<u32>> {
+    if s.len() != len || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.bytes().map(|b| u32::from(b - b'0')).collect())
+}
+
+/// PINFL of an individual: 14 digits; digit 1 is 1–6 (sex and century), digits 2–7 a valid
+/// date DDMMYY in that century, digit 14 the check digit (weights 7,3,1,… mod 10).
+pub fn pinfl_ok(s: &str) -> bool {
+    let Some(d) = digits(s, 14) else { return false };
+    let century = match d[0] {
+        1 | 2 => 1800,
+        3 | 4 => 1900,
+        5 | 6 => 2000,
+        _ => return false,
+    };
+    let day = d[1] * 10 + d[2];
+    let month = d[3] * 10 + d[4];
+    let year = century + (d[5] * 10 + d[6]) as i32;
+    if NaiveDate::from_ymd_opt(year, month, day).is_none() {
+        return false;
+    }
+    const W: [u32; 3] = [7, 3, 1];
+    let sum: u32 = d[..13].iter().enumerate().map(|(i, v)| v * W[i % 3]).sum();
+    sum % 10 == d[13]
+}
+
+/// TIN of a legal entity: 9 digits, the first 2 or 3.
+pub fn tin_ok(s: &str) -> bool {
+    digits(s, 9).is_some_and(|d| d[0] == 2 || d[0] == 3)
+}
+
+/// The party identifier for a payer type: `P` takes a PINFL, `J` a TIN.
+pub fn party_id_ok(payer_type: &str, id: &str) -> bool {
+    match payer_type {
+        "P" => pinfl_ok(id),
+        "J" => tin_ok(id),
+        _ => false,
+    }
+}
+
+/// Bank account key: `account` (20 digits) checked against `mfo` (5 digits), digit 9 of the
+/// account being the key.
+pub fn account_key_ok(mfo: &str, account: &str) -> bool {
+    let (Some(m), Some(a)) = (digits(mfo, 5), digits(account, 20)) else {
+        return false;
+    };
+    let s: Vec<u32> = m
+        .iter()
+        .chain(&a[0..8])
+        .chain(&a[9..20])
+        .copied()
+        .chain(std::iter::once(9))
+        .collect();
+    let t: u32 = s.windows(2).map(|w| w[0] * w[1]).sum();
+    let key = match t % 11 {
+        0 => 9,
+        1 => 0,
+        r => 11 - r,
+    };
+    key == a[8]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinfl_agreement_example_and_counter_examples() {
+        assert!(pinfl_ok("31210932040247"));
+        assert!(!pinfl_ok("31210932040246"), "wrong check digit");
+        assert!(!pinfl_ok("71210932040247"), "first digit 7");
+        assert!(!pinfl_ok("01210932040247"), "first digit 0");
+        assert!(!pinfl_ok("3121093204024"), "13 digits");
+        assert!(!pinfl_ok("312109320402470"), "15 digits");
+        assert!(!pinfl_ok("3121093204024a"), "letter");
+        // 30 February 1993 is no date: build a PINFL with a correct check digit around it.
+        let with_check = |body: &str| {
+            let w = [7, 3, 1];
+            let s: u32 = body
+                .bytes()
+                .enumerate()
+                .map(|(i, b)| u32::from(b - b'0') * w[i % 3])
+                .sum();
+            format!("{body}{}", s % 10)
+        };
+        assert!(
+            pinfl_ok(&with_check("3121093204024")),
+            "the helper rebuilds the example"
+        );
+        assert!(!pinfl_ok(&with_check("3300293204024")), "30.02.93");
+        assert!(pinfl_ok(&with_check("3290296204024")), "29.02.96 leap year");
+        assert!(!pinfl_ok(&with_check("3290293204024")), "29.02.93 not leap");
+        assert!(
+            !pinfl_ok(&with_check("1290200204024")),
+            "29.02.1800 not leap"
+        );
+        assert!(pinfl_ok(&with_check("5290200204024")), "29.02.2000 leap");
+        assert!(!pinfl_ok(&with_check("3001393204024")), "month 13");
+    }
+
+    #[test]
+    fn tin_rules() {
+        assert!(tin_ok("291621469"));
+        assert!(tin_ok("316751579"));
+        assert!(!tin_ok("512345678"), "first digit 5");
+        assert!(!tin_ok("12345678"), "8 digits");
+        assert!(!tin_ok("2123456789"), "10 digits");
+        assert!(party_id_ok("J", "212345678"));
+        assert!(!party_id_ok("P", "212345678"));
+        assert!(party_id_ok("P", "31210932040247"));
+        assert!(!party_id_ok("J", "31210932040247"));
+        assert!(!party_id_ok("X", "212345678"));
+    }
+
+    #[test]
+    fn account_key_agreement_example_and_every_other_key_digit() {
+        let acc = "23402000300100001010";
+        assert!(account_key_ok("00014", acc));
+        for k in b'0'..=b'9' {
+            let mut a = acc.as_bytes().to_vec();
+            a[8] = k;
+            let a = String::from_utf8(a).unwrap_or_default();
+            assert_eq!(
+                account_key_ok("00014", &a),
+                k == acc.as_bytes()[8],
+                "key digit {}",
+                k as char
+            );
+        }
+        assert!(!account_key_ok("00015", acc), "another bank");
+        assert!(!account_key_ok("0014", acc), "4-digit bank code");
+        assert!(!account_key_ok("00014", "2340200030010000101"), "19 digits");
+    }
+}

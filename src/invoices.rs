@@ -1,0 +1,168 @@
+//! The billing export of agreement §9: validated whole, then upserted by `invoice_no`.
+//!
+//! An export with any invalid line is refused whole, naming every bad line and field. Loading
+//! the same export twice changes nothing; payments (and so `paid`) are never touched.
+
+use crate::charset::Charset;
+use crate::dialect::{DialectError, RecordReader};
+use crate::schema::Schema;
+use crate::validate::{self, Context, Value};
+use chrono::DateTime;
+use rusqlite::{Connection, params};
+use std::collections::HashSet;
+use std::io::Read;
+
+/// One invoice of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRow {
+    /// Values in schema order, as text (amounts in tiyin as decimal text).
+    pub values: Vec<String>,
+    /// `amount_due` in tiyin.
+    pub amount_due: i64,
+}
+
+/// Why an export is refused: every problem found, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct ExportError {
+    /// Problems, each naming the file, line and field.
+    pub problems: Vec<String>,
+}
+
+/// Reads and validates a whole export. `file` names it in messages.
+pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceRow>, ExportError> {
+    let mut problems = Vec::new();
+    let mut rr = RecordReader::new(src, true);
+    let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file}: {e}"));
+    let header: Vec<String> = match rr.read_record() {
+        Ok(true) => (0..rr.len())
+            .map(|i| String::from_utf8_lossy(rr.field(i).unwrap_or_default()).into_owned())
+            .collect(),
+        Ok(false) => {
+            return Err(ExportError {
+                problems: vec![format!("{file}: empty, the header line is missing")],
+            });
+        }
+        Err(e) => {
+            fail(&mut problems, e);
+            return Err(ExportError { problems });
+        }
+    };
+    let expected: Vec<&str> = schema.header().collect();
+    if header != expected {
+        return Err(ExportError {
+            problems: vec![format!(
+                "{file} line 1: header must be {}",
+                expected.join(";")
+            )],
+        });
+    }
+    // The export has no control record: "not after" rules have nothing to compare with.
+    let ctx = Context {
+        created_at: DateTime::parse_from_rfc3339("9999-12-31T23:59:59+05:00").unwrap_or_default(),
+        business_date: chrono::NaiveDate::MAX,
+    };
+    let key = schema.primary_key.unwrap_or(0);
+    let amount_idx = schema.index("amount_due");
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    loop {
+        match rr.read_record() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                fail(&mut problems, e);
+                break;
+            }
+        }
+        n += 1;
+        let line = rr.record_line();
+        let mut fields = Vec::with_capacity(rr.len());
+        let mut bad_bytes = false;
+        for i in 0..rr.len() {
+            match Charset::Utf8.decode(rr.field(i).unwrap_or_default()) {
+                Some(s) => fields.push(s),
+                None => {
+                    let f = schema.fields.get(i).map_or("?", |f| f.name.as_str());
+                    problems.push(format!("{file} line {line}, field {f}: not valid UTF-8"));
+                    bad_bytes = true;
+                    break;
+                }
+            }
+        }
+        if bad_bytes {
+            continue;
+        }
+        match validate::check_row(schema, &ctx, &fields) {
+            Err(f) => {
+                let fname = f
+                    .field
+                    .and_then(|i| schema.fields.get(i))
+                    .map_or("(row)", |f| f.name.as_str());
+                problems.push(format!(
+                    "{file} line {line} (row {n}), field {fname}: {} ({})",
+                    f.message, f.status
+                ));
+            }
+            Ok(values) => {
+                let no = fields.get(key).cloned().unwrap_or_default();
+                if !seen.insert(no.clone()) {
+                    problems.push(format!(
+                        "{file} line {line} (row {n}), field invoice_no: {no} appears twice"
+                    ));
+                    continue;
+                }
+                let amount_due = amount_idx
+                    .and_then(|i| values.get(i))
+                    .map_or(0, Value::amount);
+                out.push(InvoiceRow {
+                    values: fields,
+                    amount_due,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ExportError { problems })
+    }
+}
+
+/// Upserts invoices by number within the caller's transaction; returns how many rows changed.
+/// Only the export's own columns are written: `paid` stays as the batches left it.
+pub fn upsert(
+    conn: &Connection,
+    rows: &[InvoiceRow],
+    import_seq: i64,
+) -> Result<u64, rusqlite::Error> {
+    let mut st = conn.prepare_cached(
+        "INSERT INTO invoices(invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
+         ON CONFLICT(invoice_no) DO UPDATE SET court_code=excluded.court_code, case_no=excluded.case_no,
+           payer_type=excluded.payer_type, payer_id=excluded.payer_id, payer_name=excluded.payer_name,
+           amount_due=excluded.amount_due, issued_at=excluded.issued_at, status=excluded.status,
+           import_seq=excluded.import_seq
+         WHERE (court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status) IS NOT
+               (excluded.court_code, excluded.case_no, excluded.payer_type, excluded.payer_id, excluded.payer_name,
+                excluded.amount_due, excluded.issued_at, excluded.status)",
+    )?;
+    let mut changed = 0u64;
+    for r in rows {
+        let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
+        changed += st.execute(params![
+            v(0),
+            v(1),
+            v(2),
+            v(3),
+            v(4),
+            v(5),
+            r.amount_due,
+            v(7),
+            v(8),
+            import_seq
+        ])? as u64;
+    }
+    Ok(changed)
+}

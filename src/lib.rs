@@ -1,0 +1,36 @@
+//! reestr: the receiving side of the MUNIS offline payment registry exchange
+//! (`munis-offline/1`). See `ARCHITECTURE.md` for the map and `../shared/AGREEMENT.md` for the
+//! contract.
+//!
+//! Pipeline stages, in order: [`inbox`](engine) → [`archive`] → [`integrity`] →
+//! [`control`]/[`dialect`]/[`schema`] → [`validate`] → [`reconcile`] → [`respond`] →
+//! [`journal`]. [`pipeline`] is the pure core tying stages 2–7 together; [`engine`] is the
+//! shell around it.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod amount;
+pub mod archive;
+pub mod charset;
+pub mod code;
+pub mod config;
+pub mod control;
+pub mod dialect;
+pub mod engine;
+pub mod fsutil;
+pub mod ident;
+pub mod integrity;
+pub mod invoices;
+pub mod journal;
+pub mod name;
+pub mod pipeline;
+pub mod reconcile;
+pub mod respond;
+pub mod sample;
+pub mod schema;
+pub mod store;
+pub mod validate;
+
+/// The engine version, recorded in the store and the journal.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

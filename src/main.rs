@@ -1,0 +1,322 @@
+//! The `reestr` command line. See the README for commands and exit codes.
+
+use clap::{Parser, Subcommand};
+use reestr::config::Config;
+use reestr::engine::{Engine, EngineError, Handled};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: something could not be handled or verified (details on stderr).
+const EXIT_INCOMPLETE: u8 = 1;
+/// Exit code: the engine could not run (configuration, store, folders).
+const EXIT_CANNOT_RUN: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "reestr",
+    version,
+    about = "Receiver for MUNIS offline payment registries (munis-offline/1)"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "reestr.toml")]
+    config: PathBuf,
+    /// Log format on stderr: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the folders and the store; safe to repeat.
+    Init,
+    /// Billing exports of invoices.
+    Invoices {
+        #[command(subcommand)]
+        command: InvoicesCommand,
+    },
+    /// Handle every archive now in the inbox, then exit.
+    Run {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate an archive and print what its response would say; change nothing.
+    Check {
+        /// The archive.
+        file: PathBuf,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run a batch against the store as it was before it was first processed.
+    Replay {
+        /// The archive (found by its SHA-256; it may have been renamed).
+        file: PathBuf,
+        /// Folder for the response.
+        #[arg(long)]
+        out: PathBuf,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write the bundled sample set (billing export, inbound archives, key) into a folder.
+    Sample {
+        /// Target folder.
+        #[arg(long, default_value = "samples")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum InvoicesCommand {
+    /// Load a billing export (agreement §9); safe to repeat.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the journal and every kept file against it.
+    Verify {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REESTR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.with_target(false).init();
+    }
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
+    if let Command::Sample { out } = &cli.command {
+        return match reestr::sample::write_samples(out) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(
+                EXIT_CANNOT_RUN,
+                format!("writing samples into {}: {e}", out.display()),
+            ),
+        };
+    }
+    let cfg = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_CANNOT_RUN, e),
+    };
+    let opened = match &cli.command {
+        Command::Init => Engine::init(cfg),
+        _ => Engine::open(cfg),
+    };
+    let mut engine = match opened {
+        Ok(e) => e,
+        Err(e) => return fail(EXIT_CANNOT_RUN, e),
+    };
+    match cli.command {
+        Command::Init => {
+            println!(
+                "initialised: inbox {}, outbox {}, data {}",
+                engine.cfg.inbox.display(),
+                engine.cfg.outbox.display(),
+                engine.cfg.data.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Invoices {
+            command: InvoicesCommand::Import { file },
+        } => match engine.import_invoices(&file) {
+            Ok(Ok(r)) => {
+                println!(
+                    "{}: {} invoices, {} inserted or changed",
+                    r.file, r.rows, r.changed
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: export {} refused, nothing loaded:", file.display());
+                for p in &e.problems {
+                    eprintln!("  {p}");
+                }
+                ExitCode::from(EXIT_INCOMPLETE)
+            }
+            Err(e) => fail(EXIT_CANNOT_RUN, e),
+        },
+        Command::Run { json } => {
+            let (handled, err) = engine.run();
+            if json {
+                let doc = serde_json::json!({
+                    "handled": handled,
+                    "error": err.as_ref().map(ToString::to_string),
+                });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            } else {
+                print_run(&handled);
+            }
+            match err {
+                None => ExitCode::SUCCESS,
+                Some(e @ EngineError::Store(_)) => fail(EXIT_CANNOT_RUN, e),
+                Some(e) => fail(
+                    EXIT_INCOMPLETE,
+                    format!("{e}; the archive stays in the inbox for the next run"),
+                ),
+            }
+        }
+        Command::Check { file, json } => match engine.check(&file) {
+            Ok(r) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                } else {
+                    println!(
+                        "{}: would answer {}{}",
+                        file.display(),
+                        r.result,
+                        r.code
+                            .as_deref()
+                            .map(|c| format!(" {c}"))
+                            .unwrap_or_default()
+                    );
+                    if let Some(m) = &r.message {
+                        println!("  {m}");
+                    }
+                    if let Some(c) = &r.control {
+                        println!("--- control.txt\n{c}");
+                    }
+                    if let Some(c) = &r.result_csv {
+                        println!("--- result.csv\n{c}");
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_INCOMPLETE, e),
+        },
+        Command::Replay { file, out, json } => match engine.replay(&file, &out) {
+            Ok(r) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                } else {
+                    println!(
+                        "{} -> {} ({}{})",
+                        file.display(),
+                        out.join(&r.response).display(),
+                        r.result,
+                        r.code
+                            .as_deref()
+                            .map(|c| format!(" {c}"))
+                            .unwrap_or_default()
+                    );
+                    match r.identical {
+                        Some(true) => println!(
+                            "identical to the response sent (sha256 {})",
+                            r.response_sha256
+                        ),
+                        Some(false) => println!(
+                            "DIFFERS from the response sent: replayed {}, sent {}",
+                            r.response_sha256,
+                            r.sent_sha256.as_deref().unwrap_or("?")
+                        ),
+                        None => println!("never received: computed against the current store"),
+                    }
+                }
+                if r.identical == Some(false) {
+                    ExitCode::from(EXIT_INCOMPLETE)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => fail(EXIT_INCOMPLETE, e),
+        },
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => match engine.audit() {
+            Ok((problems, n)) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"entries": n, "problems": problems})
+                    );
+                } else if problems.is_empty() {
+                    println!("journal: {n} entries, chain intact; every kept file matches");
+                } else {
+                    for p in &problems {
+                        println!("PROBLEM: {p}");
+                    }
+                }
+                if problems.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_INCOMPLETE)
+                }
+            }
+            Err(e) => fail(EXIT_CANNOT_RUN, e),
+        },
+        Command::Sample { .. } => ExitCode::SUCCESS,
+    }
+}
+
+fn print_run(handled: &[Handled]) {
+    if handled.is_empty() {
+        println!("inbox: nothing to do");
+        return;
+    }
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for h in handled {
+        *totals.entry(h.result.clone()).or_default() += 1;
+        let who = h.batch_id.clone().unwrap_or_else(|| h.file.clone());
+        match h.result.as_str() {
+            "ACK" | "RESENT" => {
+                let statuses: Vec<String> =
+                    h.statuses.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+                let accepted = h.statuses.get(&1).copied().unwrap_or(0);
+                println!(
+                    "{who:<40} {:<9} rows {:>6}  accepted {:>6}  rejected {:>6}  [{}]",
+                    h.result,
+                    h.rows,
+                    accepted,
+                    h.rows.saturating_sub(accepted),
+                    statuses.join(" ")
+                );
+            }
+            "NAK" => println!(
+                "{who:<40} NAK {}    {}",
+                h.code.as_deref().unwrap_or(""),
+                h.message.as_deref().unwrap_or("")
+            ),
+            _ => println!(
+                "{who:<40} SET ASIDE  {}",
+                h.message.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    let t: Vec<String> = totals.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("handled {} archive(s): {}", handled.len(), t.join(", "));
+}

@@ -1,0 +1,441 @@
+//! The pure core of one batch: from the kept inbound archive, the receiver's policy and the
+//! books, to a [`Verdict`] and the bytes of `result.csv`. Checks run in the agreement's order
+//! (§7.1): `B10`, `B09`, `B01`, `B02`, `B03`, `B05`, `B04`, `B06`, `B07`, `B08`.
+
+use crate::amount;
+use crate::archive::{self, Limits, REGISTRY, ReadError};
+use crate::charset::Charset;
+use crate::code::{BatchCode, RowStatus};
+use crate::control::{self, Control};
+use crate::dialect::{DialectError, RecordReader};
+use crate::integrity::{self, CONTROL, Key};
+use crate::name::{BatchName, BatchType};
+use crate::reconcile::{Books, Reconciler};
+use crate::respond::{Header, ResultWriter, Verdict};
+use crate::schema::{Schema, Schemas};
+use crate::store::StoreError;
+use crate::validate::{self, Context};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek};
+use std::path::{Path, PathBuf};
+
+/// What the receiver's configuration says about one inbound sender, as used for a batch.
+/// Recorded in the journal so that a replay uses what was in force then.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Policy {
+    /// The receiver's own code.
+    pub own: String,
+    /// Whether the sender is a configured partner.
+    pub partner_known: bool,
+    /// Types configured for the sender.
+    pub types: Vec<String>,
+    /// Fingerprint of the sender's key, when one is configured.
+    pub key_fingerprint: Option<String>,
+    /// The key itself (never serialized).
+    #[serde(skip)]
+    pub key: Option<Key>,
+}
+
+/// A failure of the receiver itself: the archive is not answered now and stays for a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// File system.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    /// Store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Schema unusable for the type's logic.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// Writing the response.
+    #[error("writing the response: {0}")]
+    Zip(#[from] zip::result::ZipError),
+}
+
+/// A temporary `result.csv`, removed when dropped.
+#[derive(Debug)]
+pub struct Spool {
+    /// The open file, positioned at its start once finished.
+    pub file: File,
+    /// Its path.
+    pub path: PathBuf,
+    /// SHA-256 of the content.
+    pub sha256: [u8; 32],
+    /// Length.
+    pub len: u64,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A batch's answer.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// Response header.
+    pub header: Header,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// `result.csv` for an ACK.
+    pub result: Option<Spool>,
+    /// Rows by status code (ACK).
+    pub counts: BTreeMap<u16, u64>,
+}
+
+impl Evaluation {
+    /// Whether this is an ACK.
+    pub fn is_ack(&self) -> bool {
+        matches!(self.verdict, Verdict::Ack { .. })
+    }
+}
+
+/// One batch to judge.
+pub struct Job<'a> {
+    /// The kept inbound archive.
+    pub path: &'a Path,
+    /// Its parsed name.
+    pub name: &'a BatchName,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: &'a str,
+    /// Policy for its sender.
+    pub policy: &'a Policy,
+    /// Schemas in force.
+    pub schemas: &'a Schemas,
+    /// Archive limits.
+    pub limits: &'a Limits,
+    /// Whether an ACK was already sent for this batch id (with other bytes).
+    pub already_acked: bool,
+    /// Folder for the temporary `result.csv`.
+    pub spool_dir: &'a Path,
+}
+
+type Reject = (BatchCode, String);
+
+/// Judges a batch and, for an ACK, reconciles and applies its rows through `books`.
+/// The caller rolls `books` back when the verdict is a NAK.
+pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineError> {
+    let name = job.name;
+    let read = archive::read(job.path, job.limits);
+    let created_at = match &read {
+        Ok(a) => a
+            .get(CONTROL)
+            .and_then(|c| c.data.as_deref())
+            .and_then(control::created_at_line),
+        Err(_) => None,
+    };
+    let header = Header {
+        own: job.policy.own.clone(),
+        partner: name.sender.clone(),
+        kind: name.kind,
+        date_text: name.date_text.clone(),
+        business_date: name.date,
+        seq: name.seq.clone(),
+        created_at: created_at.unwrap_or_else(|| Header::fallback_created_at(name.date)),
+        in_reply_to: name.batch_id(),
+        in_reply_to_sha256: job.sha256.to_string(),
+    };
+    let nak = |header: Header, (code, message): Reject| Evaluation {
+        header,
+        verdict: Verdict::Nak { code, message },
+        result: None,
+        counts: BTreeMap::new(),
+    };
+    let p = job.policy;
+    if name.receiver != p.own {
+        return Ok(nak(
+            header,
+            (
+                BatchCode::B10,
+                format!(
+                    "receiver {} is not this receiver ({})",
+                    name.receiver, p.own
+                ),
+            ),
+        ));
+    }
+    if !p.partner_known {
+        return Ok(nak(
+            header,
+            (
+                BatchCode::B10,
+                format!("sender {} is not configured", name.sender),
+            ),
+        ));
+    }
+    if !p.types.iter().any(|t| t == name.kind.as_str()) {
+        return Ok(nak(
+            header,
+            (
+                BatchCode::B10,
+                format!(
+                    "type {} is not configured for sender {}",
+                    name.kind, name.sender
+                ),
+            ),
+        ));
+    }
+    if job.already_acked {
+        return Ok(nak(
+            header,
+            (
+                BatchCode::B09,
+                format!(
+                    "batch {} was already processed with different content",
+                    name.batch_id()
+                ),
+            ),
+        ));
+    }
+    let archive = match read {
+        Ok(a) => a,
+        Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
+        Err(ReadError::Io(e)) => return Err(e.into()),
+    };
+    let checks = integrity::check_files(&archive)
+        .and_then(|()| integrity::check_hmac(&archive, p.key.as_ref()))
+        .and_then(|()| integrity::check_manifest(&archive));
+    if let Err(r) = checks {
+        return Ok(nak(header, r));
+    }
+    let control_bytes = archive.get(CONTROL).and_then(|c| c.data.as_deref());
+    let control = match control_bytes {
+        None => {
+            return Ok(nak(
+                header,
+                (BatchCode::B06, "control.txt is too large".into()),
+            ));
+        }
+        Some(b) => match control::parse(b, name) {
+            Ok(c) => c,
+            Err(m) => return Ok(nak(header, (BatchCode::B06, m))),
+        },
+    };
+    let Some(reg) = archive.get(REGISTRY) else {
+        return Ok(nak(
+            header,
+            (
+                BatchCode::B03,
+                "required file registry.csv is missing".into(),
+            ),
+        ));
+    };
+    let schema = job.schemas.for_type(name.kind);
+    let mut reconciler = Reconciler::new(name.kind, schema).map_err(PipelineError::Schema)?;
+    let src = match archive::open_entry(job.path, reg.index) {
+        Ok(r) => r,
+        Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
+        Err(ReadError::Io(e)) => return Err(e.into()),
+    };
+    match rows(job, &control, schema, &mut reconciler, books, src)? {
+        Ok((verdict, spool, counts)) => Ok(Evaluation {
+            header,
+            verdict,
+            result: Some(spool),
+            counts,
+        }),
+        Err(r) => Ok(nak(header, r)),
+    }
+}
+
+fn decode_fields(
+    rr: &RecordReader<impl io::Read>,
+    cs: Charset,
+    out: &mut Vec<String>,
+    what: impl Fn(usize) -> String,
+) -> Result<(), Reject> {
+    out.clear();
+    for i in 0..rr.len() {
+        let raw = rr.field(i).unwrap_or_default();
+        match cs.decode(raw) {
+            Some(s) => out.push(s),
+            None => {
+                return Err((
+                    BatchCode::B07,
+                    format!(
+                        "registry.csv line {}, {}: bytes invalid in {}",
+                        rr.record_line(),
+                        what(i),
+                        cs.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
+    match e {
+        DialectError::Syntax { .. } => Ok((BatchCode::B07, e.to_string())),
+        DialectError::Io(io)
+            if matches!(
+                io.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Ok((BatchCode::B01, format!("registry.csv: {io}")))
+        }
+        DialectError::Io(io) => Err(io.into()),
+    }
+}
+
+type RowsResult = Result<(Verdict, Spool, BTreeMap<u16, u64>), Reject>;
+
+fn rows(
+    job: &Job<'_>,
+    control: &Control,
+    schema: &Schema,
+    reconciler: &mut Reconciler,
+    books: &mut dyn Books,
+    src: impl io::Read,
+) -> Result<RowsResult, PipelineError> {
+    let cs = control.encoding;
+    let mut rr = RecordReader::new(src, cs == Charset::Utf8);
+    let mut fields: Vec<String> = Vec::with_capacity(schema.fields.len());
+    match rr.read_record() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(Err((
+                BatchCode::B07,
+                "registry.csv is empty: the header line is missing".into(),
+            )));
+        }
+        Err(e) => return syntax(e).map(Err),
+    }
+    if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| format!("header column {}", i + 1)) {
+        return Ok(Err(r));
+    }
+    let expected: Vec<&str> = schema.header().collect();
+    if fields != expected {
+        return Ok(Err((
+            BatchCode::B07,
+            format!(
+                "registry.csv line 1: header differs from the {} schema: expected {:?}",
+                schema.name,
+                expected.join(";")
+            ),
+        )));
+    }
+    let ctx = Context {
+        created_at: control.created_at,
+        business_date: job.name.date,
+    };
+    let path = job
+        .spool_dir
+        .join(format!(".result.{}.{}.tmp", std::process::id(), job.sha256));
+    let file = crate::fsutil::create_new(&path).or_else(|_| {
+        std::fs::remove_file(&path)?;
+        crate::fsutil::create_new(&path)
+    })?;
+    let mut spool = Spool {
+        file,
+        path,
+        sha256: [0; 32],
+        len: 0,
+    };
+    let mut w = ResultWriter::new(
+        BufWriter::with_capacity(256 << 10, spool.file.try_clone()?),
+        cs,
+    )?;
+    let (amount_idx, pk) = (schema.amount_field, schema.primary_key);
+    let mut n: u64 = 0;
+    let mut total: i128 = 0;
+    let mut accepted: u64 = 0;
+    let mut amount_accepted: i128 = 0;
+    let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
+    loop {
+        match rr.read_record() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return syntax(e).map(Err),
+        }
+        n += 1;
+        if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| {
+            schema.fields.get(i).map_or_else(
+                || format!("column {}", i + 1),
+                |f| format!("field {}", f.name),
+            )
+        }) {
+            return Ok(Err(r));
+        }
+        let well_sized = fields.len() == schema.fields.len();
+        let row_amount = match amount_idx {
+            Some(i) if well_sized => fields.get(i).and_then(|a| amount::parse(a)),
+            _ => None,
+        };
+        total += i128::from(row_amount.unwrap_or(0));
+        let pid = pk
+            .and_then(|i| fields.get(i))
+            .map(String::as_str)
+            .unwrap_or("");
+        let (status, field, message) = match validate::check_row(schema, &ctx, &fields) {
+            Err(f) => {
+                let fname = f
+                    .field
+                    .and_then(|i| schema.fields.get(i))
+                    .map_or("", |f| f.name.as_str());
+                (f.status, fname, f.message)
+            }
+            Ok(values) => {
+                let o = reconciler.row(books, n, &values)?;
+                (o.status, "", o.message)
+            }
+        };
+        if status == RowStatus::Accepted {
+            accepted += 1;
+            amount_accepted += i128::from(row_amount.unwrap_or(0));
+        }
+        *counts.entry(status.code()).or_default() += 1;
+        reconciler.saw(pid);
+        w.row(Some(n), pid, status, field, &message)?;
+    }
+    if n != control.rows {
+        return Ok(Err((
+            BatchCode::B08,
+            format!(
+                "control.txt rows={} but registry.csv has {n} data rows",
+                control.rows
+            ),
+        )));
+    }
+    if total != control.amount_total {
+        return Ok(Err((
+            BatchCode::B08,
+            format!(
+                "control.txt amount_total={} but the amounts in registry.csv sum to {}",
+                amount::format(control.amount_total),
+                amount::format(total)
+            ),
+        )));
+    }
+    let mut rows_out = n;
+    if job.name.kind == BatchType::Rec {
+        for id in reconciler.unlisted(books, job.name.date)? {
+            w.row(
+                None,
+                &id,
+                RowStatus::NotInStatement,
+                "",
+                "the receiver has this payment for the day; the statement does not",
+            )?;
+            *counts.entry(RowStatus::NotInStatement.code()).or_default() += 1;
+            rows_out += 1;
+        }
+    }
+    let (buf, sha, len) = w.finish()?;
+    drop(buf);
+    spool.sha256 = sha;
+    spool.len = len;
+    spool.file.rewind()?;
+    let verdict = Verdict::Ack {
+        encoding: cs,
+        rows: rows_out,
+        accepted,
+        amount_accepted,
+    };
+    Ok(Ok((verdict, spool, counts)))
+}

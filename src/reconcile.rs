@@ -1,0 +1,355 @@
+//! Stage 6: reconciling well-formed rows against the receiver's books (agreement §7.2).
+//!
+//! The logic is a function of the row and the [`Books`] it sees; rows are applied in registry
+//! order, each seeing the effect of those before it. The SQLite ledger implements [`Books`] in
+//! the shell; tests use an in-memory one.
+
+use crate::code::RowStatus;
+use crate::name::BatchType;
+use crate::schema::Schema;
+use crate::store::{Invoice, Ledger, Payment, PaymentRow, StoreError, opt_text};
+use crate::validate::Value;
+use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::HashSet;
+
+/// What reconciliation reads and changes.
+pub trait Books {
+    /// The invoice with this number.
+    fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError>;
+    /// The payment with this id.
+    fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError>;
+    /// Records a payment and adds it to its invoice's paid amount.
+    fn add_payment(&mut self, row: &PaymentRow<'_>, line: u64) -> Result<(), StoreError>;
+    /// Marks a payment reversed and re-opens its amount.
+    fn reverse(
+        &mut self,
+        id: &str,
+        p: &Payment,
+        at: &NaiveDateTime,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// Ids of payments with `paid_at` on this date, ascending byte order.
+    fn payments_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError>;
+}
+
+/// The SQLite ledger of one batch.
+pub struct StoreBooks<'t> {
+    /// The ledger.
+    pub ledger: Ledger<'t>,
+    /// Batch applying the rows.
+    pub batch_id: String,
+    /// Journal entry the batch will get.
+    pub journal_seq: i64,
+}
+
+impl Books for StoreBooks<'_> {
+    fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError> {
+        self.ledger.invoice(no)
+    }
+    fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
+        self.ledger.payment(id)
+    }
+    fn add_payment(&mut self, row: &PaymentRow<'_>, line: u64) -> Result<(), StoreError> {
+        self.ledger
+            .add_payment(row, &self.batch_id, line, self.journal_seq)
+    }
+    fn reverse(
+        &mut self,
+        id: &str,
+        p: &Payment,
+        at: &NaiveDateTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.ledger.reverse(
+            id,
+            &p.invoice_no,
+            p.amount,
+            at,
+            reason,
+            &self.batch_id,
+            self.journal_seq,
+        )
+    }
+    fn payments_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        self.ledger.payments_on(date)
+    }
+}
+
+/// A row's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Status code.
+    pub status: RowStatus,
+    /// One-line ASCII message.
+    pub message: String,
+}
+
+impl Outcome {
+    fn new(status: RowStatus, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Field positions the reconciler needs, looked up by name in the schema.
+#[derive(Debug, Clone)]
+struct Cols {
+    payment_id: usize,
+    at: usize,
+    invoice_no: usize,
+    payer_type: usize,
+    payer_id: usize,
+    payer_name: usize,
+    amount: usize,
+    currency: usize,
+    bank_mfo: usize,
+    account: usize,
+    purpose: usize,
+    reason: usize,
+    state: usize,
+}
+
+/// Per-batch reconciliation state.
+pub struct Reconciler {
+    kind: BatchType,
+    cols: Cols,
+    /// Payment ids on earlier lines (any line, valid or not).
+    seen: HashSet<Box<str>>,
+}
+
+impl Reconciler {
+    /// A reconciler for a batch type; the schema must have the fields the type's logic uses.
+    pub fn new(kind: BatchType, schema: &Schema) -> Result<Self, String> {
+        let need = |n: &str| {
+            schema
+                .index(n)
+                .ok_or_else(|| format!("schema {} lacks field {n}", schema.name))
+        };
+        let opt = |n: &str| schema.index(n).unwrap_or(usize::MAX);
+        let cols = match kind {
+            BatchType::Pay => Cols {
+                payment_id: need("payment_id")?,
+                at: need("paid_at")?,
+                invoice_no: need("invoice_no")?,
+                payer_type: need("payer_type")?,
+                payer_id: need("payer_id")?,
+                payer_name: need("payer_name")?,
+                amount: need("amount")?,
+                currency: need("currency")?,
+                bank_mfo: need("bank_mfo")?,
+                account: opt("account"),
+                purpose: opt("purpose"),
+                reason: usize::MAX,
+                state: usize::MAX,
+            },
+            BatchType::Rev => Cols {
+                payment_id: need("payment_id")?,
+                at: need("reversed_at")?,
+                amount: need("amount")?,
+                reason: need("reason")?,
+                ..Cols::none()
+            },
+            BatchType::Rec => Cols {
+                payment_id: need("payment_id")?,
+                at: need("paid_at")?,
+                invoice_no: need("invoice_no")?,
+                amount: need("amount")?,
+                state: need("state")?,
+                ..Cols::none()
+            },
+        };
+        Ok(Self {
+            kind,
+            cols,
+            seen: HashSet::new(),
+        })
+    }
+
+    /// Notes the payment id written on a line (valid or not), after the line got its status.
+    pub fn saw(&mut self, payment_id: &str) {
+        if !payment_id.is_empty() && !self.seen.contains(payment_id) {
+            self.seen.insert(payment_id.into());
+        }
+    }
+
+    /// Whether a payment id appeared on any line so far.
+    pub fn listed(&self, payment_id: &str) -> bool {
+        self.seen.contains(payment_id)
+    }
+
+    /// Reconciles a well-formed row (values in schema order) and applies it when accepted.
+    pub fn row(
+        &mut self,
+        books: &mut dyn Books,
+        line: u64,
+        v: &[Value],
+    ) -> Result<Outcome, StoreError> {
+        let c = &self.cols;
+        let get = |i: usize| v.get(i).unwrap_or(&Value::Missing);
+        let pid = get(c.payment_id).text();
+        match self.kind {
+            BatchType::Pay => {
+                if self.seen.contains(pid) {
+                    return Ok(Outcome::new(
+                        RowStatus::Duplicate,
+                        "payment_id appears on an earlier line",
+                    ));
+                }
+                if books.payment(pid)?.is_some() {
+                    return Ok(Outcome::new(
+                        RowStatus::Duplicate,
+                        "payment_id was applied before",
+                    ));
+                }
+                let no = get(c.invoice_no).text();
+                let Some(inv) = books.invoice(no)? else {
+                    return Ok(Outcome::new(
+                        RowStatus::NotFound,
+                        "invoice_no: no such invoice",
+                    ));
+                };
+                if inv.cancelled {
+                    return Ok(Outcome::new(RowStatus::NotPayable, "invoice is cancelled"));
+                }
+                if inv.paid >= inv.amount_due {
+                    return Ok(Outcome::new(
+                        RowStatus::NotPayable,
+                        "invoice is already fully paid",
+                    ));
+                }
+                let (pt, pi) = (get(c.payer_type).text(), get(c.payer_id).text());
+                if pt != inv.payer_type || pi != inv.payer_id {
+                    return Ok(Outcome::new(
+                        RowStatus::PayerDiffers,
+                        "payer_id differs from the invoice's payer",
+                    ));
+                }
+                let amount = get(c.amount).amount();
+                if amount > inv.amount_due - inv.paid {
+                    return Ok(Outcome::new(
+                        RowStatus::OverBalance,
+                        format!(
+                            "amount exceeds the outstanding {}",
+                            crate::amount::format((inv.amount_due - inv.paid).into())
+                        ),
+                    ));
+                }
+                let row = PaymentRow {
+                    payment_id: pid,
+                    paid_at: get(c.at).datetime().unwrap_or_default(),
+                    invoice_no: no,
+                    payer_type: pt,
+                    payer_id: pi,
+                    payer_name: get(c.payer_name).text(),
+                    amount,
+                    currency: get(c.currency).text(),
+                    bank_mfo: get(c.bank_mfo).text(),
+                    account: opt_text(get(c.account)),
+                    purpose: opt_text(get(c.purpose)),
+                };
+                books.add_payment(&row, line)?;
+                Ok(Outcome::new(RowStatus::Accepted, ""))
+            }
+            BatchType::Rev => {
+                let Some(p) = books.payment(pid)? else {
+                    return Ok(Outcome::new(
+                        RowStatus::NotFound,
+                        "payment_id: no such payment",
+                    ));
+                };
+                if p.reversed {
+                    return Ok(Outcome::new(
+                        RowStatus::AlreadyReversed,
+                        "payment is already reversed",
+                    ));
+                }
+                if get(c.amount).amount() != p.amount {
+                    return Ok(Outcome::new(
+                        RowStatus::Differs,
+                        format!(
+                            "amount differs from the payment's {}",
+                            crate::amount::format(p.amount.into())
+                        ),
+                    ));
+                }
+                let at = get(c.at).datetime().unwrap_or_default();
+                books.reverse(pid, &p, &at, get(c.reason).text())?;
+                Ok(Outcome::new(RowStatus::Accepted, ""))
+            }
+            BatchType::Rec => {
+                if self.seen.contains(pid) {
+                    return Ok(Outcome::new(
+                        RowStatus::Duplicate,
+                        "payment_id appears on an earlier line",
+                    ));
+                }
+                let Some(p) = books.payment(pid)? else {
+                    return Ok(Outcome::new(
+                        RowStatus::NotFound,
+                        "payment_id: payment unknown to the receiver",
+                    ));
+                };
+                let state = if p.reversed { "REVERSED" } else { "PAID" };
+                let mut diffs = Vec::new();
+                if get(c.amount).amount() != p.amount {
+                    diffs.push("amount");
+                }
+                if get(c.invoice_no).text() != p.invoice_no {
+                    diffs.push("invoice_no");
+                }
+                if get(c.at).datetime() != Some(p.paid_at) {
+                    diffs.push("paid_at");
+                }
+                if get(c.state).text() != state {
+                    diffs.push("state");
+                }
+                if diffs.is_empty() {
+                    Ok(Outcome::new(RowStatus::Accepted, ""))
+                } else {
+                    Ok(Outcome::new(
+                        RowStatus::Differs,
+                        format!("{} differs from the receiver's record", diffs.join(", ")),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// REC only: the receiver's payments for the day that no line listed (`306`).
+    pub fn unlisted(
+        &self,
+        books: &mut dyn Books,
+        date: NaiveDate,
+    ) -> Result<Vec<String>, StoreError> {
+        if self.kind != BatchType::Rec {
+            return Ok(Vec::new());
+        }
+        Ok(books
+            .payments_on(date)?
+            .into_iter()
+            .filter(|id| !self.listed(id))
+            .collect())
+    }
+}
+
+impl Cols {
+    fn none() -> Self {
+        Cols {
+            payment_id: usize::MAX,
+            at: usize::MAX,
+            invoice_no: usize::MAX,
+            payer_type: usize::MAX,
+            payer_id: usize::MAX,
+            payer_name: usize::MAX,
+            amount: usize::MAX,
+            currency: usize::MAX,
+            bank_mfo: usize::MAX,
+            account: usize::MAX,
+            purpose: usize::MAX,
+            reason: usize::MAX,
+            state: usize::MAX,
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Stage 4c: registry schemas as data (`schemas/*.json`), modelled on Frictionless Table Schema.
+//!
+//! A schema names the fields in header order with their type (`string`, `amount`, `datetime`),
+//! Table Schema constraints (`required`, `pattern`, `enum`, `minLength`, `maxLength`,
+//! `exclusiveMinimum`) and at most one `rule` tying the field to another field or to the
+//! control record (`partyIdOf`, `accountKeyOf`, `notAfter`, `onDate`). The schemas of the
+//! agreement are built into the binary; a `schemas` folder in the configuration replaces them.
+
+use crate::amount;
+use crate::name::BatchType;
+use chrono::NaiveDateTime;
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The built-in schemas, by file name.
+pub const BUILT_IN: [(&str, &str); 4] = [
+    ("PAY.json", include_str!("../schemas/PAY.json")),
+    ("REV.json", include_str!("../schemas/REV.json")),
+    ("REC.json", include_str!("../schemas/REC.json")),
+    ("invoices.json", include_str!("../schemas/invoices.json")),
+];
+
+/// A schema that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("schema {file}: {message}")]
+pub struct SchemaError {
+    /// The schema file.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSchema {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    title: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    dialect: Option<serde_json::Value>,
+    primary_key: Option<String>,
+    amount_field: Option<String>,
+    fields: Vec<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    constraints: RawConstraints,
+    #[serde(default)]
+    rule: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConstraints {
+    #[serde(default)]
+    required: bool,
+    pattern: Option<String>,
+    #[serde(rename = "enum")]
+    one_of: Option<Vec<String>>,
+    min_length: Option<usize>,
+    max_length: Option<usize>,
+    exclusive_minimum: Option<String>,
+}
+
+/// A field's value type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// Money, `[0-9]{1,13}\.[0-9]{2}`, held in tiyin.
+    Amount,
+    /// `YYYY-MM-DD HH:MM:SS`, Tashkent time.
+    DateTime,
+}
+
+/// A compiled `pattern` constraint (anchored at both ends, as in Table Schema).
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// `[0-9]{min,max}`, checked without a regex engine.
+    Digits(usize, usize),
+    /// Any other regular expression.
+    Regex(Regex),
+}
+
+impl Pattern {
+    fn compile(p: &str) -> Result<Self, String> {
+        if let Some(inner) = p.strip_prefix("[0-9]{").and_then(|r| r.strip_suffix('}')) {
+            let (a, b) = inner.split_once(',').unwrap_or((inner, inner));
+            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                return Ok(Self::Digits(a, b));
+            }
+        }
+        Regex::new(&format!("^(?:{p})$"))
+            .map(Self::Regex)
+            .map_err(|e| format!("bad pattern {p:?}: {e}"))
+    }
+
+    /// Whether the whole text matches.
+    pub fn matches(&self, s: &str) -> bool {
+        match self {
+            Self::Digits(a, b) => {
+                (*a..=*b).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit())
+            }
+            Self::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+/// A rule tying a field to another field or to the control record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// PINFL or TIN according to the payer type in field `.0`.
+    PartyIdOf(usize),
+    /// Account key checked with the bank code in field `.0`.
+    AccountKeyOf(usize),
+    /// A datetime not after the control record's `created_at`.
+    NotAfterCreatedAt,
+    /// A datetime on the control record's `business_date`.
+    OnBusinessDate,
+}
+
+/// One column of a registry.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Column name, as in the header.
+    pub name: String,
+    /// Value type.
+    pub kind: FieldType,
+    /// An empty value is `201` when set.
+    pub required: bool,
+    /// Anchored pattern.
+    pub pattern: Option<Pattern>,
+    /// Allowed values.
+    pub one_of: Option<Vec<String>>,
+    /// Least length in characters.
+    pub min_length: Option<usize>,
+    /// Greatest length in characters.
+    pub max_length: Option<usize>,
+    /// Amounts must be greater than this (tiyin).
+    pub exclusive_minimum: Option<i64>,
+    /// Rule against another field or the control record.
+    pub rule: Option<Rule>,
+}
+
+/// A compiled registry schema.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Schema name (`PAY`, `REV`, `REC`, `invoices`).
+    pub name: String,
+    /// Fields in header order.
+    pub fields: Vec<Field>,
+    /// Index of the key field (`payment_id`, `invoice_no`).
+    pub primary_key: Option<usize>,
+    /// Index of the field summed into `amount_total`.
+    pub amount_field: Option<usize>,
+}
+
+impl Schema {
+    /// Parses and compiles a schema document.
+    pub fn parse(file: &str, json: &str) -> Result<Self, SchemaError> {
+        let err = |message: String| SchemaError {
+            file: file.to_string(),
+            message,
+        };
+        let raw: RawSchema = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        let names: Vec<String> = raw.fields.iter().map(|f| f.name.clone()).collect();
+        let index = |n: &str| names.iter().position(|x| x == n);
+        let mut fields = Vec::with_capacity(raw.fields.len());
+        for (i, f) in raw.fields.into_iter().enumerate() {
+            let kind = match f.kind.as_str() {
+                "string" => FieldType::String,
+                "amount" => FieldType::Amount,
+                "datetime" => {
+                    if f.format
+                        .as_deref()
+                        .is_some_and(|x| x != "%Y-%m-%d %H:%M:%S")
+                    {
+                        return Err(err(format!(
+                            "field {}: only the format %Y-%m-%d %H:%M:%S is supported",
+                            f.name
+                        )));
+                    }
+                    FieldType::DateTime
+                }
+                other => return Err(err(format!("field {}: unknown type {other:?}", f.name))),
+            };
+            let c = f.constraints;
+            let pattern = c
+                .pattern
+                .as_deref()
+                .map(Pattern::compile)
+                .transpose()
+                .map_err(&err)?;
+            let exclusive_minimum = match c.exclusive_minimum {
+                None => None,
+                Some(s) => Some(
+                    amount::parse(&s)
+                        .ok_or_else(|| err(format!("field {}: bad exclusiveMinimum", f.name)))?,
+                ),
+            };
+            let rule = match f.rule {
+                None => None,
+                Some(map) => {
+                    let mut it = map.into_iter();
+                    let (k, v) = it
+                        .next()
+                        .ok_or_else(|| err(format!("field {}: empty rule", f.name)))?;
+                    if it.next().is_some() {
+                        return Err(err(format!("field {}: one rule per field", f.name)));
+                    }
+                    let earlier = |v: &str| match index(v) {
+                        Some(j) if j < i => Ok(j),
+                        _ => Err(err(format!(
+                            "field {}: rule {k} needs an earlier field, not {v:?}",
+                            f.name
+                        ))),
+                    };
+                    Some(match (k.as_str(), v.as_str()) {
+                        ("partyIdOf", v) => Rule::PartyIdOf(earlier(v)?),
+                        ("accountKeyOf", v) => Rule::AccountKeyOf(earlier(v)?),
+                        ("notAfter", "created_at") => Rule::NotAfterCreatedAt,
+                        ("onDate", "business_date") => Rule::OnBusinessDate,
+                        (k, v) => {
+                            return Err(err(format!("field {}: unknown rule {k}={v}", f.name)));
+                        }
+                    })
+                }
+            };
+            fields.push(Field {
+                name: f.name,
+                kind,
+                required: c.required,
+                pattern,
+                one_of: c.one_of,
+                min_length: c.min_length,
+                max_length: c.max_length,
+                exclusive_minimum,
+                rule,
+            });
+        }
+        let pick = |what: &str, n: Option<String>| -> Result<Option<usize>, SchemaError> {
+            n.map(|n| index(&n).ok_or_else(|| err(format!("{what} {n:?} is not a field"))))
+                .transpose()
+        };
+        Ok(Self {
+            name: raw.name,
+            primary_key: pick("primaryKey", raw.primary_key)?,
+            amount_field: pick("amountField", raw.amount_field)?,
+            fields,
+        })
+    }
+
+    /// Index of the field with this name.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// The header line's field names.
+    pub fn header(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.name.as_str())
+    }
+}
+
+/// The schemas in force: one per registry type and one for the invoice export.
+#[derive(Debug, Clone)]
+pub struct Schemas {
+    /// `PAY`.
+    pub pay: Schema,
+    /// `REV`.
+    pub rev: Schema,
+    /// `REC`.
+    pub rec: Schema,
+    /// The billing export.
+    pub invoices: Schema,
+}
+
+impl Schemas {
+    /// The schemas built into the binary.
+    pub fn built_in() -> Result<Self, SchemaError> {
+        Self::from_sources(|file| {
+            BUILT_IN
+                .iter()
+                .find(|(n, _)| *n == file)
+                .map(|(_, s)| s.to_string())
+                .ok_or_else(|| SchemaError {
+                    file: file.into(),
+                    message: "not built in".into(),
+                })
+        })
+    }
+
+    /// Schemas read from a folder holding `PAY.json`, `REV.json`, `REC.json`, `invoices.json`.
+    pub fn from_dir(dir: &Path) -> Result<Self, SchemaError> {
+        Self::from_sources(|file| {
+            let p = dir.join(file);
+            std::fs::read_to_string(&p).map_err(|e| SchemaError {
+                file: p.display().to_string(),
+                message: e.to_string(),
+            })
+        })
+    }
+
+    fn from_sources(
+        read: impl Fn(&str) -> Result<String, SchemaError>,
+    ) -> Result<Self, SchemaError> {
+        let load = |f: &str| Schema::parse(f, &read(f)?);
+        Ok(Self {
+            pay: load("PAY.json")?,
+            rev: load("REV.json")?,
+            rec: load("REC.json")?,
+            invoices: load("invoices.json")?,
+        })
+    }
+
+    /// The schema of a registry type.
+    pub fn for_type(&self, t: BatchType) -> &Schema {
+        match t {
+            BatchType::Pay => &self.pay,
+            BatchType::Rev => &self.rev,
+            BatchType::Rec => &self.rec,
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` strictly (exactly 19 characters, two-digit parts).
+pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    if !digits.iter().all(|&i| b[i].is_ascii_digit()) {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_schemas_load_with_the_agreement_headers() {
+        let s = Schemas::built_in().unwrap();
+        let h = |s: &Schema| s.header().collect::<Vec<_>>().join(";");
+        assert_eq!(
+            h(&s.pay),
+            "payment_id;paid_at;invoice_no;payer_type;payer_id;payer_name;amount;currency;bank_mfo;account;purpose"
+        );
+        assert_eq!(h(&s.rev), "payment_id;reversed_at;amount;reason");
+        assert_eq!(h(&s.rec), "payment_id;paid_at;invoice_no;amount;state");
+        assert_eq!(
+            h(&s.invoices),
+            "invoice_no;court_code;case_no;payer_type;payer_id;payer_name;amount_due;issued_at;status"
+        );
+        assert_eq!(s.pay.fields[4].rule, Some(Rule::PartyIdOf(3)));
+        assert_eq!(s.pay.fields[9].rule, Some(Rule::AccountKeyOf(8)));
+    }
+
+    #[test]
+    fn patterns_are_anchored() {
+        let d = Pattern::compile("[0-9]{12,20}").unwrap();
+        assert!(matches!(d, Pattern::Digits(12, 20)));
+        assert!(
+            d.matches("123456789012") && !d.matches("12345678901") && !d.matches("12345678901a")
+        );
+        let r = Pattern::compile("[A-Z]{2}").unwrap();
+        assert!(r.matches("AB") && !r.matches("ABC") && !r.matches("xAB"));
+    }
+
+    #[test]
+    fn bad_schemas_are_refused_with_the_file_named() {
+        let e = Schema::parse(
+            "X.json",
+            r#"{"name":"X","fields":[{"name":"a","type":"float"}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("X.json") && e.to_string().contains("float"));
+        let e = Schema::parse("X.json", r#"{"name":"X","fields":[{"name":"a","type":"string","rule":{"partyIdOf":"b"}},{"name":"b","type":"string"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("earlier field"));
+    }
+
+    #[test]
+    fn datetimes_are_strict() {
+        assert!(parse_datetime("2026-11-21 13:22:10").is_some());
+        for bad in [
+            "2026-11-21T13:22:10",
+            "2026-1-21 13:22:10",
+            "2026-13-45 00:00:00",
+            "2026-11-21 24:00:00",
+            "2026-11-21 13:22",
+            "2026-02-29 00:00:00",
+            " 2026-11-21 13:22:10",
+        ] {
+            assert!(parse_datetime(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The shell's store: SQLite through `rusqlite`, one file `reestr.db` under `data`.
+//!
+//! Tables (for auditors, `sqlite3 var/reestr.db`):
+//! - `meta(key, value)`: `schema_version`, `engine_version` that created the store.
+//! - `invoices`: the billing export as last loaded, plus `paid` (tiyin paid and not reversed),
+//!   which only batches change.
+//! - `payments`: every applied payment, with the batch and journal entry that applied it and,
+//!   once reversed, the reversing batch and journal entry.
+//! - `deliveries`: every archive answered (ACK, NAK or re-sent ACK), with hashes of the inbound
+//!   and response archives and the journal entry; `state` is `committed` until the response is
+//!   in the outbox and the inbox file is gone, then `done`.
+//! - `set_aside`: files set aside with their reason.
+//! - `imports`: invoice exports loaded.
+//! - `journal`: the hash-chained journal (see [`crate::journal`]).
+//!
+//! Amounts are integers in tiyin; datetimes are text `YYYY-MM-DD HH:MM:SS`.
+
+use crate::validate::Value;
+use chrono::{NaiveDate, NaiveDateTime};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// Version of the table layout; a store from a newer engine is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The store is from a newer engine or is not a reestr store.
+    #[error("store {path}: {message}")]
+    Refused {
+        /// The database file.
+        path: String,
+        /// Why it is refused.
+        message: String,
+    },
+}
+
+const DDL: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS invoices (
+  invoice_no TEXT PRIMARY KEY, court_code TEXT NOT NULL, case_no TEXT NOT NULL,
+  payer_type TEXT NOT NULL, payer_id TEXT NOT NULL, payer_name TEXT NOT NULL,
+  amount_due INTEGER NOT NULL, issued_at TEXT NOT NULL, status TEXT NOT NULL,
+  paid INTEGER NOT NULL DEFAULT 0, import_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS payments (
+  payment_id TEXT PRIMARY KEY, invoice_no TEXT NOT NULL, paid_at TEXT NOT NULL,
+  amount INTEGER NOT NULL, payer_type TEXT NOT NULL, payer_id TEXT NOT NULL,
+  payer_name TEXT NOT NULL, currency TEXT NOT NULL, bank_mfo TEXT NOT NULL,
+  account TEXT, purpose TEXT, batch_id TEXT NOT NULL, line INTEGER NOT NULL,
+  journal_seq INTEGER NOT NULL, state TEXT NOT NULL,
+  reversed_at TEXT, reverse_reason TEXT, reversed_batch_id TEXT, reversed_journal_seq INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS payments_paid_at ON payments(paid_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY, journal_seq INTEGER NOT NULL, inbound_name TEXT NOT NULL,
+  inbound_sha256 TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT NOT NULL, code TEXT,
+  response_name TEXT NOT NULL, response_sha256 TEXT NOT NULL, resent_of INTEGER,
+  state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_sha ON deliveries(inbound_sha256);
+CREATE INDEX IF NOT EXISTS deliveries_batch ON deliveries(batch_id);
+CREATE TABLE IF NOT EXISTS set_aside (
+  id INTEGER PRIMARY KEY, journal_seq INTEGER NOT NULL, original_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL, kept_as TEXT NOT NULL, reason TEXT NOT NULL, state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS imports (
+  id INTEGER PRIMARY KEY, journal_seq INTEGER NOT NULL, file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL, rows INTEGER NOT NULL, changed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+";
+
+/// An invoice as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    /// `P` or `J`.
+    pub payer_type: String,
+    /// PINFL or TIN.
+    pub payer_id: String,
+    /// Amount due, tiyin.
+    pub amount_due: i64,
+    /// `OPEN` or `CANCELLED`.
+    pub cancelled: bool,
+    /// Paid and not reversed, tiyin.
+    pub paid: i64,
+}
+
+/// A payment as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// The invoice paid.
+    pub invoice_no: String,
+    /// When paid (Tashkent time).
+    pub paid_at: NaiveDateTime,
+    /// Amount, tiyin.
+    pub amount: i64,
+    /// Whether reversed.
+    pub reversed: bool,
+}
+
+/// The open store.
+pub struct Store {
+    /// The connection (public for the shell's queries).
+    pub conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store file; refuses a newer or foreign store.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let refused = |m: String| StoreError::Refused {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let existed = path.exists();
+        let conn = Connection::open(path)?;
+        let is_store = |c: &Connection| -> Result<Option<String>, rusqlite::Error> {
+            let has_meta: bool = c
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name='meta'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)?;
+            if !has_meta {
+                return Ok(None);
+            }
+            c.query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+        };
+        let version = is_store(&conn).map_err(|e| {
+            refused(format!(
+                "not a readable reestr store ({e}); it was left untouched"
+            ))
+        })?;
+        if existed {
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            match &version {
+                None if tables > 0 => {
+                    return Err(refused(
+                        "is not a reestr store; it was left untouched".into(),
+                    ));
+                }
+                Some(v) if v.parse::<i64>().unwrap_or(i64::MAX) > SCHEMA_VERSION => {
+                    return Err(refused(format!(
+                        "was written by a newer engine (layout {v}, this engine knows {SCHEMA_VERSION}); it was left untouched"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
+        let s = Self { conn };
+        s.init_tables()?;
+        Ok(s)
+    }
+
+    /// A scratch store in memory (replay, check).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let s = Self {
+            conn: Connection::open_in_memory()?,
+        };
+        s.init_tables()?;
+        Ok(s)
+    }
+
+    fn init_tables(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch(DDL)?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1), ('engine_version', ?2)",
+            params![SCHEMA_VERSION.to_string(), crate::VERSION],
+        )?;
+        Ok(())
+    }
+
+    /// Runs a full integrity check of the SQLite file.
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let r: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        Ok(r == "ok")
+    }
+}
+
+/// The ledger view the reconciler works against: reads and applies within the caller's
+/// transaction or savepoint.
+pub struct Ledger<'t> {
+    tx: &'t Connection,
+}
+
+fn dt(s: &str) -> NaiveDateTime {
+    crate::schema::parse_datetime(s).unwrap_or_default()
+}
+
+/// Text of a datetime as stored.
+pub fn dt_text(d: &NaiveDateTime) -> String {
+    d.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+impl<'t> Ledger<'t> {
+    /// A ledger over an open transaction.
+    pub fn new(tx: &'t Connection) -> Self {
+        Self { tx }
+    }
+
+    /// The invoice with this number.
+    pub fn invoice(&self, no: &str) -> Result<Option<Invoice>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT payer_type, payer_id, amount_due, status, paid FROM invoices WHERE invoice_no=?1")?;
+        Ok(st
+            .query_row([no], |r| {
+                Ok(Invoice {
+                    payer_type: r.get(0)?,
+                    payer_id: r.get(1)?,
+                    amount_due: r.get(2)?,
+                    cancelled: r.get::<_, String>(3)? == "CANCELLED",
+                    paid: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The payment with this id.
+    pub fn payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT invoice_no, paid_at, amount, state FROM payments WHERE payment_id=?1",
+        )?;
+        Ok(st
+            .query_row([id], |r| {
+                Ok(Payment {
+                    invoice_no: r.get(0)?,
+                    paid_at: dt(&r.get::<_, String>(1)?),
+                    amount: r.get(2)?,
+                    reversed: r.get::<_, String>(3)? == "REVERSED",
+                })
+            })
+            .optional()?)
+    }
+
+    /// Applies a PAY row (values in PAY schema order, looked up by name by the caller).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_payment(
+        &self,
+        row: &PaymentRow<'_>,
+        batch_id: &str,
+        line: u64,
+        journal_seq: i64,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO payments(payment_id, invoice_no, paid_at, amount, payer_type, payer_id, payer_name,
+               currency, bank_mfo, account, purpose, batch_id, line, journal_seq, state)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,'PAID')",
+        )?;
+        st.execute(params![
+            row.payment_id,
+            row.invoice_no,
+            dt_text(&row.paid_at),
+            row.amount,
+            row.payer_type,
+            row.payer_id,
+            row.payer_name,
+            row.currency,
+            row.bank_mfo,
+            row.account,
+            row.purpose,
+            batch_id,
+            line as i64,
+            journal_seq
+        ])?;
+        let mut up = self
+            .tx
+            .prepare_cached("UPDATE invoices SET paid = paid + ?2 WHERE invoice_no=?1")?;
+        up.execute(params![row.invoice_no, row.amount])?;
+        Ok(())
+    }
+
+    /// Applies a REV row: marks the payment reversed and re-opens its amount on the invoice.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reverse(
+        &self,
+        payment_id: &str,
+        invoice_no: &str,
+        amount: i64,
+        reversed_at: &NaiveDateTime,
+        reason: &str,
+        batch_id: &str,
+        journal_seq: i64,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE payments SET state='REVERSED', reversed_at=?2, reverse_reason=?3, reversed_batch_id=?4,
+               reversed_journal_seq=?5 WHERE payment_id=?1",
+        )?;
+        st.execute(params![
+            payment_id,
+            dt_text(reversed_at),
+            reason,
+            batch_id,
+            journal_seq
+        ])?;
+        let mut up = self
+            .tx
+            .prepare_cached("UPDATE invoices SET paid = paid - ?2 WHERE invoice_no=?1")?;
+        up.execute(params![invoice_no, amount])?;
+        Ok(())
+    }
+
+    /// Ids of the payments with `paid_at` on this date, in ascending byte order.
+    pub fn payments_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        let from = format!("{} 00:00:00", date.format("%Y-%m-%d"));
+        let to = format!("{} 23:59:59", date.format("%Y-%m-%d"));
+        let mut st = self.tx.prepare_cached(
+            "SELECT payment_id FROM payments WHERE paid_at >= ?1 AND paid_at <= ?2 ORDER BY CAST(payment_id AS BLOB)",
+        )?;
+        let rows = st.query_map([from, to], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// The fields of a PAY row the store keeps.
+#[derive(Debug, Clone)]
+pub struct PaymentRow<'a> {
+    /// `payment_id`
+    pub payment_id: &'a str,
+    /// `paid_at`
+    pub paid_at: NaiveDateTime,
+    /// `invoice_no`
+    pub invoice_no: &'a str,
+    /// `payer_type`
+    pub payer_type: &'a str,
+    /// `payer_id`
+    pub payer_id: &'a str,
+    /// `payer_name`
+    pub payer_name: &'a str,
+    /// `amount`, tiyin
+    pub amount: i64,
+    /// `currency`
+    pub currency: &'a str,
+    /// `bank_mfo`
+    pub bank_mfo: &'a str,
+    /// `account`, if given
+    pub account: Option<&'a str>,
+    /// `purpose`, if given
+    pub purpose: Option<&'a str>,
+}
+
+/// The text of an optional value.
+pub fn opt_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}

@@ -1,0 +1,316 @@
+//! Stage 5: field checks of a decoded row against its schema (row codes `201` and `202`).
+//!
+//! Fields are checked in column order; the first that fails gives the row its status. A rule
+//! between two fields is a failure of the later one (agreement §7.2).
+
+use crate::amount;
+use crate::code::RowStatus;
+use crate::ident;
+use crate::schema::{self, FieldType, Rule, Schema};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+
+/// Tashkent time, in which registry datetimes are written (+05:00).
+pub fn tashkent() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+}
+
+/// What the rules need from the control record.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The batch's `created_at`.
+    pub created_at: DateTime<FixedOffset>,
+    /// The batch's business date.
+    pub business_date: NaiveDate,
+}
+
+/// A checked value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// An empty optional field.
+    Missing,
+    /// Text.
+    Text(String),
+    /// Money in tiyin.
+    Amount(i64),
+    /// A Tashkent datetime.
+    DateTime(NaiveDateTime),
+}
+
+impl Value {
+    /// The text of a text value (empty otherwise).
+    pub fn text(&self) -> &str {
+        match self {
+            Value::Text(s) => s,
+            _ => "",
+        }
+    }
+
+    /// The tiyin of an amount (0 otherwise).
+    pub fn amount(&self) -> i64 {
+        match self {
+            Value::Amount(a) => *a,
+            _ => 0,
+        }
+    }
+
+    /// The datetime of a datetime value.
+    pub fn datetime(&self) -> Option<NaiveDateTime> {
+        match self {
+            Value::DateTime(d) => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+/// Why a row fails its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `201` or `202`.
+    pub status: RowStatus,
+    /// Index of the failing field, if one field is to blame.
+    pub field: Option<usize>,
+    /// One line, ASCII, naming the field and the rule.
+    pub message: String,
+}
+
+/// Checks one decoded row. `Ok` holds a value per field.
+pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Vec<Value>, Failure> {
+    if fields.len() != schema.fields.len() {
+        return Err(Failure {
+            status: RowStatus::Invalid,
+            field: None,
+            message: format!(
+                "row has {} fields, the header has {}",
+                fields.len(),
+                schema.fields.len()
+            ),
+        });
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(fields.len());
+    for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
+        let fail = |why: String| Failure {
+            status: RowStatus::Invalid,
+            field: Some(i),
+            message: format!("{}: {why}", f.name),
+        };
+        if text.is_empty() {
+            if f.required {
+                return Err(Failure {
+                    status: RowStatus::Missing,
+                    field: Some(i),
+                    message: format!("{}: required value is missing", f.name),
+                });
+            }
+            values.push(Value::Missing);
+            continue;
+        }
+        let value = match f.kind {
+            FieldType::String => Value::Text(text.clone()),
+            FieldType::Amount => Value::Amount(
+                amount::parse(text).ok_or_else(|| fail("not an amount of the form 0.00".into()))?,
+            ),
+            FieldType::DateTime => Value::DateTime(
+                schema::parse_datetime(text)
+                    .ok_or_else(|| fail("not a datetime YYYY-MM-DD HH:MM:SS".into()))?,
+            ),
+        };
+        if f.pattern.as_ref().is_some_and(|p| !p.matches(text)) {
+            return Err(fail("does not match the required pattern".into()));
+        }
+        if let Some(set) = f
+            .one_of
+            .as_ref()
+            .filter(|set| !set.iter().any(|v| v == text))
+        {
+            return Err(fail(format!("must be one of {}", set.join(", "))));
+        }
+        if f.min_length.is_some() || f.max_length.is_some() {
+            let n = text.chars().count();
+            if f.min_length.is_some_and(|m| n < m) || f.max_length.is_some_and(|m| n > m) {
+                return Err(fail(format!(
+                    "length {n} is outside {}..{}",
+                    f.min_length.unwrap_or(0),
+                    f.max_length
+                        .map_or_else(|| "".to_string(), |m| m.to_string())
+                )));
+            }
+        }
+        if let (Some(min), Value::Amount(a)) = (f.exclusive_minimum, &value)
+            && *a <= min
+        {
+            return Err(fail(format!(
+                "must be greater than {}",
+                amount::format(min.into())
+            )));
+        }
+        match (f.rule, &value) {
+            (None, _) => {}
+            (Some(Rule::PartyIdOf(j)), v) => {
+                let t = values.get(j).map(Value::text).unwrap_or("");
+                if !ident::party_id_ok(t, v.text()) {
+                    let what = if t == "P" {
+                        "not a valid PINFL"
+                    } else {
+                        "not a valid TIN"
+                    };
+                    return Err(fail(format!("{what} for payer type {t}")));
+                }
+            }
+            (Some(Rule::AccountKeyOf(j)), v) => {
+                let mfo = values.get(j).map(Value::text).unwrap_or("");
+                if !ident::account_key_ok(mfo, v.text()) {
+                    return Err(fail(format!("account key does not match bank code {mfo}")));
+                }
+            }
+            (Some(Rule::NotAfterCreatedAt), Value::DateTime(d)) => {
+                let local = d.and_local_timezone(tashkent()).single();
+                if local.is_none_or(|t| t > ctx.created_at) {
+                    return Err(fail("is after the batch's created_at".into()));
+                }
+            }
+            (Some(Rule::OnBusinessDate), Value::DateTime(d)) => {
+                if d.date() != ctx.business_date {
+                    return Err(fail("is not on the business date".into()));
+                }
+            }
+            (Some(_), _) => return Err(fail("rule applies to datetimes only".into())),
+        }
+        values.push(value);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schemas;
+
+    fn ctx() -> Context {
+        Context {
+            created_at: DateTime::parse_from_rfc3339("2026-11-22T01:05:00+05:00").unwrap(),
+            business_date: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+        }
+    }
+
+    fn pay(row: &str) -> Result<Vec<Value>, Failure> {
+        let s = Schemas::built_in().unwrap();
+        let fields: Vec<String> = row.split(';').map(str::to_owned).collect();
+        check_row(&s.pay, &ctx(), &fields)
+    }
+
+    const GOOD: &str = "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;31210932040247;Yo'ldoshev Bekzod;204000.00;860;00014;23402000300100001010;purpose";
+
+    fn fails(row: String) -> (u16, String) {
+        let f = pay(&row).expect_err(&row);
+        (
+            f.status.code(),
+            f.field
+                .map(|i| Schemas::built_in().unwrap().pay.fields[i].name.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn a_good_row_passes_and_optional_fields_may_be_empty() {
+        let v = pay(GOOD).unwrap();
+        assert_eq!(v[6], Value::Amount(20_400_000));
+        let no_opt = GOOD.replace(";23402000300100001010;purpose", ";;");
+        assert_eq!(pay(&no_opt).unwrap()[9], Value::Missing);
+    }
+
+    #[test]
+    fn each_field_rule_gives_its_code_and_field() {
+        let cases = [
+            (GOOD.replacen("25786018516942", "", 1), 201, "payment_id"),
+            (
+                GOOD.replacen("25786018516942", "2578601851", 1),
+                202,
+                "payment_id",
+            ),
+            (
+                GOOD.replace("2026-11-21 13:22:10", "2026-11-22 01:05:01"),
+                202,
+                "paid_at",
+            ),
+            (
+                GOOD.replace("2026-11-21 13:22:10", "2026-13-45 00:00:00"),
+                202,
+                "paid_at",
+            ),
+            (
+                GOOD.replace("50122778370060254138", "5012277837006025413"),
+                202,
+                "invoice_no",
+            ),
+            (GOOD.replace(";P;", ";X;"), 202, "payer_type"),
+            (GOOD.replace(";P;", ";J;"), 202, "payer_id"),
+            (
+                GOOD.replace("31210932040247", "31210932040246"),
+                202,
+                "payer_id",
+            ),
+            (GOOD.replace("Yo'ldoshev Bekzod", ""), 201, "payer_name"),
+            (
+                GOOD.replace("Yo'ldoshev Bekzod", &"Ж".repeat(201)),
+                202,
+                "payer_name",
+            ),
+            (GOOD.replace("204000.00", "0.00"), 202, "amount"),
+            (GOOD.replace("204000.00", "204000.5"), 202, "amount"),
+            (
+                GOOD.replace("204000.00", &format!("{}.00", "9".repeat(10_000))),
+                202,
+                "amount",
+            ),
+            (GOOD.replace(";860;", ";861;"), 202, "currency"),
+            (GOOD.replace(";00014;", ";0014;"), 202, "bank_mfo"),
+            (
+                GOOD.replace("23402000300100001010", "23402000400100001010"),
+                202,
+                "account",
+            ),
+            (GOOD.replace(";00014;", ";00015;"), 202, "account"),
+            (GOOD.replace("purpose", &"x".repeat(501)), 202, "purpose"),
+            (format!("{GOOD};extra"), 202, ""),
+        ];
+        for (row, code, field) in cases {
+            assert_eq!(fails(row.clone()), (code, field.to_string()), "{row}");
+        }
+        assert!(pay(&GOOD.replace("Yo'ldoshev Bekzod", &"Ж".repeat(200))).is_ok());
+        assert!(pay(&GOOD.replace("purpose", &"x".repeat(500))).is_ok());
+        assert!(
+            pay(&GOOD.replace("2026-11-21 13:22:10", "2026-11-22 01:05:00")).is_ok(),
+            "equal to created_at"
+        );
+    }
+
+    #[test]
+    fn first_failing_column_wins() {
+        let row = GOOD
+            .replace(";860;", ";861;")
+            .replace("Yo'ldoshev Bekzod", "");
+        assert_eq!(fails(row), (201, "payer_name".into()));
+    }
+
+    #[test]
+    fn rec_dates_must_be_on_the_business_date() {
+        let s = Schemas::built_in().unwrap();
+        let row = |d: &str| -> Vec<String> {
+            vec![
+                "200000000000".into(),
+                d.into(),
+                "11111111111111111111".into(),
+                "5000.00".into(),
+                "PAID".into(),
+            ]
+        };
+        assert!(check_row(&s.rec, &ctx(), &row("2026-11-21 23:59:59")).is_ok());
+        assert_eq!(
+            check_row(&s.rec, &ctx(), &row("2026-11-22 00:00:00"))
+                .unwrap_err()
+                .field,
+            Some(1)
+        );
+    }
+}
