@@ -420,7 +420,7 @@ fn rows(
                 &id,
                 RowStatus::NotInStatement,
                 "",
-                "the receiver has this payment for the day; the statement does not",
+                "the receiver has this payment for the day, the statement does not",
             )?;
             *counts.entry(RowStatus::NotInStatement.code()).or_default() += 1;
             rows_out += 1;
