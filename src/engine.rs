@@ -441,7 +441,8 @@ impl Engine {
         let kept_as = format!("{sha}.bin");
         let dest = dir.join(&kept_as);
         fsutil::keep_copy(path, &dest).map_err(io_at(&dest))?;
-        let note = dir.join(format!("{sha}.reason.json"));
+        let n = journal::next_seq(&self.store.conn)?;
+        let note = dir.join(format!("{sha}.{n}.reason.json"));
         let note_body = serde_json::to_vec_pretty(
             &json!({"original_name": fname, "sha256": sha, "reason": reason}),
         )
