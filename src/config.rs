@@ -57,6 +57,15 @@ struct Raw {
     schemas: Option<PathBuf>,
     #[serde(default = "d_settle")]
     settle_seconds: f64,
+    #[serde(default = "d_grace")]
+    unreadable_grace_seconds: f64,
+    #[serde(default = "d_rescan")]
+    rescan_seconds: f64,
+    #[serde(default)]
+    lock_wait_seconds: f64,
+    metrics_file: Option<PathBuf>,
+    #[serde(default = "d_rec_due")]
+    rec_due_hour: u32,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
@@ -74,6 +83,15 @@ fn d_data() -> PathBuf {
 }
 fn d_settle() -> f64 {
     5.0
+}
+fn d_grace() -> f64 {
+    300.0
+}
+fn d_rescan() -> f64 {
+    5.0
+}
+fn d_rec_due() -> u32 {
+    12
 }
 
 #[derive(Deserialize)]
@@ -107,6 +125,16 @@ pub struct Config {
     pub schemas: Schemas,
     /// A file modified more recently than this is not taken yet.
     pub settle: Duration,
+    /// A `.zip` whose central directory stays unreadable this long is taken (and answered B01).
+    pub unreadable_grace: Duration,
+    /// `watch` rescans the inbox at least this often, events or not.
+    pub rescan: Duration,
+    /// How long `run`, `watch`, `replay`, `invoices import` wait for another engine's lock.
+    pub lock_wait: Duration,
+    /// Prometheus textfile-collector file written after each run, when set.
+    pub metrics_file: Option<PathBuf>,
+    /// Hour (Tashkent time) of the day after a business day by which its REC is due.
+    pub rec_due_hour: u32,
     /// Archive limits.
     pub limits: Limits,
     /// Partners by code.
@@ -169,8 +197,21 @@ impl Config {
                 raw.receiver
             )));
         }
-        if !(0.0..=86400.0).contains(&raw.settle_seconds) {
-            return Err(invalid("settle_seconds must be between 0 and 86400".into()));
+        for (k, v) in [
+            ("settle_seconds", raw.settle_seconds),
+            ("unreadable_grace_seconds", raw.unreadable_grace_seconds),
+            ("rescan_seconds", raw.rescan_seconds),
+            ("lock_wait_seconds", raw.lock_wait_seconds),
+        ] {
+            if !(0.0..=86400.0).contains(&v) {
+                return Err(invalid(format!("{k} must be between 0 and 86400")));
+            }
+        }
+        if raw.rescan_seconds < 0.05 {
+            return Err(invalid("rescan_seconds must be at least 0.05".into()));
+        }
+        if raw.rec_due_hour > 23 {
+            return Err(invalid("rec_due_hour must be between 0 and 23".into()));
         }
         let abs = |p: &Path| {
             if p.is_absolute() {
@@ -214,6 +255,11 @@ impl Config {
             data: abs(&raw.data),
             schemas,
             settle: Duration::from_secs_f64(raw.settle_seconds),
+            unreadable_grace: Duration::from_secs_f64(raw.unreadable_grace_seconds),
+            rescan: Duration::from_secs_f64(raw.rescan_seconds),
+            lock_wait: Duration::from_secs_f64(raw.lock_wait_seconds),
+            metrics_file: raw.metrics_file.as_deref().map(abs),
+            rec_due_hour: raw.rec_due_hour,
             limits: raw.limits,
             partners,
         })

@@ -20,10 +20,13 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A failure that stops the engine (not the sender's fault).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,9 @@ pub enum EngineError {
     /// A replay or check that cannot be done.
     #[error("{0}")]
     Refused(String),
+    /// Another engine holds the data folder.
+    #[error("another reestr process holds {0} (waited {1:?}); try again when it is done")]
+    Locked(String, Duration),
 }
 
 impl From<rusqlite::Error> for EngineError {
@@ -124,6 +130,57 @@ pub struct Engine {
     pub store: Store,
     /// Data layout.
     pub layout: Layout,
+    /// Set (by a signal handler) to stop between batches and abandon the batch in hand.
+    pub cancel: Arc<AtomicBool>,
+    /// Progress callback `(rows done, rows declared)` for long batches.
+    pub progress: Option<Box<dyn Fn(u64, u64)>>,
+    lock: Option<File>,
+}
+
+/// Files seen in the inbox and since when their size and time have not changed (`watch`).
+pub type Stability = HashMap<PathBuf, (u64, Option<SystemTime>, Instant, bool)>;
+
+/// An inbox scan: files ready to take in order, and how many are still settling.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Ready files, in the agreement's order (unparseable names first).
+    pub ready: Vec<PathBuf>,
+    /// Files not taken yet (still changing, or an unreadable zip within its grace time).
+    pub pending: usize,
+}
+
+/// Kills the process at a named point when `REESTR_FAULT` names it (crash tests).
+///
+/// `REESTR_FAULT=point` aborts at the first time the point is reached; `point:N` at the N-th.
+/// Points: `claimed`, `validated`, `response-kept`, `committed`, `outbox-written`,
+/// `source-removed`, `done`.
+pub fn fault(point: &str) {
+    static COUNTS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+    let Ok(spec) = std::env::var("REESTR_FAULT") else {
+        return;
+    };
+    let (name, nth) = match spec.split_once(':') {
+        Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
+        None => (spec.clone(), 1),
+    };
+    if name != point {
+        return;
+    }
+    let mut counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let count = match counts.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, c)) => {
+            *c += 1;
+            *c
+        }
+        None => {
+            counts.push((name, 1));
+            1
+        }
+    };
+    if count == nth {
+        eprintln!("REESTR_FAULT: aborting at {point}");
+        std::process::abort();
+    }
 }
 
 fn now_text() -> String {
@@ -150,7 +207,48 @@ impl Engine {
             fsutil::create_dir(&d).map_err(io_at(&d))?;
         }
         let store = Store::open(&layout.db())?;
-        Ok(Self { cfg, store, layout })
+        Ok(Self {
+            cfg,
+            store,
+            layout,
+            cancel: Arc::new(AtomicBool::new(false)),
+            progress: None,
+            lock: None,
+        })
+    }
+
+    /// Takes the exclusive lock on the data folder, waiting up to `lock_wait`. Held until the
+    /// engine is dropped. `run`, `watch`, `replay`, `invoices import` and `release` take it.
+    pub fn lock(&mut self) -> Result<(), EngineError> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let path = self.layout.root.join("reestr.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        let start = Instant::now();
+        loop {
+            match f.try_lock() {
+                Ok(()) => {
+                    self.lock = Some(f);
+                    return Ok(());
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= self.cfg.lock_wait {
+                        return Err(EngineError::Locked(
+                            path.display().to_string(),
+                            self.cfg.lock_wait,
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
+            }
+        }
     }
 
     /// Opens an initialised engine; refuses when `init` has not been run.
@@ -168,22 +266,30 @@ impl Engine {
     }
 
     /// Lists inbox files ready to take, in the agreement's order (unparseable names first).
-    /// Temporary names, dot-files, folders, links and files modified within the settle time
-    /// are left alone.
     pub fn ready_files(&self) -> Result<Vec<PathBuf>, EngineError> {
+        Ok(self.scan(None)?.ready)
+    }
+
+    /// Scans the inbox. Temporary names (`*.part`, `*.tmp`), dot-files, folders and links are
+    /// left alone. A file is ready once it has not been modified for the settle time and (with
+    /// `stability`, as `watch` keeps it) its size and time have been seen unchanged for that
+    /// long; an archive name whose zip central directory is unreadable waits up to
+    /// `unreadable_grace` for the writer to finish, then is taken (and answered `B01`).
+    pub fn scan(&self, mut stability: Option<&mut Stability>) -> Result<Scan, EngineError> {
         let inbox = &self.cfg.inbox;
         let mut bad = Vec::new();
         let mut good = Vec::new();
+        let mut pending = 0;
         let now = SystemTime::now();
+        let mut present = Vec::new();
         for e in fs::read_dir(inbox).map_err(io_at(inbox))? {
             let e = e.map_err(io_at(inbox))?;
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") {
                 continue;
             }
-            let meta = match fs::symlink_metadata(e.path()) {
-                Ok(m) => m,
-                Err(_) => continue,
+            let Ok(meta) = fs::symlink_metadata(e.path()) else {
+                continue;
             };
             if !meta.file_type().is_file() {
                 if meta.file_type().is_symlink() {
@@ -191,24 +297,54 @@ impl Engine {
                 }
                 continue;
             }
-            let age = meta
-                .modified()
-                .ok()
+            let path = e.path();
+            present.push(path.clone());
+            let mtime = meta.modified().ok();
+            let age = mtime
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
-            if age < self.cfg.settle {
-                tracing::debug!(file = %name, "modified within the settle time; not taken yet");
+            let mut stable_for = age;
+            let mut unreadable_since = age;
+            if let Some(st) = stability.as_deref_mut() {
+                let entry =
+                    st.entry(path.clone())
+                        .or_insert((meta.len(), mtime, Instant::now(), false));
+                if entry.0 != meta.len() || entry.1 != mtime {
+                    *entry = (meta.len(), mtime, Instant::now(), false);
+                }
+                stable_for = stable_for.min(entry.2.elapsed());
+                unreadable_since = entry.2.elapsed();
+            }
+            if stable_for < self.cfg.settle {
+                tracing::debug!(file = %name, "still changing or within the settle time; not taken yet");
+                pending += 1;
                 continue;
             }
             match BatchName::parse(&name) {
-                Ok(n) => good.push((n.order_key(), e.path())),
-                Err(_) => bad.push(e.path()),
+                Ok(n) => {
+                    let readable = File::open(&path)
+                        .ok()
+                        .is_some_and(|f| zip::ZipArchive::new(io::BufReader::new(f)).is_ok());
+                    if !readable && unreadable_since < self.cfg.unreadable_grace {
+                        tracing::debug!(file = %name, "zip directory not readable yet; waiting for the writer");
+                        pending += 1;
+                        continue;
+                    }
+                    good.push((n.order_key(), path))
+                }
+                Err(_) => bad.push(path),
             }
+        }
+        if let Some(st) = stability {
+            st.retain(|p, _| present.contains(p));
         }
         bad.sort();
         good.sort();
         bad.extend(good.into_iter().map(|(_, p)| p));
-        Ok(bad)
+        Ok(Scan {
+            ready: bad,
+            pending,
+        })
     }
 
     /// Handles every ready inbox file once. Stops at the first failure of the receiver itself
@@ -223,6 +359,9 @@ impl Engine {
             Err(e) => return (done, Some(e)),
         };
         for f in files {
+            if self.cancel.load(Ordering::Relaxed) {
+                return (done, Some(EngineError::Pipeline(PipelineError::Cancelled)));
+            }
             match self.handle(&f) {
                 Ok(h) => done.push(h),
                 Err(e) => return (done, Some(e)),
@@ -287,10 +426,13 @@ impl Engine {
         let dest = self.cfg.outbox.join(response);
         let mut f = File::open(&kept).map_err(io_at(&kept))?;
         fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
+        fault("outbox-written");
         self.remove_from_inbox(inbound, sha)?;
+        fault("source-removed");
         self.store
             .conn
             .execute("UPDATE deliveries SET state='done' WHERE id=?1", [id])?;
+        fault("done");
         Ok(())
     }
 
@@ -308,6 +450,7 @@ impl Engine {
         let kept = self.layout.received().join(format!("{sha}.zip"));
         fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
         // The kept copy is what is judged: check it still has the hashed bytes.
+        fault("claimed");
         let kept_sha = hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?);
         if kept_sha != sha {
             return Err(EngineError::Refused(format!(
@@ -322,8 +465,8 @@ impl Engine {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prior_ack: Option<(i64, String, String)> = tx
             .query_row(
-                "SELECT id, response_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND result='ACK' ORDER BY id LIMIT 1",
-                [&sha],
+                "SELECT id, response_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND batch_id=?2 AND result='ACK' ORDER BY id LIMIT 1",
+                params![sha, name.batch_id()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
@@ -355,6 +498,27 @@ impl Engine {
             let id = tx.last_insert_rowid();
             tx.commit()?;
             handled.result = "RESENT".into();
+            let original: Option<String> = self
+                .store
+                .conn
+                .query_row(
+                    "SELECT j.body FROM deliveries d JOIN journal j ON j.seq = d.journal_seq WHERE d.id = ?1",
+                    [first],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(body) =
+                original.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+            {
+                handled.rows = body
+                    .get("rows")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                handled.statuses = body
+                    .get("statuses")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+            }
             (id, response_name, resp_sha)
         } else {
             let already_acked: bool = tx.query_row(
@@ -374,6 +538,8 @@ impl Engine {
                 limits: &self.cfg.limits,
                 already_acked,
                 spool_dir: &tmp,
+                cancel: Some(&self.cancel),
+                progress: self.progress.as_deref(),
             };
             let ev = {
                 let mut sp = tx.savepoint()?;
@@ -392,9 +558,11 @@ impl Engine {
                 }
                 ev
             };
+            fault("validated");
             let (result, code, message, rows, statuses) = summary(&ev);
             let (resp_name, resp_sha) =
                 keep_response(&self.layout.sent(), &tmp, policy.key.as_ref(), ev)?;
+            fault("response-kept");
             let body = json!({
                 "inbound_name": fname, "inbound_sha256": sha, "batch_id": name.batch_id(),
                 "result": result, "code": code, "message": message, "rows": rows, "statuses": statuses,
@@ -414,6 +582,7 @@ impl Engine {
             )?;
             let id = tx.last_insert_rowid();
             tx.commit()?;
+            fault("committed");
             handled.result = result;
             handled.code = code;
             handled.message = message;
@@ -669,8 +838,8 @@ impl Engine {
             .store
             .conn
             .query_row(
-                "SELECT response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND result='ACK' ORDER BY id LIMIT 1",
-                [&sha],
+                "SELECT response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND batch_id=?2 AND result='ACK' ORDER BY id LIMIT 1",
+                params![sha, name.batch_id()],
                 |r| r.get(0),
             )
             .optional()?;
@@ -706,6 +875,8 @@ impl Engine {
             limits: &self.cfg.limits,
             already_acked,
             spool_dir: &tmp,
+            cancel: None,
+            progress: None,
         };
         let mut ev = {
             let mut books = StoreBooks {
@@ -776,6 +947,8 @@ impl Engine {
                 limits: &self.cfg.limits,
                 already_acked,
                 spool_dir: &tmp,
+                cancel: None,
+                progress: None,
             };
             let ev = {
                 let mut books = StoreBooks {
@@ -840,6 +1013,8 @@ impl Engine {
             limits: &self.cfg.limits,
             already_acked,
             spool_dir: &tmp,
+            cancel: None,
+            progress: None,
         };
         let ev = {
             let mut books = StoreBooks {

@@ -23,14 +23,17 @@ pub mod ident;
 pub mod integrity;
 pub mod invoices;
 pub mod journal;
+pub mod metrics;
 pub mod name;
 pub mod pipeline;
 pub mod reconcile;
 pub mod respond;
 pub mod sample;
 pub mod schema;
+pub mod status;
 pub mod store;
 pub mod validate;
+pub mod watch;
 
 /// The engine version, recorded in the store and the journal.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,6 +11,10 @@ use std::process::ExitCode;
 const EXIT_INCOMPLETE: u8 = 1;
 /// Exit code: the engine could not run (configuration, store, folders).
 const EXIT_CANNOT_RUN: u8 = 3;
+/// Exit code: another engine holds the data folder.
+const EXIT_LOCKED: u8 = 4;
+/// Exit code (`run --strict`): every archive handled, some answered NAK or set aside.
+const EXIT_NAK: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +47,28 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Exit with code 5 when some archive was answered NAK or set aside.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Handle archives as they arrive, until SIGINT or SIGTERM.
+    Watch,
+    /// What waits, what was set aside and why, the last batches, and gaps.
+    Status {
+        /// How many recent batches to show.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a set-aside file back into the inbox for another try (recorded in the journal).
+    Release {
+        /// The set-aside file: its kept name or path, its SHA-256 (or 8+ leading digits), or its original name.
+        file: String,
+        /// Put it back under this name instead of the original one.
+        #[arg(long = "as")]
+        new_name: Option<String>,
     },
     /// Validate an archive and print what its response would say; change nothing.
     Check {
@@ -142,6 +168,33 @@ fn main() -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(EXIT_CANNOT_RUN, e),
     };
+    let needs_lock = matches!(
+        cli.command,
+        Command::Run { .. }
+            | Command::Watch
+            | Command::Replay { .. }
+            | Command::Invoices { .. }
+            | Command::Release { .. }
+    );
+    if needs_lock {
+        match engine.lock() {
+            Ok(()) => {}
+            Err(e @ EngineError::Locked(..)) => return fail(EXIT_LOCKED, e),
+            Err(e) => return fail(EXIT_CANNOT_RUN, e),
+        }
+    }
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, engine.cancel.clone()) {
+            tracing::warn!(error = %e, "cannot catch signals");
+        }
+    }
+    let bar = progress_bar(&cli.log_format);
+    if let Some(pb) = bar.clone() {
+        engine.progress = Some(Box::new(move |done, total| {
+            pb.set_length(total.max(done));
+            pb.set_position(done);
+        }));
+    }
     match cli.command {
         Command::Init => {
             println!(
@@ -171,8 +224,20 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(EXIT_CANNOT_RUN, e),
         },
-        Command::Run { json } => {
+        Command::Run { json, strict } => {
+            let started = std::time::Instant::now();
             let (handled, err) = engine.run();
+            if let Some(pb) = &bar {
+                pb.finish_and_clear();
+            }
+            if let Err(e) =
+                reestr::metrics::write(&engine, started.elapsed().as_secs_f64(), err.is_none())
+            {
+                tracing::error!(error = %e, "cannot write the metrics file");
+            }
+            let any_nak = handled
+                .iter()
+                .any(|h| h.result == "NAK" || h.result == "SET_ASIDE");
             if json {
                 let doc = serde_json::json!({
                     "handled": handled,
@@ -180,9 +245,10 @@ fn main() -> ExitCode {
                 });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                print_run(&handled);
+                print_run(&handled, true);
             }
             match err {
+                None if strict && any_nak => ExitCode::from(EXIT_NAK),
                 None => ExitCode::SUCCESS,
                 Some(e @ EngineError::Store(_)) => fail(EXIT_CANNOT_RUN, e),
                 Some(e) => fail(
@@ -279,12 +345,108 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(EXIT_CANNOT_RUN, e),
         },
+        Command::Watch => {
+            let result = reestr::watch::watch(
+                &mut engine,
+                |h| print_run(std::slice::from_ref(h), false),
+                |e, handled| {
+                    let ok = !handled.is_empty();
+                    if let Err(err) = reestr::metrics::write(e, 0.0, ok) {
+                        tracing::error!(error = %err, "cannot write the metrics file");
+                    }
+                },
+            );
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e @ EngineError::Store(_)) => fail(EXIT_CANNOT_RUN, e),
+                Err(e) => fail(EXIT_INCOMPLETE, e),
+            }
+        }
+        Command::Status { last, json } => {
+            match reestr::status::status(&engine, chrono::Utc::now(), last) {
+                Ok(s) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                    } else {
+                        print_status(&s);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(EXIT_CANNOT_RUN, e),
+            }
+        }
+        Command::Release { file, new_name } => {
+            match reestr::status::release(&mut engine, &file, new_name.as_deref()) {
+                Ok(r) => {
+                    println!(
+                        "released set-aside file {} into the inbox as {}",
+                        r.id, r.released_as
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(EXIT_INCOMPLETE, e),
+            }
+        }
         Command::Sample { .. } => ExitCode::SUCCESS,
     }
 }
 
-fn print_run(handled: &[Handled]) {
-    if handled.is_empty() {
+fn progress_bar(log_format: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if log_format != "text" || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} rows {pos}/{len} {wide_bar} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    pb.set_style(style);
+    Some(pb)
+}
+
+fn print_status(s: &reestr::status::Status) {
+    println!("inbox: {} file(s)", s.waiting.len());
+    for w in &s.waiting {
+        println!(
+            "  {:<48} {:>12} bytes  {}",
+            w.name,
+            w.bytes,
+            if w.ready {
+                "ready"
+            } else {
+                "waiting (settling or temporary)"
+            }
+        );
+    }
+    println!("set aside: {} file(s)", s.set_aside.len());
+    for a in &s.set_aside {
+        println!(
+            "  {:<48} kept as set-aside/{}\n    {}",
+            a.original_name, a.kept_as, a.reason
+        );
+    }
+    println!("last batches:");
+    for r in &s.recent {
+        println!(
+            "  {} {:<40} {:<7} {:<4} {}",
+            r.recorded_at,
+            r.batch_id,
+            r.result,
+            r.code.as_deref().unwrap_or(""),
+            r.response
+        );
+    }
+    if s.gaps.is_empty() && s.missing_rec.is_empty() {
+        println!("gaps: none");
+    }
+    for g in s.gaps.iter().chain(&s.missing_rec) {
+        println!("GAP: {g}");
+    }
+}
+
+fn print_run(handled: &[Handled], totals_line: bool) {
+    if handled.is_empty() && totals_line {
         println!("inbox: nothing to do");
         return;
     }
@@ -317,6 +479,8 @@ fn print_run(handled: &[Handled]) {
             ),
         }
     }
-    let t: Vec<String> = totals.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("handled {} archive(s): {}", handled.len(), t.join(", "));
+    if totals_line {
+        let t: Vec<String> = totals.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("handled {} archive(s): {}", handled.len(), t.join(", "));
+    }
 }

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the receiver's configuration says about one inbound sender, as used for a batch.
 /// Recorded in the journal so that a replay uses what was in force then.
@@ -52,6 +53,9 @@ pub enum PipelineError {
     /// Writing the response.
     #[error("writing the response: {0}")]
     Zip(#[from] zip::result::ZipError),
+    /// Abandoned on request (signal); nothing applied, the archive stays for the next run.
+    #[error("interrupted; the batch was rolled back and stays in the inbox")]
+    Cancelled,
 }
 
 /// A temporary `result.csv`, removed when dropped.
@@ -111,6 +115,10 @@ pub struct Job<'a> {
     pub already_acked: bool,
     /// Folder for the temporary `result.csv`.
     pub spool_dir: &'a Path,
+    /// Set from outside (a signal) to abandon the batch; checked every few thousand rows.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Told `(rows done, rows declared)` every few thousand rows.
+    pub progress: Option<&'a dyn Fn(u64, u64)>,
 }
 
 type Reject = (BatchCode, String);
@@ -354,6 +362,14 @@ fn rows(
             Err(e) => return syntax(e).map(Err),
         }
         n += 1;
+        if n.is_multiple_of(4096) {
+            if job.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(PipelineError::Cancelled);
+            }
+            if let Some(p) = job.progress {
+                p(n, control.rows);
+            }
+        }
         if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| {
             schema.fields.get(i).map_or_else(
                 || format!("column {}", i + 1),

@@ -16,8 +16,14 @@ fn the_generator_reproduces_the_committed_samples() {
     assert!(files.len() >= 7);
     for f in files {
         let rel = f.strip_prefix(dir.path()).expect("inside");
-        let committed = std::fs::read(samples().join(rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
-        assert_eq!(std::fs::read(&f).expect("read"), committed, "{} differs: regenerate with `reestr sample`", rel.display());
+        let committed =
+            std::fs::read(samples().join(rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        assert_eq!(
+            std::fs::read(&f).expect("read"),
+            committed,
+            "{} differs: regenerate with `reestr sample`",
+            rel.display()
+        );
     }
 }
 
@@ -29,10 +35,17 @@ fn the_engine_reproduces_the_golden_responses_and_replays_them() {
     std::fs::copy(samples().join("MUNIS.key"), &key).expect("key");
     set_mode(&key, 0o600);
     let cfgp = dir.path().join("reestr.toml");
-    std::fs::write(&cfgp, config_text("[partners.MUNIS]\nkey_file = \"sample.key\"\n")).expect("config");
+    std::fs::write(
+        &cfgp,
+        config_text("[partners.MUNIS]\nkey_file = \"sample.key\"\n"),
+    )
+    .expect("config");
     let cfg = reestr::config::Config::load(&cfgp).expect("config");
     let mut engine = reestr::engine::Engine::init(cfg).expect("init");
-    engine.import_invoices(&samples().join("invoices.csv")).expect("import").expect("valid");
+    engine
+        .import_invoices(&samples().join("invoices.csv"))
+        .expect("import")
+        .expect("valid");
     for e in std::fs::read_dir(samples().join("inbox")).expect("inbox") {
         let e = e.expect("entry");
         std::fs::copy(e.path(), engine.cfg.inbox.join(e.file_name())).expect("copy");
@@ -40,12 +53,19 @@ fn the_engine_reproduces_the_golden_responses_and_replays_them() {
     let (handled, err) = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(handled.len(), 6);
-    assert_eq!(handled.iter().filter(|h| h.result == "SET_ASIDE").count(), 1);
+    assert_eq!(
+        handled.iter().filter(|h| h.result == "SET_ASIDE").count(),
+        1
+    );
     let expected = list(&samples().join("expected"));
     assert_eq!(list(&engine.cfg.outbox), expected);
     for name in &expected {
         let golden = std::fs::read(samples().join("expected").join(name)).expect("golden");
-        assert_eq!(std::fs::read(engine.cfg.outbox.join(name)).expect("sent"), golden, "{name}");
+        assert_eq!(
+            std::fs::read(engine.cfg.outbox.join(name)).expect("sent"),
+            golden,
+            "{name}"
+        );
     }
     let out = dir.path().join("replayed");
     for e in std::fs::read_dir(samples().join("inbox")).expect("inbox") {
@@ -56,6 +76,9 @@ fn the_engine_reproduces_the_golden_responses_and_replays_them() {
         let r = engine.replay(&p, &out).expect("replay");
         assert_eq!(r.identical, Some(true), "{}", p.display());
         let golden = std::fs::read(samples().join("expected").join(&r.response)).expect("golden");
-        assert_eq!(std::fs::read(out.join(&r.response)).expect("replayed"), golden);
+        assert_eq!(
+            std::fs::read(out.join(&r.response)).expect("replayed"),
+            golden
+        );
     }
 }

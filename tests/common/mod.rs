@@ -32,7 +32,9 @@ pub struct Rx {
 
 /// The default configuration text; `extra` is appended (more partners, limits...).
 pub fn config_text(partner_block: &str) -> String {
-    format!("receiver = \"SUDBILLING\"\nsettle_seconds = 0\n{partner_block}")
+    format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0\nunreadable_grace_seconds = 0\n{partner_block}"
+    )
 }
 
 /// Partner block with the reference key.
