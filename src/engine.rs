@@ -370,8 +370,44 @@ impl Engine {
         (done, None)
     }
 
-    /// Finishes deliveries and set-asides that were committed but not completed (crash).
+    /// Removes temporary files a crashed engine left behind (only names this engine makes:
+    /// hidden, ending in `.tmp`), in the outbox and the data folders. Needs the lock.
+    pub fn clean_temporaries(&self) -> Result<usize, EngineError> {
+        let mut n = 0;
+        let dirs = [
+            self.cfg.outbox.clone(),
+            self.layout.tmp(),
+            self.layout.sent(),
+            self.layout.received(),
+            self.layout.set_aside(),
+            self.layout.imports(),
+        ];
+        for dir in dirs {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ours = name.starts_with('.') && name.ends_with(".tmp");
+                if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+                    fsutil::remove_durable(&e.path()).map_err(io_at(&e.path()))?;
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            tracing::info!(
+                files = n,
+                "removed temporary files left by an interrupted run"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Finishes deliveries and set-asides that were committed but not completed (crash), after
+    /// removing temporary files left behind (when this engine holds the lock).
     pub fn recover(&mut self) -> Result<(), EngineError> {
+        if self.lock.is_some() {
+            self.clean_temporaries()?;
+        }
         let pending: Vec<(i64, String, String, String)> = {
             let mut st = self.store.conn.prepare(
                 "SELECT id, inbound_name, inbound_sha256, response_name FROM deliveries WHERE state='committed' ORDER BY id",

@@ -1,0 +1,1075 @@
+//! Operations: the inbox, keeping, invoice imports, `audit verify`, keys, the command line and
+//! the store's refusals.
+
+mod common;
+use common::*;
+use reestr::charset::Charset;
+use reestr::config::Config;
+use reestr::engine::Engine;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, Invoice, PAY_HEADER, Rng};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+const MFO: &str = "00014";
+const PAY1: &str = "MUNIS_SUDBILLING_PAY_20261121_001.zip";
+const PAY2: &str = "MUNIS_SUDBILLING_PAY_20261121_002.zip";
+/// A reference archive answered NAK B04.
+const PAY4: &str = "MUNIS_SUDBILLING_PAY_20261121_004.zip";
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+// ----- our own invoices and batches -------------------------------------------------------
+
+/// Invoices `(legal entity, amount due, status)`, numbered `7000…0001`, `7000…0002`, …
+fn invoices(specs: &[(bool, &str, &str)]) -> Vec<Invoice> {
+    let mut rng = Rng::new(42);
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, (legal, due, status))| Invoice {
+            no: format!("7{:019}", i + 1),
+            payer_type: if *legal { "J" } else { "P" }.into(),
+            payer_id: if *legal {
+                sample::tin(&mut rng)
+            } else {
+                sample::pinfl(&mut rng)
+            },
+            payer_name: "Karimova Dilnoza".into(),
+            amount_due: (*due).into(),
+            status: (*status).into(),
+        })
+        .collect()
+}
+
+fn pay_row(id: &str, v: &Invoice, amount: &str) -> Vec<String> {
+    vec![
+        id.into(),
+        "2026-11-21 10:00:00".into(),
+        v.no.clone(),
+        v.payer_type.clone(),
+        v.payer_id.clone(),
+        "Karimova Dilnoza".into(),
+        amount.into(),
+        "860".into(),
+        MFO.into(),
+        sample::account(MFO, &mut Rng::new(id.len() as u64 + 7)),
+        String::new(),
+    ]
+}
+
+fn pay(seq: &str, rows: &[Vec<String>]) -> Batch {
+    Batch::new(BatchType::Pay, seq, Charset::Utf8, &PAY_HEADER, rows, 6)
+}
+
+fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write export");
+    p
+}
+
+/// Rows of a query rendered as text, for comparing store states.
+fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(sql).expect("prepare");
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            let mut s = Vec::new();
+            for i in 0..n {
+                let v: rusqlite::types::Value = r.get(i)?;
+                s.push(format!("{v:?}"));
+            }
+            Ok(s.join("|"))
+        })
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+// ----- the inbox ---------------------------------------------------------------------------
+
+#[test]
+fn temporary_and_hidden_files_are_left_alone() {
+    let mut rx = Rx::new();
+    let bytes = reference(PAY1);
+    let names = [
+        "MUNIS_SUDBILLING_PAY_20261121_001.zip.part",
+        "MUNIS_SUDBILLING_PAY_20261121_001.tmp",
+        ".MUNIS_SUDBILLING_PAY_20261121_001.zip",
+        ".hidden.zip",
+    ];
+    for n in names {
+        rx.drop_in(n, &bytes);
+    }
+    let handled = rx.run();
+    assert!(handled.is_empty(), "{handled:?}");
+    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(rx.inbox(), want);
+    assert!(rx.outbox().is_empty());
+    assert!(list(&rx.engine.layout.received()).is_empty());
+    assert!(list(&rx.engine.layout.set_aside()).is_empty());
+    // Renamed into place, it is taken.
+    std::fs::rename(
+        rx.engine.cfg.inbox.join(names[0]),
+        rx.engine.cfg.inbox.join(PAY1),
+    )
+    .expect("rename");
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].file, PAY1);
+}
+
+#[test]
+fn a_file_modified_within_the_settle_time_is_not_taken_yet() {
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
+    ));
+    rx.import_reference_invoices();
+    let p = rx.drop_in(PAY1, &reference(PAY1));
+    assert!(rx.run().is_empty(), "a fresh file is not taken");
+    assert_eq!(rx.inbox(), [PAY1]);
+    assert!(rx.outbox().is_empty());
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .expect("open")
+        .set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .expect("set mtime");
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].result, "ACK");
+    assert!(rx.inbox().is_empty(), "a handled archive leaves the inbox");
+
+    // With no settle time a fresh file is taken at once.
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    rx.drop_in(PAY1, &reference(PAY1));
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].result, "ACK");
+}
+
+#[test]
+fn handled_archives_leave_the_inbox_whatever_the_answer() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    rx.drop_in(PAY1, &reference(PAY1));
+    rx.drop_in(PAY4, &reference(PAY4));
+    rx.drop_in("payments.zip", &reference(PAY2));
+    let handled = rx.run();
+    let mut results: Vec<&str> = handled.iter().map(|h| h.result.as_str()).collect();
+    results.sort();
+    assert_eq!(results, ["ACK", "NAK", "SET_ASIDE"]);
+    assert!(rx.inbox().is_empty(), "{:?}", rx.inbox());
+    assert!(rx.run().is_empty());
+}
+
+/// The set-aside files: (kept files, reason files' text).
+fn set_aside_contents(rx: &Rx) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    let dir = rx.engine.layout.set_aside();
+    let mut kept = Vec::new();
+    let mut reasons = Vec::new();
+    for n in list(&dir) {
+        let b = read(&dir.join(&n));
+        match String::from_utf8(b.clone()) {
+            Ok(t) if t.contains("reason") => reasons.push(t),
+            _ => kept.push((n, b)),
+        }
+    }
+    (kept, reasons)
+}
+
+#[test]
+fn names_not_of_the_agreements_form_are_set_aside_with_a_reason_and_no_response() {
+    let mut rx = Rx::new();
+    let files: [(&str, Vec<u8>); 3] = [
+        ("payments.zip", reference(PAY1)),
+        ("MUNIS_SUDBILLING_PAY_20261340_001.zip", reference(PAY2)),
+        ("x.txt", b"just some text\n".to_vec()),
+    ];
+    for (n, b) in &files {
+        rx.drop_in(n, b);
+    }
+    let handled = rx.run();
+    assert_eq!(handled.len(), 3);
+    for h in &handled {
+        assert_eq!(h.result, "SET_ASIDE", "{h:?}");
+        assert_eq!(h.response, None);
+        assert!(h.message.as_deref().is_some_and(|m| !m.is_empty()));
+    }
+    assert!(rx.outbox().is_empty(), "no one to answer");
+    assert!(rx.inbox().is_empty());
+    assert!(list(&rx.engine.layout.received()).is_empty());
+    let (kept, reasons) = set_aside_contents(&rx);
+    for (name, bytes) in &files {
+        let k = kept
+            .iter()
+            .find(|(_, b)| b == bytes)
+            .unwrap_or_else(|| panic!("{name}: bytes kept"));
+        assert_ne!(&k.0, name, "kept under a generated name");
+        assert!(!k.0.contains(name));
+        assert!(
+            reasons.iter().any(|r| r.contains(&format!("\"{name}\""))),
+            "{name}: a reason names it: {reasons:?}"
+        );
+    }
+    let (problems, _) = rx.engine.audit().expect("audit");
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn the_same_bytes_set_aside_under_two_names_keep_both_reasons() {
+    let mut rx = Rx::new();
+    let bytes = reference(PAY1);
+    rx.drop_in("payments.zip", &bytes);
+    assert_eq!(rx.run()[0].result, "SET_ASIDE");
+    rx.drop_in("payments (copy).zip", &bytes);
+    assert_eq!(rx.run()[0].result, "SET_ASIDE");
+    let (kept, reasons) = set_aside_contents(&rx);
+    assert!(kept.iter().any(|(_, b)| *b == bytes));
+    for name in ["payments.zip", "payments (copy).zip"] {
+        assert!(
+            reasons.iter().any(|r| r.contains(&format!("\"{name}\""))),
+            "{name}: a reason names it: {reasons:?}"
+        );
+    }
+    let (problems, _) = rx.engine.audit().expect("audit");
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+// ----- keeping -----------------------------------------------------------------------------
+
+#[test]
+fn every_received_archive_and_every_response_is_kept_by_its_sha256() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    for (name, result) in [(PAY1, "ACK"), (PAY4, "NAK")] {
+        let bytes = reference(name);
+        let h = rx.process(name, &bytes);
+        assert_eq!(h.result, result);
+        let kept = rx
+            .engine
+            .layout
+            .received()
+            .join(format!("{}.zip", sha(&bytes)));
+        assert_eq!(read(&kept), bytes, "{name} kept");
+        let resp = rx.response(h.response.as_deref().expect("response"));
+        let kept = rx.engine.layout.sent().join(format!("{}.zip", sha(&resp)));
+        assert_eq!(read(&kept), resp, "response to {name} kept");
+    }
+    assert_eq!(list(&rx.engine.layout.received()).len(), 2);
+    assert_eq!(list(&rx.engine.layout.sent()).len(), 2);
+}
+
+#[test]
+fn a_newer_response_replaces_the_older_in_the_outbox_and_both_stay_kept() {
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN")]);
+    let p = write_export(rx.dir.path(), "invoices.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let b = pay("001", &[pay_row("30000000000001", &inv[0], "100.00")]);
+    let nak_name = "SUDBILLING_MUNIS_PAY_20261121_001_NAK.zip";
+    // Signed with another key: B05.
+    let first_in = b.zip(Some(&reestr::integrity::Key([7; 32])));
+    let h = rx.process(&b.file_name(), &first_in);
+    assert_eq!(h.code.as_deref(), Some("B05"));
+    let first = rx.response(nak_name);
+    // Corrected content, still wrong in another way: B08, another message.
+    let mut b2 = b.clone();
+    b2.rows += 1;
+    let second_in = b2.zip(Some(&key()));
+    let h = rx.process(&b2.file_name(), &second_in);
+    assert_eq!(h.code.as_deref(), Some("B08"), "{:?}", h.message);
+    let second = rx.response(nak_name);
+    assert_ne!(first, second);
+    assert_eq!(rx.outbox(), [nak_name], "the newer replaces the older");
+    let c = String::from_utf8(entry_of(&second, "control.txt").expect("control")).expect("ascii");
+    assert_eq!(control_value(&c, "error").as_deref(), Some("B08"));
+    for (inb, resp) in [(&first_in, &first), (&second_in, &second)] {
+        let kept = rx.engine.layout.sent().join(format!("{}.zip", sha(resp)));
+        assert_eq!(&read(&kept), resp, "both responses kept");
+        let kept = rx
+            .engine
+            .layout
+            .received()
+            .join(format!("{}.zip", sha(inb)));
+        assert_eq!(&read(&kept), inb, "both deliveries kept");
+    }
+    // Finally the right content: ACK, next to the NAK.
+    let h = rx.process(&b.file_name(), &b.zip(Some(&key())));
+    assert_eq!(h.result, "ACK");
+    assert_eq!(
+        rx.outbox(),
+        [
+            "SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip",
+            "SUDBILLING_MUNIS_PAY_20261121_001_NAK.zip"
+        ]
+    );
+    assert_eq!(list(&rx.engine.layout.sent()).len(), 3);
+}
+
+// ----- invoice imports ----------------------------------------------------------------------
+
+const INVOICES_SQL: &str = "SELECT * FROM invoices ORDER BY invoice_no";
+const PAYMENTS_SQL: &str = "SELECT * FROM payments ORDER BY payment_id";
+
+#[test]
+fn loading_the_same_export_twice_changes_nothing() {
+    let mut rx = Rx::new();
+    let inv = invoices(&[
+        (false, "1000.00", "OPEN"),
+        (true, "250.50", "OPEN"),
+        (false, "34000.00", "CANCELLED"),
+    ]);
+    let p = write_export(rx.dir.path(), "invoices.csv", &sample::invoices_csv(&inv));
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!((r.rows, r.changed), (3, 3));
+    let conn = &rx.engine.store.conn;
+    let before = dump(conn, INVOICES_SQL);
+    let journal = count(conn, "journal");
+    assert_eq!(before.len(), 3);
+    // A copy under another name is the same export.
+    let copy = write_export(rx.dir.path(), "copy.csv", &sample::invoices_csv(&inv));
+    for f in [&p, &copy] {
+        let r = rx.engine.import_invoices(f).expect("runs").expect("valid");
+        assert_eq!((r.rows, r.changed), (3, 0));
+        let conn = &rx.engine.store.conn;
+        assert_eq!(dump(conn, INVOICES_SQL), before);
+        assert_eq!(count(conn, "journal"), journal);
+    }
+}
+
+#[test]
+fn a_later_export_updates_invoices_and_never_touches_payments() {
+    let mut rx = Rx::new();
+    let mut inv = invoices(&[(false, "1000.00", "OPEN"), (false, "500.00", "OPEN")]);
+    let p = write_export(rx.dir.path(), "a.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let h = rx.process(
+        PAY1,
+        &pay(
+            "001",
+            &[
+                pay_row("30000000000001", &inv[0], "300.00"),
+                pay_row("30000000000002", &inv[1], "500.00"),
+            ],
+        )
+        .zip(Some(&key())),
+    );
+    assert_eq!(h.statuses.get(&1), Some(&2), "{h:?}");
+    let payments = dump(&rx.engine.store.conn, PAYMENTS_SQL);
+
+    inv[0].status = "CANCELLED".into();
+    inv[0].amount_due = "2000.00".into();
+    inv[1].amount_due = "800.00".into();
+    let p = write_export(rx.dir.path(), "b.csv", &sample::invoices_csv(&inv));
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!(r.changed, 2);
+    let conn = &rx.engine.store.conn;
+    let row = |no: &str| -> (String, i64, i64) {
+        conn.query_row(
+            "SELECT status, amount_due, paid FROM invoices WHERE invoice_no=?1",
+            [no],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("invoice")
+    };
+    assert_eq!(row(&inv[0].no), ("CANCELLED".into(), 200_000, 30_000));
+    assert_eq!(row(&inv[1].no), ("OPEN".into(), 80_000, 50_000));
+    assert_eq!(dump(conn, PAYMENTS_SQL), payments);
+
+    let h = rx.process(
+        PAY2,
+        &pay(
+            "002",
+            &[
+                pay_row("30000000000003", &inv[0], "0.01"),
+                pay_row("30000000000004", &inv[1], "300.01"),
+                pay_row("30000000000005", &inv[1], "300.00"),
+            ],
+        )
+        .zip(Some(&key())),
+    );
+    let result = rx
+        .response_entry("SUDBILLING_MUNIS_PAY_20261121_002_ACK.zip", "result.csv")
+        .expect("result");
+    let codes: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
+    assert_eq!(codes, ["302", "303", "1"], "{h:?}");
+}
+
+fn export_lines(lines: &[&str]) -> String {
+    let mut s =
+        "invoice_no;court_code;case_no;payer_type;payer_id;payer_name;amount_due;issued_at;status\r\n"
+            .to_string();
+    for l in lines {
+        s.push_str(l);
+        s.push_str("\r\n");
+    }
+    s
+}
+
+#[test]
+fn an_export_with_invalid_lines_is_refused_whole_naming_every_line_and_field() {
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN")]);
+    let p = write_export(rx.dir.path(), "good.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let conn = &rx.engine.store.conn;
+    let before = (dump(conn, INVOICES_SQL), count(conn, "journal"));
+    let pid = &inv[0].payer_id;
+    let mut bad_pinfl = pid.clone().into_bytes();
+    bad_pinfl[13] = if bad_pinfl[13] == b'9' {
+        b'0'
+    } else {
+        bad_pinfl[13] + 1
+    };
+    let bad_pinfl = String::from_utf8(bad_pinfl).expect("digits");
+    let text = export_lines(&[
+        // line 2: an update of the loaded invoice, valid
+        &format!(
+            "{};1703002;2-1/2026;P;{pid};Karimova Dilnoza;9999.00;2026-10-01 09:00:00;CANCELLED",
+            inv[0].no
+        ),
+        "123;1703002;2-2/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN", // 3
+        "70000000000000000003;1703002;2-3/2026;J;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN", // 4 ok
+        "70000000000000000004;1703002;2-4/2026;P;31210932040247;Ali;abc;2026-10-01 09:00:00;OPEN", // 5
+        "70000000000000000005;1703002;2-5/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;CLOSED", // 6
+        "70000000000000000006;1703002;2-6/2026;P;31210932040247;;100.00;2026-10-01 09:00:00;OPEN", // 7
+        &format!(
+            "70000000000000000007;1703002;2-7/2026;P;{bad_pinfl};Ali;100.00;2026-10-01 09:00:00;OPEN"
+        ), // 8
+        "70000000000000000008;1703002;2-8/2026;P;31210932040247;Ali;100.00;OPEN", // 9: fields
+    ]);
+    let p = write_export(rx.dir.path(), "bad.csv", &text);
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    let all = e.problems.join("\n");
+    for (line, field) in [
+        ("line 3", "invoice_no"),
+        ("line 5", "amount_due"),
+        ("line 6", "status"),
+        ("line 7", "payer_name"),
+        ("line 8", "payer_id"),
+        ("line 9", ""),
+    ] {
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.contains(&format!("{line} ")) || p.contains(&format!("{line},")))
+                && e.problems
+                    .iter()
+                    .any(|p| p.contains(line) && p.contains(field)),
+            "{line} {field} named: {all}"
+        );
+    }
+    for ok in ["line 2", "line 4"] {
+        assert!(
+            !e.problems.iter().any(|p| p.contains(&format!("{ok} "))),
+            "{ok} is valid: {all}"
+        );
+    }
+    assert_eq!(e.problems.len(), 6, "{all}");
+    let conn = &rx.engine.store.conn;
+    assert_eq!(
+        (dump(conn, INVOICES_SQL), count(conn, "journal")),
+        before,
+        "nothing of it is loaded"
+    );
+}
+
+#[test]
+fn an_export_with_a_repeated_invoice_no_is_refused() {
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN"), (false, "500.00", "OPEN")]);
+    let mut text = sample::invoices_csv(&inv);
+    let again = sample::invoices_csv(&inv[..1]);
+    text.push_str(again.split_once("\r\n").expect("header").1);
+    let p = write_export(rx.dir.path(), "dup.csv", &text);
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    assert!(
+        e.problems
+            .iter()
+            .any(|p| p.contains("line 4") && p.contains("invoice_no")),
+        "{:?}",
+        e.problems
+    );
+    assert_eq!(count(&rx.engine.store.conn, "invoices"), 0);
+}
+
+// ----- audit verify --------------------------------------------------------------------------
+
+/// A receiver with a history: an import, an ACK, a NAK, a set-aside file, another ACK.
+fn with_history() -> Rx {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
+    assert_eq!(rx.process(PAY4, &reference(PAY4)).result, "NAK");
+    assert_eq!(
+        rx.process("payments.zip", b"not an archive").result,
+        "SET_ASIDE"
+    );
+    assert_eq!(rx.process(PAY2, &reference(PAY2)).result, "ACK");
+    let (problems, n) = rx.engine.audit().expect("audit");
+    assert!(problems.is_empty(), "clean after a run: {problems:?}");
+    assert_eq!(n, 5);
+    let last: String = rx
+        .engine
+        .store
+        .conn
+        .query_row("SELECT kind FROM journal WHERE seq=5", [], |r| r.get(0))
+        .expect("last");
+    assert_eq!(last, "delivery");
+    rx
+}
+
+fn problems(rx: &Rx) -> Vec<String> {
+    rx.engine.audit().expect("audit").0
+}
+
+#[test]
+fn audit_finds_an_edited_entry() {
+    let rx = with_history();
+    let n = rx
+        .engine
+        .store
+        .conn
+        .execute(
+            "UPDATE journal SET body = replace(body, '\"ACK\"', '\"NAK\"') WHERE seq=2",
+            [],
+        )
+        .expect("update");
+    assert_eq!(n, 1);
+    let p = problems(&rx);
+    assert!(p.iter().any(|m| m.contains("entry 2")), "{p:?}");
+}
+
+#[test]
+fn audit_finds_a_deleted_middle_entry() {
+    let rx = with_history();
+    rx.engine
+        .store
+        .conn
+        .execute("DELETE FROM journal WHERE seq=3", [])
+        .expect("delete");
+    let p = problems(&rx);
+    assert!(p.iter().any(|m| m.contains("entry 3")), "{p:?}");
+}
+
+#[test]
+fn audit_finds_a_deleted_last_entry() {
+    let rx = with_history();
+    rx.engine
+        .store
+        .conn
+        .execute("DELETE FROM journal WHERE seq=5", [])
+        .expect("delete");
+    let p = problems(&rx);
+    assert!(p.iter().any(|m| m.contains("deliveries")), "{p:?}");
+}
+
+#[test]
+fn audit_finds_two_swapped_entries() {
+    let rx = with_history();
+    rx.engine
+        .store
+        .conn
+        .execute_batch(
+            "UPDATE journal SET seq=-2 WHERE seq=2; UPDATE journal SET seq=2 WHERE seq=3;
+             UPDATE journal SET seq=3 WHERE seq=-2;",
+        )
+        .expect("swap");
+    assert!(!problems(&rx).is_empty());
+    // Swapped content under the same numbers (hashes moved along) is found too.
+    let rx = with_history();
+    rx.engine
+        .store
+        .conn
+        .execute_batch(
+            "CREATE TEMP TABLE j AS SELECT * FROM journal WHERE seq IN (2,3);
+             UPDATE journal SET (recorded_at, kind, body, prev_hash, hash) =
+               (SELECT recorded_at, kind, body, prev_hash, hash FROM j WHERE j.seq = 5 - journal.seq)
+             WHERE seq IN (2,3);",
+        )
+        .expect("swap");
+    assert!(!problems(&rx).is_empty());
+}
+
+#[test]
+fn audit_finds_a_kept_file_whose_bytes_changed() {
+    for dir in ["received", "sent", "set-aside", "imports"] {
+        let rx = with_history();
+        let d = rx.engine.layout.root.join(dir);
+        let name = list(&d)
+            .into_iter()
+            .find(|n| !n.contains("reason"))
+            .expect("a kept file");
+        let p = d.join(&name);
+        let mut b = read(&p);
+        b.push(b'\n');
+        std::fs::write(&p, b).expect("tamper");
+        let p = problems(&rx);
+        assert!(
+            p.iter().any(|m| m.contains(&name) && m.contains("changed")),
+            "{dir}/{name}: {p:?}"
+        );
+    }
+}
+
+// ----- keys -----------------------------------------------------------------------------------
+
+#[test]
+fn a_key_file_readable_by_others_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let keyp = dir.path().join("MUNIS.key");
+    std::fs::write(&keyp, reference("MUNIS.key")).expect("key");
+    set_mode(&keyp, 0o644);
+    let cfgp = dir.path().join("reestr.toml");
+    std::fs::write(&cfgp, config_text(MUNIS_WITH_KEY)).expect("config");
+    let e = Config::load(&cfgp).expect_err("refused").to_string();
+    assert!(e.contains(&keyp.display().to_string()), "{e}");
+    assert!(e.contains("0600"), "{e}");
+    assert!(e.contains("0644"), "{e}");
+    let o = reestr_cmd(&cfgp, &["run"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0600"), "{}", stderr(&o));
+    // With the right mode it loads.
+    set_mode(&keyp, 0o600);
+    Config::load(&cfgp).expect("loads");
+}
+
+#[test]
+fn the_key_never_appears_in_the_output_even_at_trace_level() {
+    let cli = Cli::new();
+    let key_hex = String::from_utf8(reference("MUNIS.key"))
+        .expect("ascii")
+        .trim()
+        .to_string();
+    let imp = cli.run(&["invoices", "import", &reference_path("invoices.csv")]);
+    assert_eq!(imp.status.code(), Some(0), "{}", stderr(&imp));
+    for n in [PAY1, PAY2, "MUNIS_SUDBILLING_PAY_20261121_006.zip"] {
+        std::fs::write(cli.path("inbox").join(n), reference(n)).expect("drop");
+    }
+    let mut outputs = Vec::new();
+    for args in [&["run"][..], &["run", "--json"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_reestr"))
+            .arg("--config")
+            .arg(cli.config())
+            .args(args)
+            .env("REESTR_LOG", "trace")
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        outputs.push(o);
+        for n in [PAY1, PAY2] {
+            std::fs::write(cli.path("inbox").join(n), reference(n)).expect("again");
+        }
+    }
+    let o = cli.run(&["replay", &reference_path(PAY1), "--out", "replayed"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    outputs.push(o);
+    let o = cli.run(&["check", &reference_path(PAY2)]);
+    outputs.push(o);
+    let all: String = outputs
+        .iter()
+        .map(|o| format!("{}{}", stdout(o), stderr(o)))
+        .collect();
+    assert!(all.contains("B05"), "the run happened: {all}");
+    assert!(!all.to_lowercase().contains(&key_hex.to_lowercase()));
+    let db = read(&cli.path("var/reestr.db"));
+    assert!(
+        !db.windows(key_hex.len()).any(|w| w == key_hex.as_bytes()),
+        "the store holds no key"
+    );
+}
+
+// ----- the command line -------------------------------------------------------------------------
+
+fn reestr_cmd(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reestr"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("REESTR_LOG")
+        .output()
+        .expect("reestr runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn reference_path(name: &str) -> String {
+    reference_dir().join(name).display().to_string()
+}
+
+/// A receiver folder driven through the binary (relative paths, current folder = the folder).
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let keyp = dir.path().join("MUNIS.key");
+        std::fs::write(&keyp, reference("MUNIS.key")).expect("key");
+        set_mode(&keyp, 0o600);
+        std::fs::write(dir.path().join("reestr.toml"), config_text(MUNIS_WITH_KEY))
+            .expect("config");
+        let cli = Self { dir };
+        let o = cli.run(&["init"]);
+        assert_eq!(o.status.code(), Some(0), "init: {}", stderr(&o));
+        cli
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("reestr.toml")
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_reestr"))
+            .current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env_remove("REESTR_LOG")
+            .output()
+            .expect("reestr runs")
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.path("var/reestr.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open store")
+    }
+
+    fn counts(&self) -> Vec<i64> {
+        let c = self.db();
+        [
+            "invoices",
+            "payments",
+            "deliveries",
+            "set_aside",
+            "imports",
+            "journal",
+        ]
+        .iter()
+        .map(|t| count(&c, t))
+        .collect()
+    }
+
+    /// Imports our own export of one invoice (P, 1000.00) and returns it.
+    fn one_invoice(&self) -> Invoice {
+        let inv = invoices(&[(false, "1000.00", "OPEN")]);
+        write_export(self.dir.path(), "invoices.csv", &sample::invoices_csv(&inv));
+        let o = self.run(&["invoices", "import", "invoices.csv"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("1 inserted or changed"),
+            "{}",
+            stdout(&o)
+        );
+        inv.into_iter().next().expect("one")
+    }
+}
+
+#[test]
+fn init_twice_is_fine() {
+    let cli = Cli::new();
+    let o = cli.run(&["init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for d in [
+        "inbox",
+        "outbox",
+        "var/received",
+        "var/sent",
+        "var/reestr.db",
+    ] {
+        assert!(cli.path(d).exists(), "{d}");
+    }
+    // A store in use is kept across init.
+    let inv = cli.one_invoice();
+    let o = cli.run(&["init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(cli.counts()[0], 1, "{}", inv.no);
+}
+
+#[test]
+fn run_exits_0_when_everything_is_handled_naks_included_and_json_lists_handled() {
+    let cli = Cli::new();
+    let imp = cli.run(&["invoices", "import", &reference_path("invoices.csv")]);
+    assert_eq!(imp.status.code(), Some(0), "{}", stderr(&imp));
+    std::fs::write(cli.path("inbox").join(PAY4), reference(PAY4)).expect("drop");
+    let o = cli.run(&["run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("NAK B04"), "{}", stdout(&o));
+
+    for n in [PAY1, PAY2] {
+        std::fs::write(cli.path("inbox").join(n), reference(n)).expect("drop");
+    }
+    std::fs::write(cli.path("inbox/payments.zip"), b"?").expect("drop");
+    let o = cli.run(&["run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let handled = doc["handled"].as_array().expect("handled array");
+    let results: Vec<&str> = handled
+        .iter()
+        .map(|h| h["result"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(results, ["SET_ASIDE", "ACK", "ACK"]);
+    assert_eq!(handled[1]["file"], PAY1);
+    assert!(list(&cli.path("inbox")).is_empty());
+    assert_eq!(list(&cli.path("outbox")).len(), 3);
+    // Nothing left: still one document, an empty list.
+    let o = cli.run(&["run", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["handled"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn check_prints_the_would_be_answer_and_changes_nothing() {
+    let cli = Cli::new();
+    let inv = cli.one_invoice();
+    let first = pay("001", &[pay_row("30000000000001", &inv, "600.00")]);
+    std::fs::write(
+        cli.path("inbox").join(first.file_name()),
+        first.zip(Some(&key())),
+    )
+    .expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let second = pay(
+        "002",
+        &[
+            pay_row("30000000000002", &inv, "400.00"),
+            pay_row("30000000000003", &inv, "0.01"),
+        ],
+    );
+    let inbox_file = cli.path("inbox").join(second.file_name());
+    std::fs::write(&inbox_file, second.zip(Some(&key()))).expect("drop");
+    let old = SystemTime::now() - Duration::from_secs(600);
+    std::fs::File::options()
+        .write(true)
+        .open(&inbox_file)
+        .expect("open")
+        .set_modified(old)
+        .expect("mtime");
+    let before = (
+        cli.counts(),
+        list(&cli.path("outbox")),
+        list(&cli.path("var/received")),
+        list(&cli.path("var/sent")),
+    );
+    let arg = inbox_file.display().to_string();
+    let o = cli.run(&["check", &arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("would answer ACK"), "{out}");
+    assert!(out.contains("result=ACK"), "{out}");
+    assert!(out.contains("1;30000000000002;1;"), "{out}");
+    assert!(out.contains("2;30000000000003;302;"), "{out}");
+    let o = cli.run(&["check", "--json", &arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["result"], "ACK");
+    assert_eq!(doc["statuses"]["1"], 1);
+    assert_eq!(doc["statuses"]["302"], 1);
+    let after = (
+        cli.counts(),
+        list(&cli.path("outbox")),
+        list(&cli.path("var/received")),
+        list(&cli.path("var/sent")),
+    );
+    assert_eq!(after, before);
+    assert_eq!(read(&inbox_file), second.zip(Some(&key())));
+    let mtime = std::fs::metadata(&inbox_file)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(mtime, old, "the inbox file is untouched");
+    // The real run then gives what check said.
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let resp = read(&cli.path("outbox/SUDBILLING_MUNIS_PAY_20261121_002_ACK.zip"));
+    let codes: Vec<String> = statuses(&entry_of(&resp, "result.csv").expect("result"))
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(codes, ["1", "302"]);
+}
+
+#[test]
+fn replay_of_a_processed_archive_is_identical_and_of_a_new_one_uses_the_current_store() {
+    let cli = Cli::new();
+    let inv = cli.one_invoice();
+    let first = pay("001", &[pay_row("30000000000001", &inv, "1000.00")]);
+    let bytes = first.zip(Some(&key()));
+    std::fs::write(cli.path("inbox").join(first.file_name()), &bytes).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let sent = read(&cli.path("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip"));
+    // An auditor's renamed copy.
+    std::fs::write(cli.path("copy.zip"), &bytes).expect("copy");
+    let o = cli.run(&["replay", "copy.zip", "--out", "r1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("identical"), "{}", stdout(&o));
+    assert_eq!(
+        read(&cli.path("r1/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")),
+        sent
+    );
+    let o = cli.run(&["replay", "--json", "copy.zip", "--out", "r1"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["identical"], true);
+
+    let before = cli.counts();
+    let never = pay("002", &[pay_row("30000000000002", &inv, "0.01")]);
+    std::fs::write(cli.path(&never.file_name()), never.zip(Some(&key()))).expect("write");
+    let o = cli.run(&["replay", &never.file_name(), "--out", "r2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("never received"), "{}", stdout(&o));
+    let resp = read(&cli.path("r2/SUDBILLING_MUNIS_PAY_20261121_002_ACK.zip"));
+    let rows = statuses(&entry_of(&resp, "result.csv").expect("result"));
+    assert_eq!(
+        rows[0].2, "302",
+        "computed against the current store (paid)"
+    );
+    assert_eq!(cli.counts(), before, "replay changes nothing");
+    assert!(list(&cli.path("inbox")).is_empty());
+    assert_eq!(list(&cli.path("outbox")).len(), 1);
+}
+
+#[test]
+fn audit_verify_exits_0_when_clean_and_1_after_tampering() {
+    let cli = Cli::new();
+    cli.one_invoice();
+    std::fs::write(cli.path("inbox").join(PAY4), reference(PAY4)).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let o = cli.run(&["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let c = rusqlite::Connection::open(cli.path("var/reestr.db")).expect("open");
+    c.execute(
+        "UPDATE journal SET recorded_at='2000-01-01T00:00:00Z' WHERE seq=1",
+        [],
+    )
+    .expect("tamper");
+    drop(c);
+    let o = cli.run(&["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("entry 1"), "{}", stdout(&o));
+    let o = cli.run(&["audit", "verify", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(doc["problems"].as_array().is_some_and(|p| !p.is_empty()));
+}
+
+#[test]
+fn an_unknown_config_file_exits_3() {
+    let dir = tempfile::tempdir().expect("dir");
+    let o = reestr_cmd(&dir.path().join("nowhere.toml"), &["run"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nowhere.toml"), "{}", stderr(&o));
+    assert!(list(dir.path()).is_empty(), "nothing created");
+}
+
+#[test]
+fn invoices_import_of_a_bad_export_exits_1_listing_the_lines() {
+    let cli = Cli::new();
+    let text = export_lines(&[
+        "123;1703002;2-2/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN",
+        "70000000000000000003;1703002;2-3/2026;J;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN",
+        "70000000000000000004;1703002;2-4/2026;P;31210932040247;Ali;-5.00;2026-10-01 09:00:00;OPEN",
+    ]);
+    write_export(cli.dir.path(), "bad.csv", &text);
+    let o = cli.run(&["invoices", "import", "bad.csv"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 2") && err.contains("invoice_no"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 4") && err.contains("amount_due"),
+        "{err}"
+    );
+    assert!(!err.contains("line 3"), "{err}");
+    assert_eq!(cli.counts()[0], 0, "nothing loaded");
+}
+
+// ----- the store's refusals ------------------------------------------------------------------------
+
+#[test]
+fn a_store_from_a_newer_engine_is_refused_and_left_untouched() {
+    let cli = Cli::new();
+    cli.one_invoice();
+    let db = cli.path("var/reestr.db");
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute(
+        "UPDATE meta SET value=?1 WHERE key='schema_version'",
+        [(reestr::store::SCHEMA_VERSION + 1).to_string()],
+    )
+    .expect("bump");
+    drop(c);
+    let bytes = read(&db);
+    let o = cli.run(&["run"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("newer"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("reestr.db"), "{}", stderr(&o));
+    let cfg = Config::load(&cli.config()).expect("config");
+    let e = Engine::init(cfg).err().expect("refused").to_string();
+    assert!(e.contains("newer"), "{e}");
+    assert_eq!(read(&db), bytes, "left untouched");
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfgp = dir.path().join("reestr.toml");
+    std::fs::write(&cfgp, config_text("")).expect("config");
+    std::fs::create_dir_all(dir.path().join("var")).expect("var");
+    let db = dir.path().join("var/reestr.db");
+    let junk: Vec<u8> = b"these are the operator's notes, not a database\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(8192)
+        .collect();
+    std::fs::write(&db, &junk).expect("junk");
+    for cmd in [&["run"][..], &["init"][..], &["audit", "verify"][..]] {
+        let o = reestr_cmd(&cfgp, cmd);
+        assert_eq!(o.status.code(), Some(3), "{cmd:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("reestr.db"), "{}", stderr(&o));
+        assert_eq!(read(&db), junk, "left untouched");
+    }
+    let e = Engine::init(Config::load(&cfgp).expect("config"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("not"), "{e}");
+    assert_eq!(read(&db), junk);
+}

@@ -1,0 +1,802 @@
+//! Row semantics (agreement §7.2) with the project's own billing export and batches: partial
+//! payments, duplicates, the order of evaluation, reversals, the daily statement, row order,
+//! encodings, and the order in which waiting batches are handled.
+
+mod common;
+use common::*;
+use reestr::charset::Charset;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, Invoice, PAY_HEADER, REC_HEADER, REV_HEADER, Rng};
+
+const MFO: &str = "00014";
+
+/// A receiver loaded with an export of our own invoices.
+struct World {
+    rx: Rx,
+    rng: std::cell::RefCell<Rng>,
+    inv: Vec<Invoice>,
+}
+
+/// `(legal entity, amount due, status)` of each invoice, numbered `7000…0001`, `7000…0002`, …
+type Spec<'a> = (bool, &'a str, &'a str);
+
+fn invoice_no(i: usize) -> String {
+    format!("7{:019}", i + 1)
+}
+
+impl World {
+    fn new(specs: &[Spec<'_>]) -> Self {
+        let mut rng = Rng::new(20_261_121);
+        let inv: Vec<Invoice> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, (legal, due, status))| Invoice {
+                no: invoice_no(i),
+                payer_type: if *legal { "J" } else { "P" }.into(),
+                payer_id: if *legal {
+                    sample::tin(&mut rng)
+                } else {
+                    sample::pinfl(&mut rng)
+                },
+                payer_name: "Abdullayev Sardor".into(),
+                amount_due: (*due).into(),
+                status: (*status).into(),
+            })
+            .collect();
+        let mut rx = Rx::new();
+        let p = rx.dir.path().join("invoices.csv");
+        std::fs::write(&p, sample::invoices_csv(&inv)).expect("write export");
+        let r = rx
+            .engine
+            .import_invoices(&p)
+            .expect("import runs")
+            .expect("export valid");
+        assert_eq!(r.changed, inv.len() as u64);
+        Self {
+            rx,
+            rng: std::cell::RefCell::new(rng),
+            inv,
+        }
+    }
+
+    /// A valid PAY row for invoice `i` (its own payer), paid at 10:00 on the business date.
+    fn pay(&self, id: &str, i: usize, amount: &str) -> Vec<String> {
+        let v = &self.inv[i];
+        vec![
+            id.into(),
+            "2026-11-21 10:00:00".into(),
+            v.no.clone(),
+            v.payer_type.clone(),
+            v.payer_id.clone(),
+            "Abdullayev Sardor".into(),
+            amount.into(),
+            "860".into(),
+            MFO.into(),
+            sample::account(MFO, &mut self.rng.borrow_mut()),
+            "Davlat boji".into(),
+        ]
+    }
+
+    /// Sends a UTF-8 batch and returns its `result.csv` rows as `line;payment_id;status;field`.
+    fn send(&mut self, kind: BatchType, seq: &str, rows: &[Vec<String>]) -> Vec<String> {
+        self.send_batch(&batch(kind, seq, Charset::Utf8, rows))
+    }
+
+    fn send_batch(&mut self, b: &Batch) -> Vec<String> {
+        let h = self.rx.process(&b.file_name(), &b.zip(Some(&key())));
+        assert_eq!(h.result, "ACK", "{}: {:?}", b.batch_id(), h.message);
+        let name = response_name(b, "ACK");
+        assert_eq!(h.response.as_deref(), Some(name.as_str()));
+        let result = self
+            .rx
+            .response_entry(&name, "result.csv")
+            .expect("result.csv");
+        flat(&statuses(&result))
+    }
+
+    fn control(&self, b: &Batch) -> String {
+        self.rx.response_control(&response_name(b, "ACK"))
+    }
+
+    /// `SELECT` rendered as lines, for comparing store states.
+    fn dump(&self, sql: &str) -> Vec<String> {
+        let mut st = self.rx.engine.store.conn.prepare(sql).expect("prepare");
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                let mut s = Vec::new();
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    s.push(format!("{v:?}"));
+                }
+                Ok(s.join("|"))
+            })
+            .expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    fn paid(&self, i: usize) -> i64 {
+        self.rx
+            .engine
+            .store
+            .conn
+            .query_row(
+                "SELECT paid FROM invoices WHERE invoice_no=?1",
+                [&self.inv[i].no],
+                |r| r.get(0),
+            )
+            .expect("invoice")
+    }
+
+    fn payment_state(&self, id: &str) -> Option<String> {
+        self.rx
+            .engine
+            .store
+            .conn
+            .query_row(
+                "SELECT state FROM payments WHERE payment_id=?1",
+                [id],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+
+    fn payments(&self) -> i64 {
+        self.rx
+            .engine
+            .store
+            .conn
+            .query_row("SELECT count(*) FROM payments", [], |r| r.get(0))
+            .expect("count")
+    }
+}
+
+fn batch(kind: BatchType, seq: &str, cs: Charset, rows: &[Vec<String>]) -> Batch {
+    match kind {
+        BatchType::Pay => Batch::new(kind, seq, cs, &PAY_HEADER, rows, 6),
+        BatchType::Rev => Batch::new(kind, seq, cs, &REV_HEADER, rows, 2),
+        BatchType::Rec => Batch::new(kind, seq, cs, &REC_HEADER, rows, 3),
+    }
+}
+
+fn response_name(b: &Batch, result: &str) -> String {
+    format!(
+        "SUDBILLING_MUNIS_{}_{}_{}_{result}.zip",
+        b.kind, b.date, b.seq
+    )
+}
+
+fn flat(rows: &[(String, String, String, String)]) -> Vec<String> {
+    rows.iter()
+        .map(|(l, p, s, f)| format!("{l};{p};{s};{f}"))
+        .collect()
+}
+
+fn rev(id: &str, amount: &str) -> Vec<String> {
+    vec![
+        id.into(),
+        "2026-11-21 22:00:00".into(),
+        amount.into(),
+        "Xato to'lov".into(),
+    ]
+}
+
+fn rec(id: &str, at: &str, invoice: &str, amount: &str, state: &str) -> Vec<String> {
+    vec![
+        id.into(),
+        at.into(),
+        invoice.into(),
+        amount.into(),
+        state.into(),
+    ]
+}
+
+/// Payment ids `30000000000001`, `30000000000002`, … (14 digits).
+fn pid(n: u64) -> String {
+    format!("{}", 30_000_000_000_000u64 + n)
+}
+
+#[test]
+fn partial_payments_fully_paid_over_balance_payer_cancelled_unknown() {
+    let mut w = World::new(&[
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "500.00", "CANCELLED"),
+        (true, "1000.00", "OPEN"),
+    ]);
+    let mut wrong_payer = w.pay(&pid(5), 2, "5000.00");
+    wrong_payer[3] = "J".into();
+    wrong_payer[4] = "212345678".into();
+    let mut cancelled_wrong_payer = w.pay(&pid(9), 3, "1.00");
+    cancelled_wrong_payer[4] = sample::pinfl(&mut Rng::new(99));
+    let mut unknown = w.pay(&pid(7), 1, "1.00");
+    unknown[2] = "79999999999999999999".into();
+    let mut unknown_wrong_payer = w.pay(&pid(10), 1, "99999.00");
+    unknown_wrong_payer[2] = "79999999999999999998".into();
+    unknown_wrong_payer[4] = sample::pinfl(&mut Rng::new(98));
+    let rows = vec![
+        w.pay(&pid(1), 0, "600.00"),
+        w.pay(&pid(2), 0, "400.00"),
+        w.pay(&pid(3), 0, "0.01"),
+        w.pay(&pid(4), 1, "1000.01"),
+        wrong_payer,
+        w.pay(&pid(6), 3, "500.00"),
+        unknown,
+        w.pay(&pid(8), 4, "1000.00"),
+        cancelled_wrong_payer,
+        unknown_wrong_payer,
+    ];
+    let got = w.send(BatchType::Pay, "001", &rows);
+    let p = |n: u64, line: u64, s: &str| format!("{line};{};{s};", pid(n));
+    assert_eq!(
+        got,
+        [
+            p(1, 1, "1"),
+            p(2, 2, "1"),   // two partial payments reach the amount due
+            p(3, 3, "302"), // a third one: fully paid
+            p(4, 4, "303"), // more than outstanding
+            p(5, 5, "304"), // payer differs (and over balance): 304 first
+            p(6, 6, "302"), // cancelled
+            p(7, 7, "4"),   // no such invoice
+            p(8, 8, "1"),   // legal entity with its TIN
+            p(9, 9, "302"), // cancelled and wrong payer: 302 first
+            p(10, 10, "4"), // unknown invoice and everything else wrong: 4 first
+        ]
+    );
+    assert_eq!(w.paid(0), 100_000);
+    assert_eq!(w.paid(1), 0);
+    assert_eq!(w.paid(3), 0);
+    assert_eq!(w.paid(4), 100_000);
+    assert_eq!(w.payments(), 3);
+
+    // The balance carries across batches.
+    let got = w.send(
+        BatchType::Pay,
+        "002",
+        &[
+            w.pay(&pid(11), 0, "0.01"),
+            w.pay(&pid(12), 1, "999.99"),
+            w.pay(&pid(13), 1, "0.02"),
+            w.pay(&pid(14), 1, "0.01"),
+            w.pay(&pid(15), 1, "0.01"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            p(11, 1, "302"),
+            p(12, 2, "1"),
+            p(13, 3, "303"),
+            p(14, 4, "1"),
+            p(15, 5, "302"),
+        ]
+    );
+    assert_eq!(w.paid(1), 100_000);
+}
+
+#[test]
+fn duplicate_payment_ids_across_batches_and_on_earlier_lines_valid_or_not() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
+    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "100.00")]);
+    assert_eq!(got, [format!("1;{};1;", pid(1))]);
+
+    let mut bad_currency = w.pay(&pid(2), 1, "100.00");
+    bad_currency[7] = "840".into();
+    let mut unknown = w.pay(&pid(3), 1, "100.00");
+    unknown[2] = "79999999999999999999".into();
+    let mut applied_and_unknown = w.pay(&pid(1), 1, "100.00");
+    applied_and_unknown[2] = "79999999999999999999".into();
+    let rows = vec![
+        w.pay(&pid(1), 1, "100.00"), // applied in batch 001 (even for another invoice)
+        bad_currency,                // 202
+        w.pay(&pid(2), 1, "100.00"), // earlier line was invalid: still 301
+        unknown,                     // 4
+        w.pay(&pid(3), 1, "100.00"), // earlier line not applied: still 301
+        w.pay(&pid(4), 1, "100.00"), // 1
+        w.pay(&pid(4), 1, "100.00"), // repeated after an accepted line
+        applied_and_unknown,         // 301 comes before 4
+    ];
+    let got = w.send(BatchType::Pay, "002", &rows);
+    assert_eq!(
+        got,
+        [
+            format!("1;{};301;", pid(1)),
+            format!("2;{};202;currency", pid(2)),
+            format!("3;{};301;", pid(2)),
+            format!("4;{};4;", pid(3)),
+            format!("5;{};301;", pid(3)),
+            format!("6;{};1;", pid(4)),
+            format!("7;{};301;", pid(4)),
+            format!("8;{};301;", pid(1)),
+        ]
+    );
+    assert_eq!(w.payments(), 2);
+    assert_eq!(w.payment_state(&pid(2)), None);
+    assert_eq!(w.payment_state(&pid(3)), None);
+    assert_eq!(w.paid(1), 10_000);
+}
+
+#[test]
+fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
+    let mut w = World::new(&[(false, "100000.00", "OPEN"), (true, "100.00", "OPEN")]);
+    let base = |w: &World, n: u64| w.pay(&pid(n), 0, "1.00");
+    let mut rows = Vec::new();
+    let mut r = base(&w, 1);
+    r[0] = String::new();
+    r[1] = "yesterday".into();
+    rows.push(r); // 201 payment_id before 202 paid_at
+    let mut r = base(&w, 2);
+    r[0] = "12345".into();
+    r[2] = String::new();
+    rows.push(r); // 202 payment_id before 201 invoice_no
+    let mut r = base(&w, 3);
+    r[1] = String::new();
+    r[2] = "123".into();
+    rows.push(r); // 201 paid_at before 202 invoice_no
+    let mut r = base(&w, 4);
+    r[1] = "2026-11-22 01:05:01".into();
+    rows.push(r); // after created_at (2026-11-22T01:05:00+05:00)
+    let mut r = base(&w, 5);
+    r[2] = "123".into();
+    r[5] = String::new();
+    rows.push(r); // 202 invoice_no before 201 payer_name
+    let mut r = base(&w, 6);
+    r[3] = "J".into();
+    rows.push(r); // a PINFL for a legal entity: the later field (payer_id) fails
+    let mut r = base(&w, 7);
+    r[3] = "X".into();
+    r[4] = String::new();
+    rows.push(r); // 202 payer_type before 201 payer_id
+    let mut r = base(&w, 8);
+    r[5] = String::new();
+    r[6] = "abc".into();
+    rows.push(r); // 201 payer_name before 202 amount
+    let mut r = base(&w, 9);
+    r[6] = "100".into();
+    rows.push(r);
+    let mut r = base(&w, 10);
+    r[6] = "0.00".into();
+    rows.push(r);
+    let mut r = base(&w, 11);
+    r[7] = String::new();
+    rows.push(r);
+    // An account keyed for 00014, presented with another bank code: the account fails.
+    let mut r = base(&w, 12);
+    let other = ["00083", "00440", "01069", "00001", "00002"]
+        .into_iter()
+        .find(|m| !reestr::ident::account_key_ok(m, &r[9]))
+        .expect("a bank code the account's key does not fit");
+    assert!(reestr::ident::account_key_ok(MFO, &r[9]));
+    r[8] = other.into();
+    rows.push(r);
+    // Field checks come before reconciliation: unknown invoice and a bad currency is 202.
+    let mut r = base(&w, 13);
+    r[2] = "79999999999999999999".into();
+    r[7] = "840".into();
+    rows.push(r);
+    let mut r = base(&w, 14);
+    r[10] = "x".repeat(501);
+    rows.push(r);
+    let mut r = base(&w, 15);
+    r[9] = String::new();
+    r[10] = String::new();
+    rows.push(r); // optional fields may be empty
+    rows.push(base(&w, 16));
+    let got = w.send(BatchType::Pay, "001", &rows);
+    assert_eq!(
+        got,
+        [
+            "1;;201;payment_id".to_string(),
+            "2;12345;202;payment_id".into(),
+            format!("3;{};201;paid_at", pid(3)),
+            format!("4;{};202;paid_at", pid(4)),
+            format!("5;{};202;invoice_no", pid(5)),
+            format!("6;{};202;payer_id", pid(6)),
+            format!("7;{};202;payer_type", pid(7)),
+            format!("8;{};201;payer_name", pid(8)),
+            format!("9;{};202;amount", pid(9)),
+            format!("10;{};202;amount", pid(10)),
+            format!("11;{};201;currency", pid(11)),
+            format!("12;{};202;account", pid(12)),
+            format!("13;{};202;currency", pid(13)),
+            format!("14;{};202;purpose", pid(14)),
+            format!("15;{};1;", pid(15)),
+            format!("16;{};1;", pid(16)),
+        ]
+    );
+    assert_eq!(w.payments(), 2);
+}
+
+#[test]
+fn reversals_reopen_the_amount_and_are_not_applied_twice() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
+    let got = w.send(
+        BatchType::Pay,
+        "001",
+        &[
+            w.pay(&pid(1), 0, "1000.00"),
+            w.pay(&pid(2), 1, "400.00"),
+            w.pay(&pid(3), 1, "300.00"),
+        ],
+    );
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+    // Fully paid before the reversal.
+    let got = w.send(BatchType::Pay, "002", &[w.pay(&pid(4), 0, "1000.00")]);
+    assert_eq!(got, [format!("1;{};302;", pid(4))]);
+
+    let got = w.send(
+        BatchType::Rev,
+        "001",
+        &[
+            rev(&pid(1), "1000.00"),
+            rev(&pid(2), "399.99"),
+            rev(&pid(99), "1.00"),
+            rev(&pid(2), "400.00"),
+            rev(&pid(2), "400.00"),
+            rev(&pid(3), "300.00"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            format!("1;{};1;", pid(1)),
+            format!("2;{};305;", pid(2)), // amount differs
+            format!("3;{};4;", pid(99)),  // no such payment
+            format!("4;{};1;", pid(2)),   // the right amount after a wrong one
+            format!("5;{};307;", pid(2)), // twice within one batch
+            format!("6;{};1;", pid(3)),
+        ]
+    );
+    assert_eq!(w.payment_state(&pid(1)).as_deref(), Some("REVERSED"));
+    assert_eq!(w.paid(0), 0);
+    assert_eq!(w.paid(1), 0);
+
+    let got = w.send(
+        BatchType::Rev,
+        "002",
+        &[
+            rev(&pid(1), "1000.00"),
+            rev(&pid(1), "1.00"),
+            rev(&pid(3), "2.00"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            format!("1;{};307;", pid(1)), // twice across batches
+            format!("2;{};307;", pid(1)), // 307 comes before 305
+            format!("3;{};307;", pid(3)),
+        ]
+    );
+
+    // The reversed amount is payable again.
+    let got = w.send(
+        BatchType::Pay,
+        "003",
+        &[w.pay(&pid(5), 0, "1000.00"), w.pay(&pid(6), 1, "1000.00")],
+    );
+    assert_eq!(
+        got,
+        [format!("1;{};1;", pid(5)), format!("2;{};1;", pid(6))]
+    );
+    assert_eq!(w.paid(0), 100_000);
+    assert_eq!(w.paid(1), 100_000);
+}
+
+#[test]
+fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order() {
+    let mut w = World::new(&[
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+    ]);
+    // 13 digits sorts after 14 digits in byte order ("9" > "1"), before it numerically.
+    let short = "9000000000000";
+    let long = "10000000000000";
+    let at = |w: &World, id: &str, i: usize, amount: &str, paid_at: &str| {
+        let mut r = w.pay(id, i, amount);
+        r[1] = paid_at.into();
+        r
+    };
+    let rows = vec![
+        at(&w, short, 0, "100.00", "2026-11-21 09:00:00"),
+        at(&w, long, 0, "100.00", "2026-11-21 09:10:00"),
+        at(&w, &pid(3), 1, "100.00", "2026-11-21 10:00:00"),
+        at(&w, &pid(4), 1, "200.00", "2026-11-21 10:05:00"),
+        at(&w, &pid(5), 2, "300.00", "2026-11-21 10:10:00"),
+        at(&w, &pid(6), 2, "100.00", "2026-11-21 10:15:00"),
+        at(&w, &pid(7), 3, "100.00", "2026-11-21 10:20:00"),
+        at(&w, &pid(8), 3, "100.00", "2026-11-21 10:25:00"),
+        at(&w, &pid(9), 5, "100.00", "2026-11-21 10:30:00"),
+        // Other days: never 306 for this statement.
+        at(&w, &pid(10), 4, "100.00", "2026-11-20 23:59:59"),
+        at(&w, &pid(11), 4, "100.00", "2026-11-22 00:00:00"),
+    ];
+    let got = w.send(BatchType::Pay, "001", &rows);
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+    let got = w.send(
+        BatchType::Rev,
+        "001",
+        &[rev(&pid(5), "300.00"), rev(&pid(9), "100.00")],
+    );
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+
+    let payments_before = w.dump("SELECT * FROM payments ORDER BY payment_id");
+    let invoices_before = w.dump("SELECT * FROM invoices ORDER BY invoice_no");
+    let (i0, i1, i2, i3, i5) = (
+        invoice_no(0),
+        invoice_no(1),
+        invoice_no(2),
+        invoice_no(3),
+        invoice_no(5),
+    );
+    let statement = vec![
+        rec(&pid(3), "2026-11-21 10:00:00", &i1, "100.00", "PAID"), // 1
+        rec(&pid(4), "2026-11-21 10:05:00", &i1, "250.00", "PAID"), // amount
+        rec(&pid(5), "2026-11-21 10:10:00", &i2, "300.00", "PAID"), // state
+        rec(&pid(6), "2026-11-21 10:15:00", &i3, "100.00", "PAID"), // invoice
+        rec(&pid(7), "2026-11-21 10:21:00", &i3, "100.00", "PAID"), // paid_at
+        rec(&pid(3), "2026-11-21 10:00:00", &i1, "100.00", "PAID"), // repeated
+        rec(&pid(99), "2026-11-21 11:00:00", &i0, "100.00", "PAID"), // unknown
+        rec(&pid(8), "2026-11-21 10:25:00", &i3, "100.00", "PENDING"), // 202, still listed
+        rec(&pid(9), "2026-11-21 10:30:00", &i5, "100.00", "REVERSED"), // 1
+    ];
+    let b = batch(BatchType::Rec, "001", Charset::Utf8, &statement);
+    let got = w.send_batch(&b);
+    assert_eq!(
+        got,
+        [
+            format!("1;{};1;", pid(3)),
+            format!("2;{};305;", pid(4)),
+            format!("3;{};305;", pid(5)),
+            format!("4;{};305;", pid(6)),
+            format!("5;{};305;", pid(7)),
+            format!("6;{};301;", pid(3)),
+            format!("7;{};4;", pid(99)),
+            format!("8;{};202;state", pid(8)),
+            format!("9;{};1;", pid(9)),
+            format!(";{long};306;"),
+            format!(";{short};306;"),
+        ]
+    );
+    let control = w.control(&b);
+    assert_eq!(control_value(&control, "rows").as_deref(), Some("11"));
+    assert_eq!(control_value(&control, "accepted").as_deref(), Some("2"));
+    assert_eq!(
+        control_value(&control, "amount_accepted").as_deref(),
+        Some("200.00")
+    );
+    // The statement changes nothing in the store.
+    assert_eq!(
+        w.dump("SELECT * FROM payments ORDER BY payment_id"),
+        payments_before
+    );
+    assert_eq!(
+        w.dump("SELECT * FROM invoices ORDER BY invoice_no"),
+        invoices_before
+    );
+}
+
+#[test]
+fn rows_apply_in_order_blank_and_misshapen_lines_are_rows_and_amount_accepted_adds_up() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let mut extra = w.pay(&pid(9), 0, "400.00");
+    extra.push("extra".into());
+    let mut short = w.pay(&pid(8), 0, "400.00");
+    short.pop();
+    let rows = vec![
+        w.pay(&pid(1), 0, "600.00"),
+        w.pay(&pid(2), 0, "600.00"), // sees line 1: over the outstanding 400.00
+        vec![String::new()],         // a blank line is a row of one empty field
+        extra,
+        short,
+        w.pay(&pid(3), 0, "400.00"),
+        w.pay(&pid(4), 0, "0.01"), // sees line 6: fully paid
+    ];
+    let b = batch(BatchType::Pay, "001", Charset::Utf8, &rows);
+    let text = String::from_utf8(b.registry.clone()).expect("utf-8");
+    assert!(text.contains("\r\n\r\n"), "the registry holds a blank line");
+    let got = w.send_batch(&b);
+    assert_eq!(
+        got,
+        [
+            format!("1;{};1;", pid(1)),
+            format!("2;{};303;", pid(2)),
+            "3;;202;".to_string(),
+            format!("4;{};202;", pid(9)),
+            format!("5;{};202;", pid(8)),
+            format!("6;{};1;", pid(3)),
+            format!("7;{};302;", pid(4)),
+        ]
+    );
+    let control = w.control(&b);
+    assert_eq!(control_value(&control, "rows").as_deref(), Some("7"));
+    assert_eq!(control_value(&control, "accepted").as_deref(), Some("2"));
+    assert_eq!(
+        control_value(&control, "amount_accepted").as_deref(),
+        Some("1000.00")
+    );
+    assert_eq!(w.paid(0), 100_000);
+}
+
+#[test]
+fn windows_1251_and_cp866_registries_are_answered_in_their_encoding() {
+    for (seq, cs, enc) in [
+        ("001", Charset::Windows1251, encoding_rs::WINDOWS_1251),
+        ("002", Charset::Cp866, encoding_rs::IBM866),
+    ] {
+        let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+        let mut ok = w.pay(&pid(1), 0, "100.00");
+        ok[5] = "Тошматов Алишер".into();
+        ok[10] = "Давлат божи".into();
+        // A Cyrillic payment id is echoed in result.csv: it shows the encoding written.
+        let mut bad = w.pay("Тест", 0, "100.00");
+        bad[5] = "ООО \"Навоий Савдо\"".into();
+        let b = batch(BatchType::Pay, seq, cs, &[ok, bad]);
+        let (encoded_name, _, unmappable) = enc.encode("Тошматов Алишер");
+        assert!(!unmappable);
+        assert!(
+            b.registry
+                .windows(encoded_name.len())
+                .any(|x| x == &encoded_name[..]),
+            "the registry is really in {}",
+            cs.as_str()
+        );
+        let got = w.send_batch(&b);
+        assert_eq!(got.len(), 2, "{}: {got:?}", cs.as_str());
+        assert_eq!(got[0], format!("1;{};1;", pid(1)), "{}", cs.as_str());
+        let control = w.control(&b);
+        assert_eq!(
+            control_value(&control, "encoding").as_deref(),
+            Some(cs.as_str())
+        );
+        let result =
+            w.rx.response_entry(&response_name(&b, "ACK"), "result.csv")
+                .expect("result.csv");
+        let text = enc
+            .decode_without_bom_handling_and_without_replacement(&result)
+            .unwrap_or_else(|| panic!("result.csv is valid {}", cs.as_str()));
+        assert!(
+            text.contains("\r\n2;Тест;202;payment_id;"),
+            "{}: {text}",
+            cs.as_str()
+        );
+        assert!(
+            std::str::from_utf8(&result).is_err(),
+            "{}: result.csv is not UTF-8",
+            cs.as_str()
+        );
+        let name: String =
+            w.rx.engine
+                .store
+                .conn
+                .query_row(
+                    "SELECT payer_name FROM payments WHERE payment_id=?1",
+                    [pid(1)],
+                    |r| r.get(0),
+                )
+                .expect("payment stored");
+        assert_eq!(name, "Тошматов Алишер");
+    }
+}
+
+#[test]
+fn a_utf8_registry_with_a_bom_is_accepted() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let mut row = w.pay(&pid(1), 0, "100.00");
+    row[5] = "Yo'ldoshev Bekzod".into();
+    row[10] = "Давлат божи".into();
+    let mut b = batch(BatchType::Pay, "001", Charset::Utf8, &[row]);
+    b.registry.splice(0..0, [0xEF, 0xBB, 0xBF]);
+    let got = w.send_batch(&b);
+    assert_eq!(got, [format!("1;{};1;", pid(1))]);
+    let result =
+        w.rx.response_entry(&response_name(&b, "ACK"), "result.csv")
+            .expect("result.csv");
+    assert!(result.starts_with(b"line;payment_id;status;field;message\r\n"));
+    let control = w.control(&b);
+    assert_eq!(
+        control_value(&control, "encoding").as_deref(),
+        Some("utf-8")
+    );
+}
+
+#[test]
+fn batches_waiting_together_go_by_date_then_type_then_sequence() {
+    let mut w = World::new(&[
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+    ]);
+    let at = |w: &World, id: &str, i: usize, amount: &str, paid_at: &str| {
+        let mut r = w.pay(id, i, amount);
+        r[1] = paid_at.into();
+        r
+    };
+    // The day before: pays invoice 2 in full.
+    let q1 = at(&w, &pid(1), 2, "1000.00", "2026-11-20 12:00:00");
+    let mut earlier = batch(BatchType::Pay, "001", Charset::Utf8, &[q1]);
+    earlier.date = "20261120".into();
+    earlier.created_at = "2026-11-21T01:05:00+05:00".into();
+    // PAY 001: a payment of invoice 0, and one of invoice 2 (302 only after the day before).
+    let r1 = at(&w, &pid(11), 0, "500.00", "2026-11-21 10:00:00");
+    let r2 = at(&w, &pid(12), 2, "1000.00", "2026-11-21 10:01:00");
+    let pay1 = batch(BatchType::Pay, "001", Charset::Utf8, &[r1.clone(), r2]);
+    // PAY 002: repeats PAY 001's first payment (301 only after PAY 001) and pays invoice 1.
+    let r3 = at(&w, &pid(13), 1, "700.00", "2026-11-21 11:00:00");
+    let pay2 = batch(BatchType::Pay, "002", Charset::Utf8, &[r1, r3]);
+    // REV 001 reverses PAY 002's payment (4 if it came first).
+    let rev1 = batch(
+        BatchType::Rev,
+        "001",
+        Charset::Utf8,
+        &[rev(&pid(13), "700.00")],
+    );
+    // REC 001: the day's payments in their final states (305 if it came before the REV).
+    let rec1 = batch(
+        BatchType::Rec,
+        "001",
+        Charset::Utf8,
+        &[
+            rec(
+                &pid(11),
+                "2026-11-21 10:00:00",
+                &invoice_no(0),
+                "500.00",
+                "PAID",
+            ),
+            rec(
+                &pid(13),
+                "2026-11-21 11:00:00",
+                &invoice_no(1),
+                "700.00",
+                "REVERSED",
+            ),
+        ],
+    );
+    for b in [&rec1, &rev1, &pay2, &pay1, &earlier] {
+        w.rx.drop_in(&b.file_name(), &b.zip(Some(&key())));
+    }
+    let handled = w.rx.run();
+    let order: Vec<String> = handled
+        .iter()
+        .map(|h| h.batch_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "MUNIS_SUDBILLING_PAY_20261120_001",
+            "MUNIS_SUDBILLING_PAY_20261121_001",
+            "MUNIS_SUDBILLING_PAY_20261121_002",
+            "MUNIS_SUDBILLING_REV_20261121_001",
+            "MUNIS_SUDBILLING_REC_20261121_001",
+        ]
+    );
+    assert!(handled.iter().all(|h| h.result == "ACK"), "{handled:?}");
+    let result = |b: &Batch| {
+        flat(&statuses(
+            &w.rx
+                .response_entry(&response_name(b, "ACK"), "result.csv")
+                .expect("result.csv"),
+        ))
+    };
+    assert_eq!(result(&earlier), [format!("1;{};1;", pid(1))]);
+    assert_eq!(
+        result(&pay1),
+        [format!("1;{};1;", pid(11)), format!("2;{};302;", pid(12))]
+    );
+    assert_eq!(
+        result(&pay2),
+        [format!("1;{};301;", pid(11)), format!("2;{};1;", pid(13))]
+    );
+    assert_eq!(result(&rev1), [format!("1;{};1;", pid(13))]);
+    assert_eq!(
+        result(&rec1),
+        [format!("1;{};1;", pid(11)), format!("2;{};1;", pid(13))]
+    );
+    assert!(w.rx.inbox().is_empty());
+}
