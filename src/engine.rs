@@ -149,6 +149,19 @@ pub struct Scan {
     pub pending: usize,
 }
 
+/// Fails an operation with "no space left on device" when `REESTR_FAIL` names its point (tests
+/// of write failures that a privileged mount cannot simulate). Points: `outbox-write`,
+/// `spool-create`, `keep-received`.
+pub fn injected_failure(point: &str) -> io::Result<()> {
+    match std::env::var("REESTR_FAIL") {
+        Ok(p) if p == point => Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!("injected failure at {point}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Kills the process at a named point when `REESTR_FAULT` names it (crash tests).
 ///
 /// `REESTR_FAULT=point` aborts at the first time the point is reached; `point:N` at the N-th.
@@ -461,6 +474,7 @@ impl Engine {
         let kept = self.layout.sent().join(format!("{resp_sha}.zip"));
         let dest = self.cfg.outbox.join(response);
         let mut f = File::open(&kept).map_err(io_at(&kept))?;
+        injected_failure("outbox-write").map_err(io_at(&dest))?;
         fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
         fault("outbox-written");
         self.remove_from_inbox(inbound, sha)?;
@@ -484,6 +498,7 @@ impl Engine {
             Err(e) => return self.set_aside(path, &fname, &sha, &e.to_string()),
         };
         let kept = self.layout.received().join(format!("{sha}.zip"));
+        injected_failure("keep-received").map_err(io_at(&kept))?;
         fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
         // The kept copy is what is judged: check it still has the hashed bytes.
         fault("claimed");

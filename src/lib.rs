@@ -12,6 +12,7 @@
 
 pub mod amount;
 pub mod archive;
+pub mod bench_data;
 pub mod charset;
 pub mod code;
 pub mod config;

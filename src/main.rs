@@ -250,7 +250,10 @@ fn main() -> ExitCode {
             match err {
                 None if strict && any_nak => ExitCode::from(EXIT_NAK),
                 None => ExitCode::SUCCESS,
-                Some(e @ EngineError::Store(_)) => fail(EXIT_CANNOT_RUN, e),
+                Some(e @ EngineError::Store(_)) => fail(
+                    EXIT_CANNOT_RUN,
+                    format!("{e}; the archive in hand was not applied and stays in the inbox"),
+                ),
                 Some(e) => fail(
                     EXIT_INCOMPLETE,
                     format!("{e}; the archive stays in the inbox for the next run"),

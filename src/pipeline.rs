@@ -335,6 +335,7 @@ fn rows(
     let path = job
         .spool_dir
         .join(format!(".result.{}.{}.tmp", std::process::id(), job.sha256));
+    crate::engine::injected_failure("spool-create")?;
     let file = crate::fsutil::create_new(&path).or_else(|_| {
         std::fs::remove_file(&path)?;
         crate::fsutil::create_new(&path)

@@ -139,11 +139,8 @@ impl Store {
             )
             .optional()
         };
-        let version = is_store(&conn).map_err(|e| {
-            refused(format!(
-                "not a readable reestr store ({e}); it was left untouched"
-            ))
-        })?;
+        let version = is_store(&conn)
+            .map_err(|e| refused(format!("cannot be read ({e}); it was left untouched")))?;
         if existed {
             let tables: i64 =
                 conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;

@@ -1,0 +1,253 @@
+//! Write failures: an unwritable outbox and a full disk. The batch is either not applied, or
+//! applied with its response re-emitted later; the run says so; the next run after the
+//! condition clears finishes the job, once.
+
+mod common;
+use common::*;
+use reestr::charset::Charset;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, PAY_HEADER, Rng};
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_reestr");
+
+fn batch(rows: usize) -> (String, String, Vec<u8>) {
+    let mut rng = Rng::new(3);
+    let inv = sample::invoices(rows, &mut rng);
+    let open: Vec<&sample::Invoice> = inv.iter().filter(|i| i.status == "OPEN").collect();
+    let pay: Vec<Vec<String>> = open
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            sample::pay_row(
+                93_000_000_000_000 + i as u64,
+                v,
+                "2026-11-21 10:00:00",
+                "Davlat boji \"ariza\"; 2-706/2026",
+                &mut rng,
+            )
+        })
+        .collect();
+    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
+    (
+        sample::invoices_csv(&inv),
+        b.file_name(),
+        b.zip(Some(&key())),
+    )
+}
+
+fn setup(dir: &Path, data: &str, invoices: &str) {
+    let k = dir.join("MUNIS.key");
+    std::fs::write(&k, reference("MUNIS.key")).expect("key");
+    set_mode(&k, 0o600);
+    std::fs::write(
+        dir.join("reestr.toml"),
+        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 0\ndata = \"{data}\"\n[partners.MUNIS]\nkey_file = \"MUNIS.key\"\n"),
+    )
+    .expect("config");
+    std::fs::write(dir.join("invoices.csv"), invoices).expect("csv");
+    assert!(reestr(dir, &["init"]).status.success());
+    assert!(
+        reestr(dir, &["invoices", "import", "invoices.csv"])
+            .status
+            .success()
+    );
+}
+
+fn reestr(dir: &Path, args: &[&str]) -> std::process::Output {
+    reestr_env(dir, args, None)
+}
+
+fn reestr_env(dir: &Path, args: &[&str], fail: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .arg("--config")
+        .arg(dir.join("reestr.toml"))
+        .args(args)
+        .env_remove("REESTR_FAIL");
+    if let Some(f) = fail {
+        c.env("REESTR_FAIL", f);
+    }
+    c.output().expect("run")
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .expect("db")
+        .query_row(sql, [], |r| r.get(0))
+        .expect("query")
+}
+
+fn calm_response(invoices: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tmp");
+    setup(dir.path(), "var", invoices);
+    std::fs::write(dir.path().join("inbox").join(name), bytes).expect("drop");
+    assert!(reestr(dir.path(), &["run"]).status.success());
+    std::fs::read(
+        dir.path()
+            .join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip"),
+    )
+    .expect("ack")
+}
+
+#[test]
+fn an_unwritable_outbox_leaves_the_batch_applied_once_and_the_response_is_emitted_later() {
+    let (invoices, name, bytes) = batch(50);
+    let want = calm_response(&invoices, &name, &bytes);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    setup(d, "var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    let out = reestr_env(d, &["run"], Some("outbox-write"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the run says not everything was done"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outbox"), "the error names the outbox: {err}");
+    let db = d.join("var/reestr.db");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM deliveries WHERE state='committed'"
+        ),
+        1
+    );
+    assert!(
+        d.join("inbox").join(&name).exists(),
+        "the archive stays until its response is out"
+    );
+    // The condition clears: the next run re-emits the kept response and finishes.
+    assert!(reestr(d, &["run"]).status.success());
+    assert_eq!(
+        std::fs::read(d.join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")).expect("ack"),
+        want
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM deliveries"),
+        1,
+        "answered once"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM deliveries WHERE state='done'"),
+        1
+    );
+    assert!(!d.join("inbox").join(&name).exists());
+    assert!(reestr(d, &["audit", "verify"]).status.success());
+}
+
+#[test]
+fn a_failing_result_write_leaves_the_batch_unapplied_until_it_clears() {
+    let (invoices, name, bytes) = batch(50);
+    let want = calm_response(&invoices, &name, &bytes);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    setup(d, "var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    let out = reestr_env(d, &["run"], Some("spool-create"));
+    assert_eq!(out.status.code(), Some(1));
+    let db = d.join("var/reestr.db");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM payments"),
+        0,
+        "not applied"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM deliveries"),
+        0,
+        "not answered"
+    );
+    assert!(
+        reestr(d, &["run"]).status.success(),
+        "the next run answers it"
+    );
+    assert_eq!(
+        std::fs::read(d.join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")).expect("ack"),
+        want
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM deliveries"), 1);
+}
+
+/// A real full disk: the data folder on a small tmpfs. Needs permission to mount (root in a
+/// sandbox that allows it); elsewhere the test says so and checks nothing.
+#[test]
+fn a_full_disk_leaves_the_batch_unapplied_and_the_next_run_after_space_is_freed_finishes() {
+    let (invoices, name, bytes) = batch(800);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let mnt = d.join("small");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (the write-failure tests above still ran)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let want = calm_response(&invoices, &name, &bytes);
+    setup(d, "small/var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    let filler = mnt.join("filler");
+    // Leave room to open the store and keep the archive, not to apply 800 payments.
+    let free = (1024 * 1024u64).saturating_sub(dir_size(&mnt));
+    let _ = std::fs::write(&filler, vec![0u8; free.saturating_sub(160 * 1024) as usize]);
+    let out = reestr(d, &["run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a store that cannot commit: could not run; {err}"
+    );
+    assert!(
+        err.contains("full"),
+        "the error says the disk is full: {err}"
+    );
+    let db = d.join("small/var/reestr.db");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM payments"),
+        0,
+        "not applied"
+    );
+    assert!(d.join("inbox").join(&name).exists());
+    std::fs::remove_file(&filler).expect("free space");
+    assert!(
+        Command::new("mount")
+            .args(["-o", "remount,size=20m"])
+            .arg(&mnt)
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    let out = reestr(d, &["run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(d.join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")).expect("ack"),
+        want
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM deliveries"), 1);
+    assert!(reestr(d, &["audit", "verify"]).status.success());
+}
+
+fn dir_size(p: &Path) -> u64 {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
