@@ -237,12 +237,14 @@ impl Engine {
             return Ok(());
         }
         let path = self.layout.root.join("reestr.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_at(&path))?;
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(fsutil::FILE_MODE);
+        }
+        let f = o.open(&path).map_err(io_at(&path))?;
         let start = Instant::now();
         loop {
             match f.try_lock() {

@@ -120,6 +120,12 @@ impl Store {
             message: m,
         };
         let existed = path.exists();
+        if !existed {
+            // Created empty with mode 0600; SQLite gives its WAL and shared-memory files the
+            // same mode.
+            crate::fsutil::create_new(path)
+                .map_err(|e| refused(format!("cannot be created: {e}")))?;
+        }
         let conn = Connection::open(path)?;
         let is_store = |c: &Connection| -> Result<Option<String>, rusqlite::Error> {
             let has_meta: bool = c
