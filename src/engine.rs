@@ -15,7 +15,7 @@ use crate::name::BatchName;
 use crate::pipeline::{self, Evaluation, Job, PipelineError};
 use crate::reconcile::StoreBooks;
 use crate::respond::{self, Verdict};
-use crate::store::{Ledger, Store, StoreError};
+use crate::store::{Store, StoreError};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde_json::json;
@@ -597,11 +597,7 @@ impl Engine {
             let ev = {
                 let mut sp = tx.savepoint()?;
                 let ev = {
-                    let mut books = StoreBooks {
-                        ledger: Ledger::new(&sp),
-                        batch_id: name.batch_id(),
-                        journal_seq: seq,
-                    };
+                    let mut books = StoreBooks::new(&sp, name.batch_id(), seq)?;
                     pipeline::evaluate(&job, &mut books)?
                 };
                 if ev.is_ack() {
@@ -932,11 +928,7 @@ impl Engine {
             progress: None,
         };
         let mut ev = {
-            let mut books = StoreBooks {
-                ledger: Ledger::new(&tx),
-                batch_id: name.batch_id(),
-                journal_seq: seq,
-            };
+            let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
             pipeline::evaluate(&job, &mut books)?
         };
         tx.rollback()?;
@@ -1004,11 +996,7 @@ impl Engine {
                 progress: None,
             };
             let ev = {
-                let mut books = StoreBooks {
-                    ledger: Ledger::new(&tx),
-                    batch_id: name.batch_id(),
-                    journal_seq: next,
-                };
+                let mut books = StoreBooks::new(&tx, name.batch_id(), next)?;
                 pipeline::evaluate(&job, &mut books)?
             };
             tx.rollback()?;
@@ -1070,11 +1058,7 @@ impl Engine {
             progress: None,
         };
         let ev = {
-            let mut books = StoreBooks {
-                ledger: Ledger::new(&tx),
-                batch_id: name.batch_id(),
-                journal_seq: seq,
-            };
+            let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
             pipeline::evaluate(&job, &mut books)?
         };
         tx.rollback()?;

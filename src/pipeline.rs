@@ -407,7 +407,7 @@ fn rows(
             amount_accepted += i128::from(row_amount.unwrap_or(0));
         }
         *counts.entry(status.code()).or_default() += 1;
-        reconciler.saw(pid);
+        reconciler.saw(books, pid, status)?;
         w.row(Some(n), pid, status, field, &message)?;
     }
     if n != control.rows {

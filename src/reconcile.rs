@@ -10,7 +10,6 @@ use crate::schema::Schema;
 use crate::store::{Invoice, Ledger, Payment, PaymentRow, StoreError, opt_text};
 use crate::validate::Value;
 use chrono::{NaiveDate, NaiveDateTime};
-use std::collections::HashSet;
 
 /// What reconciliation reads and changes.
 pub trait Books {
@@ -28,8 +27,15 @@ pub trait Books {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError>;
-    /// Ids of payments with `paid_at` on this date, ascending byte order.
-    fn payments_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError>;
+    /// Records that a line of this batch carried this payment id (kept outside memory: the
+    /// set can be as large as the registry).
+    fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError>;
+    /// Whether a payment was applied by the batch in hand (an earlier line of it).
+    fn applied_by_this_batch(&self, p: &Payment) -> bool;
+    /// Whether an earlier line of this batch was noted with this payment id.
+    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError>;
+    /// Ids of payments with `paid_at` on this date that no line noted, ascending byte order.
+    fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError>;
 }
 
 /// The SQLite ledger of one batch.
@@ -40,6 +46,23 @@ pub struct StoreBooks<'t> {
     pub batch_id: String,
     /// Journal entry the batch will get.
     pub journal_seq: i64,
+}
+
+impl<'t> StoreBooks<'t> {
+    /// Books over a transaction (or savepoint) for one batch.
+    pub fn new(
+        conn: &'t rusqlite::Connection,
+        batch_id: String,
+        journal_seq: i64,
+    ) -> Result<Self, StoreError> {
+        let ledger = Ledger::new(conn);
+        ledger.begin_batch()?;
+        Ok(Self {
+            ledger,
+            batch_id,
+            journal_seq,
+        })
+    }
 }
 
 impl Books for StoreBooks<'_> {
@@ -70,8 +93,17 @@ impl Books for StoreBooks<'_> {
             self.journal_seq,
         )
     }
-    fn payments_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        self.ledger.payments_on(date)
+    fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError> {
+        self.ledger.note_line(payment_id)
+    }
+    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError> {
+        self.ledger.noted(payment_id)
+    }
+    fn applied_by_this_batch(&self, p: &Payment) -> bool {
+        p.journal_seq == self.journal_seq
+    }
+    fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        self.ledger.unlisted_on(date)
     }
 }
 
@@ -111,12 +143,11 @@ struct Cols {
     state: usize,
 }
 
-/// Per-batch reconciliation state.
+/// Per-batch reconciliation state. Which payment ids earlier lines carried is kept by the
+/// [`Books`] (for PAY only lines not applied: applied ones are found as payments).
 pub struct Reconciler {
     kind: BatchType,
     cols: Cols,
-    /// Payment ids on earlier lines (any line, valid or not).
-    seen: HashSet<Box<str>>,
 }
 
 impl Reconciler {
@@ -160,23 +191,25 @@ impl Reconciler {
                 ..Cols::none()
             },
         };
-        Ok(Self {
-            kind,
-            cols,
-            seen: HashSet::new(),
-        })
+        Ok(Self { kind, cols })
     }
 
-    /// Notes the payment id written on a line (valid or not), after the line got its status.
-    pub fn saw(&mut self, payment_id: &str) {
-        if !payment_id.is_empty() && !self.seen.contains(payment_id) {
-            self.seen.insert(payment_id.into());
+    /// Notes the payment id written on a line (valid or not) once the line has its status.
+    pub fn saw(
+        &mut self,
+        books: &mut dyn Books,
+        payment_id: &str,
+        status: RowStatus,
+    ) -> Result<(), StoreError> {
+        let needed = match self.kind {
+            BatchType::Pay => status != RowStatus::Accepted,
+            BatchType::Rec => true,
+            BatchType::Rev => false,
+        };
+        if needed && !payment_id.is_empty() {
+            books.note_line(payment_id)?;
         }
-    }
-
-    /// Whether a payment id appeared on any line so far.
-    pub fn listed(&self, payment_id: &str) -> bool {
-        self.seen.contains(payment_id)
+        Ok(())
     }
 
     /// Reconciles a well-formed row (values in schema order) and applies it when accepted.
@@ -191,17 +224,19 @@ impl Reconciler {
         let pid = get(c.payment_id).text();
         match self.kind {
             BatchType::Pay => {
-                if self.seen.contains(pid) {
+                if books.noted(pid)? {
                     return Ok(Outcome::new(
                         RowStatus::Duplicate,
                         "payment_id appears on an earlier line",
                     ));
                 }
-                if books.payment(pid)?.is_some() {
-                    return Ok(Outcome::new(
-                        RowStatus::Duplicate,
-                        "payment_id was applied before",
-                    ));
+                if let Some(p) = books.payment(pid)? {
+                    let why = if books.applied_by_this_batch(&p) {
+                        "payment_id appears on an earlier line"
+                    } else {
+                        "payment_id was applied before"
+                    };
+                    return Ok(Outcome::new(RowStatus::Duplicate, why));
                 }
                 let no = get(c.invoice_no).text();
                 let Some(inv) = books.invoice(no)? else {
@@ -279,7 +314,7 @@ impl Reconciler {
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
             BatchType::Rec => {
-                if self.seen.contains(pid) {
+                if books.noted(pid)? {
                     return Ok(Outcome::new(
                         RowStatus::Duplicate,
                         "payment_id appears on an earlier line",
@@ -326,11 +361,7 @@ impl Reconciler {
         if self.kind != BatchType::Rec {
             return Ok(Vec::new());
         }
-        Ok(books
-            .payments_on(date)?
-            .into_iter()
-            .filter(|id| !self.listed(id))
-            .collect())
+        books.unlisted_on(date)
     }
 }
 

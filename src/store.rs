@@ -104,6 +104,8 @@ pub struct Payment {
     pub amount: i64,
     /// Whether reversed.
     pub reversed: bool,
+    /// Journal entry of the batch that applied it.
+    pub journal_seq: i64,
 }
 
 /// The open store.
@@ -239,7 +241,7 @@ impl<'t> Ledger<'t> {
     /// The payment with this id.
     pub fn payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT invoice_no, paid_at, amount, state FROM payments WHERE payment_id=?1",
+            "SELECT invoice_no, paid_at, amount, state, journal_seq FROM payments WHERE payment_id=?1",
         )?;
         Ok(st
             .query_row([id], |r| {
@@ -248,6 +250,7 @@ impl<'t> Ledger<'t> {
                     paid_at: dt(&r.get::<_, String>(1)?),
                     amount: r.get(2)?,
                     reversed: r.get::<_, String>(3)? == "REVERSED",
+                    journal_seq: r.get(4)?,
                 })
             })
             .optional()?)
@@ -320,12 +323,41 @@ impl<'t> Ledger<'t> {
         Ok(())
     }
 
-    /// Ids of the payments with `paid_at` on this date, in ascending byte order.
-    pub fn payments_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+    /// Starts a batch: forgets the payment ids noted for the previous one.
+    pub fn begin_batch(&self) -> Result<(), StoreError> {
+        self.tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS batch_lines (payment_id TEXT PRIMARY KEY) WITHOUT ROWID;
+             DELETE FROM temp.batch_lines;",
+        )?;
+        Ok(())
+    }
+
+    /// Notes that a line of the batch carried this payment id.
+    pub fn note_line(&self, id: &str) -> Result<(), StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("INSERT OR IGNORE INTO temp.batch_lines(payment_id) VALUES (?1)")?;
+        st.execute([id])?;
+        Ok(())
+    }
+
+    /// Whether a line of the batch was noted with this payment id.
+    pub fn noted(&self, id: &str) -> Result<bool, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT 1 FROM temp.batch_lines WHERE payment_id=?1")?;
+        Ok(st.exists([id])?)
+    }
+
+    /// Ids of the payments with `paid_at` on this date that no line of the batch noted, in
+    /// ascending byte order.
+    pub fn unlisted_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
         let from = format!("{} 00:00:00", date.format("%Y-%m-%d"));
         let to = format!("{} 23:59:59", date.format("%Y-%m-%d"));
         let mut st = self.tx.prepare_cached(
-            "SELECT payment_id FROM payments WHERE paid_at >= ?1 AND paid_at <= ?2 ORDER BY CAST(payment_id AS BLOB)",
+            "SELECT payment_id FROM payments WHERE paid_at >= ?1 AND paid_at <= ?2
+               AND payment_id NOT IN (SELECT payment_id FROM temp.batch_lines)
+             ORDER BY CAST(payment_id AS BLOB)",
         )?;
         let rows = st.query_map([from, to], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

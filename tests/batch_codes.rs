@@ -1,0 +1,2260 @@
+//! Batch rejection codes `B01`–`B10` (agreement §3, §6, §7.1), the order in which they win,
+//! and the §8 rules a NAK response follows (`created_at`, name, signing, zip entry times).
+//!
+//! Every test builds its archive from the sender-side helpers of `reestr::sample` and, where a
+//! defect cannot be made with a zip writer, patches the raw bytes (APPNOTE offsets below).
+
+mod common;
+use common::*;
+use reestr::charset::Charset;
+use reestr::engine::{Engine, Handled};
+use reestr::integrity::Key;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, PAY_HEADER, REV_HEADER};
+use sha2::{Digest, Sha256};
+use std::io::{Cursor, Write};
+use zip::write::SimpleFileOptions;
+
+const NAME: &str = "MUNIS_SUDBILLING_PAY_20261121_001.zip";
+const BATCH_ID: &str = "MUNIS_SUDBILLING_PAY_20261121_001";
+const ACK: &str = "SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip";
+const NAK: &str = "SUDBILLING_MUNIS_PAY_20261121_001_NAK.zip";
+const CREATED_AT: &str = "2026-11-22T01:05:00+05:00";
+const FALLBACK_CREATED_AT: &str = "2026-11-21T00:00:00+05:00";
+
+// ---------------------------------------------------------------------------------------------
+// Building batches
+
+/// Three PAY rows taken from the reference registry (ASCII only, so every encoding holds them).
+fn pay_rows() -> Vec<Vec<String>> {
+    [
+        "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;62504049323943;Yo'ldoshev Bekzod;204000.00;860;00014;20214000352925082571;Davlat boji",
+        "25786018516943;2026-11-21 10:29:36;96018739856048845914;P;62812020061604;To'xtayeva Malika;85000.00;860;00083;20208000034500403120;Sud xarajatlari",
+        "25786018516945;2026-11-21 06:17:51;70571320141799209810;P;50705075290842;G'ulomov Jasur;204000.00;860;00440;22618000740815286600;",
+    ]
+    .iter()
+    .map(|l| l.split(';').map(str::to_owned).collect())
+    .collect()
+}
+
+/// A correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_<seq>` in `encoding`.
+fn batch_seq(seq: &str, encoding: Charset) -> Batch {
+    Batch::new(BatchType::Pay, seq, encoding, &PAY_HEADER, &pay_rows(), 6)
+}
+
+/// The correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_001` (UTF-8).
+fn batch() -> Batch {
+    batch_seq("001", Charset::Utf8)
+}
+
+/// The correct archive of [`batch`], signed with the reference key.
+fn good_zip() -> Vec<u8> {
+    batch().zip(Some(&key()))
+}
+
+fn entry(name: &str, bytes: impl Into<Vec<u8>>) -> (String, Vec<u8>) {
+    (name.to_string(), bytes.into())
+}
+
+/// Entries `control.txt`, `registry.csv`, the HMAC (with a key) over `manifest`, `manifest`.
+fn files_with_manifest(
+    control: &[u8],
+    registry: &[u8],
+    manifest: &[u8],
+    key: Option<&Key>,
+) -> Vec<(String, Vec<u8>)> {
+    let mut v = vec![
+        entry("control.txt", control),
+        entry("registry.csv", registry),
+    ];
+    if let Some(k) = key {
+        v.push(entry(
+            "manifest.sha256.hmac",
+            format!("{}\n", k.sign(manifest)),
+        ));
+    }
+    v.push(entry("manifest.sha256", manifest));
+    v
+}
+
+/// A consistent archive (right manifest, right HMAC) over this control and registry.
+fn pack(control: &[u8], registry: &[u8]) -> Vec<u8> {
+    let m = sample::manifest(&[("control.txt", control), ("registry.csv", registry)]);
+    sample::zip_entries(&files_with_manifest(control, registry, &m, Some(&key())))
+}
+
+/// A consistent archive whose `control.txt` is the batch's, edited by `edit`.
+fn with_control(edit: impl FnOnce(String) -> String) -> Vec<u8> {
+    let b = batch();
+    let control = edit(String::from_utf8(b.control()).expect("ascii"));
+    pack(control.as_bytes(), &b.registry)
+}
+
+/// A signed archive of the batch with this manifest (the HMAC signs the manifest as given).
+fn with_manifest(manifest: &[u8]) -> Vec<u8> {
+    let b = batch();
+    sample::zip_entries(&files_with_manifest(
+        &b.control(),
+        &b.registry,
+        manifest,
+        Some(&key()),
+    ))
+}
+
+/// The right manifest of [`batch`].
+fn good_manifest() -> String {
+    let b = batch();
+    String::from_utf8(sample::manifest(&[
+        ("control.txt", &b.control()),
+        ("registry.csv", &b.registry),
+    ]))
+    .expect("ascii")
+}
+
+/// Signed archive of the batch, with its HMAC entry holding exactly these bytes.
+fn with_hmac_entry(b: &Batch, hmac: &[u8]) -> Vec<u8> {
+    let control = b.control();
+    let m = sample::manifest(&[("control.txt", &control), ("registry.csv", &b.registry)]);
+    sample::zip_entries(&[
+        entry("control.txt", control),
+        entry("registry.csv", b.registry.clone()),
+        entry("manifest.sha256.hmac", hmac),
+        entry("manifest.sha256", m),
+    ])
+}
+
+/// A zip written with the zip writer, one closure call per entry.
+fn zip_with(
+    build: impl FnOnce(&mut zip::ZipWriter<Cursor<Vec<u8>>>, SimpleFileOptions),
+) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    build(&mut z, opts);
+    z.finish().expect("zip finishes").into_inner()
+}
+
+fn add(z: &mut zip::ZipWriter<Cursor<Vec<u8>>>, opts: SimpleFileOptions, name: &str, b: &[u8]) {
+    z.start_file(name, opts).expect("start");
+    z.write_all(b).expect("write");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw zip patching (APPNOTE 4.3.7 local header, 4.3.12 central header, 4.3.16 end record)
+
+fn u16_at(z: &[u8], o: usize) -> usize {
+    usize::from(u16::from_le_bytes([z[o], z[o + 1]]))
+}
+fn u32_at(z: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([z[o], z[o + 1], z[o + 2], z[o + 3]])
+}
+fn put_u16(z: &mut [u8], o: usize, v: u16) {
+    z[o..o + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put_u32(z: &mut [u8], o: usize, v: u32) {
+    z[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Where an entry's two headers are.
+#[derive(Debug, Clone)]
+struct Raw {
+    central: usize,
+    local: usize,
+    name: Vec<u8>,
+}
+
+impl Raw {
+    /// Start of the entry's compressed data.
+    fn data_start(&self, z: &[u8]) -> usize {
+        self.local + 30 + u16_at(z, self.local + 26) + u16_at(z, self.local + 28)
+    }
+    /// Compressed size (central directory).
+    fn csize(&self, z: &[u8]) -> usize {
+        u32_at(z, self.central + 20) as usize
+    }
+    /// Uncompressed size (central directory).
+    fn usize(&self, z: &[u8]) -> u32 {
+        u32_at(z, self.central + 24)
+    }
+}
+
+/// Every central-directory record, in order, with its local header.
+fn directory(z: &[u8]) -> Vec<Raw> {
+    let eocd = (0..=z.len() - 22)
+        .rev()
+        .find(|&i| u32_at(z, i) == 0x0605_4b50)
+        .expect("end of central directory");
+    let count = u16_at(z, eocd + 10);
+    let mut off = u32_at(z, eocd + 16) as usize;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        assert_eq!(u32_at(z, off), 0x0201_4b50, "central header at {off}");
+        let (n, m, k) = (
+            u16_at(z, off + 28),
+            u16_at(z, off + 30),
+            u16_at(z, off + 32),
+        );
+        let local = u32_at(z, off + 42) as usize;
+        assert_eq!(u32_at(z, local), 0x0403_4b50, "local header at {local}");
+        out.push(Raw {
+            central: off,
+            local,
+            name: z[off + 46..off + 46 + n].to_vec(),
+        });
+        off += 46 + n + m + k;
+    }
+    out
+}
+
+fn raw_entry(z: &[u8], name: &str) -> Raw {
+    directory(z)
+        .into_iter()
+        .find(|r| r.name == name.as_bytes())
+        .unwrap_or_else(|| panic!("entry {name} in the zip"))
+}
+
+/// Sets a 16-bit field of an entry in both headers (local offset, central offset).
+fn patch16(z: &mut [u8], name: &str, local: usize, central: usize, f: impl Fn(u16) -> u16) {
+    let r = raw_entry(z, name);
+    let v = f(u16_at(z, r.local + local) as u16);
+    put_u16(z, r.local + local, v);
+    let v = f(u16_at(z, r.central + central) as u16);
+    put_u16(z, r.central + central, v);
+}
+
+/// Sets a 32-bit field of an entry in both headers (local offset, central offset).
+fn patch32(z: &mut [u8], name: &str, local: usize, central: usize, f: impl Fn(u32) -> u32) {
+    let r = raw_entry(z, name);
+    let v = f(u32_at(z, r.local + local));
+    put_u32(z, r.local + local, v);
+    let v = f(u32_at(z, r.central + central));
+    put_u32(z, r.central + central, v);
+}
+
+fn set_flags(z: &mut [u8], name: &str, f: impl Fn(u16) -> u16) {
+    patch16(z, name, 6, 8, f);
+}
+fn set_method(z: &mut [u8], name: &str, method: u16) {
+    patch16(z, name, 8, 10, |_| method);
+}
+fn set_crc(z: &mut [u8], name: &str, f: impl Fn(u32) -> u32) {
+    patch32(z, name, 14, 16, f);
+}
+fn set_usize(z: &mut [u8], name: &str, f: impl Fn(u32) -> u32) {
+    patch32(z, name, 22, 24, f);
+}
+
+/// Renames an entry in both headers (same length only: offsets stay valid).
+fn rename(z: &mut [u8], from: &str, to: &[u8]) {
+    assert_eq!(from.len(), to.len(), "same-length rename");
+    let r = raw_entry(z, from);
+    z[r.local + 30..r.local + 30 + to.len()].copy_from_slice(to);
+    z[r.central + 46..r.central + 46 + to.len()].copy_from_slice(to);
+}
+
+/// Sets "version made by" and the external attributes of an entry (central directory only).
+fn set_external(z: &mut [u8], name: &str, made_by: u16, attrs: u32) {
+    let r = raw_entry(z, name);
+    put_u16(z, r.central + 4, made_by);
+    put_u32(z, r.central + 38, attrs);
+}
+
+/// The good archive plus one entry, then renamed to `raw` (any bytes) in both headers.
+fn good_plus_entry_named(raw: &[u8]) -> Vec<u8> {
+    let placeholder = "Z".repeat(raw.len());
+    let mut files = batch().entries(Some(&key()));
+    files.push(entry(&placeholder, b"x".to_vec()));
+    let mut z = sample::zip_entries(&files);
+    rename(&mut z, &placeholder, raw);
+    z
+}
+
+// ---------------------------------------------------------------------------------------------
+// Judging
+
+/// Asserts a NAK with this code, also in the response's `control.txt`; returns the message.
+#[track_caller]
+fn assert_nak(rx: &Rx, h: &Handled, code: &str) -> String {
+    assert_eq!(
+        (h.result.as_str(), h.code.as_deref()),
+        ("NAK", Some(code)),
+        "message: {:?}",
+        h.message
+    );
+    let resp = h.response.clone().expect("a response was written");
+    assert!(resp.ends_with("_NAK.zip"), "{resp}");
+    let control = rx.response_control(&resp);
+    assert_eq!(control_value(&control, "result").as_deref(), Some("NAK"));
+    assert_eq!(control_value(&control, "error").as_deref(), Some(code));
+    let message = control_value(&control, "message").expect("message");
+    assert!(!message.is_empty());
+    h.message.clone().expect("message")
+}
+
+#[track_caller]
+fn assert_ack(h: &Handled) {
+    assert_eq!(
+        (h.result.as_str(), h.code.as_deref()),
+        ("ACK", None),
+        "message: {:?}",
+        h.message
+    );
+}
+
+/// A fresh receiver (partner MUNIS with the reference key) judges `bytes` as [`NAME`];
+/// asserts the code and returns the message.
+#[track_caller]
+fn nak(bytes: &[u8], code: &str) -> String {
+    nak_with(&config_text(MUNIS_WITH_KEY), NAME, bytes, code)
+}
+
+#[track_caller]
+fn nak_with(config: &str, name: &str, bytes: &[u8], code: &str) -> String {
+    let mut rx = Rx::with(config);
+    let h = rx.process(name, bytes);
+    assert_nak(&rx, &h, code)
+}
+
+/// A fresh receiver judges `bytes` as [`NAME`] and must answer ACK.
+#[track_caller]
+fn ack(bytes: &[u8]) -> Rx {
+    ack_with(&config_text(MUNIS_WITH_KEY), bytes)
+}
+
+#[track_caller]
+fn ack_with(config: &str, bytes: &[u8]) -> Rx {
+    let mut rx = Rx::with(config);
+    let h = rx.process(NAME, bytes);
+    assert_ack(&h);
+    rx
+}
+
+/// Configuration with partner MUNIS (reference key) and these `[limits]` lines.
+fn limits(lines: &str) -> String {
+    config_text(&format!("{MUNIS_WITH_KEY}[limits]\n{lines}\n"))
+}
+
+#[track_caller]
+fn assert_mentions(message: &str, what: &str) {
+    assert!(
+        message.contains(what),
+        "message {message:?} should name {what:?}"
+    );
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+#[test]
+fn the_good_archive_is_acknowledged() {
+    // The baseline every defect below departs from.
+    let rx = ack(&good_zip());
+    assert_eq!(rx.outbox(), [ACK]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// B01: not a readable zip archive
+
+#[test]
+fn b01_truncated_archive_at_many_offsets() {
+    let z = good_zip();
+    let mut rx = Rx::new();
+    let mut cuts: Vec<usize> = (1..=10).map(|k| z.len() * k / 11).collect();
+    cuts.extend([1, 4, 30, z.len() - 22, z.len() - 1]);
+    for cut in cuts {
+        let h = rx.process(NAME, &z[..cut]);
+        assert_eq!(
+            (h.result.as_str(), h.code.as_deref()),
+            ("NAK", Some("B01")),
+            "cut at {cut} of {}: {:?}",
+            z.len(),
+            h.message
+        );
+    }
+    // A NAK never makes the batch id "processed": the whole archive still gets an ACK.
+    assert_ack(&rx.process(NAME, &z));
+}
+
+#[test]
+fn b01_not_a_zip_at_all() {
+    nak(
+        b"payment_id;paid_at\r\n25786018516942;2026-11-21 13:22:10\r\n",
+        "B01",
+    );
+    nak(&[0u8; 4096], "B01");
+    nak(b"PK\x03\x04 but nothing after the signature", "B01");
+}
+
+#[test]
+fn b01_empty_file() {
+    nak(b"", "B01");
+}
+
+#[test]
+fn b01_corrupt_deflate_stream() {
+    let mut z = good_zip();
+    let r = raw_entry(&z, "registry.csv");
+    // First block header: BFINAL=1, BTYPE=11 (reserved): an invalid deflate stream.
+    let start = r.data_start(&z);
+    z[start] = 0xFF;
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b01_flipped_bytes_inside_compressed_data() {
+    let good = good_zip();
+    let r = raw_entry(&good, "registry.csv");
+    let (start, len) = (r.data_start(&good), r.csize(&good));
+    let mut rx = Rx::new();
+    for at in [len / 4, len / 2, 3 * len / 4, len - 1] {
+        let mut z = good.clone();
+        z[start + at] ^= 0x55;
+        z[start + at.saturating_sub(1)] ^= 0xA0;
+        let h = rx.process(NAME, &z);
+        let m = assert_nak(&rx, &h, "B01");
+        assert_mentions(&m, "registry.csv");
+    }
+}
+
+#[test]
+fn b01_crc_mismatch() {
+    let mut z = good_zip();
+    set_crc(&mut z, "registry.csv", |c| c ^ 1);
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "registry.csv");
+    assert_mentions(&m, "CRC");
+}
+
+#[test]
+fn b01_declared_size_differs_from_the_real_bytes() {
+    for delta in [1i64, -1, 1000] {
+        let mut z = good_zip();
+        set_usize(&mut z, "registry.csv", |s| (i64::from(s) + delta) as u32);
+        let m = nak(&z, "B01");
+        assert_mentions(&m, "registry.csv");
+    }
+    // Also on a stored entry (no deflate end marker to notice it).
+    let b = batch();
+    let z0 = zip_with(|z, o| {
+        let stored = o.compression_method(zip::CompressionMethod::Stored);
+        for (n, bytes) in b.entries(Some(&key())) {
+            add(z, stored, &n, &bytes);
+        }
+    });
+    ack(&z0);
+    let mut z = z0.clone();
+    set_usize(&mut z, "control.txt", |s| s - 1);
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "control.txt");
+}
+
+// ---------------------------------------------------------------------------------------------
+// B02: unsafe archive
+
+#[test]
+fn b02_entry_name_with_a_slash() {
+    let m = nak(&good_plus_entry_named(b"sub/registry.csv"), "B02");
+    assert_mentions(&m, "sub/registry.csv");
+}
+
+#[test]
+fn b02_entry_name_with_a_backslash() {
+    let m = nak(&good_plus_entry_named(b"sub\\readme.txt"), "B02");
+    assert_mentions(&m, "readme.txt");
+}
+
+#[test]
+fn b02_absolute_entry_name() {
+    let m = nak(&good_plus_entry_named(b"/control.txt"), "B02");
+    assert_mentions(&m, "/control.txt");
+    nak(&good_plus_entry_named(b"C:control.txt"), "B02");
+}
+
+#[test]
+fn b02_dot_dot_entry_names() {
+    nak(&good_plus_entry_named(b".."), "B02");
+    let m = nak(&good_plus_entry_named(b"../control.txt"), "B02");
+    assert_mentions(&m, "../control.txt");
+}
+
+#[test]
+fn b02_directory_entry() {
+    let b = batch();
+    let z = zip_with(|z, o| {
+        for (n, bytes) in b.entries(Some(&key())) {
+            add(z, o, &n, &bytes);
+        }
+        z.add_directory("docs/", o).expect("dir");
+    });
+    let m = nak(&z, "B02");
+    assert_mentions(&m, "docs");
+}
+
+#[test]
+fn b02_directory_entry_without_a_trailing_slash() {
+    // Unix directory mode in the external attributes.
+    let mut z = good_plus_entry_named(b"docs");
+    set_external(&mut z, "docs", 3 << 8 | 20, 0o040_755 << 16);
+    let m = nak(&z, "B02");
+    assert_mentions(&m, "docs");
+    // MS-DOS directory attribute.
+    let mut z = good_plus_entry_named(b"docs");
+    set_external(&mut z, "docs", 20, 0x10);
+    let m = nak(&z, "B02");
+    assert_mentions(&m, "docs");
+}
+
+#[test]
+fn b02_symbolic_link_entry() {
+    // registry.csv itself is a link; the manifest matches the link's stored bytes, so the link
+    // is the only defect.
+    let b = batch();
+    let control = b.control();
+    let target = b"/etc/passwd";
+    let m = sample::manifest(&[("control.txt", &control), ("registry.csv", target)]);
+    let k = key();
+    let z = zip_with(|z, o| {
+        add(z, o, "control.txt", &control);
+        z.add_symlink("registry.csv", "/etc/passwd", o)
+            .expect("symlink");
+        add(
+            z,
+            o,
+            "manifest.sha256.hmac",
+            format!("{}\n", k.sign(&m)).as_bytes(),
+        );
+        add(z, o, "manifest.sha256", &m);
+    });
+    let msg = nak(&z, "B02");
+    assert_mentions(&msg, "registry.csv");
+    // A link under another name is B02 too (not B03).
+    let z = zip_with(|z, o| {
+        for (n, bytes) in b.entries(Some(&key())) {
+            add(z, o, &n, &bytes);
+        }
+        z.add_symlink("link", "control.txt", o).expect("symlink");
+    });
+    let msg = nak(&z, "B02");
+    assert_mentions(&msg, "link");
+}
+
+#[test]
+fn b02_encrypted_entry() {
+    let mut z = good_zip();
+    set_flags(&mut z, "registry.csv", |f| f | 1);
+    let m = nak(&z, "B02");
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b02_compression_method_other_than_stored_or_deflate() {
+    for method in [1u16, 6, 9, 12, 14, 93, 95, 98, 99] {
+        let mut z = good_zip();
+        set_method(&mut z, "registry.csv", method);
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &z);
+        assert_eq!(
+            (h.result.as_str(), h.code.as_deref()),
+            ("NAK", Some("B02")),
+            "method {method}: {:?}",
+            h.message
+        );
+        assert_mentions(h.message.as_deref().unwrap_or(""), "registry.csv");
+    }
+}
+
+#[test]
+fn b02_duplicate_entry_names() {
+    // The zip writer refuses duplicates: write "control.txx" and rename it in both headers.
+    let b = batch();
+    let mut files = b.entries(Some(&key()));
+    files.push(entry("control.txx", b.control()));
+    let mut z = sample::zip_entries(&files);
+    rename(&mut z, "control.txx", b"control.txt");
+    let names: Vec<Vec<u8>> = directory(&z).into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.as_slice() == b"control.txt")
+            .count(),
+        2
+    );
+    nak(&z, "B02");
+    // Same with a different second copy, and at the entry limit.
+    let mut files = b.entries(Some(&key()));
+    files.insert(0, entry("registry.csx", b"other bytes".to_vec()));
+    let mut z = sample::zip_entries(&files);
+    rename(&mut z, "registry.csx", b"registry.csv");
+    nak(&z, "B02");
+    nak_with(&limits("max_entries = 5"), NAME, &z, "B02");
+}
+
+#[test]
+fn b02_too_many_entries() {
+    // The signed archive has 4 entries.
+    ack_with(&limits("max_entries = 4"), &good_zip());
+    let m = nak_with(&limits("max_entries = 3"), NAME, &good_zip(), "B02");
+    assert_mentions(&m, "3");
+    // The default limit is 16.
+    let mut files = batch().entries(Some(&key()));
+    for i in 0..13 {
+        files.push(entry(&format!("extra{i:02}.txt"), b"x".to_vec()));
+    }
+    nak(&sample::zip_entries(&files), "B02");
+    files.pop();
+    // 16 entries: within the limit, so the extra names are B03.
+    nak(&sample::zip_entries(&files), "B03");
+}
+
+#[test]
+fn b02_total_uncompressed_size_over_the_limit() {
+    let z = good_zip();
+    let total: u64 = directory(&z).iter().map(|r| u64::from(r.usize(&z))).sum();
+    ack_with(&limits(&format!("max_uncompressed_bytes = {total}")), &z);
+    nak_with(
+        &limits(&format!("max_uncompressed_bytes = {}", total - 1)),
+        NAME,
+        &z,
+        "B02",
+    );
+}
+
+/// A batch whose registry is large and very compressible (the same rows many times).
+fn compressible_batch(copies: usize) -> Batch {
+    let rows: Vec<Vec<String>> = pay_rows().into_iter().cycle().take(3 * copies).collect();
+    Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6)
+}
+
+#[test]
+fn b02_ratio_over_the_limit() {
+    let b = compressible_batch(500);
+    let z = b.zip(Some(&key()));
+    let r = raw_entry(&z, "registry.csv");
+    let (size, csize) = (u64::from(r.usize(&z)), r.csize(&z) as u64);
+    let ratio = size / csize;
+    assert!(ratio > 20, "registry compresses {ratio}:1");
+    let cfg = |max_ratio: u64, above: u64| {
+        limits(&format!(
+            "max_ratio = {max_ratio}\nratio_applies_above = {above}"
+        ))
+    };
+    // Over the ratio and above the size it applies from: B02 naming the entry.
+    let m = nak_with(&cfg(ratio - 1, 4096), NAME, &z, "B02");
+    assert_mentions(&m, "registry.csv");
+    // Within the ratio, or not larger than the size it applies from: accepted.
+    ack_with(&cfg(ratio + 1, 4096), &z);
+    ack_with(&cfg(ratio - 1, size), &z);
+}
+
+#[test]
+fn b02_lying_sizes_ratio_exceeded_by_the_real_bytes() {
+    // Declared 100 bytes (under the size the ratio applies from), really ~200 kB: the real
+    // bytes exceed the ratio before the end of the entry, so B02, not B01.
+    let b = compressible_batch(500);
+    let mut z = b.zip(Some(&key()));
+    let r = raw_entry(&z, "registry.csv");
+    let ratio = u64::from(r.usize(&z)) / r.csize(&z) as u64;
+    set_usize(&mut z, "registry.csv", |_| 100);
+    let cfg = limits(&format!(
+        "max_ratio = {}\nratio_applies_above = 4096",
+        ratio / 2
+    ));
+    let m = nak_with(&cfg, NAME, &z, "B02");
+    assert_mentions(&m, "registry.csv");
+    // Under the default limits the same lie is only a size mismatch: B01.
+    nak(&z, "B01");
+}
+
+#[test]
+fn b02_lying_sizes_total_exceeded_by_the_real_bytes() {
+    let b = compressible_batch(500);
+    let mut z = b.zip(Some(&key()));
+    set_usize(&mut z, "registry.csv", |_| 100);
+    let declared: u64 = directory(&z).iter().map(|r| u64::from(r.usize(&z))).sum();
+    let limit = declared + 5000;
+    let m = nak_with(
+        &limits(&format!("max_uncompressed_bytes = {limit}")),
+        NAME,
+        &z,
+        "B02",
+    );
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b02_registry_line_longer_than_the_limit() {
+    let b = batch();
+    let text = String::from_utf8(b.registry.clone()).expect("utf-8");
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let (longest_at, longest) = lines
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, l)| (l.len(), std::cmp::Reverse(*i)))
+        .map(|(i, l)| (i + 1, l.len()))
+        .expect("lines");
+    let z = good_zip();
+    // A line of exactly the limit (its CRLF not counted) is allowed.
+    ack_with(&limits(&format!("max_line_bytes = {longest}")), &z);
+    let m = nak_with(
+        &limits(&format!("max_line_bytes = {}", longest - 1)),
+        NAME,
+        &z,
+        "B02",
+    );
+    assert_mentions(&m, "registry.csv");
+    assert_mentions(&m, &format!("line {longest_at} "));
+}
+
+#[test]
+fn b02_registry_line_limit_with_the_default_64_kib() {
+    let mut rows = pay_rows();
+    rows[1][10] = "x".repeat(64 << 10);
+    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let m = nak(&b.zip(Some(&key())), "B02");
+    assert_mentions(&m, "line 3");
+}
+
+#[test]
+fn b02_archive_larger_than_the_limit() {
+    let z = good_zip();
+    ack_with(&limits(&format!("max_archive_bytes = {}", z.len())), &z);
+    nak_with(
+        &limits(&format!("max_archive_bytes = {}", z.len() - 1)),
+        NAME,
+        &z,
+        "B02",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// B03: required file missing, or an entry not allowed
+
+#[test]
+fn b03_control_txt_missing() {
+    let b = batch();
+    let m = sample::manifest(&[("registry.csv", &b.registry)]);
+    let k = key();
+    let z = sample::zip_entries(&[
+        entry("registry.csv", b.registry.clone()),
+        entry("manifest.sha256.hmac", format!("{}\n", k.sign(&m))),
+        entry("manifest.sha256", m),
+    ]);
+    let msg = nak(&z, "B03");
+    assert_mentions(&msg, "control.txt");
+}
+
+#[test]
+fn b03_registry_csv_missing() {
+    let b = batch();
+    let c = b.control();
+    let m = sample::manifest(&[("control.txt", &c)]);
+    let k = key();
+    let z = sample::zip_entries(&[
+        entry("control.txt", c),
+        entry("manifest.sha256.hmac", format!("{}\n", k.sign(&m))),
+        entry("manifest.sha256", m),
+    ]);
+    let msg = nak(&z, "B03");
+    assert_mentions(&msg, "registry.csv");
+}
+
+#[test]
+fn b03_manifest_missing() {
+    let b = batch();
+    let z = sample::zip_entries(&[
+        entry("control.txt", b.control()),
+        entry("registry.csv", b.registry.clone()),
+    ]);
+    let msg = nak(&z, "B03");
+    assert_mentions(&msg, "manifest.sha256");
+}
+
+#[test]
+fn b03_extra_entry() {
+    // Listed and signed, so the extra name is the only defect.
+    let b = batch();
+    let c = b.control();
+    let readme = b"read me".to_vec();
+    let m = sample::manifest(&[
+        ("control.txt", &c),
+        ("registry.csv", &b.registry),
+        ("readme.txt", &readme),
+    ]);
+    let mut files = files_with_manifest(&c, &b.registry, &m, Some(&key()));
+    files.push(entry("readme.txt", readme));
+    let msg = nak(&sample::zip_entries(&files), "B03");
+    assert_mentions(&msg, "readme.txt");
+}
+
+#[test]
+fn b03_wrongly_cased_name() {
+    let b = batch();
+    let c = b.control();
+    let m = sample::manifest(&[("Control.txt", &c), ("registry.csv", &b.registry)]);
+    let mut files = files_with_manifest(&c, &b.registry, &m, Some(&key()));
+    files[0].0 = "Control.txt".into();
+    let msg = nak(&sample::zip_entries(&files), "B03");
+    assert_mentions(&msg, "Control.txt");
+    // And the same name with a changed case of the manifest.
+    let mut z = good_zip();
+    rename(&mut z, "manifest.sha256", b"MANIFEST.sha256");
+    nak(&z, "B03");
+}
+
+// ---------------------------------------------------------------------------------------------
+// B05: HMAC missing or wrong (a key is configured for MUNIS)
+
+#[test]
+fn b05_hmac_missing_when_a_key_is_configured() {
+    let m = nak(&batch().zip(None), "B05");
+    assert_mentions(&m, "manifest.sha256.hmac");
+}
+
+#[test]
+fn b05_wrong_hmac() {
+    let m = nak(&batch().zip(Some(&Key([7; 32]))), "B05");
+    assert_mentions(&m, "manifest.sha256.hmac");
+    // The right key over other bytes.
+    let b = batch();
+    let tag = key().sign(b"another manifest");
+    nak(&with_hmac_entry(&b, format!("{tag}\n").as_bytes()), "B05");
+}
+
+#[test]
+fn b05_malformed_hmac() {
+    let b = batch();
+    let m = sample::manifest(&[("control.txt", &b.control()), ("registry.csv", &b.registry)]);
+    let tag = key().sign(&m);
+    let cases: Vec<(&str, String)> = vec![
+        ("upper-case hex", format!("{}\n", tag.to_uppercase())),
+        ("extra text", format!("{tag} extra\n")),
+        ("text after the line", format!("{tag}\nextra")),
+        ("two LF", format!("{tag}\n\n")),
+        ("two CRLF", format!("{tag}\r\n\r\n")),
+        ("leading space", format!(" {tag}\n")),
+        ("leading line end", format!("\n{tag}")),
+        ("63 digits", format!("{}\n", &tag[..63])),
+        ("empty", String::new()),
+    ];
+    let mut rx = Rx::new();
+    for (why, body) in cases {
+        let h = rx.process(NAME, &with_hmac_entry(&b, body.as_bytes()));
+        assert_eq!(
+            (h.result.as_str(), h.code.as_deref()),
+            ("NAK", Some("B05")),
+            "{why}: {:?}",
+            h.message
+        );
+    }
+}
+
+#[test]
+fn b05_hmac_with_one_line_end_or_none_is_accepted() {
+    let mut rx = Rx::new();
+    for (seq, end) in [("001", "\n"), ("002", "\r\n"), ("003", "")] {
+        let b = batch_seq(seq, Charset::Utf8);
+        let m = sample::manifest(&[("control.txt", &b.control()), ("registry.csv", &b.registry)]);
+        let body = format!("{}{end}", key().sign(&m));
+        let h = rx.process(&b.file_name(), &with_hmac_entry(&b, body.as_bytes()));
+        assert_ack(&h);
+    }
+}
+
+#[test]
+fn b05_no_key_configured_hmac_entry_is_ignored_and_response_unsigned() {
+    let cfg = config_text("[partners.MUNIS]\n");
+    let mut rx = Rx::with(&cfg);
+    let cases: [(&str, Option<&[u8]>); 3] = [
+        ("001", Some(b"garbage, not an HMAC at all\n\n")),
+        ("002", Some(b"")),
+        ("003", None),
+    ];
+    for (seq, hmac) in cases {
+        let b = batch_seq(seq, Charset::Utf8);
+        let z = match hmac {
+            Some(h) => with_hmac_entry(&b, h),
+            None => b.zip(None),
+        };
+        let h = rx.process(&b.file_name(), &z);
+        assert_ack(&h);
+        let resp = h.response.expect("response");
+        assert_eq!(
+            entry_names(&rx.response(&resp)),
+            ["control.txt", "result.csv", "manifest.sha256"],
+            "{seq}: unsigned response"
+        );
+    }
+    // A NAK to a partner without key is unsigned too.
+    let b = batch_seq("004", Charset::Utf8);
+    let z = with_manifest_for(&b, b"not a manifest\n", None);
+    let h = rx.process(&b.file_name(), &z);
+    assert_nak(&rx, &h, "B04");
+    assert_eq!(
+        entry_names(&rx.response(h.response.as_deref().expect("response"))),
+        ["control.txt", "manifest.sha256"]
+    );
+}
+
+fn with_manifest_for(b: &Batch, manifest: &[u8], key: Option<&Key>) -> Vec<u8> {
+    sample::zip_entries(&files_with_manifest(
+        &b.control(),
+        &b.registry,
+        manifest,
+        key,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// B04: SHA-256 mismatch or malformed manifest (the HMAC always signs the manifest as given)
+
+#[test]
+fn b04_hash_mismatch() {
+    let b = batch();
+    let mut reg = b.registry.clone();
+    reg.push(b'x');
+    let m = sample::manifest(&[("control.txt", &b.control()), ("registry.csv", &reg)]);
+    let msg = nak(&with_manifest(&m), "B04");
+    assert_mentions(&msg, "registry.csv");
+}
+
+#[test]
+fn b04_file_not_listed() {
+    let b = batch();
+    let m = sample::manifest(&[("control.txt", &b.control())]);
+    let msg = nak(&with_manifest(&m), "B04");
+    assert_mentions(&msg, "registry.csv");
+    // An empty manifest lists nothing.
+    nak(&with_manifest(b""), "B04");
+}
+
+#[test]
+fn b04_listed_file_missing_from_the_archive() {
+    let m = format!("{}{}  readme.txt\n", good_manifest(), sha256_hex(b"x"));
+    let msg = nak(&with_manifest(m.as_bytes()), "B04");
+    assert_mentions(&msg, "readme.txt");
+}
+
+#[test]
+fn b04_manifest_lists_itself_or_the_hmac() {
+    let m = format!("{}{}  manifest.sha256\n", good_manifest(), sha256_hex(b"x"));
+    let msg = nak(&with_manifest(m.as_bytes()), "B04");
+    assert_mentions(&msg, "manifest.sha256");
+    let m = format!(
+        "{}{}  manifest.sha256.hmac\n",
+        good_manifest(),
+        sha256_hex(b"x")
+    );
+    nak(&with_manifest(m.as_bytes()), "B04");
+}
+
+#[test]
+fn b04_duplicate_line() {
+    let good = good_manifest();
+    let first = good.lines().next().expect("line");
+    let m = format!("{good}{first}\n");
+    let msg = nak(&with_manifest(m.as_bytes()), "B04");
+    assert_mentions(&msg, "control.txt");
+}
+
+#[test]
+fn b04_crlf_line_ends() {
+    let m = good_manifest().replace('\n', "\r\n");
+    nak(&with_manifest(m.as_bytes()), "B04");
+}
+
+#[test]
+fn b04_upper_case_hex() {
+    let m: String = good_manifest()
+        .lines()
+        .map(|l| format!("{}{}\n", l[..64].to_uppercase(), &l[64..]))
+        .collect();
+    nak(&with_manifest(m.as_bytes()), "B04");
+}
+
+#[test]
+fn b04_single_space_separator() {
+    let m = good_manifest().replace("  ", " ");
+    nak(&with_manifest(m.as_bytes()), "B04");
+    // A binary-mode marker ("<hash> *name") is not the agreed form either.
+    let m = good_manifest().replace("  ", " *");
+    nak(&with_manifest(m.as_bytes()), "B04");
+}
+
+#[test]
+fn b04_missing_final_lf() {
+    let good = good_manifest();
+    let m = good.strip_suffix('\n').expect("ends with LF");
+    nak(&with_manifest(m.as_bytes()), "B04");
+}
+
+#[test]
+fn b04_lines_in_any_order_are_accepted() {
+    let good = good_manifest();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.reverse();
+    let m = format!("{}\n", lines.join("\n"));
+    assert_ne!(m, good);
+    ack(&with_manifest(m.as_bytes()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// B06: control.txt malformed or inconsistent with the name
+
+#[test]
+fn b06_accepts_any_key_order_lf_and_blank_lines() {
+    ack(&with_control(|c| {
+        let mut lines: Vec<&str> = c.split("\r\n").filter(|l| !l.is_empty()).collect();
+        lines.reverse();
+        format!("\n{}\n\n", lines.join("\n\n"))
+    }));
+}
+
+#[test]
+fn b06_unknown_key() {
+    let m = nak(&with_control(|c| format!("{c}comment=hello\r\n")), "B06");
+    assert_mentions(&m, "control.txt");
+    assert_mentions(&m, "comment");
+}
+
+#[test]
+fn b06_duplicate_key() {
+    let m = nak(&with_control(|c| format!("{c}rows=3\r\n")), "B06");
+    assert_mentions(&m, "rows");
+    // Even with an equal value first.
+    nak(&with_control(|c| format!("encoding=utf-8\r\n{c}")), "B06");
+}
+
+#[test]
+fn b06_missing_key() {
+    for key_line in [
+        "format=munis-offline/1\r\n",
+        "encoding=utf-8\r\n",
+        "amount_total=493000.00\r\n",
+    ] {
+        let z = with_control(|c| {
+            assert!(c.contains(key_line), "{c}");
+            c.replace(key_line, "")
+        });
+        let m = nak(&z, "B06");
+        assert_mentions(&m, key_line.split('=').next().unwrap_or(""));
+    }
+}
+
+#[test]
+fn b06_spaces_around_equals() {
+    for bad in ["rows =3", "rows= 3", "rows = 3", " rows=3", "rows=3 "] {
+        let m = nak(&with_control(|c| c.replace("rows=3", bad)), "B06");
+        assert_mentions(&m, "control.txt");
+    }
+}
+
+#[test]
+fn b06_batch_id_inconsistent_with_the_name() {
+    let m = nak(
+        &with_control(|c| {
+            c.replace(
+                "batch_id=MUNIS_SUDBILLING_PAY_20261121_001",
+                "batch_id=MUNIS_SUDBILLING_PAY_20261121_002",
+            )
+        }),
+        "B06",
+    );
+    assert_mentions(&m, "batch_id");
+}
+
+#[test]
+fn b06_type_inconsistent_with_the_name() {
+    let m = nak(&with_control(|c| c.replace("type=PAY", "type=REV")), "B06");
+    assert_mentions(&m, "type");
+    nak(&with_control(|c| c.replace("type=PAY", "type=pay")), "B06");
+}
+
+#[test]
+fn b06_sender_inconsistent_with_the_name() {
+    let m = nak(
+        &with_control(|c| c.replace("sender=MUNIS", "sender=BANKX")),
+        "B06",
+    );
+    assert_mentions(&m, "sender");
+}
+
+#[test]
+fn b06_receiver_inconsistent_with_the_name() {
+    let m = nak(
+        &with_control(|c| c.replace("receiver=SUDBILLING", "receiver=OTHERRX")),
+        "B06",
+    );
+    assert_mentions(&m, "receiver");
+}
+
+#[test]
+fn b06_business_date_inconsistent_with_the_name() {
+    for bad in ["2026-11-20", "20261121", "2026-11-21x", "2026-13-01"] {
+        let m = nak(
+            &with_control(|c| {
+                c.replace("business_date=2026-11-21", &format!("business_date={bad}"))
+            }),
+            "B06",
+        );
+        assert_mentions(&m, "business_date");
+    }
+}
+
+#[test]
+fn b06_bad_created_at() {
+    for bad in [
+        "2026-11-22 01:05:00+05:00",
+        "2026-11-22T01:05:00",
+        "2026-11-22T25:05:00+05:00",
+        "22.11.2026 01:05",
+        "",
+    ] {
+        let m = nak(&with_control(|c| c.replace(CREATED_AT, bad)), "B06");
+        assert_mentions(&m, "created_at");
+    }
+}
+
+#[test]
+fn b06_bad_encoding_name() {
+    for bad in ["UTF-8", "utf8", "cp1251", "koi8-r", ""] {
+        let m = nak(
+            &with_control(|c| c.replace("encoding=utf-8", &format!("encoding={bad}"))),
+            "B06",
+        );
+        assert_mentions(&m, "encoding");
+    }
+}
+
+#[test]
+fn b06_rows_not_a_number() {
+    for bad in ["three", "-3", "3.0", "+3", "", "0x3"] {
+        let m = nak(
+            &with_control(|c| c.replace("rows=3\r\n", &format!("rows={bad}\r\n"))),
+            "B06",
+        );
+        assert_mentions(&m, "rows");
+    }
+}
+
+#[test]
+fn b06_amount_total_with_one_decimal() {
+    for bad in [
+        "493000.0",
+        "493000",
+        "493000.000",
+        "493000,00",
+        "-493000.00",
+    ] {
+        let m = nak(
+            &with_control(|c| c.replace("amount_total=493000.00", &format!("amount_total={bad}"))),
+            "B06",
+        );
+        assert_mentions(&m, "amount_total");
+    }
+}
+
+#[test]
+fn b06_non_ascii_byte() {
+    let b = batch();
+    let mut control = b.control();
+    let at = control.len() - 2;
+    control.splice(at..at, [0xC2, 0xA0]); // a UTF-8 no-break space after amount_total
+    let m = nak(&pack(&control, &b.registry), "B06");
+    assert_mentions(&m, "control.txt");
+    let mut control = b.control();
+    control.extend_from_slice(b"\xff\r\n");
+    nak(&pack(&control, &b.registry), "B06");
+}
+
+// ---------------------------------------------------------------------------------------------
+// B07: registry unreadable
+
+/// A consistent, signed archive of the batch with this registry (the batch's control totals).
+fn with_registry(b: &Batch, registry: &[u8]) -> Vec<u8> {
+    let mut b = b.clone();
+    b.registry = registry.to_vec();
+    b.zip(Some(&key()))
+}
+
+fn registry_with_header(header: &[&str]) -> Vec<u8> {
+    sample::registry_text(header, &pay_rows()).into_bytes()
+}
+
+#[test]
+fn b07_header_in_the_wrong_order() {
+    let mut h = PAY_HEADER;
+    h.swap(3, 4);
+    let m = nak(&with_registry(&batch(), &registry_with_header(&h)), "B07");
+    assert_mentions(&m, "registry.csv");
+    assert_mentions(&m, "line 1");
+}
+
+#[test]
+fn b07_header_missing_a_column() {
+    let h = &PAY_HEADER[..10];
+    nak(&with_registry(&batch(), &registry_with_header(h)), "B07");
+}
+
+#[test]
+fn b07_header_with_an_extra_column() {
+    let mut h = PAY_HEADER.to_vec();
+    h.push("note");
+    nak(&with_registry(&batch(), &registry_with_header(&h)), "B07");
+    // A header differing only in case, or with a space, is not the schema's header either.
+    let h = PAY_HEADER.map(|f| if f == "amount" { "Amount" } else { f });
+    nak(&with_registry(&batch(), &registry_with_header(&h)), "B07");
+}
+
+/// The batch's registry with `bytes` put into row 2's `payer_name` (physical line 3).
+fn registry_with_bytes_in_a_name(b: &Batch, bytes: &[u8]) -> Vec<u8> {
+    registry_with_bytes_at(b, b"To'xtayeva", bytes)
+}
+
+/// The batch's registry with `bytes` put two bytes into the first `needle`.
+fn registry_with_bytes_at(b: &Batch, needle: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let reg = &b.registry;
+    let at = reg
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("name in the registry");
+    let mut out = reg[..at + 2].to_vec();
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(&reg[at + 2..]);
+    out
+}
+
+#[test]
+fn b07_invalid_utf8_bytes() {
+    let b = batch();
+    let cases: [(&str, &[u8]); 6] = [
+        ("overlong '/'", b"\xC0\xAF"),
+        ("overlong NUL", b"\xC0\x80"),
+        ("lone continuation byte", b"\x80"),
+        ("0xFF", b"\xFF"),
+        ("surrogate", b"\xED\xA0\x80"),
+        ("truncated sequence", b"\xE2\x82"),
+    ];
+    for (why, bytes) in cases {
+        let mut rx = Rx::new();
+        let h = rx.process(
+            NAME,
+            &with_registry(&b, &registry_with_bytes_in_a_name(&b, bytes)),
+        );
+        let m = assert_nak(&rx, &h, "B07");
+        assert!(
+            m.contains("line 3") && m.contains("payer_name"),
+            "{why}: {m}"
+        );
+    }
+    // Above U+10FFFF.
+    nak(
+        &with_registry(&b, &registry_with_bytes_in_a_name(&b, b"\xF4\x90\x80\x80")),
+        "B07",
+    );
+    // Valid multi-byte UTF-8 in the same place is fine.
+    ack(&with_registry(
+        &b,
+        &registry_with_bytes_in_a_name(&b, "Тошматов".as_bytes()),
+    ));
+}
+
+#[test]
+fn b07_byte_0x98_in_windows_1251() {
+    let b = batch_seq("001", Charset::Windows1251);
+    // Valid windows-1251 Cyrillic bytes are fine...
+    let cyr = Charset::Windows1251.encode("Тошматов").expect("encodable");
+    ack(&with_registry(&b, &registry_with_bytes_in_a_name(&b, &cyr)));
+    // ...0x98 is undefined there.
+    let m = nak(
+        &with_registry(&b, &registry_with_bytes_in_a_name(&b, b"\xC0\x98")),
+        "B07",
+    );
+    assert_mentions(&m, "payer_name");
+    // In cp866 the same byte is a letter.
+    let b = batch_seq("001", Charset::Cp866);
+    ack(&with_registry(
+        &b,
+        &registry_with_bytes_in_a_name(&b, b"\x98"),
+    ));
+}
+
+#[test]
+fn b07_text_after_a_closing_quote() {
+    let b = batch();
+    for bad in [
+        &b"\"Davlat\" boji"[..],
+        b"\"Davlat\"boji",
+        b"\"Davlat\"\"\" x",
+    ] {
+        let text = b.registry.clone();
+        let at = text
+            .windows(11)
+            .position(|w| w == b"Davlat boji")
+            .expect("purpose");
+        let mut reg = text[..at].to_vec();
+        reg.extend_from_slice(bad);
+        reg.extend_from_slice(&text[at + 11..]);
+        let m = nak(&with_registry(&b, &reg), "B07");
+        assert_mentions(&m, "registry.csv line 2");
+    }
+}
+
+#[test]
+fn b07_quoted_field_open_at_the_end_of_the_file() {
+    let b = batch();
+    let mut reg = b.registry.clone();
+    // The last row's purpose is empty: open a quote there and never close it.
+    assert!(reg.ends_with(b";\r\n"));
+    reg.truncate(reg.len() - 2);
+    reg.extend_from_slice(b"\"open purpose\r\n");
+    nak(&with_registry(&b, &reg), "B07");
+    // Closed, it is an ordinary field.
+    reg.truncate(reg.len() - 2);
+    reg.extend_from_slice(b"\"\r\n");
+    ack(&with_registry(&b, &reg));
+}
+
+#[test]
+fn b07_empty_registry() {
+    let mut b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    b.registry = Vec::new();
+    assert_eq!((b.rows, b.amount_total), (0, 0));
+    let m = nak(&b.zip(Some(&key())), "B07");
+    assert_mentions(&m, "registry.csv");
+    // A header alone is a registry of no rows.
+    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    ack(&b.zip(Some(&key())));
+}
+
+#[test]
+fn b07_utf8_bom_accepted_for_utf8_but_not_for_single_byte_encodings() {
+    for (enc, ok) in [
+        (Charset::Utf8, true),
+        (Charset::Cp866, false),
+        (Charset::Windows1251, false),
+    ] {
+        let b = batch_seq("001", enc);
+        let mut reg = b"\xEF\xBB\xBF".to_vec();
+        reg.extend_from_slice(&b.registry);
+        let z = with_registry(&b, &reg);
+        if ok {
+            ack(&z);
+        } else {
+            let m = nak(&z, "B07");
+            assert_mentions(&m, "line 1");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// B08: control totals differ from the registry
+
+#[test]
+fn b08_rows_count_wrong() {
+    for delta in [1i64, -1] {
+        let mut b = batch();
+        b.rows = (b.rows as i64 + delta) as u64;
+        let m = nak(&b.zip(Some(&key())), "B08");
+        assert_mentions(&m, "rows");
+    }
+}
+
+#[test]
+fn b08_amount_total_wrong() {
+    for delta in [1i128, -1, 100] {
+        let mut b = batch();
+        b.amount_total += delta;
+        let m = nak(&b.zip(Some(&key())), "B08");
+        assert_mentions(&m, "amount_total");
+    }
+}
+
+#[test]
+fn b08_amount_total_counts_malformed_amounts_as_zero_and_skips_wrong_sized_rows() {
+    let good = pay_rows();
+    let mut rows = vec![good[0].clone()]; // 204000.00, well-formed
+    let mut r = good[1].clone();
+    r[0] = "25786018516960".into();
+    r[6] = "85000.5".into(); // malformed: counts as zero
+    rows.push(r);
+    let mut r = good[2].clone();
+    r[0] = "25786018516961".into();
+    r.pop(); // 10 fields: excluded from the sum although 204000.00 is well-formed
+    rows.push(r);
+    let mut r = good[1].clone();
+    r[0] = "25786018516962".into();
+    r[6] = String::new(); // missing: zero
+    rows.push(r);
+    let mut r = good[1].clone();
+    r[0] = "25786018516963".into();
+    r[6] = "-5.00".into(); // malformed: zero
+    rows.push(r);
+    let mut r = good[1].clone();
+    r[0] = "25786018516964".into();
+    r[4] = "12345".into(); // bad payer_id, but the amount is well-formed: counts
+    r[6] = "100.00".into();
+    rows.push(r);
+    let mut r = good[1].clone();
+    r[0] = "25786018516965".into();
+    r.push("extra".into()); // 12 fields: excluded
+    rows.push(r);
+    let mut b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    b.rows = 7;
+    b.amount_total = 20_410_000; // 204000.00 + 100.00
+    let rx = ack(&b.zip(Some(&key())));
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let got: Vec<(String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(_, p, s, f)| (p, format!("{s} {f}")))
+        .collect();
+    let want = [
+        ("25786018516942", "4 "),
+        ("25786018516960", "202 amount"),
+        ("25786018516961", "202 "),
+        ("25786018516962", "201 amount"),
+        ("25786018516963", "202 amount"),
+        ("25786018516964", "202 payer_id"),
+        ("25786018516965", "202 "),
+    ];
+    assert_eq!(got.len(), want.len());
+    for ((p, s), (wp, ws)) in got.iter().zip(want) {
+        assert_eq!(p, wp);
+        let code = ws.split(' ').next().unwrap_or("");
+        assert!(s.starts_with(code), "{p}: {s} (want {ws})");
+        if ws.len() > code.len() + 1 {
+            assert_eq!(s, ws, "{p}");
+        }
+    }
+    // Counting the wrong-sized row, or the malformed amount, is wrong.
+    for wrong in [20_410_000 + 20_400_000, 20_410_000 + 8_500_050] {
+        let mut b2 = b.clone();
+        b2.amount_total = wrong;
+        nak(&b2.zip(Some(&key())), "B08");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// B09: this batch id was already processed with different content
+
+#[test]
+fn b09_different_bytes_after_an_ack() {
+    let mut rx = Rx::new();
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let mut b = batch();
+    b.created_at = "2026-11-22T02:00:00+05:00".into();
+    let h = rx.process(NAME, &b.zip(Some(&key())));
+    let m = assert_nak(&rx, &h, "B09");
+    assert_mentions(&m, BATCH_ID);
+    // The ACK stays in the outbox beside the NAK.
+    assert_eq!(rx.outbox(), [ACK, NAK]);
+    // Still B09 later, whatever the new content.
+    let h = rx.process(NAME, b"garbage");
+    assert_nak(&rx, &h, "B09");
+}
+
+#[test]
+fn b09_not_after_naks_only_a_corrected_batch_is_acknowledged() {
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &batch().zip(Some(&Key([7; 32]))));
+    assert_nak(&rx, &h, "B05");
+    let h = rx.process(NAME, &good_plus_entry_named(b"readme.txt"));
+    assert_nak(&rx, &h, "B03");
+    let h = rx.process(NAME, &good_zip());
+    assert_ack(&h);
+    // Once processed, other bytes are B09.
+    let h = rx.process(NAME, &batch().zip(Some(&Key([7; 32]))));
+    assert_nak(&rx, &h, "B09");
+}
+
+#[test]
+fn b09_same_bytes_as_an_ack_get_the_stored_ack_back() {
+    let mut rx = Rx::new();
+    let z = good_zip();
+    let first = rx.process(NAME, &z);
+    assert_ack(&first);
+    let sent = rx.response(ACK);
+    let again = rx.process(NAME, &z);
+    assert_eq!(again.result, "RESENT");
+    assert_eq!(again.code, None);
+    assert_eq!(again.response.as_deref(), Some(ACK));
+    assert_eq!(rx.response(ACK), sent);
+    assert_eq!(rx.outbox(), [ACK]);
+    // Still the stored ACK after other batches were answered in between.
+    let other = batch_seq("002", Charset::Utf8);
+    assert_ack(&rx.process(&other.file_name(), &other.zip(Some(&key()))));
+    let third = rx.process(NAME, &z);
+    assert_eq!(third.result, "RESENT");
+    assert_eq!(rx.response(ACK), sent);
+}
+
+#[test]
+fn b09_resend_is_byte_for_byte_even_after_the_configuration_changed() {
+    let mut rx = Rx::new();
+    let z = good_zip();
+    assert_ack(&rx.process(NAME, &z));
+    let sent = rx.response(ACK);
+    // A second engine over the same folders: partner MUNIS removed, tiny limits.
+    let cfg_path = rx.dir.path().join("changed.toml");
+    std::fs::write(
+        &cfg_path,
+        config_text("[limits]\nmax_entries = 1\nmax_archive_bytes = 10\n"),
+    )
+    .expect("config");
+    let cfg = reestr::config::Config::load(&cfg_path).expect("config loads");
+    let mut engine = Engine::open(cfg).expect("open");
+    std::fs::remove_file(engine.cfg.outbox.join(ACK)).expect("ACK collected by the sender");
+    rx.drop_in(NAME, &z);
+    let (h, err) = engine.run();
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].result, "RESENT", "{:?}", h[0]);
+    assert_eq!(
+        std::fs::read(engine.cfg.outbox.join(ACK)).expect("resent"),
+        sent
+    );
+    // Other bytes under that configuration: the sender is no longer configured (B10 first).
+    rx.drop_in(NAME, b"other bytes");
+    let (h, err) = engine.run();
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        (h[0].result.as_str(), h[0].code.as_deref()),
+        ("NAK", Some("B10"))
+    );
+}
+
+#[test]
+fn b09_rejected_bytes_are_judged_afresh_under_a_new_configuration() {
+    // No key for MUNIS: an archive signed with a foreign key is ACK (the HMAC is ignored);
+    // under a key the same bytes were B05.
+    let mut rx = Rx::new();
+    let z = batch().zip(Some(&Key([7; 32])));
+    let h = rx.process(NAME, &z);
+    assert_nak(&rx, &h, "B05");
+    let cfg_path = rx.dir.path().join("nokey.toml");
+    std::fs::write(&cfg_path, config_text("[partners.MUNIS]\n")).expect("config");
+    let cfg = reestr::config::Config::load(&cfg_path).expect("config loads");
+    let mut engine = Engine::open(cfg).expect("open");
+    rx.drop_in(NAME, &z);
+    let (h, err) = engine.run();
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(h[0].result, "ACK", "{:?}", h[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// B10: sender, receiver or type not configured
+
+/// The batch with other parties, name and control consistent.
+fn batch_between(sender: &str, receiver: &str) -> Batch {
+    let mut b = batch();
+    b.sender = sender.into();
+    b.receiver = receiver.into();
+    b
+}
+
+#[test]
+fn b10_receiver_code_not_ours() {
+    let b = batch_between("MUNIS", "OTHERRX");
+    let mut rx = Rx::new();
+    let h = rx.process(&b.file_name(), &b.zip(Some(&key())));
+    let m = assert_nak(&rx, &h, "B10");
+    assert_mentions(&m, "OTHERRX");
+    // The response comes from our own code, to the sender, and is signed with its key.
+    assert_eq!(h.response.as_deref(), Some(NAK));
+    assert_eq!(rx.outbox(), [NAK]);
+    let control = rx.response_control(NAK);
+    assert_eq!(
+        control_value(&control, "sender").as_deref(),
+        Some("SUDBILLING")
+    );
+    assert_eq!(
+        control_value(&control, "receiver").as_deref(),
+        Some("MUNIS")
+    );
+    assert_eq!(
+        control_value(&control, "batch_id").as_deref(),
+        Some("SUDBILLING_MUNIS_PAY_20261121_001_NAK")
+    );
+    assert_eq!(
+        control_value(&control, "in_reply_to").as_deref(),
+        Some("MUNIS_OTHERRX_PAY_20261121_001")
+    );
+    assert_eq!(
+        entry_names(&rx.response(NAK)),
+        ["control.txt", "manifest.sha256", "manifest.sha256.hmac"]
+    );
+}
+
+#[test]
+fn b10_sender_not_configured() {
+    let b = batch_between("BANKX", "SUDBILLING");
+    let z = b.zip(Some(&key()));
+    let mut rx = Rx::new();
+    let h = rx.process(&b.file_name(), &z);
+    let m = assert_nak(&rx, &h, "B10");
+    assert_mentions(&m, "BANKX");
+    let resp = "SUDBILLING_BANKX_PAY_20261121_001_NAK.zip";
+    assert_eq!(h.response.as_deref(), Some(resp));
+    // Unsigned: no key for an unknown sender.
+    assert_eq!(
+        entry_names(&rx.response(resp)),
+        ["control.txt", "manifest.sha256"]
+    );
+    let control = rx.response_control(resp);
+    assert_eq!(
+        control_value(&control, "in_reply_to").as_deref(),
+        Some("BANKX_SUDBILLING_PAY_20261121_001")
+    );
+    assert_eq!(
+        control_value(&control, "in_reply_to_sha256"),
+        Some(sha256_hex(&z))
+    );
+    assert_eq!(
+        control_value(&control, "receiver").as_deref(),
+        Some("BANKX")
+    );
+    // The manifest of the response is right.
+    let manifest = rx
+        .response_entry(resp, "manifest.sha256")
+        .expect("manifest");
+    let c = rx.response_entry(resp, "control.txt").expect("control");
+    assert_eq!(manifest, sample::manifest(&[("control.txt", &c)]));
+}
+
+#[test]
+fn b10_unknown_sender_response_names_the_inbound_even_for_garbage() {
+    let z = b"not even a zip".to_vec();
+    let mut rx = Rx::new();
+    let h = rx.process("BANKX_SUDBILLING_REV_20261121_000123.zip", &z);
+    assert_nak(&rx, &h, "B10");
+    let resp = "SUDBILLING_BANKX_REV_20261121_000123_NAK.zip";
+    let control = rx.response_control(resp);
+    assert_eq!(
+        control_value(&control, "in_reply_to").as_deref(),
+        Some("BANKX_SUDBILLING_REV_20261121_000123")
+    );
+    assert_eq!(
+        control_value(&control, "in_reply_to_sha256"),
+        Some(sha256_hex(&z))
+    );
+    assert_eq!(
+        control_value(&control, "created_at").as_deref(),
+        Some(FALLBACK_CREATED_AT)
+    );
+}
+
+#[test]
+fn b10_type_not_configured_for_the_partner() {
+    let cfg = config_text(&format!("{MUNIS_WITH_KEY}types = [\"PAY\"]\n"));
+    let rev_rows = vec![vec![
+        "25786018516942".to_string(),
+        "2026-11-21 22:00:00".into(),
+        "204000.00".into(),
+        "Xato to'lov".into(),
+    ]];
+    let rev = Batch::new(
+        BatchType::Rev,
+        "001",
+        Charset::Utf8,
+        &REV_HEADER,
+        &rev_rows,
+        2,
+    );
+    let mut rx = Rx::with(&cfg);
+    let h = rx.process(&rev.file_name(), &rev.zip(Some(&key())));
+    let m = assert_nak(&rx, &h, "B10");
+    assert_mentions(&m, "REV");
+    assert_eq!(
+        h.response.as_deref(),
+        Some("SUDBILLING_MUNIS_REV_20261121_001_NAK.zip")
+    );
+    // PAY is configured.
+    assert_ack(&rx.process(NAME, &good_zip()));
+    // And with every type configured, the REV is processed.
+    let mut rx = Rx::new();
+    assert_ack(&rx.process(&rev.file_name(), &rev.zip(Some(&key()))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order of precedence: B10, B09, B01, B02, B03, B05, B04, B06, B07, B08
+
+#[test]
+fn order_b10_before_b01() {
+    nak_with(
+        &config_text(MUNIS_WITH_KEY),
+        "BANKX_SUDBILLING_PAY_20261121_001.zip",
+        b"garbage bytes",
+        "B10",
+    );
+    nak_with(
+        &config_text(MUNIS_WITH_KEY),
+        "MUNIS_OTHERRX_PAY_20261121_001.zip",
+        b"",
+        "B10",
+    );
+}
+
+#[test]
+fn order_b10_before_b09() {
+    // The batch id was ACKed while the type was configured; now it is not.
+    let mut rx = Rx::new();
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let cfg_path = rx.dir.path().join("pay-less.toml");
+    std::fs::write(
+        &cfg_path,
+        config_text(&format!("{MUNIS_WITH_KEY}types = [\"REV\"]\n")),
+    )
+    .expect("config");
+    let mut engine =
+        Engine::open(reestr::config::Config::load(&cfg_path).expect("load")).expect("open");
+    rx.drop_in(NAME, b"other bytes");
+    let (h, err) = engine.run();
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(h[0].code.as_deref(), Some("B10"), "{:?}", h[0]);
+}
+
+#[test]
+fn order_b09_before_b01() {
+    let mut rx = Rx::new();
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let z = good_zip();
+    let h = rx.process(NAME, &z[..z.len() / 2]);
+    assert_nak(&rx, &h, "B09");
+}
+
+#[test]
+fn order_b01_and_b02_first_met_in_the_archive() {
+    // Both in the central directory walk: a bad name (B02) is judged before any byte is read,
+    // so it wins over a corrupt stream (B01) of an earlier entry.
+    let mut z = good_plus_entry_named(b"../x");
+    let r = raw_entry(&z, "control.txt");
+    let start = r.data_start(&z);
+    z[start] = 0xFF;
+    nak(&z, "B02");
+    // A corrupt first entry is met before a too-long registry line.
+    let mut z = good_zip();
+    let r = raw_entry(&z, "control.txt");
+    let start = r.data_start(&z);
+    z[start] = 0xFF;
+    nak_with(&limits("max_line_bytes = 10"), NAME, &z, "B01");
+}
+
+#[test]
+fn order_b02_before_b03() {
+    // registry.csv encrypted (B02) and control.txt missing (B03).
+    let b = batch();
+    let m = sample::manifest(&[("registry.csv", &b.registry)]);
+    let k = key();
+    let mut z = sample::zip_entries(&[
+        entry("registry.csv", b.registry.clone()),
+        entry("manifest.sha256.hmac", format!("{}\n", k.sign(&m))),
+        entry("manifest.sha256", m),
+    ]);
+    nak(&z, "B03");
+    set_flags(&mut z, "registry.csv", |f| f | 1);
+    nak(&z, "B02");
+}
+
+#[test]
+fn order_b03_before_b05() {
+    // An extra entry (B03) and no HMAC although a key is configured (B05).
+    let mut files = batch().entries(None);
+    files.push(entry("readme.txt", b"x".to_vec()));
+    let z = sample::zip_entries(&files);
+    nak(&z, "B03");
+    nak(&batch().zip(None), "B05");
+}
+
+#[test]
+fn order_b05_before_b04() {
+    // Wrong HMAC (B05) and a manifest whose hash does not match (B04).
+    let b = batch();
+    let m = sample::manifest(&[("control.txt", b"other"), ("registry.csv", &b.registry)]);
+    nak(&with_manifest_for(&b, &m, Some(&Key([7; 32]))), "B05");
+    nak(&with_manifest_for(&b, &m, Some(&key())), "B04");
+}
+
+#[test]
+fn order_b04_before_b06() {
+    // control.txt with an unknown key (B06) and a manifest missing its final LF (B04).
+    let b = batch();
+    let control = format!(
+        "{}comment=x\r\n",
+        String::from_utf8(b.control()).expect("ascii")
+    );
+    let m = sample::manifest(&[
+        ("control.txt", control.as_bytes()),
+        ("registry.csv", &b.registry),
+    ]);
+    let k = key();
+    let bad_m = &m[..m.len() - 1];
+    let z = sample::zip_entries(&files_with_manifest(
+        control.as_bytes(),
+        &b.registry,
+        bad_m,
+        Some(&k),
+    ));
+    nak(&z, "B04");
+    let z = sample::zip_entries(&files_with_manifest(
+        control.as_bytes(),
+        &b.registry,
+        &m,
+        Some(&k),
+    ));
+    nak(&z, "B06");
+}
+
+#[test]
+fn order_b06_before_b07() {
+    // rows not a number (B06) and invalid UTF-8 in the registry (B07).
+    let b = batch();
+    let reg = registry_with_bytes_in_a_name(&b, b"\xC0\xAF");
+    let control = String::from_utf8(b.control())
+        .expect("ascii")
+        .replace("rows=3", "rows=three");
+    nak(&pack(control.as_bytes(), &reg), "B06");
+    nak(&pack(&b.control(), &reg), "B07");
+}
+
+#[test]
+fn order_b07_before_b08() {
+    // Header wrong (B07) and the rows count wrong (B08).
+    let mut b = batch();
+    b.rows += 5;
+    let mut h = PAY_HEADER;
+    h.swap(0, 1);
+    nak(&with_registry(&b, &registry_with_header(&h)), "B07");
+    nak(&b.zip(Some(&key())), "B08");
+}
+
+#[test]
+fn order_b07_before_b08_even_when_the_bad_bytes_come_late() {
+    // The last row holds invalid bytes and amount_total is wrong: B07 wins although it is met
+    // after rows whose sum is already off.
+    let mut b = batch();
+    b.amount_total += 1;
+    let reg = registry_with_bytes_at(&b, b"G'ulomov", b"\xFF");
+    let m = nak(&with_registry(&b, &reg), "B07");
+    assert_mentions(&m, "line 4");
+}
+
+// ---------------------------------------------------------------------------------------------
+// §8: created_at and zip entry times of a response
+
+fn created_at_of(rx: &Rx, response: &str) -> String {
+    control_value(&rx.response_control(response), "created_at").expect("created_at")
+}
+
+#[test]
+fn created_at_copied_for_a_b04_nak() {
+    let mut b = batch();
+    b.created_at = "2026-11-22T03:04:05+05:00".into();
+    let m = sample::manifest(&[("control.txt", b"x"), ("registry.csv", &b.registry)]);
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &with_manifest_for(&b, &m, Some(&key())));
+    assert_nak(&rx, &h, "B04");
+    assert_eq!(created_at_of(&rx, NAK), "2026-11-22T03:04:05+05:00");
+}
+
+#[test]
+fn created_at_copied_as_written_for_a_b06_caused_by_another_key() {
+    // `Z` and lower-case are valid RFC 3339 and are copied exactly as written.
+    for written in [
+        "2026-11-22T03:04:05+05:00",
+        "2026-11-21T22:04:05Z",
+        "2026-11-21t22:04:05.25z",
+    ] {
+        let z = with_control(|c| {
+            c.replace(CREATED_AT, written)
+                .replace("rows=3", "rows=three")
+        });
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &z);
+        let m = assert_nak(&rx, &h, "B06");
+        assert_mentions(&m, "rows");
+        assert_eq!(created_at_of(&rx, NAK), written);
+    }
+}
+
+#[test]
+fn created_at_copied_for_a_b03_nak() {
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &good_plus_entry_named(b"readme.txt"));
+    assert_nak(&rx, &h, "B03");
+    assert_eq!(created_at_of(&rx, NAK), CREATED_AT);
+}
+
+#[test]
+fn created_at_falls_back_for_b01() {
+    let mut rx = Rx::new();
+    let z = good_zip();
+    let h = rx.process(NAME, &z[..z.len() - 10]);
+    assert_nak(&rx, &h, "B01");
+    assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT);
+}
+
+#[test]
+fn created_at_falls_back_for_b02() {
+    // control.txt is fine, but the archive did not pass B02.
+    let mut rx = Rx::with(&limits("max_entries = 3"));
+    let h = rx.process(NAME, &good_zip());
+    assert_nak(&rx, &h, "B02");
+    assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT);
+}
+
+#[test]
+fn created_at_falls_back_with_two_created_at_lines() {
+    for second in [CREATED_AT, "2026-11-22T04:00:00+05:00"] {
+        let z = with_control(|c| format!("{c}created_at={second}\r\n"));
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &z);
+        assert_nak(&rx, &h, "B06");
+        assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT);
+    }
+}
+
+#[test]
+fn created_at_falls_back_with_an_invalid_created_at() {
+    for bad in [
+        "2026-11-22T25:05:00+05:00",
+        "2026-11-22 01:05:00",
+        "yesterday",
+    ] {
+        let z = with_control(|c| c.replace(CREATED_AT, bad));
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &z);
+        assert_nak(&rx, &h, "B06");
+        assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT);
+    }
+}
+
+fn entry_times(zip_bytes: &[u8]) -> Vec<(u16, u8, u8, u8, u8, u8)> {
+    let mut z = zip::ZipArchive::new(Cursor::new(zip_bytes)).expect("zip");
+    (0..z.len())
+        .map(|i| {
+            let t = z.by_index(i).expect("entry").last_modified().expect("time");
+            (
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn response_entry_times_follow_created_at_with_even_seconds() {
+    let mut b = batch();
+    b.created_at = "2026-11-22T01:05:07+05:00".into();
+    let mut rx = Rx::new();
+    assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
+    assert_eq!(created_at_of(&rx, ACK), "2026-11-22T01:05:07+05:00");
+    let times = entry_times(&rx.response(ACK));
+    assert_eq!(times.len(), 4);
+    assert!(
+        times.iter().all(|t| *t == (2026, 11, 22, 1, 5, 6)),
+        "{times:?}"
+    );
+    // A NAK too (B04), and the local time as written for a `Z` offset.
+    let mut b = batch_seq("002", Charset::Utf8);
+    b.created_at = "2026-11-21T20:59:59Z".into();
+    let m = sample::manifest(&[("control.txt", b"x"), ("registry.csv", &b.registry)]);
+    let h = rx.process(&b.file_name(), &with_manifest_for(&b, &m, Some(&key())));
+    assert_nak(&rx, &h, "B04");
+    let resp = h.response.expect("response");
+    assert_eq!(created_at_of(&rx, &resp), "2026-11-21T20:59:59Z");
+    let times = entry_times(&rx.response(&resp));
+    assert!(
+        times.iter().all(|t| *t == (2026, 11, 21, 20, 59, 58)),
+        "{times:?}"
+    );
+    // The fallback: the business date at midnight.
+    let h = rx.process("MUNIS_SUDBILLING_PAY_20261121_003.zip", b"");
+    assert_nak(&rx, &h, "B01");
+    let times = entry_times(&rx.response(h.response.as_deref().expect("response")));
+    assert!(
+        times.iter().all(|t| *t == (2026, 11, 21, 0, 0, 0)),
+        "{times:?}"
+    );
+}
+
+#[test]
+fn same_bytes_under_another_batch_name_are_judged_not_resent() {
+    // Bytes of the ACKed batch 001 arrive named as batch 002: not a re-delivery of 001. Judged
+    // afresh, its control.txt names batch 001 (B06), and the answer is named for batch 002.
+    let mut rx = Rx::new();
+    let z = good_zip();
+    assert_ack(&rx.process(NAME, &z));
+    let other = "MUNIS_SUDBILLING_PAY_20261121_002.zip";
+    let h = rx.process(other, &z);
+    let m = assert_nak(&rx, &h, "B06");
+    assert_mentions(&m, "batch_id");
+    assert_eq!(
+        h.response.as_deref(),
+        Some("SUDBILLING_MUNIS_PAY_20261121_002_NAK.zip")
+    );
+}
+
+#[test]
+fn b09_bytes_of_an_earlier_nak_after_an_ack_are_b09() {
+    let mut rx = Rx::new();
+    let bad = batch().zip(Some(&Key([7; 32])));
+    let h = rx.process(NAME, &bad);
+    assert_nak(&rx, &h, "B05");
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let h = rx.process(NAME, &bad);
+    assert_nak(&rx, &h, "B09");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the archive may legitimately be (§3: deflate or stored, zip64 allowed)
+
+#[test]
+fn stored_zip64_and_streamed_archives_are_accepted() {
+    let b = batch();
+    let files = b.entries(Some(&key()));
+    let stored = zip_with(|z, o| {
+        let o = o.compression_method(zip::CompressionMethod::Stored);
+        for (n, bytes) in &files {
+            add(z, o, n, bytes);
+        }
+    });
+    let zip64 = zip_with(|z, o| {
+        let o = o.large_file(true);
+        for (n, bytes) in &files {
+            add(z, o, n, bytes);
+        }
+    });
+    // zip64 extra field (header id 0x0001) in the local header of each entry.
+    let r = raw_entry(&zip64, "registry.csv");
+    let extra = u16_at(&zip64, r.local + 28);
+    assert!(extra >= 4 && u16_at(&zip64, r.local + 30 + r.name.len()) == 1);
+    let streamed = {
+        let mut z = zip::ZipWriter::new_stream(Vec::new());
+        let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (n, bytes) in &files {
+            z.start_file(n.as_str(), o).expect("start");
+            z.write_all(bytes).expect("write");
+        }
+        z.finish().expect("finish").into_inner()
+    };
+    // Data descriptors: general-purpose flag bit 3 set in the local header.
+    let r = raw_entry(&streamed, "registry.csv");
+    assert_ne!(
+        u16_at(&streamed, r.local + 6) & 8,
+        0,
+        "data descriptor used"
+    );
+    for (what, z) in [("stored", stored), ("zip64", zip64), ("streamed", streamed)] {
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &z);
+        assert_eq!(h.result, "ACK", "{what}: {:?}", h.message);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// B08 details
+
+#[test]
+fn b08_a_trailing_blank_line_is_a_row() {
+    let mut b = batch();
+    b.registry.extend_from_slice(b"\r\n");
+    let m = nak(&b.zip(Some(&key())), "B08");
+    assert_mentions(&m, "rows");
+    b.rows += 1;
+    let rx = ack(&b.zip(Some(&key())));
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let rows = statuses(&result);
+    assert_eq!(rows.len(), 4);
+    assert_eq!((rows[3].0.as_str(), rows[3].2.as_str()), ("4", "202"));
+}
+
+#[test]
+fn a_nak_found_after_the_rows_applies_nothing() {
+    // With the invoices loaded, the rows are accepted; a B08 (known only after every row was
+    // reconciled) must leave no payment behind, so the corrected batch gets status 1 again.
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    let mut bad = batch();
+    bad.amount_total += 1;
+    let h = rx.process(NAME, &bad.zip(Some(&key())));
+    assert_nak(&rx, &h, "B08");
+    let h = rx.process(NAME, &good_zip());
+    assert_ack(&h);
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let got: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
+    assert_eq!(got, ["1", "1", "1"]);
+    // And a B07 on the last row, likewise.
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    let b = batch();
+    let reg = registry_with_bytes_at(&b, b"G'ulomov", b"\xFF");
+    let h = rx.process(NAME, &with_registry(&b, &reg));
+    assert_nak(&rx, &h, "B07");
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let got: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
+    assert_eq!(got, ["1", "1", "1"]);
+}
+
+/// One entry for [`raw_zip`]: raw data as stored, with every header field given.
+struct RawEntry {
+    name: Vec<u8>,
+    data: Vec<u8>,
+    method: u16,
+    flags: u16,
+    crc: u32,
+    size: u32,
+    extra: Vec<u8>,
+}
+
+impl RawEntry {
+    /// A stored entry with the right CRC and size.
+    fn stored(name: &str, data: &[u8]) -> Self {
+        Self {
+            name: name.as_bytes().to_vec(),
+            data: data.to_vec(),
+            method: 0,
+            flags: 0,
+            crc: crc32(data),
+            size: data.len() as u32,
+            extra: Vec::new(),
+        }
+    }
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A zip written byte by byte (APPNOTE 4.3), so any field can be anything.
+fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    for e in entries {
+        let offset = out.len() as u32;
+        le32(&mut out, 0x0403_4b50);
+        le16(&mut out, 20);
+        le16(&mut out, e.flags);
+        le16(&mut out, e.method);
+        le16(&mut out, 0x28a0); // 05:05:00
+        le16(&mut out, 0x5b76); // 2025-11-22
+        le32(&mut out, e.crc);
+        le32(&mut out, e.data.len() as u32);
+        le32(&mut out, e.size);
+        le16(&mut out, e.name.len() as u16);
+        le16(&mut out, e.extra.len() as u16);
+        out.extend_from_slice(&e.name);
+        out.extend_from_slice(&e.extra);
+        out.extend_from_slice(&e.data);
+        le32(&mut central, 0x0201_4b50);
+        le16(&mut central, 3 << 8 | 20);
+        le16(&mut central, 20);
+        le16(&mut central, e.flags);
+        le16(&mut central, e.method);
+        le16(&mut central, 0x28a0);
+        le16(&mut central, 0x5b76);
+        le32(&mut central, e.crc);
+        le32(&mut central, e.data.len() as u32);
+        le32(&mut central, e.size);
+        le16(&mut central, e.name.len() as u16);
+        le16(&mut central, e.extra.len() as u16);
+        le16(&mut central, 0);
+        le16(&mut central, 0);
+        le16(&mut central, 0);
+        le32(&mut central, 0o100_644 << 16);
+        le32(&mut central, offset);
+        central.extend_from_slice(&e.name);
+        central.extend_from_slice(&e.extra);
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    le32(&mut out, 0x0605_4b50);
+    le16(&mut out, 0);
+    le16(&mut out, 0);
+    le16(&mut out, entries.len() as u16);
+    le16(&mut out, entries.len() as u16);
+    le32(&mut out, central.len() as u32);
+    le32(&mut out, cd_offset);
+    le16(&mut out, 0);
+    out
+}
+
+/// The good batch's four entries, stored, written by [`raw_zip`].
+fn raw_good_entries() -> Vec<RawEntry> {
+    batch()
+        .entries(Some(&key()))
+        .iter()
+        .map(|(n, b)| RawEntry::stored(n, b))
+        .collect()
+}
+
+#[test]
+fn raw_zip_writer_makes_an_acceptable_archive() {
+    ack(&raw_zip(&raw_good_entries()));
+}
+
+#[test]
+fn b02_aes_encrypted_entry() {
+    // WinZip AES: method 99, flag bit 0, extra field 0x9901 (version 2, "AE", AES-256, deflate).
+    let mut entries = raw_good_entries();
+    let reg = &mut entries[1];
+    assert_eq!(reg.name, b"registry.csv");
+    reg.method = 99;
+    reg.flags |= 1;
+    reg.crc = 0;
+    reg.extra = vec![0x01, 0x99, 7, 0, 2, 0, b'A', b'E', 3, 8, 0];
+    let mut data = vec![0x5Au8; 16 + 2]; // salt and password verifier
+    data.extend_from_slice(&[0xA5; 64]);
+    data.extend_from_slice(&[0x33; 10]); // authentication code
+    reg.data = data;
+    let m = nak(&raw_zip(&entries), "B02");
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b02_traditional_pkware_encrypted_entry() {
+    let mut entries = raw_good_entries();
+    let reg = &mut entries[1];
+    reg.flags |= 1;
+    let mut data = vec![0x11u8; 12]; // encryption header
+    data.extend_from_slice(&reg.data.clone());
+    reg.data = data;
+    let m = nak(&raw_zip(&entries), "B02");
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b02_duplicate_names_raw() {
+    let mut entries = raw_good_entries();
+    entries.push(RawEntry::stored("registry.csv", b"second copy"));
+    nak(&raw_zip(&entries), "B02");
+    // Duplicates far below the entry limit, the second identical to the first.
+    let mut entries = raw_good_entries();
+    let again = RawEntry::stored("control.txt", &batch().control());
+    entries.insert(1, again);
+    nak(&raw_zip(&entries), "B02");
+}
+
+#[test]
+fn b03_empty_zip() {
+    // A readable archive with no entries at all: every required file is missing.
+    let m = nak(&raw_zip(&[]), "B03");
+    assert_mentions(&m, "control.txt");
+}
