@@ -134,6 +134,8 @@ pub struct Engine {
     pub cancel: Arc<AtomicBool>,
     /// Progress callback `(rows done, rows declared)` for long batches.
     pub progress: Option<Box<dyn Fn(u64, u64)>>,
+    /// Rows reconciled together (see [`pipeline::CHUNK_ROWS`]); the answers do not depend on it.
+    pub chunk_rows: usize,
     lock: Option<File>,
 }
 
@@ -226,6 +228,7 @@ impl Engine {
             layout,
             cancel: Arc::new(AtomicBool::new(false)),
             progress: None,
+            chunk_rows: pipeline::CHUNK_ROWS,
             lock: None,
         })
     }
@@ -593,6 +596,7 @@ impl Engine {
                 spool_dir: &tmp,
                 cancel: Some(&self.cancel),
                 progress: self.progress.as_deref(),
+                chunk_rows: self.chunk_rows,
             };
             let ev = {
                 let mut sp = tx.savepoint()?;
@@ -608,6 +612,10 @@ impl Engine {
                 ev
             };
             fault("validated");
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "batch evaluated and applied (not committed)"
+            );
             let (result, code, message, rows, statuses) = summary(&ev);
             let (resp_name, resp_sha) =
                 keep_response(&self.layout.sent(), &tmp, policy.key.as_ref(), ev)?;
@@ -632,6 +640,7 @@ impl Engine {
             let id = tx.last_insert_rowid();
             tx.commit()?;
             fault("committed");
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "committed");
             handled.result = result;
             handled.code = code;
             handled.message = message;
@@ -926,6 +935,7 @@ impl Engine {
             spool_dir: &tmp,
             cancel: None,
             progress: None,
+            chunk_rows: self.chunk_rows,
         };
         let mut ev = {
             let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
@@ -994,6 +1004,7 @@ impl Engine {
                 spool_dir: &tmp,
                 cancel: None,
                 progress: None,
+                chunk_rows: self.chunk_rows,
             };
             let ev = {
                 let mut books = StoreBooks::new(&tx, name.batch_id(), next)?;
@@ -1056,6 +1067,7 @@ impl Engine {
             spool_dir: &tmp,
             cancel: None,
             progress: None,
+            chunk_rows: self.chunk_rows,
         };
         let ev = {
             let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;

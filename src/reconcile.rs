@@ -7,18 +7,31 @@
 use crate::code::RowStatus;
 use crate::name::BatchType;
 use crate::schema::Schema;
-use crate::store::{Invoice, Ledger, Payment, PaymentRow, StoreError, opt_text};
+use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError, opt_text};
 use crate::validate::Value;
 use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::{HashMap, HashSet};
 
 /// What reconciliation reads and changes.
+///
+/// Reads may be served from what [`Books::prefetch`] loaded; changes may be held until
+/// [`Books::flush`]. Either way every read sees every change made before it.
 pub trait Books {
+    /// Loads these invoices and payments ahead of the rows that need them (a hint: sorted,
+    /// batched reads are much cheaper than one read per row).
+    fn prefetch(
+        &mut self,
+        invoice_nos: &mut Vec<String>,
+        payment_ids: &mut Vec<String>,
+    ) -> Result<(), StoreError>;
+    /// Writes the changes held so far.
+    fn flush(&mut self) -> Result<(), StoreError>;
     /// The invoice with this number.
     fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError>;
     /// The payment with this id.
     fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError>;
     /// Records a payment and adds it to its invoice's paid amount.
-    fn add_payment(&mut self, row: &PaymentRow<'_>, line: u64) -> Result<(), StoreError>;
+    fn add_payment(&mut self, p: PaymentRecord) -> Result<(), StoreError>;
     /// Marks a payment reversed and re-opens its amount.
     fn reverse(
         &mut self,
@@ -27,8 +40,7 @@ pub trait Books {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError>;
-    /// Records that a line of this batch carried this payment id (kept outside memory: the
-    /// set can be as large as the registry).
+    /// Records that a line of this batch carried this payment id.
     fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError>;
     /// Whether a payment was applied by the batch in hand (an earlier line of it).
     fn applied_by_this_batch(&self, p: &Payment) -> bool;
@@ -38,7 +50,11 @@ pub trait Books {
     fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError>;
 }
 
-/// The SQLite ledger of one batch.
+/// Payment ids noted in memory before they move to a temporary table (bounded memory).
+const NOTED_IN_MEMORY: usize = 1 << 20;
+
+/// The SQLite ledger of one batch, as a write-back cache: reads are prefetched in sorted
+/// batches, changes are written at [`Books::flush`] in key order.
 pub struct StoreBooks<'t> {
     /// The ledger.
     pub ledger: Ledger<'t>,
@@ -46,6 +62,13 @@ pub struct StoreBooks<'t> {
     pub batch_id: String,
     /// Journal entry the batch will get.
     pub journal_seq: i64,
+    invoices: HashMap<String, Option<Invoice>>,
+    payments: HashMap<String, Option<Payment>>,
+    new_payments: Vec<PaymentRecord>,
+    reversals: Vec<(String, NaiveDateTime, String)>,
+    paid_delta: HashMap<String, i64>,
+    noted: HashSet<Box<str>>,
+    noted_spilled: bool,
 }
 
 impl<'t> StoreBooks<'t> {
@@ -61,21 +84,133 @@ impl<'t> StoreBooks<'t> {
             ledger,
             batch_id,
             journal_seq,
+            invoices: HashMap::new(),
+            payments: HashMap::new(),
+            new_payments: Vec::new(),
+            reversals: Vec::new(),
+            paid_delta: HashMap::new(),
+            noted: HashSet::new(),
+            noted_spilled: false,
         })
+    }
+
+    fn spill_noted(&mut self) -> Result<(), StoreError> {
+        let mut ids: Vec<Box<str>> = self.noted.drain().collect();
+        ids.sort();
+        for id in ids {
+            self.ledger.note_line(&id)?;
+        }
+        self.noted_spilled = true;
+        Ok(())
     }
 }
 
 impl Books for StoreBooks<'_> {
+    fn prefetch(
+        &mut self,
+        invoice_nos: &mut Vec<String>,
+        payment_ids: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        invoice_nos.sort_unstable();
+        invoice_nos.dedup();
+        for no in invoice_nos.drain(..) {
+            if !self.invoices.contains_key(&no) {
+                let v = self.ledger.invoice(&no)?;
+                self.invoices.insert(no, v);
+            }
+        }
+        payment_ids.sort_unstable();
+        payment_ids.dedup();
+        payment_ids.retain(|id| !self.payments.contains_key(id));
+        // New payment ids usually lie beyond the ones in the store: one range scan then says
+        // which exist, and only those are read.
+        match self.ledger.payments_in_range(payment_ids)? {
+            Some(present) => {
+                for id in payment_ids.drain(..) {
+                    let v = if present.binary_search(&id).is_ok() {
+                        self.ledger.payment(&id)?
+                    } else {
+                        None
+                    };
+                    self.payments.insert(id, v);
+                }
+            }
+            None => {
+                for id in payment_ids.drain(..) {
+                    let v = self.ledger.payment(&id)?;
+                    self.payments.insert(id, v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let mut new = std::mem::take(&mut self.new_payments);
+        new.sort_unstable_by(|a, b| a.payment_id.cmp(&b.payment_id));
+        for p in &new {
+            self.ledger
+                .insert_payment(p, &self.batch_id, self.journal_seq)?;
+        }
+        let mut rev = std::mem::take(&mut self.reversals);
+        rev.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (id, at, reason) in &rev {
+            self.ledger
+                .mark_reversed(id, at, reason, &self.batch_id, self.journal_seq)?;
+        }
+        let mut deltas: Vec<(String, i64)> = self.paid_delta.drain().collect();
+        deltas.sort_unstable();
+        for (no, d) in deltas {
+            if d != 0 {
+                self.ledger.add_paid(&no, d)?;
+            }
+        }
+        // Everything is in the store now: the caches may go (memory stays bounded).
+        self.invoices.clear();
+        self.payments.clear();
+        Ok(())
+    }
+
     fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError> {
-        self.ledger.invoice(no)
+        if let Some(v) = self.invoices.get(no) {
+            return Ok(v.clone());
+        }
+        let v = self.ledger.invoice(no)?;
+        self.invoices.insert(no.to_string(), v.clone());
+        Ok(v)
     }
+
     fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
-        self.ledger.payment(id)
+        if let Some(v) = self.payments.get(id) {
+            return Ok(v.clone());
+        }
+        let v = self.ledger.payment(id)?;
+        self.payments.insert(id.to_string(), v.clone());
+        Ok(v)
     }
-    fn add_payment(&mut self, row: &PaymentRow<'_>, line: u64) -> Result<(), StoreError> {
-        self.ledger
-            .add_payment(row, &self.batch_id, line, self.journal_seq)
+
+    fn add_payment(&mut self, p: PaymentRecord) -> Result<(), StoreError> {
+        if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+            inv.paid += p.amount;
+        } else if let Some(mut inv) = self.ledger.invoice(&p.invoice_no)? {
+            inv.paid += self.paid_delta.get(&p.invoice_no).copied().unwrap_or(0) + p.amount;
+            self.invoices.insert(p.invoice_no.clone(), Some(inv));
+        }
+        *self.paid_delta.entry(p.invoice_no.clone()).or_default() += p.amount;
+        self.payments.insert(
+            p.payment_id.clone(),
+            Some(Payment {
+                invoice_no: p.invoice_no.clone(),
+                paid_at: p.paid_at,
+                amount: p.amount,
+                reversed: false,
+                journal_seq: self.journal_seq,
+            }),
+        );
+        self.new_payments.push(p);
+        Ok(())
     }
+
     fn reverse(
         &mut self,
         id: &str,
@@ -83,27 +218,58 @@ impl Books for StoreBooks<'_> {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError> {
-        self.ledger.reverse(
-            id,
-            &p.invoice_no,
-            p.amount,
-            at,
-            reason,
-            &self.batch_id,
-            self.journal_seq,
-        )
+        if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+            inv.paid -= p.amount;
+        }
+        *self.paid_delta.entry(p.invoice_no.clone()).or_default() -= p.amount;
+        if let Some(Some(cached)) = self.payments.get_mut(id) {
+            cached.reversed = true;
+        } else {
+            let mut q = p.clone();
+            q.reversed = true;
+            self.payments.insert(id.to_string(), Some(q));
+        }
+        // A payment inserted by this batch and reversed by it is written, then updated.
+        self.reversals
+            .push((id.to_string(), *at, reason.to_string()));
+        Ok(())
     }
+
     fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError> {
-        self.ledger.note_line(payment_id)
+        if self.noted_spilled {
+            return self.ledger.note_line(payment_id);
+        }
+        if !self.noted.contains(payment_id) {
+            self.noted.insert(payment_id.into());
+            if self.noted.len() > NOTED_IN_MEMORY {
+                self.spill_noted()?;
+            }
+        }
+        Ok(())
     }
-    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError> {
-        self.ledger.noted(payment_id)
-    }
+
     fn applied_by_this_batch(&self, p: &Payment) -> bool {
         p.journal_seq == self.journal_seq
     }
+
+    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError> {
+        if self.noted_spilled {
+            self.ledger.noted(payment_id)
+        } else {
+            Ok(self.noted.contains(payment_id))
+        }
+    }
+
     fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        self.ledger.unlisted_on(date)
+        self.flush()?;
+        if self.noted_spilled {
+            return self.ledger.unlisted_on(date);
+        }
+        let all = self.ledger.payments_on(date)?;
+        Ok(all
+            .into_iter()
+            .filter(|id| !self.noted.contains(id.as_str()))
+            .collect())
     }
 }
 
@@ -194,6 +360,15 @@ impl Reconciler {
         Ok(Self { kind, cols })
     }
 
+    /// The invoice number and payment id a well-formed row will look up (for prefetching).
+    pub fn keys<'v>(&self, v: &'v [Value]) -> (Option<&'v str>, &'v str) {
+        let c = &self.cols;
+        let inv = (c.invoice_no != usize::MAX)
+            .then(|| v.get(c.invoice_no).map(Value::text))
+            .flatten();
+        (inv, v.get(c.payment_id).map(Value::text).unwrap_or(""))
+    }
+
     /// Notes the payment id written on a line (valid or not) once the line has its status.
     pub fn saw(
         &mut self,
@@ -271,20 +446,20 @@ impl Reconciler {
                         ),
                     ));
                 }
-                let row = PaymentRow {
-                    payment_id: pid,
+                books.add_payment(PaymentRecord {
+                    payment_id: pid.to_string(),
                     paid_at: get(c.at).datetime().unwrap_or_default(),
-                    invoice_no: no,
-                    payer_type: pt,
-                    payer_id: pi,
-                    payer_name: get(c.payer_name).text(),
+                    invoice_no: no.to_string(),
+                    payer_type: pt.to_string(),
+                    payer_id: pi.to_string(),
+                    payer_name: get(c.payer_name).text().to_string(),
                     amount,
-                    currency: get(c.currency).text(),
-                    bank_mfo: get(c.bank_mfo).text(),
-                    account: opt_text(get(c.account)),
-                    purpose: opt_text(get(c.purpose)),
-                };
-                books.add_payment(&row, line)?;
+                    currency: get(c.currency).text().to_string(),
+                    bank_mfo: get(c.bank_mfo).text().to_string(),
+                    account: opt_text(get(c.account)).map(str::to_owned),
+                    purpose: opt_text(get(c.purpose)).map(str::to_owned),
+                    line,
+                })?;
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
             BatchType::Rev => {

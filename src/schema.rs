@@ -353,7 +353,16 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     if !digits.iter().all(|&i| b[i].is_ascii_digit()) {
         return None;
     }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok()
+    let n = |i: usize, len: usize| {
+        b[i..i + len]
+            .iter()
+            .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'))
+    };
+    chrono::NaiveDate::from_ymd_opt(n(0, 4) as i32, n(5, 2), n(8, 2))?.and_hms_opt(
+        n(11, 2),
+        n(14, 2),
+        n(17, 2),
+    )
 }
 
 #[cfg(test)]
@@ -409,6 +418,7 @@ mod tests {
             "2026-1-21 13:22:10",
             "2026-13-45 00:00:00",
             "2026-11-21 24:00:00",
+            "2026-11-21 23:59:60",
             "2026-11-21 13:22",
             "2026-02-29 00:00:00",
             " 2026-11-21 13:22:10",

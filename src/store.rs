@@ -48,14 +48,14 @@ CREATE TABLE IF NOT EXISTS invoices (
   paid INTEGER NOT NULL DEFAULT 0, import_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS payments (
-  payment_id TEXT PRIMARY KEY, invoice_no TEXT NOT NULL, paid_at TEXT NOT NULL,
+  payment_id TEXT NOT NULL UNIQUE, invoice_no TEXT NOT NULL, paid_at TEXT NOT NULL,
   amount INTEGER NOT NULL, payer_type TEXT NOT NULL, payer_id TEXT NOT NULL,
   payer_name TEXT NOT NULL, currency TEXT NOT NULL, bank_mfo TEXT NOT NULL,
   account TEXT, purpose TEXT, batch_id TEXT NOT NULL, line INTEGER NOT NULL,
   journal_seq INTEGER NOT NULL, state TEXT NOT NULL,
   reversed_at TEXT, reverse_reason TEXT, reversed_batch_id TEXT, reversed_journal_seq INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS payments_paid_at ON payments(paid_at);
+);
+CREATE INDEX IF NOT EXISTS payments_day ON payments(substr(paid_at, 1, 10), payment_id);
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY, journal_seq INTEGER NOT NULL, inbound_name TEXT NOT NULL,
   inbound_sha256 TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT NOT NULL, code TEXT,
@@ -166,7 +166,7 @@ impl Store {
                 _ => {}
             }
         }
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-131072; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
         let s = Self { conn };
         s.init_tables()?;
         Ok(s)
@@ -211,7 +211,16 @@ fn dt(s: &str) -> NaiveDateTime {
 
 /// Text of a datetime as stored.
 pub fn dt_text(d: &NaiveDateTime) -> String {
-    d.format("%Y-%m-%d %H:%M:%S").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
 }
 
 impl<'t> Ledger<'t> {
@@ -256,13 +265,37 @@ impl<'t> Ledger<'t> {
             .optional()?)
     }
 
-    /// Applies a PAY row (values in PAY schema order, looked up by name by the caller).
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_payment(
+    /// Of these sorted ids, the ones present as payments, found by one range scan when the
+    /// range holds few other payments (`None` when a range scan would not pay off).
+    pub fn payments_in_range(
         &self,
-        row: &PaymentRow<'_>,
+        sorted_ids: &[String],
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let (Some(lo), Some(hi)) = (sorted_ids.first(), sorted_ids.last()) else {
+            return Ok(Some(Vec::new()));
+        };
+        let cap = sorted_ids.len() * 2 + 1;
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT payment_id FROM payments WHERE payment_id >= ?1 AND payment_id <= ?2 ORDER BY payment_id LIMIT ?3")?;
+        let rows = st.query_map(params![lo, hi, cap as i64], |r| r.get::<_, String>(0))?;
+        let found: Vec<String> = rows.collect::<Result<_, _>>()?;
+        if found.len() >= cap {
+            return Ok(None);
+        }
+        Ok(Some(
+            found
+                .into_iter()
+                .filter(|id| sorted_ids.binary_search(id).is_ok())
+                .collect(),
+        ))
+    }
+
+    /// Inserts a payment (state `PAID`).
+    pub fn insert_payment(
+        &self,
+        p: &PaymentRecord,
         batch_id: &str,
-        line: u64,
         journal_seq: i64,
     ) -> Result<(), StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -271,35 +304,37 @@ impl<'t> Ledger<'t> {
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,'PAID')",
         )?;
         st.execute(params![
-            row.payment_id,
-            row.invoice_no,
-            dt_text(&row.paid_at),
-            row.amount,
-            row.payer_type,
-            row.payer_id,
-            row.payer_name,
-            row.currency,
-            row.bank_mfo,
-            row.account,
-            row.purpose,
+            p.payment_id,
+            p.invoice_no,
+            dt_text(&p.paid_at),
+            p.amount,
+            p.payer_type,
+            p.payer_id,
+            p.payer_name,
+            p.currency,
+            p.bank_mfo,
+            p.account,
+            p.purpose,
             batch_id,
-            line as i64,
+            p.line as i64,
             journal_seq
         ])?;
-        let mut up = self
-            .tx
-            .prepare_cached("UPDATE invoices SET paid = paid + ?2 WHERE invoice_no=?1")?;
-        up.execute(params![row.invoice_no, row.amount])?;
         Ok(())
     }
 
-    /// Applies a REV row: marks the payment reversed and re-opens its amount on the invoice.
-    #[allow(clippy::too_many_arguments)]
-    pub fn reverse(
+    /// Adds `delta` tiyin to an invoice's paid amount.
+    pub fn add_paid(&self, invoice_no: &str, delta: i64) -> Result<(), StoreError> {
+        let mut up = self
+            .tx
+            .prepare_cached("UPDATE invoices SET paid = paid + ?2 WHERE invoice_no=?1")?;
+        up.execute(params![invoice_no, delta])?;
+        Ok(())
+    }
+
+    /// Marks a payment reversed.
+    pub fn mark_reversed(
         &self,
         payment_id: &str,
-        invoice_no: &str,
-        amount: i64,
         reversed_at: &NaiveDateTime,
         reason: &str,
         batch_id: &str,
@@ -316,11 +351,18 @@ impl<'t> Ledger<'t> {
             batch_id,
             journal_seq
         ])?;
-        let mut up = self
-            .tx
-            .prepare_cached("UPDATE invoices SET paid = paid - ?2 WHERE invoice_no=?1")?;
-        up.execute(params![invoice_no, amount])?;
         Ok(())
+    }
+
+    /// Ids of the payments with `paid_at` on this date, in ascending byte order.
+    pub fn payments_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT payment_id FROM payments WHERE substr(paid_at, 1, 10) = ?1 ORDER BY payment_id",
+        )?;
+        let rows = st.query_map([date.format("%Y-%m-%d").to_string()], |r| {
+            r.get::<_, String>(0)
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Starts a batch: forgets the payment ids noted for the previous one.
@@ -352,43 +394,45 @@ impl<'t> Ledger<'t> {
     /// Ids of the payments with `paid_at` on this date that no line of the batch noted, in
     /// ascending byte order.
     pub fn unlisted_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        let from = format!("{} 00:00:00", date.format("%Y-%m-%d"));
-        let to = format!("{} 23:59:59", date.format("%Y-%m-%d"));
+        let from = date.format("%Y-%m-%d").to_string();
+        let to = from.clone();
         let mut st = self.tx.prepare_cached(
-            "SELECT payment_id FROM payments WHERE paid_at >= ?1 AND paid_at <= ?2
+            "SELECT payment_id FROM payments WHERE substr(paid_at, 1, 10) >= ?1 AND substr(paid_at, 1, 10) <= ?2
                AND payment_id NOT IN (SELECT payment_id FROM temp.batch_lines)
-             ORDER BY CAST(payment_id AS BLOB)",
+             ORDER BY payment_id",
         )?;
         let rows = st.query_map([from, to], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 
-/// The fields of a PAY row the store keeps.
-#[derive(Debug, Clone)]
-pub struct PaymentRow<'a> {
+/// A payment to insert: the fields of a PAY row the store keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
     /// `payment_id`
-    pub payment_id: &'a str,
+    pub payment_id: String,
     /// `paid_at`
     pub paid_at: NaiveDateTime,
     /// `invoice_no`
-    pub invoice_no: &'a str,
+    pub invoice_no: String,
     /// `payer_type`
-    pub payer_type: &'a str,
+    pub payer_type: String,
     /// `payer_id`
-    pub payer_id: &'a str,
+    pub payer_id: String,
     /// `payer_name`
-    pub payer_name: &'a str,
+    pub payer_name: String,
     /// `amount`, tiyin
     pub amount: i64,
     /// `currency`
-    pub currency: &'a str,
+    pub currency: String,
     /// `bank_mfo`
-    pub bank_mfo: &'a str,
+    pub bank_mfo: String,
     /// `account`, if given
-    pub account: Option<&'a str>,
+    pub account: Option<String>,
     /// `purpose`, if given
-    pub purpose: Option<&'a str>,
+    pub purpose: Option<String>,
+    /// Data row number in the batch.
+    pub line: u64,
 }
 
 /// The text of an optional value.

@@ -76,6 +76,15 @@ pub struct Failure {
 
 /// Checks one decoded row. `Ok` holds a value per field.
 pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Vec<Value>, Failure> {
+    check_row_owned(schema, ctx, fields.to_vec())
+}
+
+/// [`check_row`] taking the fields by value (their text moves into the values).
+pub fn check_row_owned(
+    schema: &Schema,
+    ctx: &Context,
+    fields: Vec<String>,
+) -> Result<Vec<Value>, Failure> {
     if fields.len() != schema.fields.len() {
         return Err(Failure {
             status: RowStatus::Invalid,
@@ -88,7 +97,8 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
         });
     }
     let mut values: Vec<Value> = Vec::with_capacity(fields.len());
-    for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
+    for (i, (f, owned)) in schema.fields.iter().zip(fields).enumerate() {
+        let text: &str = &owned;
         let fail = |why: String| Failure {
             status: RowStatus::Invalid,
             field: Some(i),
@@ -106,7 +116,7 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
             continue;
         }
         let value = match f.kind {
-            FieldType::String => Value::Text(text.clone()),
+            FieldType::String => Value::Text(String::new()),
             FieldType::Amount => Value::Amount(
                 amount::parse(text).ok_or_else(|| fail("not an amount of the form 0.00".into()))?,
             ),
@@ -146,9 +156,9 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
         }
         match (f.rule, &value) {
             (None, _) => {}
-            (Some(Rule::PartyIdOf(j)), v) => {
+            (Some(Rule::PartyIdOf(j)), _) => {
                 let t = values.get(j).map(Value::text).unwrap_or("");
-                if !ident::party_id_ok(t, v.text()) {
+                if !ident::party_id_ok(t, text) {
                     let what = if t == "P" {
                         "not a valid PINFL"
                     } else {
@@ -157,9 +167,9 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
                     return Err(fail(format!("{what} for payer type {t}")));
                 }
             }
-            (Some(Rule::AccountKeyOf(j)), v) => {
+            (Some(Rule::AccountKeyOf(j)), _) => {
                 let mfo = values.get(j).map(Value::text).unwrap_or("");
-                if !ident::account_key_ok(mfo, v.text()) {
+                if !ident::account_key_ok(mfo, text) {
                     return Err(fail(format!("account key does not match bank code {mfo}")));
                 }
             }
@@ -175,6 +185,10 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
                 }
             }
             (Some(_), _) => return Err(fail("rule applies to datetimes only".into())),
+        }
+        let mut value = value;
+        if let Value::Text(slot) = &mut value {
+            *slot = owned;
         }
         values.push(value);
     }

@@ -1,0 +1,154 @@
+//! Rows are validated ahead and reconciled in chunks; the answer must not depend on the chunk
+//! size. The same PAY, REV and REC batches, full of effects that cross chunk boundaries
+//! (partial payments of one invoice far apart, repeated payment ids, rejected lines whose ids
+//! come back, reversals of payments of the same run), give identical bytes and books for every
+//! chunk size.
+
+mod common;
+use common::*;
+use reestr::charset::Charset;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, PAY_HEADER, REC_HEADER, REV_HEADER, Rng};
+
+fn batches() -> (String, Vec<(String, Vec<u8>)>) {
+    let mut rng = Rng::new(31337);
+    let inv = sample::invoices(40, &mut rng);
+    let open: Vec<&sample::Invoice> = inv.iter().filter(|i| i.status == "OPEN").collect();
+    let mut pay = Vec::new();
+    for k in 0..300u64 {
+        let v = open[(k as usize * 7) % open.len()];
+        let mut r = sample::pay_row(
+            94_000_000_000_000 + k,
+            v,
+            "2026-11-21 10:00:00",
+            "",
+            &mut rng,
+        );
+        // Partial payments: a third of the amount due, so invoices fill up over the batch.
+        let due = reestr::amount::parse(&v.amount_due).unwrap_or(0);
+        r[6] = reestr::amount::format(i128::from(due / 3));
+        match k % 23 {
+            5 => r[0] = format!("{:014}", 94_000_000_000_000 + k - 3), // repeats an earlier id
+            11 => r[8] = "0014".into(),                                // rejected (202) ...
+            12 => r[0] = format!("{:014}", 94_000_000_000_000 + k - 1), // ... and its id returns
+            17 => r[2] = "99999999999999999999".into(),                // unknown invoice
+            _ => {}
+        }
+        pay.push(r);
+    }
+    let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
+    let mut rev = Vec::new();
+    for r in pay.iter().step_by(9) {
+        rev.push(vec![
+            r[0].clone(),
+            "2026-11-21 22:00:00".into(),
+            r[6].clone(),
+            "Xato".into(),
+        ]);
+    }
+    rev.push(rev[0].clone());
+    let b2 = Batch::new(BatchType::Rev, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
+    let mut rec: Vec<Vec<String>> = pay
+        .iter()
+        .skip(2)
+        .step_by(2)
+        .map(|r| {
+            vec![
+                r[0].clone(),
+                r[1].clone(),
+                r[2].clone(),
+                r[6].clone(),
+                "PAID".into(),
+            ]
+        })
+        .collect();
+    rec.push(rec[3].clone());
+    let b3 = Batch::new(BatchType::Rec, "001", Charset::Utf8, &REC_HEADER, &rec, 3);
+    // A second PAY after the reversals: re-opened amounts can be paid again.
+    let again: Vec<Vec<String>> = pay
+        .iter()
+        .step_by(9)
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r[0] = format!("{:014}", 95_000_000_000_000 + i as u64);
+            r
+        })
+        .collect();
+    let b4 = Batch::new(BatchType::Pay, "002", Charset::Utf8, &PAY_HEADER, &again, 6);
+    let k = key();
+    (
+        sample::invoices_csv(&inv),
+        vec![
+            (b1.file_name(), b1.zip(Some(&k))),
+            (b2.file_name(), b2.zip(Some(&k))),
+            (b4.file_name(), b4.zip(Some(&k))),
+            (b3.file_name(), b3.zip(Some(&k))),
+        ],
+    )
+}
+
+fn run_with(chunk: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    let (invoices, files) = batches();
+    let mut rx = Rx::new();
+    rx.engine.chunk_rows = chunk;
+    let csv = rx.dir.path().join("inv.csv");
+    std::fs::write(&csv, invoices).expect("csv");
+    rx.engine
+        .import_invoices(&csv)
+        .expect("import")
+        .expect("valid");
+    for (n, b) in &files {
+        let h = rx.process(n, b);
+        assert_eq!(h.result, "ACK", "{n}: {:?}", h.message);
+    }
+    let out = rx
+        .outbox()
+        .into_iter()
+        .map(|n| (n.clone(), rx.response(&n)))
+        .collect();
+    let mut st = rx
+        .engine
+        .store
+        .conn
+        .prepare("SELECT invoice_no, paid FROM invoices ORDER BY invoice_no")
+        .expect("q");
+    let books = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{}={}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?
+            ))
+        })
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    (out, books)
+}
+
+#[test]
+fn the_answer_does_not_depend_on_the_chunk_size() {
+    let (want, want_books) = run_with(1);
+    let statuses: Vec<String> = statuses(&entry_of(&want[0].1, "result.csv").expect("result"))
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    for code in ["1", "202", "301", "302", "303", "4"] {
+        assert!(
+            statuses.iter().any(|s| s == code),
+            "the batch exercises status {code}: {statuses:?}"
+        );
+    }
+    for chunk in [2, 7, 64, 1000, reestr::pipeline::CHUNK_ROWS] {
+        let (got, books) = run_with(chunk);
+        assert_eq!(got.len(), want.len());
+        for ((n, a), (_, b)) in got.iter().zip(&want) {
+            assert!(a == b, "chunk size {chunk}: response {n} differs");
+        }
+        assert_eq!(
+            books, want_books,
+            "chunk size {chunk}: invoice balances differ"
+        );
+    }
+}
