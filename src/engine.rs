@@ -831,25 +831,27 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let f = File::open(path).map_err(io_at(path))?;
-        let rows =
-            match crate::invoices::parse(&fname, io::BufReader::new(f), &self.cfg.schemas.invoices)
-            {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
         let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
-        let kept = self.layout.imports().join(format!("{sha}.csv"));
-        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
         let tx = self
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = journal::next_seq(&tx)?;
-        let changed = crate::invoices::upsert(&tx, &rows, seq)?;
+        let f = File::open(path).map_err(io_at(path))?;
+        let loaded = match crate::invoices::load(
+            &tx,
+            &fname,
+            io::BufReader::with_capacity(256 << 10, f),
+            &self.cfg.schemas.invoices,
+            seq,
+        )? {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
+        let crate::invoices::Loaded { rows, changed } = loaded;
         let report = ImportReport {
             file: fname.clone(),
-            rows: rows.len() as u64,
+            rows,
             changed,
         };
         if changed == 0 {
@@ -857,18 +859,20 @@ impl Engine {
             tx.rollback()?;
             return Ok(Ok(report));
         }
+        let kept = self.layout.imports().join(format!("{sha}.csv"));
+        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
         let body = json!({
-            "file_name": fname, "sha256": sha, "rows": rows.len(), "changed": changed,
+            "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
             "engine_version": crate::VERSION,
             "kept": [{"path": format!("imports/{sha}.csv"), "sha256": sha}],
         });
         journal::append(&tx, "import", &now_text(), &body)?;
         tx.execute(
             "INSERT INTO imports(journal_seq, file_name, sha256, rows, changed) VALUES (?1,?2,?3,?4,?5)",
-            params![seq, fname, sha, rows.len() as i64, changed as i64],
+            params![seq, fname, sha, rows as i64, changed as i64],
         )?;
         tx.commit()?;
-        tracing::info!(file = %fname, rows = rows.len(), changed, "invoices imported");
+        tracing::info!(file = %fname, rows, changed, "invoices imported");
         Ok(Ok(report))
     }
 
@@ -1102,12 +1106,14 @@ impl Engine {
         for (iseq, fname, sha) in imports {
             let kept = self.layout.imports().join(format!("{sha}.csv"));
             let f = File::open(&kept).map_err(io_at(&kept))?;
-            let rows =
-                crate::invoices::parse(&fname, io::BufReader::new(f), &self.cfg.schemas.invoices)
-                    .map_err(|e| {
-                    EngineError::Refused(format!("kept export {}: {e}", kept.display()))
-                })?;
-            crate::invoices::upsert(&tx, &rows, iseq)?;
+            crate::invoices::load(
+                &tx,
+                &fname,
+                io::BufReader::new(f),
+                &self.cfg.schemas.invoices,
+                iseq,
+            )?
+            .map_err(|e| EngineError::Refused(format!("kept export {}: {e}", kept.display())))?;
         }
         tx.commit()?;
         let db = self.layout.db();

@@ -31,6 +31,19 @@ pub struct ExportError {
 
 /// Reads and validates a whole export. `file` names it in messages.
 pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceRow>, ExportError> {
+    let mut out = Vec::new();
+    each_row(file, src, schema, |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Reads and validates a whole export, handing every valid row to `visit` in file order.
+/// Every problem is collected; the error lists them all.
+pub fn each_row(
+    file: &str,
+    src: impl Read,
+    schema: &Schema,
+    mut visit: impl FnMut(InvoiceRow),
+) -> Result<(), ExportError> {
     let mut problems = Vec::new();
     let mut rr = RecordReader::new(src, true);
     let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file}: {e}"));
@@ -65,7 +78,6 @@ pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceR
     let key = schema.primary_key.unwrap_or(0);
     let amount_idx = schema.index("amount_due");
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
     let mut n = 0u64;
     loop {
         match rr.read_record() {
@@ -116,7 +128,7 @@ pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceR
                 let amount_due = amount_idx
                     .and_then(|i| values.get(i))
                     .map_or(0, Value::amount);
-                out.push(InvoiceRow {
+                visit(InvoiceRow {
                     values: fields,
                     amount_due,
                 });
@@ -124,22 +136,78 @@ pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceR
         }
     }
     if problems.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(ExportError { problems })
     }
 }
 
-/// Upserts invoices by number within the caller's transaction; returns how many rows changed.
-/// Only the export's own columns are written: `paid` stays as the batches left it.
-pub fn upsert(
+/// What a load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Invoices in the export.
+    pub rows: u64,
+    /// Invoices inserted or changed.
+    pub changed: u64,
+}
+
+/// Validates a whole export while staging it in a temporary table, then upserts it by
+/// `invoice_no` in one sorted statement, within the caller's transaction. An export with any
+/// invalid line changes nothing (the caller rolls back) and every problem is returned.
+pub fn load(
     conn: &Connection,
-    rows: &[InvoiceRow],
+    file: &str,
+    src: impl Read,
+    schema: &Schema,
     import_seq: i64,
-) -> Result<u64, rusqlite::Error> {
-    let mut st = conn.prepare_cached(
+) -> Result<Result<Loaded, ExportError>, rusqlite::Error> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS import_stage (
+           invoice_no TEXT, court_code TEXT, case_no TEXT, payer_type TEXT, payer_id TEXT,
+           payer_name TEXT, amount_due INTEGER, issued_at TEXT, status TEXT);
+         DELETE FROM temp.import_stage;",
+    )?;
+    let mut problems = Vec::new();
+    let mut rows = 0u64;
+    {
+        let mut stage = conn
+            .prepare_cached("INSERT INTO temp.import_stage VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?;
+        let mut stage_err = None;
+        let visit = |r: InvoiceRow| {
+            rows += 1;
+            if stage_err.is_some() {
+                return;
+            }
+            let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
+            if let Err(e) = stage.execute(params![
+                v(0),
+                v(1),
+                v(2),
+                v(3),
+                v(4),
+                v(5),
+                r.amount_due,
+                v(7),
+                v(8)
+            ]) {
+                stage_err = Some(e);
+            }
+        };
+        if let Err(e) = each_row(file, src, schema, visit) {
+            problems = e.problems;
+        }
+        if let Some(e) = stage_err {
+            return Err(e);
+        }
+    }
+    if !problems.is_empty() {
+        conn.execute("DELETE FROM temp.import_stage", [])?;
+        return Ok(Err(ExportError { problems }));
+    }
+    let changed = conn.execute(
         "INSERT INTO invoices(invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
+         SELECT invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, ?1
+           FROM temp.import_stage WHERE true ORDER BY invoice_no
          ON CONFLICT(invoice_no) DO UPDATE SET court_code=excluded.court_code, case_no=excluded.case_no,
            payer_type=excluded.payer_type, payer_id=excluded.payer_id, payer_name=excluded.payer_name,
            amount_due=excluded.amount_due, issued_at=excluded.issued_at, status=excluded.status,
@@ -147,22 +215,8 @@ pub fn upsert(
          WHERE (court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status) IS NOT
                (excluded.court_code, excluded.case_no, excluded.payer_type, excluded.payer_id, excluded.payer_name,
                 excluded.amount_due, excluded.issued_at, excluded.status)",
-    )?;
-    let mut changed = 0u64;
-    for r in rows {
-        let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
-        changed += st.execute(params![
-            v(0),
-            v(1),
-            v(2),
-            v(3),
-            v(4),
-            v(5),
-            r.amount_due,
-            v(7),
-            v(8),
-            import_seq
-        ])? as u64;
-    }
-    Ok(changed)
+        [import_seq],
+    )? as u64;
+    conn.execute("DELETE FROM temp.import_stage", [])?;
+    Ok(Ok(Loaded { rows, changed }))
 }
