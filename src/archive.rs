@@ -34,6 +34,9 @@ pub struct Limits {
     pub max_entries: usize,
     /// Longest physical registry line, in bytes, without its line end.
     pub max_line_bytes: u64,
+    /// Longest registry record (a row, its quoted line breaks included), in bytes. Not in the
+    /// agreement: a guard against records made of many short lines; no valid row comes near.
+    pub max_record_bytes: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             ratio_applies_above: 1 << 20,
             max_entries: 16,
             max_line_bytes: 64 << 10,
+            max_record_bytes: 1 << 20,
         }
     }
 }
@@ -169,9 +173,18 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
         ));
     }
     if zip.has_duplicate_names() {
+        // The zip crate's directory map keeps one entry per name: read the names ourselves to
+        // say which one repeats.
+        let names = central_names(path, zip.central_directory_start(), limits.max_entries + 1)
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        let dup = names.into_iter().find(|n| !seen.insert(n.clone()));
+        let which = dup
+            .map(|n| format!("entry {:?}", display_name(&n)))
+            .unwrap_or_else(|| "an entry".into());
         return Err(reject(
             BatchCode::B02,
-            "archive has two entries with the same name",
+            format!("{which} appears twice in the archive"),
         ));
     }
     // Step one: the central directory.
@@ -336,6 +349,26 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
         });
     }
     Ok(Archive { entries })
+}
+
+/// Entry names of the central directory as written, duplicates included (at most `max`).
+fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut r = BufReader::new(File::open(path)?);
+    r.seek(io::SeekFrom::Start(start))?;
+    let mut names = Vec::new();
+    let u16_at = |h: &[u8; 46], i: usize| usize::from(u16::from_le_bytes([h[i], h[i + 1]]));
+    while names.len() < max {
+        let mut h = [0u8; 46];
+        if r.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            break;
+        }
+        let mut name = vec![0u8; u16_at(&h, 28)];
+        r.read_exact(&mut name)?;
+        let skip = u16_at(&h, 30) + u16_at(&h, 32);
+        r.seek_relative(skip as i64)?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {

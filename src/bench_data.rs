@@ -272,6 +272,16 @@ impl Model {
         PAYMENT_BASE + r * 37 + self.rng(STREAM_PAYMENT_ID, r).below(37)
     }
 
+    /// The `payment_id` row `r` holds: a duplicate row repeats the one of the nearest earlier
+    /// row that is not a duplicate itself.
+    pub fn written_payment_id(&self, r: u64) -> u64 {
+        let mut q = r;
+        while q > 0 && self.kind(q) == Kind::Duplicate {
+            q -= 1;
+        }
+        self.payment_id(q)
+    }
+
     /// Invoice `i`.
     pub fn invoice(&self, i: u64) -> Invoice {
         let mut g = self.rng(STREAM_INVOICE, i);
@@ -331,11 +341,7 @@ impl Model {
         let kind = self.kind(r);
         let inv = self.invoice(self.invoice_of_row(r));
         let mut g = self.rng(STREAM_ROW, r);
-        let payment_id = if kind == Kind::Duplicate {
-            self.payment_id(r - 1)
-        } else {
-            self.payment_id(r)
-        };
+        let payment_id = self.written_payment_id(r);
         let secs = r * 86_400 / self.spec.rows.max(1);
         let paid_at = format!(
             "{PAID_ON} {:02}:{:02}:{:02}",
@@ -794,41 +800,42 @@ pub fn write_registry(
     let mut st = RegistryStats::default();
     let mut sha = Sha256::new();
     let mut line = String::new();
-    let mut put = |line: &str, st: &mut RegistryStats| -> io::Result<()> {
-        let bytes = Charset::Windows1251.encode(line).map_err(|c| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("generator wrote {c:?}, which windows-1251 cannot hold"),
-            )
-        })?;
-        out.write_all(&bytes)?;
-        sha.update(&bytes);
-        st.bytes += bytes.len() as u64;
-        if let Some(u) = utf8.as_mut() {
-            u.write_all(line.as_bytes())?;
-        }
-        st.utf8_bytes += line.len() as u64;
-        Ok(())
-    };
-    line.push_str(&sample::PAY_HEADER.join(";"));
-    line.push_str("\r\n");
-    put(&line, &mut st)?;
-    for r in 0..model.spec.rows {
-        let row = model.row(r);
-        let fields: Vec<&str> = row.fields.iter().map(String::as_str).collect();
-        join_line(&mut line, &fields);
+    {
+        let mut put = |line: &str, st: &mut RegistryStats| -> io::Result<()> {
+            let bytes = Charset::Windows1251.encode(line).map_err(|c| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("generator wrote {c:?}, which windows-1251 cannot hold"),
+                )
+            })?;
+            out.write_all(&bytes)?;
+            sha.update(&bytes);
+            st.bytes += bytes.len() as u64;
+            if let Some(u) = utf8.as_mut() {
+                u.write_all(line.as_bytes())?;
+            }
+            st.utf8_bytes += line.len() as u64;
+            Ok(())
+        };
+        line.push_str(&sample::PAY_HEADER.join(";"));
+        line.push_str("\r\n");
         put(&line, &mut st)?;
-        st.rows += 1;
-        let amount = amount::parse(&row.fields[6]).map(i128::from);
-        st.amount_total += amount.unwrap_or(0);
-        let (status, _) = row.kind.expected();
-        *st.expected.entry(status.to_string()).or_default() += 1;
-        if status == "1" {
-            st.accepted += 1;
-            st.amount_accepted += amount.unwrap_or(0);
+        for r in 0..model.spec.rows {
+            let row = model.row(r);
+            let fields: Vec<&str> = row.fields.iter().map(String::as_str).collect();
+            join_line(&mut line, &fields);
+            put(&line, &mut st)?;
+            st.rows += 1;
+            let amount = amount::parse(&row.fields[6]).map(i128::from);
+            st.amount_total += amount.unwrap_or(0);
+            let (status, _) = row.kind.expected();
+            *st.expected.entry(status.to_string()).or_default() += 1;
+            if status == "1" {
+                st.accepted += 1;
+                st.amount_accepted += amount.unwrap_or(0);
+            }
         }
     }
-    drop(put);
     st.sha256 = hex::encode(sha.finalize());
     Ok(st)
 }

@@ -19,6 +19,15 @@ pub enum DialectError {
         /// What is wrong.
         message: &'static str,
     },
+    /// A record is longer than the reader's limit (a hostile registry: no valid row comes
+    /// near it).
+    #[error("registry.csv line {line}: a record longer than {limit} bytes")]
+    TooLong {
+        /// Physical line (1-based) where the record began.
+        line: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// Reading failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -49,6 +58,8 @@ pub struct RecordReader<R: Read> {
     ends: Vec<usize>,
     line: u64,
     record_line: u64,
+    quote_line: u64,
+    max_record: usize,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -66,6 +77,8 @@ impl<R: Read> RecordReader<R> {
             ends: Vec::with_capacity(16),
             line: 1,
             record_line: 1,
+            quote_line: 1,
+            max_record: usize::MAX,
         }
     }
 
@@ -112,9 +125,21 @@ impl<R: Read> RecordReader<R> {
         Ok(())
     }
 
+    /// Refuses records longer than `bytes` (field bytes plus separators) with
+    /// [`DialectError::TooLong`], so that memory stays bounded.
+    pub fn with_max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes;
+        self
+    }
+
     /// Physical line (1-based) on which the last record read began.
     pub fn record_line(&self) -> u64 {
         self.record_line
+    }
+
+    /// Bytes of field content in the last record read.
+    pub fn record_bytes(&self) -> usize {
+        self.data.len()
     }
 
     /// Number of fields in the last record read.
@@ -147,9 +172,10 @@ impl<R: Read> RecordReader<R> {
         loop {
             if !self.fill()? {
                 return match state {
-                    State::Quoted => {
-                        Err(self.syntax("a quoted field is still open at the end of the file"))
-                    }
+                    State::Quoted => Err(DialectError::Syntax {
+                        line: self.quote_line,
+                        message: "a quoted field opened here is still open at the end of the file",
+                    }),
                     State::CrAfterQuote => Err(self.syntax("text after a closing quote")),
                     _ if !any => Ok(false),
                     State::CrUnquoted => {
@@ -164,6 +190,12 @@ impl<R: Read> RecordReader<R> {
                 };
             }
             any = true;
+            if self.data.len() + self.ends.len() > self.max_record {
+                return Err(DialectError::TooLong {
+                    line: self.record_line,
+                    limit: self.max_record,
+                });
+            }
             if state == State::Unquoted || state == State::Quoted {
                 // Fast path: copy a run of ordinary bytes at once.
                 let slice = &self.buf[self.pos..self.len];
@@ -186,7 +218,10 @@ impl<R: Read> RecordReader<R> {
             }
             state = match state {
                 State::FieldStart => match b {
-                    b'"' => State::Quoted,
+                    b'"' => {
+                        self.quote_line = self.line;
+                        State::Quoted
+                    }
                     b';' => {
                         self.ends.push(self.data.len());
                         State::FieldStart
@@ -377,5 +412,21 @@ mod tests {
             Err(DialectError::Syntax { line, .. }) => assert_eq!(line, 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_open_quote_is_reported_where_it_opened_and_long_records_are_refused() {
+        match records(b"h\nok\n\"open\nmore\nlines\n") {
+            Err(DialectError::Syntax { line, .. }) => assert_eq!(line, 3),
+            other => panic!("{other:?}"),
+        }
+        let long = format!("a;\"{}\"\nb\n", "x\n".repeat(100));
+        let mut r = RecordReader::new(long.as_bytes(), false).with_max_record(50);
+        match r.read_record() {
+            Err(DialectError::TooLong { line, limit }) => assert_eq!((line, limit), (1, 50)),
+            other => panic!("{other:?}"),
+        }
+        let mut r = RecordReader::new(long.as_bytes(), false).with_max_record(1000);
+        assert!(r.read_record().is_ok_and(|more| more) && r.len() == 2);
     }
 }

@@ -774,6 +774,9 @@ pub fn summary(ev: &Evaluation) -> Summary {
     }
 }
 
+/// How much of `result.csv` `check` shows.
+const CHECK_SHOW_BYTES: u64 = 1 << 20;
+
 /// What an invoice import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -817,7 +820,7 @@ pub struct CheckReport {
     pub statuses: BTreeMap<u16, u64>,
     /// The response's `control.txt`, when one would be written.
     pub control: Option<String>,
-    /// The response's `result.csv` (decoded lossily for display), for an ACK.
+    /// The response's `result.csv` (decoded lossily for display, at most 1 MiB), for an ACK.
     pub result_csv: Option<String>,
 }
 
@@ -950,9 +953,19 @@ impl Engine {
         let control = respond::control_text(&ev.header, &ev.verdict);
         let result_csv = match ev.result.as_mut() {
             Some(s) => {
+                // Shown up to 1 MiB: `check` is for reading, and memory must not grow with the
+                // registry.
                 let mut b = Vec::new();
-                io::Read::read_to_end(&mut s.file, &mut b).map_err(io_at(&s.path))?;
-                Some(String::from_utf8_lossy(&b).into_owned())
+                io::Read::read_to_end(&mut io::Read::take(&mut s.file, CHECK_SHOW_BYTES), &mut b)
+                    .map_err(io_at(&s.path))?;
+                let mut text = String::from_utf8_lossy(&b).into_owned();
+                if s.len > CHECK_SHOW_BYTES {
+                    text.push_str(&format!(
+                        "... ({} bytes in all; the rest is not shown)\n",
+                        s.len
+                    ));
+                }
+                Some(text)
             }
             None => None,
         };

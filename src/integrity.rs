@@ -157,7 +157,7 @@ pub fn check_manifest(a: &Archive) -> Check {
             && line.as_bytes()[..64]
                 .iter()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
-            && &line[64..66] == "  ";
+            && &line.as_bytes()[64..66] == b"  ";
         if !ok_form {
             return bad(format!(
                 "{MANIFEST} line {n}: not '<64 lowercase hex>  <file name>'"

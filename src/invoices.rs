@@ -45,7 +45,7 @@ pub fn each_row(
     mut visit: impl FnMut(InvoiceRow),
 ) -> Result<(), ExportError> {
     let mut problems = Vec::new();
-    let mut rr = RecordReader::new(src, true);
+    let mut rr = RecordReader::new(src, true).with_max_record(1 << 20);
     let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file}: {e}"));
     let header: Vec<String> = match rr.read_record() {
         Ok(true) => (0..rr.len())

@@ -294,6 +294,9 @@ fn decode_fields(
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
     match e {
         DialectError::Syntax { .. } => Ok((BatchCode::B07, e.to_string())),
+        DialectError::TooLong { .. } => {
+            Ok((BatchCode::B02, format!("{e} (limit max_record_bytes)")))
+        }
         DialectError::Io(io)
             if matches!(
                 io.kind(),
@@ -309,6 +312,10 @@ fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
 /// Rows validated ahead and then reconciled together, so that the store is read in sorted
 /// batches and written once per chunk.
 pub const CHUNK_ROWS: usize = 16 * 1024;
+
+/// A chunk also ends once its rows hold this many bytes of text (memory stays bounded when
+/// rows are long).
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// A validated row waiting for reconciliation.
 struct Pending {
@@ -345,6 +352,7 @@ fn produce<R: io::Read>(
     let mut n: u64 = 0;
     let mut total: i128 = 0;
     let mut chunk: Vec<Pending> = Vec::with_capacity(chunk_rows);
+    let mut chunk_bytes = 0usize;
     loop {
         match rr.read_record() {
             Ok(true) => {}
@@ -378,6 +386,7 @@ fn produce<R: io::Read>(
         };
         total += i128::from(row_amount.unwrap_or(0));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
+        chunk_bytes += rr.record_bytes() + pid.len();
         let checked = validate::check_row_owned(schema, ctx, std::mem::take(&mut fields));
         chunk.push(Pending {
             line: n,
@@ -385,7 +394,8 @@ fn produce<R: io::Read>(
             amount: row_amount,
             checked,
         });
-        if chunk.len() >= chunk_rows {
+        if chunk.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
+            chunk_bytes = 0;
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
             if tx.send(Produced::Chunk(full)).is_err() {
                 return;
@@ -469,7 +479,8 @@ fn rows(
     src: impl io::Read + Send,
 ) -> Result<RowsResult, PipelineError> {
     let cs = control.encoding;
-    let mut rr = RecordReader::new(src, cs == Charset::Utf8);
+    let max_record = usize::try_from(job.limits.max_record_bytes).unwrap_or(usize::MAX);
+    let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_max_record(max_record);
     let mut fields: Vec<String> = Vec::with_capacity(schema.fields.len());
     match rr.read_record() {
         Ok(true) => {}
