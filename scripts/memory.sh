@@ -10,7 +10,8 @@
 #  long-line    the header and one physical line of 64 MiB (pseudo-random letters, so the ratio
 #               limit does not stop it first): B02 at 64 KiB;
 #  long-record  the header and one row whose quoted purpose is 64 MiB of 64-byte lines: no
-#               physical line is over the limit, the record is 64 MiB (202 purpose);
+#               physical line is over the limit, the record is over max_record_bytes (1 MiB):
+#               B02 at 1 MiB;
 #  wide-rows    registry.csv of 1 GiB of rows just under the 64 KiB line limit, each with a
 #               payment_id of 65000 pseudo-random digits (202 payment_id).
 # Runs `reestr check` (read-only, rolled back) and `reestr run` on each under /usr/bin/time -v
@@ -208,14 +209,14 @@ if want long-record; then
   input="one record of $line_bytes B in 64 B lines, $(stat -c %s "$rec") B archive"
   measure long-record check "$input" yes "$work/check-long-record.out" -- \
     "$bin" --config "$rx/reestr.toml" check "$rec"
-  grep -q "^1;25786018516942;202;purpose;" "$work/check-long-record.out" ||
+  grep -q "would answer NAK B02" "$work/check-long-record.out" ||
     die "check long-record: $(head -c 2000 "$work/check-long-record.out")"
-  record "ACK; row 1 202 purpose"
+  record "NAK B02 (record over max_record_bytes)"
   cp "$rec" "$rx/inbox/"
   measure long-record run "$input" yes "$work/run-long-record.json" -- \
     "$bin" --config "$rx/reestr.toml" run --json
-  grep -q '"ACK"' "$work/run-long-record.json" || die "run long-record: $(cat "$work/run-long-record.json")"
-  record "ACK; row 1 202 purpose"
+  grep -q '"B02"' "$work/run-long-record.json" || die "run long-record: $(cat "$work/run-long-record.json")"
+  record "NAK B02 (record over max_record_bytes)"
 fi
 
 # --- wide-rows: check then run -------------------------------------------------------------
