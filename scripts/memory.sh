@@ -250,8 +250,8 @@ fi
 if want info; then
   raised=$((line_bytes * 2))
   rx2=$work/rx-raised
-  receiver "$rx2" "max_line_bytes = $raised"
-  measure long-line-limit-raised check "one line of $line_bytes B; max_line_bytes = $raised" no \
+  receiver "$rx2" "max_line_bytes = $raised" "max_record_bytes = $raised"
+  measure long-line-limit-raised check "one line of $line_bytes B; max_line_bytes = max_record_bytes = $raised" no \
     "$work/check-raised.out" -- "$bin" --config "$rx2/reestr.toml" check "$long"
   grep -q "^1;25786018516942;202;purpose;" "$work/check-raised.out" ||
     die "check long-line-limit-raised: $(head -c 2000 "$work/check-raised.out")"
