@@ -136,6 +136,9 @@ pub struct Engine {
     pub progress: Option<Box<dyn Fn(u64, u64)>>,
     /// Rows reconciled together (see [`pipeline::CHUNK_ROWS`]); the answers do not depend on it.
     pub chunk_rows: usize,
+    /// Batches declaring this many rows read every invoice once (see
+    /// [`crate::reconcile::READ_ALL_MIN_ROWS`]); the answers do not depend on it.
+    pub read_all_min_rows: u64,
     lock: Option<File>,
 }
 
@@ -229,6 +232,7 @@ impl Engine {
             cancel: Arc::new(AtomicBool::new(false)),
             progress: None,
             chunk_rows: pipeline::CHUNK_ROWS,
+            read_all_min_rows: crate::reconcile::READ_ALL_MIN_ROWS,
             lock: None,
         })
     }
@@ -602,6 +606,7 @@ impl Engine {
                 let mut sp = tx.savepoint()?;
                 let ev = {
                     let mut books = StoreBooks::new(&sp, name.batch_id(), seq)?;
+                    books.read_all_min_rows = self.read_all_min_rows;
                     pipeline::evaluate(&job, &mut books)?
                 };
                 if ev.is_ack() {
@@ -946,6 +951,7 @@ impl Engine {
         };
         let mut ev = {
             let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
+            books.read_all_min_rows = self.read_all_min_rows;
             pipeline::evaluate(&job, &mut books)?
         };
         tx.rollback()?;
@@ -1025,6 +1031,7 @@ impl Engine {
             };
             let ev = {
                 let mut books = StoreBooks::new(&tx, name.batch_id(), next)?;
+                books.read_all_min_rows = self.read_all_min_rows;
                 pipeline::evaluate(&job, &mut books)?
             };
             tx.rollback()?;
@@ -1088,6 +1095,7 @@ impl Engine {
         };
         let ev = {
             let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
+            books.read_all_min_rows = self.read_all_min_rows;
             pipeline::evaluate(&job, &mut books)?
         };
         tx.rollback()?;

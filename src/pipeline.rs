@@ -528,6 +528,7 @@ fn rows(
         BufWriter::with_capacity(256 << 10, spool.file.try_clone()?),
         cs,
     )?;
+    books.expect_rows(control.rows)?;
     let (tx, rx) = mpsc::sync_channel::<Produced>(2);
     let chunk_rows = job.chunk_rows.max(1);
     let cancel = job.cancel;

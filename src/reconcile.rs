@@ -24,6 +24,11 @@ pub trait Books {
         invoice_nos: &mut Vec<String>,
         payment_ids: &mut Vec<String>,
     ) -> Result<(), StoreError>;
+    /// Told how many rows the batch declares before its rows come, so that a large batch can
+    /// read the invoices once instead of one by one (a hint).
+    fn expect_rows(&mut self, _rows: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Writes the changes held so far.
     fn flush(&mut self) -> Result<(), StoreError>;
     /// The invoice with this number.
@@ -69,6 +74,53 @@ pub struct StoreBooks<'t> {
     paid_delta: HashMap<String, i64>,
     noted: HashSet<Box<str>>,
     noted_spilled: bool,
+    /// Every invoice, read once for a large batch, sorted by key (see [`Books::expect_rows`]).
+    all_invoices: Option<Vec<(u128, Compact)>>,
+    /// A batch declaring at least this many rows reads every invoice once (when there are not
+    /// too many); tests lower it to prove the answer is the same either way.
+    pub read_all_min_rows: u64,
+}
+
+/// An invoice held compactly while a large batch runs (digits as numbers, with their length).
+#[derive(Debug, Clone, Copy)]
+struct Compact {
+    payer_id: u64,
+    payer_id_len: u8,
+    payer_type: u8,
+    cancelled: bool,
+    amount_due: i64,
+    paid: i64,
+}
+
+/// A batch declaring at least this many rows reads every invoice once…
+pub const READ_ALL_MIN_ROWS: u64 = 50_000;
+/// …when there are at most this many invoices per declared row, and at most this many in all.
+const READ_ALL_PER_ROW: i64 = 4;
+const READ_ALL_MAX: i64 = 8_000_000;
+
+/// A string of 1 to 38 ASCII digits as a number that keeps its length (leading zeros).
+fn digit_key(s: &str) -> Option<u128> {
+    if s.is_empty() || s.len() > 36 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v = s.bytes().fold(0u128, |a, d| a * 10 + u128::from(d - b'0'));
+    Some(v * 64 + s.len() as u128)
+}
+
+impl Compact {
+    fn invoice(&self) -> Invoice {
+        Invoice {
+            payer_type: char::from(self.payer_type).to_string(),
+            payer_id: format!(
+                "{:0width$}",
+                self.payer_id,
+                width = usize::from(self.payer_id_len)
+            ),
+            amount_due: self.amount_due,
+            cancelled: self.cancelled,
+            paid: self.paid,
+        }
+    }
 }
 
 impl<'t> StoreBooks<'t> {
@@ -91,7 +143,54 @@ impl<'t> StoreBooks<'t> {
             paid_delta: HashMap::new(),
             noted: HashSet::new(),
             noted_spilled: false,
+            all_invoices: None,
+            read_all_min_rows: READ_ALL_MIN_ROWS,
         })
+    }
+
+    /// The invoice read once for the batch, if the batch read them all.
+    fn compact(&mut self, no: &str) -> Option<Option<&mut Compact>> {
+        let table = self.all_invoices.as_mut()?;
+        let key = digit_key(no)?;
+        Some(
+            table
+                .binary_search_by(|(k, _)| k.cmp(&key))
+                .ok()
+                .and_then(|i| table.get_mut(i))
+                .map(|(_, c)| c),
+        )
+    }
+
+    fn read_all_invoices(&mut self) -> Result<Option<Vec<(u128, Compact)>>, StoreError> {
+        let mut out = Vec::new();
+        let mut st = self.ledger.conn().prepare(
+            "SELECT invoice_no, payer_type, payer_id, amount_due, status, paid FROM invoices ORDER BY invoice_no",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let (no, pt, pid): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (Some(key), Some(pkey), [t]) = (digit_key(&no), digit_key(&pid), pt.as_bytes())
+            else {
+                return Ok(None); // not the shape this compact form holds: read one by one
+            };
+            if pid.len() > 19 {
+                return Ok(None);
+            }
+            out.push((
+                key,
+                Compact {
+                    payer_id: u64::try_from(pkey / 64).unwrap_or(u64::MAX),
+                    payer_id_len: pid.len() as u8,
+                    payer_type: *t,
+                    cancelled: r.get::<_, String>(4)? == "CANCELLED",
+                    amount_due: r.get(3)?,
+                    paid: r.get(5)?,
+                },
+            ));
+        }
+        // Keys sort like the text only when lengths agree; sort by key for the binary search.
+        out.sort_unstable_by_key(|(k, _)| *k);
+        Ok(Some(out))
     }
 
     fn spill_noted(&mut self) -> Result<(), StoreError> {
@@ -106,11 +205,31 @@ impl<'t> StoreBooks<'t> {
 }
 
 impl Books for StoreBooks<'_> {
+    fn expect_rows(&mut self, rows: u64) -> Result<(), StoreError> {
+        if rows < self.read_all_min_rows || self.all_invoices.is_some() {
+            return Ok(());
+        }
+        let count: i64 =
+            self.ledger
+                .conn()
+                .query_row("SELECT count(*) FROM invoices", [], |r| r.get(0))?;
+        let per_row = i64::try_from(rows.max(1))
+            .unwrap_or(i64::MAX)
+            .saturating_mul(READ_ALL_PER_ROW);
+        if count <= per_row.min(READ_ALL_MAX) {
+            self.all_invoices = self.read_all_invoices()?;
+        }
+        Ok(())
+    }
+
     fn prefetch(
         &mut self,
         invoice_nos: &mut Vec<String>,
         payment_ids: &mut Vec<String>,
     ) -> Result<(), StoreError> {
+        if self.all_invoices.is_some() {
+            invoice_nos.clear();
+        }
         invoice_nos.sort_unstable();
         invoice_nos.dedup();
         for no in invoice_nos.drain(..) {
@@ -172,6 +291,9 @@ impl Books for StoreBooks<'_> {
     }
 
     fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError> {
+        if let Some(found) = self.compact(no) {
+            return Ok(found.map(|c| c.invoice()));
+        }
         if let Some(v) = self.invoices.get(no) {
             return Ok(v.clone());
         }
@@ -190,7 +312,11 @@ impl Books for StoreBooks<'_> {
     }
 
     fn add_payment(&mut self, p: PaymentRecord) -> Result<(), StoreError> {
-        if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+        if let Some(found) = self.compact(&p.invoice_no) {
+            if let Some(c) = found {
+                c.paid += p.amount;
+            }
+        } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
             inv.paid += p.amount;
         } else if let Some(mut inv) = self.ledger.invoice(&p.invoice_no)? {
             inv.paid += self.paid_delta.get(&p.invoice_no).copied().unwrap_or(0) + p.amount;
@@ -218,7 +344,11 @@ impl Books for StoreBooks<'_> {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError> {
-        if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+        if let Some(found) = self.compact(&p.invoice_no) {
+            if let Some(c) = found {
+                c.paid -= p.amount;
+            }
+        } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
             inv.paid -= p.amount;
         }
         *self.paid_delta.entry(p.invoice_no.clone()).or_default() -= p.amount;

@@ -166,7 +166,7 @@ impl Store {
                 _ => {}
             }
         }
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-131072; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-98304; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
         let s = Self { conn };
         s.init_tables()?;
         Ok(s)
@@ -224,6 +224,11 @@ pub fn dt_text(d: &NaiveDateTime) -> String {
 }
 
 impl<'t> Ledger<'t> {
+    /// The connection (transaction or savepoint) the ledger works in.
+    pub fn conn(&self) -> &'t Connection {
+        self.tx
+    }
+
     /// A ledger over an open transaction.
     pub fn new(tx: &'t Connection) -> Self {
         Self { tx }

@@ -88,10 +88,11 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
     )
 }
 
-fn run_with(chunk: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+fn run_with(chunk: usize, read_all: bool) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
     let (invoices, files) = batches();
     let mut rx = Rx::new();
     rx.engine.chunk_rows = chunk;
+    rx.engine.read_all_min_rows = if read_all { 0 } else { u64::MAX };
     let csv = rx.dir.path().join("inv.csv");
     std::fs::write(&csv, invoices).expect("csv");
     rx.engine
@@ -129,7 +130,7 @@ fn run_with(chunk: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
 
 #[test]
 fn the_answer_does_not_depend_on_the_chunk_size() {
-    let (want, want_books) = run_with(1);
+    let (want, want_books) = run_with(1, false);
     let statuses: Vec<String> = statuses(&entry_of(&want[0].1, "result.csv").expect("result"))
         .into_iter()
         .map(|r| r.2)
@@ -140,8 +141,15 @@ fn the_answer_does_not_depend_on_the_chunk_size() {
             "the batch exercises status {code}: {statuses:?}"
         );
     }
-    for chunk in [2, 7, 64, 1000, reestr::pipeline::CHUNK_ROWS] {
-        let (got, books) = run_with(chunk);
+    for (chunk, read_all) in [
+        (1, true),
+        (2, false),
+        (7, true),
+        (64, false),
+        (1000, true),
+        (reestr::pipeline::CHUNK_ROWS, false),
+    ] {
+        let (got, books) = run_with(chunk, read_all);
         assert_eq!(got.len(), want.len());
         for ((n, a), (_, b)) in got.iter().zip(&want) {
             assert!(a == b, "chunk size {chunk}: response {n} differs");
