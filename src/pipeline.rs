@@ -552,7 +552,10 @@ fn rows(
                             p(last, control.rows);
                         }
                     }
-                    Produced::Done { rows, total } => return Ok(Ok((rows, total, tally))),
+                    Produced::Done { rows, total } => {
+                        books.finish()?;
+                        return Ok(Ok((rows, total, tally)));
+                    }
                     Produced::Reject(r) => return Ok(Err(r)),
                     Produced::Failed(e) => return Err(e),
                 }

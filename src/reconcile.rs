@@ -31,6 +31,10 @@ pub trait Books {
     }
     /// Writes the changes held so far.
     fn flush(&mut self) -> Result<(), StoreError>;
+    /// Writes everything still held; called once after the last row.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.flush()
+    }
     /// The invoice with this number.
     fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError>;
     /// The payment with this id.
@@ -88,6 +92,8 @@ struct Compact {
     payer_id_len: u8,
     payer_type: u8,
     cancelled: bool,
+    /// `paid` changed during the batch (written by [`Books::finish`]).
+    dirty: bool,
     amount_due: i64,
     paid: i64,
 }
@@ -183,6 +189,7 @@ impl<'t> StoreBooks<'t> {
                     payer_id_len: pid.len() as u8,
                     payer_type: *t,
                     cancelled: r.get::<_, String>(4)? == "CANCELLED",
+                    dirty: false,
                     amount_due: r.get(3)?,
                     paid: r.get(5)?,
                 },
@@ -278,6 +285,10 @@ impl Books for StoreBooks<'_> {
                 .mark_reversed(id, at, reason, &self.batch_id, self.journal_seq)?;
         }
         let mut deltas: Vec<(String, i64)> = self.paid_delta.drain().collect();
+        if self.all_invoices.is_some() {
+            // The table read once holds the balances; they are written once, at the end.
+            deltas.clear();
+        }
         deltas.sort_unstable();
         for (no, d) in deltas {
             if d != 0 {
@@ -287,6 +298,20 @@ impl Books for StoreBooks<'_> {
         // Everything is in the store now: the caches may go (memory stays bounded).
         self.invoices.clear();
         self.payments.clear();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        let Some(table) = self.all_invoices.as_mut() else {
+            return Ok(());
+        };
+        for (key, c) in table.iter_mut().filter(|(_, c)| c.dirty) {
+            let width = usize::try_from(*key % 64).unwrap_or(0);
+            let no = format!("{:0width$}", *key / 64);
+            self.ledger.set_paid(&no, c.paid)?;
+            c.dirty = false;
+        }
         Ok(())
     }
 
@@ -315,6 +340,7 @@ impl Books for StoreBooks<'_> {
         if let Some(found) = self.compact(&p.invoice_no) {
             if let Some(c) = found {
                 c.paid += p.amount;
+                c.dirty = true;
             }
         } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
             inv.paid += p.amount;
@@ -347,6 +373,7 @@ impl Books for StoreBooks<'_> {
         if let Some(found) = self.compact(&p.invoice_no) {
             if let Some(c) = found {
                 c.paid -= p.amount;
+                c.dirty = true;
             }
         } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
             inv.paid -= p.amount;
@@ -391,7 +418,7 @@ impl Books for StoreBooks<'_> {
     }
 
     fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        self.flush()?;
+        self.finish()?;
         if self.noted_spilled {
             return self.ledger.unlisted_on(date);
         }

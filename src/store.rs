@@ -336,6 +336,15 @@ impl<'t> Ledger<'t> {
         Ok(())
     }
 
+    /// Sets an invoice's paid amount.
+    pub fn set_paid(&self, invoice_no: &str, paid: i64) -> Result<(), StoreError> {
+        let mut up = self
+            .tx
+            .prepare_cached("UPDATE invoices SET paid = ?2 WHERE invoice_no=?1")?;
+        up.execute(params![invoice_no, paid])?;
+        Ok(())
+    }
+
     /// Marks a payment reversed.
     pub fn mark_reversed(
         &self,
