@@ -471,6 +471,8 @@ struct Cols {
 pub struct Reconciler {
     kind: BatchType,
     cols: Cols,
+    /// The key field's rules: only ids a well-formed row could carry need remembering.
+    key_field: Option<crate::schema::Field>,
 }
 
 impl Reconciler {
@@ -514,7 +516,8 @@ impl Reconciler {
                 ..Cols::none()
             },
         };
-        Ok(Self { kind, cols })
+        let key_field = schema.fields.get(cols.payment_id).cloned();
+        Ok(Self { kind, cols, key_field })
     }
 
     /// The invoice number and payment id a well-formed row will look up (for prefetching).
@@ -538,7 +541,14 @@ impl Reconciler {
             BatchType::Rec => true,
             BatchType::Rev => false,
         };
-        if needed && !payment_id.is_empty() {
+        // A later line is compared only when it is well-formed, so an id its key field's
+        // pattern or length refuses can never match: not remembering it keeps hostile rows
+        // (a 65,000-digit id, say) from costing memory.
+        let could_match = self.key_field.as_ref().is_none_or(|f| {
+            f.pattern.as_ref().is_none_or(|p| p.matches(payment_id))
+                && f.max_length.is_none_or(|m| payment_id.chars().count() <= m)
+        });
+        if needed && could_match && !payment_id.is_empty() {
             books.note_line(payment_id)?;
         }
         Ok(())
