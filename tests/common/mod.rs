@@ -2,6 +2,8 @@
 //! setup (receiver SUDBILLING, partner MUNIS with the reference key, no settle time).
 #![allow(dead_code)]
 
+pub mod rawzip;
+
 use reestr::config::Config;
 use reestr::engine::{Engine, Handled};
 use reestr::integrity::Key;
