@@ -517,7 +517,11 @@ impl Reconciler {
             },
         };
         let key_field = schema.fields.get(cols.payment_id).cloned();
-        Ok(Self { kind, cols, key_field })
+        Ok(Self {
+            kind,
+            cols,
+            key_field,
+        })
     }
 
     /// The invoice number and payment id a well-formed row will look up (for prefetching).
