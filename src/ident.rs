@@ -11,6 +11,16 @@ fn digits(s: &str, len: usize) -> Option<Vec<u32>> {
     Some(s.bytes().map(|b| u32::from(b - b'0')).collect())
 }
 
+/// A string of 1 to 36 ASCII digits as a number that keeps its length (leading zeros count):
+/// `value * 64 + length`. Used to hold many identifiers compactly. `None` for anything else.
+pub fn digit_key(s: &str) -> Option<u128> {
+    if s.is_empty() || s.len() > 36 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v = s.bytes().fold(0u128, |a, d| a * 10 + u128::from(d - b'0'));
+    Some(v * 64 + s.len() as u128)
+}
+
 /// PINFL of an individual: 14 digits; digit 1 is 1–6 (sex and century), digits 2–7 a valid
 /// date DDMMYY in that century, digit 14 the check digit (weights 7,3,1,… mod 10).
 pub fn pinfl_ok(s: &str) -> bool {
@@ -104,6 +114,16 @@ mod tests {
         );
         assert!(pinfl_ok(&with_check("5290200204024")), "29.02.2000 leap");
         assert!(!pinfl_ok(&with_check("3001393204024")), "month 13");
+    }
+
+    #[test]
+    fn digit_keys_keep_leading_zeros_apart() {
+        assert_ne!(digit_key("01"), digit_key("1"));
+        assert_eq!(digit_key("00000000000000000001"), Some(64 + 20));
+        assert_eq!(digit_key(&"9".repeat(36)).map(|k| k % 64), Some(36));
+        assert_eq!(digit_key(&"9".repeat(37)), None);
+        assert_eq!(digit_key("12a"), None);
+        assert_eq!(digit_key(""), None);
     }
 
     #[test]

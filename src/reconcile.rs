@@ -104,15 +104,6 @@ pub const READ_ALL_MIN_ROWS: u64 = 50_000;
 const READ_ALL_PER_ROW: i64 = 4;
 const READ_ALL_MAX: i64 = 8_000_000;
 
-/// A string of 1 to 38 ASCII digits as a number that keeps its length (leading zeros).
-fn digit_key(s: &str) -> Option<u128> {
-    if s.is_empty() || s.len() > 36 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let v = s.bytes().fold(0u128, |a, d| a * 10 + u128::from(d - b'0'));
-    Some(v * 64 + s.len() as u128)
-}
-
 impl Compact {
     fn invoice(&self) -> Invoice {
         Invoice {
@@ -157,7 +148,7 @@ impl<'t> StoreBooks<'t> {
     /// The invoice read once for the batch, if the batch read them all.
     fn compact(&mut self, no: &str) -> Option<Option<&mut Compact>> {
         let table = self.all_invoices.as_mut()?;
-        let key = digit_key(no)?;
+        let key = crate::ident::digit_key(no)?;
         Some(
             table
                 .binary_search_by(|(k, _)| k.cmp(&key))
@@ -175,8 +166,11 @@ impl<'t> StoreBooks<'t> {
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let (no, pt, pid): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let (Some(key), Some(pkey), [t]) = (digit_key(&no), digit_key(&pid), pt.as_bytes())
-            else {
+            let (Some(key), Some(pkey), [t]) = (
+                crate::ident::digit_key(&no),
+                crate::ident::digit_key(&pid),
+                pt.as_bytes(),
+            ) else {
                 return Ok(None); // not the shape this compact form holds: read one by one
             };
             if pid.len() > 19 {
