@@ -21,6 +21,7 @@ pub mod dialect;
 pub mod engine;
 pub mod fsutil;
 pub mod ident;
+pub mod index;
 pub mod integrity;
 pub mod invoices;
 pub mod journal;

@@ -8,6 +8,7 @@ use crate::charset::Charset;
 use crate::code::{BatchCode, RowStatus};
 use crate::control::{self, Control};
 use crate::dialect::{DialectError, RecordReader};
+use crate::index::{InvoiceKeys, Slot};
 use crate::integrity::{self, CONTROL, Key};
 use crate::name::{BatchName, BatchType};
 use crate::reconcile::{Books, Reconciler};
@@ -323,6 +324,8 @@ struct Pending {
     pid: String,
     amount: Option<i64>,
     checked: Result<Vec<validate::Value>, validate::Failure>,
+    /// Where the books' table of invoices has the row's invoice (found by the reading thread).
+    slot: Slot,
 }
 
 /// What the reading thread sends.
@@ -338,6 +341,7 @@ enum Produced {
 }
 
 /// Reads, decodes and validates every data row, sending them in chunks.
+#[allow(clippy::too_many_arguments)]
 fn produce<R: io::Read>(
     mut rr: RecordReader<R>,
     schema: &Schema,
@@ -345,6 +349,7 @@ fn produce<R: io::Read>(
     cs: Charset,
     chunk_rows: usize,
     cancel: Option<&AtomicBool>,
+    invoices: Option<(&InvoiceKeys, usize)>,
     tx: mpsc::SyncSender<Produced>,
 ) {
     let (amount_idx, pk) = (schema.amount_field, schema.primary_key);
@@ -388,11 +393,18 @@ fn produce<R: io::Read>(
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         chunk_bytes += rr.record_bytes() + pid.len();
         let checked = validate::check_row_owned(schema, ctx, std::mem::take(&mut fields));
+        let slot = match (&checked, invoices) {
+            (Ok(v), Some((keys, col))) => v
+                .get(col)
+                .map_or(Slot::Unresolved, |no| keys.find(no.text())),
+            _ => Slot::Unresolved,
+        };
         chunk.push(Pending {
             line: n,
             pid,
             amount: row_amount,
             checked,
+            slot,
         });
         if chunk.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
             chunk_bytes = 0;
@@ -426,12 +438,12 @@ fn settle_chunk<W: io::Write>(
     w: &mut ResultWriter<W>,
     tally: &mut Tally,
 ) -> Result<(), PipelineError> {
-    let mut invoices = Vec::with_capacity(chunk.len());
+    let mut invoices = Vec::new();
     let mut payments = Vec::with_capacity(chunk.len());
     for p in chunk.iter() {
         if let Ok(v) = &p.checked {
             let (inv, pid) = reconciler.keys(v);
-            if let Some(i) = inv {
+            if let Some(i) = inv.filter(|_| p.slot == Slot::Unresolved) {
                 invoices.push(i.to_string());
             }
             payments.push(pid.to_string());
@@ -450,7 +462,7 @@ fn settle_chunk<W: io::Write>(
                 (f.status, fname, f.message)
             }
             Ok(values) => {
-                let o = reconciler.row(books, p.line, &values)?;
+                let o = reconciler.row(books, p.line, values, p.slot)?;
                 (o.status, "", o.message)
             }
         };
@@ -529,6 +541,7 @@ fn rows(
         cs,
     )?;
     books.expect_rows(control.rows)?;
+    let keys = books.invoice_keys();
     let (tx, rx) = mpsc::sync_channel::<Produced>(2);
     let chunk_rows = job.chunk_rows.max(1);
     let cancel = job.cancel;
@@ -536,7 +549,8 @@ fn rows(
         std::thread::scope(|scope| {
             // Two cores: one reads, decodes and validates; this one reconciles and writes.
             let ctx = &ctx;
-            scope.spawn(move || produce(rr, schema, ctx, cs, chunk_rows, cancel, tx));
+            let invoices = keys.as_deref().zip(reconciler.invoice_col());
+            scope.spawn(move || produce(rr, schema, ctx, cs, chunk_rows, cancel, invoices, tx));
             let mut tally = Tally::default();
             for msg in rx {
                 match msg {

@@ -5,12 +5,14 @@
 //! the shell; tests use an in-memory one.
 
 use crate::code::RowStatus;
+use crate::index::{Balances, InvoiceKeys, Payer, Slot};
 use crate::name::BatchType;
 use crate::schema::Schema;
-use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError, opt_text};
+use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError};
 use crate::validate::Value;
 use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// What reconciliation reads and changes.
 ///
@@ -35,12 +37,17 @@ pub trait Books {
     fn finish(&mut self) -> Result<(), StoreError> {
         self.flush()
     }
-    /// The invoice with this number.
-    fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError>;
+    /// Every invoice, when the books read them once for this batch: the reading thread finds
+    /// each row's invoice there and passes its [`Slot`] along.
+    fn invoice_keys(&self) -> Option<Arc<InvoiceKeys>> {
+        None
+    }
+    /// The invoice with this number (`slot`: where [`Books::invoice_keys`] has it, if known).
+    fn invoice(&mut self, no: &str, slot: Slot) -> Result<Option<InvoiceView>, StoreError>;
     /// The payment with this id.
     fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError>;
     /// Records a payment and adds it to its invoice's paid amount.
-    fn add_payment(&mut self, p: PaymentRecord) -> Result<(), StoreError>;
+    fn add_payment(&mut self, p: PaymentRecord, slot: Slot) -> Result<(), StoreError>;
     /// Marks a payment reversed and re-opens its amount.
     fn reverse(
         &mut self,
@@ -78,44 +85,72 @@ pub struct StoreBooks<'t> {
     paid_delta: HashMap<String, i64>,
     noted: HashSet<Box<str>>,
     noted_spilled: bool,
-    /// Every invoice, read once for a large batch, sorted by key (see [`Books::expect_rows`]).
-    all_invoices: Option<Vec<(u128, Compact)>>,
+    /// Every invoice, read once for a large batch (see [`Books::expect_rows`]).
+    all_invoices: Option<(Arc<InvoiceKeys>, Balances)>,
     /// A batch declaring at least this many rows reads every invoice once (when there are not
     /// too many); tests lower it to prove the answer is the same either way.
     pub read_all_min_rows: u64,
+    /// The page cache was made smaller for this batch (restored when the books go).
+    cache_shrunk: bool,
 }
 
-/// An invoice held compactly while a large batch runs (digits as numbers, with their length).
-#[derive(Debug, Clone, Copy)]
-struct Compact {
-    payer_id: u64,
-    payer_id_len: u8,
-    payer_type: u8,
-    cancelled: bool,
-    /// `paid` changed during the batch (written by [`Books::finish`]).
-    dirty: bool,
-    amount_due: i64,
-    paid: i64,
+impl Drop for StoreBooks<'_> {
+    fn drop(&mut self) {
+        if self.cache_shrunk {
+            // Only speed depends on it: a failure here changes no answer.
+            let _ = self.ledger.set_cache_kib(crate::store::CACHE_KIB);
+        }
+    }
 }
 
 /// A batch declaring at least this many rows reads every invoice once…
 pub const READ_ALL_MIN_ROWS: u64 = 50_000;
-/// …when there are at most this many invoices per declared row, and at most this many in all.
+/// …when there are at most this many invoices per declared row, and at most this many in all
+/// (32 bytes an invoice: 12 million take 384 MiB, see `docs/MEMORY.md`).
 const READ_ALL_PER_ROW: i64 = 4;
-const READ_ALL_MAX: i64 = 8_000_000;
+const READ_ALL_MAX: i64 = 12_000_000;
+/// Above this many invoices read once, the page cache shrinks for the batch (memory budget).
+const SMALL_CACHE_ABOVE: i64 = 4_000_000;
 
-impl Compact {
-    fn invoice(&self) -> Invoice {
-        Invoice {
-            payer_type: char::from(self.payer_type).to_string(),
-            payer_id: format!(
-                "{:0width$}",
-                self.payer_id,
-                width = usize::from(self.payer_id_len)
-            ),
-            amount_due: self.amount_due,
-            cancelled: self.cancelled,
-            paid: self.paid,
+/// An invoice as reconciliation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceView {
+    /// Who must pay it.
+    pub payer: PayerOf,
+    /// Amount due, tiyin.
+    pub amount_due: i64,
+    /// `CANCELLED`.
+    pub cancelled: bool,
+    /// Paid and not reversed, tiyin.
+    pub paid: i64,
+}
+
+/// An invoice's payer, as text from the store or packed in the table read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayerOf {
+    /// `payer_type` and `payer_id` as stored.
+    Text(String, String),
+    /// Packed (see [`crate::index`]).
+    Packed(Payer),
+}
+
+impl InvoiceView {
+    /// Whether a row's `payer_type` and `payer_id` are the invoice's, byte for byte.
+    pub fn payer_is(&self, payer_type: &str, payer_id: &str) -> bool {
+        match &self.payer {
+            PayerOf::Text(t, id) => t == payer_type && id == payer_id,
+            PayerOf::Packed(p) => p.is(payer_type, payer_id),
+        }
+    }
+}
+
+impl From<Invoice> for InvoiceView {
+    fn from(i: Invoice) -> Self {
+        Self {
+            payer: PayerOf::Text(i.payer_type, i.payer_id),
+            amount_due: i.amount_due,
+            cancelled: i.cancelled,
+            paid: i.paid,
         }
     }
 }
@@ -142,56 +177,50 @@ impl<'t> StoreBooks<'t> {
             noted_spilled: false,
             all_invoices: None,
             read_all_min_rows: READ_ALL_MIN_ROWS,
+            cache_shrunk: false,
         })
     }
 
-    /// The invoice read once for the batch, if the batch read them all.
-    fn compact(&mut self, no: &str) -> Option<Option<&mut Compact>> {
-        let table = self.all_invoices.as_mut()?;
-        let key = crate::ident::digit_key(no)?;
-        Some(
-            table
-                .binary_search_by(|(k, _)| k.cmp(&key))
-                .ok()
-                .and_then(|i| table.get_mut(i))
-                .map(|(_, c)| c),
-        )
+    /// Where the table read once has this invoice: `None` when there is no table,
+    /// `Some(None)` when the store has no such invoice.
+    fn position(&self, no: &str, slot: Slot) -> Option<Option<usize>> {
+        let (keys, _) = self.all_invoices.as_ref()?;
+        let slot = match slot {
+            Slot::Unresolved => keys.find(no),
+            known => known,
+        };
+        Some(match slot {
+            Slot::At(i) => Some(i as usize),
+            _ => None,
+        })
     }
 
-    fn read_all_invoices(&mut self) -> Result<Option<Vec<(u128, Compact)>>, StoreError> {
-        let mut out = Vec::new();
+    fn read_all_invoices(
+        &mut self,
+        count: usize,
+    ) -> Result<Option<(Arc<InvoiceKeys>, Balances)>, StoreError> {
+        let mut table = crate::index::Builder::with_capacity(count);
         let mut st = self.ledger.conn().prepare(
             "SELECT invoice_no, payer_type, payer_id, amount_due, status, paid FROM invoices ORDER BY invoice_no",
         )?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let (no, pt, pid): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let (Some(key), Some(pkey), [t]) = (
-                crate::ident::digit_key(&no),
-                crate::ident::digit_key(&pid),
-                pt.as_bytes(),
-            ) else {
-                return Ok(None); // not the shape this compact form holds: read one by one
+            let text = |i: usize| -> Result<&str, StoreError> {
+                Ok(r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
             };
-            if pid.len() > 19 {
-                return Ok(None);
+            if !table.push(
+                text(0)?,
+                text(1)?,
+                text(2)?,
+                text(4)? == "CANCELLED",
+                r.get(3)?,
+                r.get(5)?,
+            ) {
+                return Ok(None); // not the shape the table holds: read one by one
             }
-            out.push((
-                key,
-                Compact {
-                    payer_id: u64::try_from(pkey / 64).unwrap_or(u64::MAX),
-                    payer_id_len: pid.len() as u8,
-                    payer_type: *t,
-                    cancelled: r.get::<_, String>(4)? == "CANCELLED",
-                    dirty: false,
-                    amount_due: r.get(3)?,
-                    paid: r.get(5)?,
-                },
-            ));
         }
-        // Keys sort like the text only when lengths agree; sort by key for the binary search.
-        out.sort_unstable_by_key(|(k, _)| *k);
-        Ok(Some(out))
+        let (keys, balances) = table.finish();
+        Ok(Some((Arc::new(keys), balances)))
     }
 
     fn spill_noted(&mut self) -> Result<(), StoreError> {
@@ -218,7 +247,13 @@ impl Books for StoreBooks<'_> {
             .unwrap_or(i64::MAX)
             .saturating_mul(READ_ALL_PER_ROW);
         if count <= per_row.min(READ_ALL_MAX) {
-            self.all_invoices = self.read_all_invoices()?;
+            self.all_invoices = self.read_all_invoices(usize::try_from(count).unwrap_or(0))?;
+            if count > SMALL_CACHE_ABOVE && self.all_invoices.is_some() {
+                // The table takes the memory the page cache would: payments are appended and
+                // balances written in key order, which a small cache serves as well.
+                self.ledger.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
+                self.cache_shrunk = true;
+            }
         }
         Ok(())
     }
@@ -268,10 +303,8 @@ impl Books for StoreBooks<'_> {
     fn flush(&mut self) -> Result<(), StoreError> {
         let mut new = std::mem::take(&mut self.new_payments);
         new.sort_unstable_by(|a, b| a.payment_id.cmp(&b.payment_id));
-        for p in &new {
-            self.ledger
-                .insert_payment(p, &self.batch_id, self.journal_seq)?;
-        }
+        self.ledger
+            .insert_payments(&new, &self.batch_id, self.journal_seq)?;
         let mut rev = std::mem::take(&mut self.reversals);
         rev.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (id, at, reason) in &rev {
@@ -279,10 +312,6 @@ impl Books for StoreBooks<'_> {
                 .mark_reversed(id, at, reason, &self.batch_id, self.journal_seq)?;
         }
         let mut deltas: Vec<(String, i64)> = self.paid_delta.drain().collect();
-        if self.all_invoices.is_some() {
-            // The table read once holds the balances; they are written once, at the end.
-            deltas.clear();
-        }
         deltas.sort_unstable();
         for (no, d) in deltas {
             if d != 0 {
@@ -297,28 +326,43 @@ impl Books for StoreBooks<'_> {
 
     fn finish(&mut self) -> Result<(), StoreError> {
         self.flush()?;
-        let Some(table) = self.all_invoices.as_mut() else {
+        let Some((keys, balances)) = self.all_invoices.as_mut() else {
             return Ok(());
         };
-        for (key, c) in table.iter_mut().filter(|(_, c)| c.dirty) {
-            let width = usize::try_from(*key % 64).unwrap_or(0);
-            let no = format!("{:0width$}", *key / 64);
-            self.ledger.set_paid(&no, c.paid)?;
-            c.dirty = false;
-        }
-        Ok(())
+        let changed = balances.take_changed();
+        self.ledger.set_paid_all(
+            changed
+                .into_iter()
+                .filter_map(|(i, paid)| Some((keys.invoice_no(i)?, paid))),
+        )
     }
 
-    fn invoice(&mut self, no: &str) -> Result<Option<Invoice>, StoreError> {
-        if let Some(found) = self.compact(no) {
-            return Ok(found.map(|c| c.invoice()));
+    fn invoice_keys(&self) -> Option<Arc<InvoiceKeys>> {
+        self.all_invoices.as_ref().map(|(k, _)| Arc::clone(k))
+    }
+
+    fn invoice(&mut self, no: &str, slot: Slot) -> Result<Option<InvoiceView>, StoreError> {
+        if let Some(found) = self.position(no, slot) {
+            let Some((keys, balances)) = self.all_invoices.as_ref() else {
+                return Ok(None);
+            };
+            return Ok(found.and_then(|i| {
+                let p = keys.payer(i)?;
+                let (amount_due, paid) = balances.get(i)?;
+                Some(InvoiceView {
+                    payer: PayerOf::Packed(p),
+                    amount_due,
+                    cancelled: p.cancelled,
+                    paid,
+                })
+            }));
         }
         if let Some(v) = self.invoices.get(no) {
-            return Ok(v.clone());
+            return Ok(v.clone().map(InvoiceView::from));
         }
         let v = self.ledger.invoice(no)?;
         self.invoices.insert(no.to_string(), v.clone());
-        Ok(v)
+        Ok(v.map(InvoiceView::from))
     }
 
     fn payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
@@ -330,19 +374,21 @@ impl Books for StoreBooks<'_> {
         Ok(v)
     }
 
-    fn add_payment(&mut self, p: PaymentRecord) -> Result<(), StoreError> {
-        if let Some(found) = self.compact(&p.invoice_no) {
-            if let Some(c) = found {
-                c.paid += p.amount;
-                c.dirty = true;
+    fn add_payment(&mut self, p: PaymentRecord, slot: Slot) -> Result<(), StoreError> {
+        if let Some(found) = self.position(&p.invoice_no, slot) {
+            // The table read once holds the balance; it is written once, at the end.
+            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut()) {
+                balances.add_paid(i, p.amount);
             }
-        } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
-            inv.paid += p.amount;
-        } else if let Some(mut inv) = self.ledger.invoice(&p.invoice_no)? {
-            inv.paid += self.paid_delta.get(&p.invoice_no).copied().unwrap_or(0) + p.amount;
-            self.invoices.insert(p.invoice_no.clone(), Some(inv));
+        } else {
+            if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+                inv.paid += p.amount;
+            } else if let Some(mut inv) = self.ledger.invoice(&p.invoice_no)? {
+                inv.paid += self.paid_delta.get(&p.invoice_no).copied().unwrap_or(0) + p.amount;
+                self.invoices.insert(p.invoice_no.clone(), Some(inv));
+            }
+            *self.paid_delta.entry(p.invoice_no.clone()).or_default() += p.amount;
         }
-        *self.paid_delta.entry(p.invoice_no.clone()).or_default() += p.amount;
         self.payments.insert(
             p.payment_id.clone(),
             Some(Payment {
@@ -364,15 +410,16 @@ impl Books for StoreBooks<'_> {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError> {
-        if let Some(found) = self.compact(&p.invoice_no) {
-            if let Some(c) = found {
-                c.paid -= p.amount;
-                c.dirty = true;
+        if let Some(found) = self.position(&p.invoice_no, Slot::Unresolved) {
+            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut()) {
+                balances.add_paid(i, -p.amount);
             }
-        } else if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
-            inv.paid -= p.amount;
+        } else {
+            if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+                inv.paid -= p.amount;
+            }
+            *self.paid_delta.entry(p.invoice_no.clone()).or_default() -= p.amount;
         }
-        *self.paid_delta.entry(p.invoice_no.clone()).or_default() -= p.amount;
         if let Some(Some(cached)) = self.payments.get_mut(id) {
             cached.reversed = true;
         } else {
@@ -552,12 +599,20 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Reconciles a well-formed row (values in schema order) and applies it when accepted.
+    /// Column of the invoice number, for batch types that pay invoices.
+    pub fn invoice_col(&self) -> Option<usize> {
+        (self.cols.invoice_no != usize::MAX && self.kind == BatchType::Pay)
+            .then_some(self.cols.invoice_no)
+    }
+
+    /// Reconciles a well-formed row (values in schema order) and applies it when accepted;
+    /// `slot` is where [`Books::invoice_keys`] has the row's invoice, if already looked up.
     pub fn row(
         &mut self,
         books: &mut dyn Books,
         line: u64,
-        v: &[Value],
+        mut v: Vec<Value>,
+        slot: Slot,
     ) -> Result<Outcome, StoreError> {
         let c = &self.cols;
         let get = |i: usize| v.get(i).unwrap_or(&Value::Missing);
@@ -579,7 +634,7 @@ impl Reconciler {
                     return Ok(Outcome::new(RowStatus::Duplicate, why));
                 }
                 let no = get(c.invoice_no).text();
-                let Some(inv) = books.invoice(no)? else {
+                let Some(inv) = books.invoice(no, slot)? else {
                     return Ok(Outcome::new(
                         RowStatus::NotFound,
                         "invoice_no: no such invoice",
@@ -595,7 +650,7 @@ impl Reconciler {
                     ));
                 }
                 let (pt, pi) = (get(c.payer_type).text(), get(c.payer_id).text());
-                if pt != inv.payer_type || pi != inv.payer_id {
+                if !inv.payer_is(pt, pi) {
                     return Ok(Outcome::new(
                         RowStatus::PayerDiffers,
                         "payer_id differs from the invoice's payer",
@@ -611,20 +666,26 @@ impl Reconciler {
                         ),
                     ));
                 }
-                books.add_payment(PaymentRecord {
-                    payment_id: pid.to_string(),
-                    paid_at: get(c.at).datetime().unwrap_or_default(),
-                    invoice_no: no.to_string(),
-                    payer_type: pt.to_string(),
-                    payer_id: pi.to_string(),
-                    payer_name: get(c.payer_name).text().to_string(),
+                let paid_at = get(c.at).datetime().unwrap_or_default();
+                let mut take = |i: usize| match v.get_mut(i) {
+                    Some(Value::Text(s)) => Some(std::mem::take(s)),
+                    _ => None,
+                };
+                let record = PaymentRecord {
+                    payment_id: take(c.payment_id).unwrap_or_default(),
+                    paid_at,
+                    invoice_no: take(c.invoice_no).unwrap_or_default(),
+                    payer_type: take(c.payer_type).unwrap_or_default(),
+                    payer_id: take(c.payer_id).unwrap_or_default(),
+                    payer_name: take(c.payer_name).unwrap_or_default(),
                     amount,
-                    currency: get(c.currency).text().to_string(),
-                    bank_mfo: get(c.bank_mfo).text().to_string(),
-                    account: opt_text(get(c.account)).map(str::to_owned),
-                    purpose: opt_text(get(c.purpose)).map(str::to_owned),
+                    currency: take(c.currency).unwrap_or_default(),
+                    bank_mfo: take(c.bank_mfo).unwrap_or_default(),
+                    account: take(c.account),
+                    purpose: take(c.purpose),
                     line,
-                })?;
+                };
+                books.add_payment(record, slot)?;
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
             BatchType::Rev => {

@@ -32,10 +32,29 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
             11 => r[8] = "0014".into(),                                // rejected (202) ...
             12 => r[0] = format!("{:014}", 94_000_000_000_000 + k - 1), // ... and its id returns
             17 => r[2] = "99999999999999999999".into(),                // unknown invoice
+            21 => {
+                // A cancelled invoice (303), with its own payer.
+                if let Some(c) = inv.iter().find(|i| i.status == "CANCELLED") {
+                    r[2] = c.no.clone();
+                    r[3] = c.payer_type.clone();
+                    r[4] = c.payer_id.clone();
+                }
+            }
+            19 => {
+                // Another invoice's payer (304), of the same type or not.
+                if let Some(o) = open.iter().find(|o| o.payer_id != v.payer_id) {
+                    r[3] = o.payer_type.clone();
+                    r[4] = o.payer_id.clone();
+                }
+            }
             _ => {}
         }
         pay.push(r);
     }
+    assert!(
+        inv.iter().any(|i| i.status == "CANCELLED"),
+        "the invoices include a cancelled one"
+    );
     let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
     let mut rev = Vec::new();
     for r in pay.iter().step_by(9) {
@@ -135,7 +154,7 @@ fn the_answer_does_not_depend_on_the_chunk_size() {
         .into_iter()
         .map(|r| r.2)
         .collect();
-    for code in ["1", "202", "301", "302", "303", "4"] {
+    for code in ["1", "202", "301", "302", "303", "304", "4"] {
         assert!(
             statuses.iter().any(|s| s == code),
             "the batch exercises status {code}: {statuses:?}"

@@ -1,0 +1,386 @@
+//! Every invoice of the store, held compactly while a large batch runs (issue 5): 32 bytes an
+//! invoice, so that ten million fit the memory budget of `docs/MEMORY.md`.
+//!
+//! The invoice number and the payer are packed together into one `u128` per invoice
+//! ([`InvoiceKeys`], sorted, read-only): the reading thread finds each row's invoice there
+//! ([`InvoiceKeys::find`]) while the reconciling thread works, and hands it over as a [`Slot`].
+//! The amounts due and paid are a parallel array ([`Balances`]) that only the reconciling
+//! thread reads and changes. Invoices of another shape (numbers longer than 20 digits, payer
+//! ids longer than 15 digits, more than four payer types) are not held this way: the books
+//! then read them one by one from the store, with the same answers.
+
+use crate::ident::digit_key;
+
+/// Low bits of a packed key that hold the payer and the cancelled flag.
+const PAYER_BITS: u32 = 55;
+/// Digit keys ([`digit_key`]) below this fit above the payer bits (numbers below 2^67).
+const KEY_LIMIT: u128 = 1 << (128 - PAYER_BITS);
+/// Payer ids up to this value fit (every 14-digit PINFL and 9-digit TIN).
+const PAYER_ID_LIMIT: u64 = 1 << 47;
+/// Payer id lengths up to this fit (4 bits).
+const PAYER_LEN_MAX: usize = 15;
+/// Distinct payer types the packing can name (2 bits).
+const TYPES_MAX: usize = 4;
+
+/// Where a row's invoice is in the table the books read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Slot {
+    /// Not looked up (no table, or the row is not well-formed): the books look it up.
+    #[default]
+    Unresolved,
+    /// The store has no invoice with this number.
+    Absent,
+    /// The invoice at this position.
+    At(u32),
+}
+
+/// Invoice numbers and payers, packed and sorted; shared read-only with the reading thread.
+#[derive(Debug, Default)]
+pub struct InvoiceKeys {
+    keys: Vec<u128>,
+    types: Vec<u8>,
+}
+
+/// An invoice's payer and cancelled flag, unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payer {
+    /// `payer_type` (one ASCII byte).
+    pub kind: u8,
+    /// `payer_id` as a number.
+    pub id: u64,
+    /// Digits in `payer_id` (leading zeros count).
+    pub len: u8,
+    /// The invoice is cancelled.
+    pub cancelled: bool,
+}
+
+impl Payer {
+    /// Whether a row's `payer_type` and `payer_id` are this payer's, byte for byte.
+    pub fn is(&self, payer_type: &str, payer_id: &str) -> bool {
+        payer_type.as_bytes() == [self.kind]
+            && payer_id.len() == usize::from(self.len)
+            && payer_id.bytes().all(|b| b.is_ascii_digit())
+            && payer_id.bytes().try_fold(0u64, |a, d| {
+                a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            }) == Some(self.id)
+    }
+
+    /// `payer_id` as text.
+    pub fn id_text(&self) -> String {
+        format!("{:0width$}", self.id, width = usize::from(self.len))
+    }
+}
+
+impl InvoiceKeys {
+    /// Number of invoices.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Where the invoice with this number is: [`Slot::Absent`] when the store has none (every
+    /// invoice of the store is in the table, so a number of another shape is absent too).
+    pub fn find(&self, no: &str) -> Slot {
+        let Some(k) = digit_key(no).filter(|k| *k < KEY_LIMIT) else {
+            return Slot::Absent;
+        };
+        match self.keys.binary_search_by(|e| (e >> PAYER_BITS).cmp(&k)) {
+            Ok(i) => u32::try_from(i).map_or(Slot::Absent, Slot::At),
+            Err(_) => Slot::Absent,
+        }
+    }
+
+    /// The payer of the invoice at `i`.
+    pub fn payer(&self, i: usize) -> Option<Payer> {
+        let e = *self.keys.get(i)?;
+        let bits = (e & ((1 << PAYER_BITS) - 1)) as u64;
+        Some(Payer {
+            cancelled: bits & 1 == 1,
+            kind: *self.types.get(((bits >> 1) & 3) as usize)?,
+            len: ((bits >> 3) & 15) as u8,
+            id: bits >> 7,
+        })
+    }
+
+    /// The invoice number at `i`.
+    pub fn invoice_no(&self, i: usize) -> Option<String> {
+        let k = *self.keys.get(i)? >> PAYER_BITS;
+        let width = usize::try_from(k % 64).ok()?;
+        Some(format!("{:0width$}", k / 64))
+    }
+}
+
+/// Amounts due and paid, parallel to [`InvoiceKeys`]; which balances changed.
+#[derive(Debug, Default)]
+pub struct Balances {
+    due_paid: Vec<[i64; 2]>,
+    dirty: Vec<u64>,
+}
+
+impl Balances {
+    /// Amount due and paid of the invoice at `i`.
+    pub fn get(&self, i: usize) -> Option<(i64, i64)> {
+        self.due_paid.get(i).map(|[d, p]| (*d, *p))
+    }
+
+    /// Adds `delta` to the paid amount of the invoice at `i` (and marks it changed).
+    pub fn add_paid(&mut self, i: usize, delta: i64) {
+        if let Some([_, p]) = self.due_paid.get_mut(i) {
+            *p += delta;
+            if let Some(w) = self.dirty.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// Positions and paid amounts of the changed invoices, ascending; clears the marks.
+    pub fn take_changed(&mut self) -> Vec<(usize, i64)> {
+        let mut out = Vec::new();
+        for (w, word) in self.dirty.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some([_, p]) = self.due_paid.get(i) {
+                    out.push((i, *p));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Builds the table from invoices in any order.
+#[derive(Debug, Default)]
+pub struct Builder {
+    keys: InvoiceKeys,
+    due_paid: Vec<[i64; 2]>,
+    sorted: bool,
+}
+
+impl Builder {
+    /// An empty table with room for `n` invoices (so that loading needs no more memory than
+    /// the table).
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            keys: InvoiceKeys {
+                keys: Vec::with_capacity(n),
+                types: Vec::new(),
+            },
+            due_paid: Vec::with_capacity(n),
+            sorted: true,
+        }
+    }
+
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// Adds an invoice; `false` when it does not fit the packing (then the table cannot hold
+    /// the store's invoices and must not be used).
+    pub fn push(
+        &mut self,
+        no: &str,
+        payer_type: &str,
+        payer_id: &str,
+        cancelled: bool,
+        amount_due: i64,
+        paid: i64,
+    ) -> bool {
+        let Some(key) = digit_key(no).filter(|k| *k < KEY_LIMIT) else {
+            return false;
+        };
+        let Some(id) = digit_key(payer_id)
+            .filter(|_| payer_id.len() <= PAYER_LEN_MAX)
+            .and_then(|k| u64::try_from(k / 64).ok())
+            .filter(|v| *v < PAYER_ID_LIMIT)
+        else {
+            return false;
+        };
+        let [kind] = payer_type.as_bytes() else {
+            return false;
+        };
+        let t = match self.keys.types.iter().position(|t| t == kind) {
+            Some(t) => t,
+            None if self.keys.types.len() < TYPES_MAX => {
+                self.keys.types.push(*kind);
+                self.keys.types.len() - 1
+            }
+            None => return false,
+        };
+        let bits = (u128::from(id) << 7)
+            | ((payer_id.len() as u128) << 3)
+            | ((t as u128) << 1)
+            | u128::from(cancelled);
+        let packed = (key << PAYER_BITS) | bits;
+        if self.keys.keys.last().is_some_and(|l| *l >= packed) {
+            self.sorted = false;
+        }
+        self.keys.keys.push(packed);
+        self.due_paid.push([amount_due, paid]);
+        true
+    }
+
+    /// The table, sorted by invoice number.
+    pub fn finish(self) -> (InvoiceKeys, Balances) {
+        let Builder {
+            mut keys,
+            mut due_paid,
+            sorted,
+        } = self;
+        if !sorted {
+            // Sort both arrays by key in place: an order of positions, then its cycles.
+            let mut order: Vec<u32> = (0..keys.keys.len() as u32).collect();
+            order.sort_unstable_by_key(|i| keys.keys.get(*i as usize).copied());
+            for start in 0..order.len() {
+                let mut cur = start;
+                while let Some(&next) = order.get(cur).filter(|n| **n as usize != start) {
+                    let next = next as usize;
+                    keys.keys.swap(cur, next);
+                    due_paid.swap(cur, next);
+                    if let Some(o) = order.get_mut(cur) {
+                        *o = cur as u32;
+                    }
+                    cur = next;
+                }
+                if let Some(o) = order.get_mut(cur) {
+                    *o = cur as u32;
+                }
+            }
+        }
+        let words = due_paid.len().div_ceil(64);
+        keys.keys.shrink_to_fit();
+        due_paid.shrink_to_fit();
+        (
+            keys,
+            Balances {
+                due_paid,
+                dirty: vec![0; words],
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[(&str, &str, &str, bool, i64, i64)]) -> Option<(InvoiceKeys, Balances)> {
+        let mut b = Builder::new();
+        for (no, t, id, c, due, paid) in rows {
+            if !b.push(no, t, id, *c, *due, *paid) {
+                return None;
+            }
+        }
+        Some(b.finish())
+    }
+
+    #[test]
+    fn finds_every_invoice_in_any_order_and_keeps_its_data() {
+        let rows = [
+            ("12026000005535255270", "P", "42101087046892", false, 500, 0),
+            ("00000000000000000001", "J", "301234567", true, 7, 3),
+            ("99999999999999999999", "P", "00000000000001", false, 1, 1),
+            ("5", "J", "123456789", false, 10, 0),
+            ("05", "P", "99999999999999", false, 11, 2),
+        ];
+        let (keys, bal) = table(&rows).expect("fits");
+        assert_eq!(keys.len(), rows.len());
+        for (no, t, id, c, due, paid) in rows {
+            let Slot::At(i) = keys.find(no) else {
+                panic!("{no} not found")
+            };
+            let i = i as usize;
+            assert_eq!(keys.invoice_no(i).as_deref(), Some(no));
+            let p = keys.payer(i).expect("payer");
+            assert!(p.is(t, id), "{no}: {p:?}");
+            assert_eq!(p.id_text(), id);
+            assert_eq!(p.cancelled, c);
+            assert_eq!(bal.get(i), Some((due, paid)));
+        }
+        for absent in [
+            "6",
+            "005",
+            "12026000005535255271",
+            "x",
+            "",
+            "123456789012345678901",
+        ] {
+            assert_eq!(keys.find(absent), Slot::Absent, "{absent}");
+        }
+    }
+
+    #[test]
+    fn payer_comparison_is_exact() {
+        let (keys, _) = table(&[("1", "P", "04210108704689", false, 1, 0)]).expect("fits");
+        let p = keys.payer(0).expect("payer");
+        assert!(p.is("P", "04210108704689"));
+        for (t, id) in [
+            ("J", "04210108704689"),
+            ("P", "4210108704689"),
+            ("P", "004210108704689"),
+            ("P", "04210108704688"),
+            ("PP", "04210108704689"),
+            ("P", "0421010870468a"),
+        ] {
+            assert!(!p.is(t, id), "{t} {id}");
+        }
+    }
+
+    #[test]
+    fn shapes_it_cannot_hold_are_refused() {
+        assert!(table(&[("999999999999999999999", "P", "1", false, 1, 0)]).is_none());
+        assert!(table(&[("147573952589676412928", "P", "1", false, 1, 0)]).is_none());
+        assert!(table(&[("147573952589676412927", "P", "1", false, 1, 0)]).is_some());
+        assert!(table(&[("1", "P", "1234567890123456", false, 1, 0)]).is_none());
+        assert!(table(&[("1", "P", "140737488355328", false, 1, 0)]).is_none());
+        assert!(table(&[("1", "PJ", "1", false, 1, 0)]).is_none());
+        assert!(table(&[("1A", "P", "1", false, 1, 0)]).is_none());
+        let five_types = [
+            ("1", "A", "1", false, 1, 0),
+            ("2", "B", "1", false, 1, 0),
+            ("3", "C", "1", false, 1, 0),
+            ("4", "D", "1", false, 1, 0),
+            ("5", "E", "1", false, 1, 0),
+        ];
+        assert!(table(&five_types[..4]).is_some());
+        assert!(table(&five_types).is_none());
+    }
+
+    #[test]
+    fn changed_balances_come_back_once_in_order() {
+        let rows: Vec<(String, i64)> = (0..200).rev().map(|i| (i.to_string(), i)).collect();
+        let mut b = Builder::new();
+        for (no, due) in &rows {
+            assert!(b.push(no, "P", "1", false, *due, 0));
+        }
+        let (keys, mut bal) = b.finish();
+        let at = |no: &str| match keys.find(no) {
+            Slot::At(i) => i as usize,
+            s => panic!("{no}: {s:?}"),
+        };
+        for no in ["150", "3", "64", "63", "3"] {
+            bal.add_paid(at(no), 5);
+        }
+        let changed: Vec<(String, i64)> = bal
+            .take_changed()
+            .into_iter()
+            .map(|(i, p)| (keys.invoice_no(i).unwrap_or_default(), p))
+            .collect();
+        let mut want = vec![
+            ("150".to_string(), 5),
+            ("3".to_string(), 10),
+            ("64".to_string(), 5),
+            ("63".to_string(), 5),
+        ];
+        want.sort_by_key(|(no, _)| at(no));
+        assert_eq!(changed, want);
+        assert!(bal.take_changed().is_empty());
+        assert_eq!(bal.get(at("3")), Some((3, 10)));
+    }
+}
