@@ -839,23 +839,20 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
         let tx = self
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = journal::next_seq(&tx)?;
         let f = File::open(path).map_err(io_at(path))?;
-        let loaded = match crate::invoices::load(
-            &tx,
-            &fname,
-            io::BufReader::with_capacity(256 << 10, f),
-            &self.cfg.schemas.invoices,
-            seq,
-        )? {
-            Ok(l) => l,
-            Err(e) => return Ok(Err(e)),
-        };
+        // Hashed in the pass that parses it: the file is read once.
+        let mut src = fsutil::HashingReader::new(io::BufReader::with_capacity(256 << 10, f));
+        let loaded =
+            match crate::invoices::load(&tx, &fname, &mut src, &self.cfg.schemas.invoices, seq)? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+        let sha = hex(&src.finish().map_err(io_at(path))?);
         let crate::invoices::Loaded { rows, changed } = loaded;
         let report = ImportReport {
             file: fname.clone(),

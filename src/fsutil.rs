@@ -98,17 +98,39 @@ pub fn keep_copy(src: &Path, dest: &Path) -> io::Result<()> {
 
 /// SHA-256 of a file, streaming.
 pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
+    HashingReader::new(File::open(path)?).finish()
+}
+
+/// A reader that hashes (SHA-256) every byte read through it, so that a file is hashed in
+/// the same pass that parses it.
+pub struct HashingReader<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Hashes what is read from `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hash: Sha256::new(),
         }
-        h.update(&buf[..n]);
     }
-    Ok(h.finalize().into())
+
+    /// Reads whatever is left, then returns the hash of everything.
+    pub fn finish(mut self) -> io::Result<[u8; 32]> {
+        let mut buf = vec![0u8; 256 << 10];
+        while self.read(&mut buf)? != 0 {}
+        Ok(self.hash.finalize().into())
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
 }
 
 /// Removes a file and fsyncs its folder; a file already gone is not an error.

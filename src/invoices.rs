@@ -158,13 +158,29 @@ pub struct Loaded {
     pub changed: u64,
 }
 
+/// The invoice columns an export sets, in schema order.
+const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status";
+
+/// What an upsert of an invoice changes when the number exists: everything the export sets,
+/// and only when something differs (so that loading an export twice changes nothing).
+const UPSERT: &str = "ON CONFLICT(invoice_no) DO UPDATE SET court_code=excluded.court_code,
+   case_no=excluded.case_no, payer_type=excluded.payer_type, payer_id=excluded.payer_id,
+   payer_name=excluded.payer_name, amount_due=excluded.amount_due, issued_at=excluded.issued_at,
+   status=excluded.status, import_seq=excluded.import_seq
+ WHERE (court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status) IS NOT
+       (excluded.court_code, excluded.case_no, excluded.payer_type, excluded.payer_id,
+        excluded.payer_name, excluded.amount_due, excluded.issued_at, excluded.status)";
+
+/// Rows handed from the reading thread to the staging one at a time.
+const STAGE_CHUNK: usize = 4096;
+
 /// Validates a whole export while staging it in a temporary table, then upserts it by
 /// `invoice_no` in one sorted statement, within the caller's transaction. An export with any
 /// invalid line changes nothing (the caller rolls back) and every problem is returned.
 pub fn load(
     conn: &Connection,
     file: &str,
-    src: impl Read,
+    src: impl Read + Send,
     schema: &Schema,
     import_seq: i64,
 ) -> Result<Result<Loaded, ExportError>, rusqlite::Error> {
@@ -174,56 +190,102 @@ pub fn load(
            payer_name TEXT, amount_due INTEGER, issued_at TEXT, status TEXT);
          DELETE FROM temp.import_stage;",
     )?;
-    let mut problems = Vec::new();
     let mut rows = 0u64;
-    {
-        let mut stage = conn
-            .prepare_cached("INSERT INTO temp.import_stage VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?;
-        let mut stage_err = None;
-        let visit = |r: InvoiceRow| {
-            rows += 1;
-            if stage_err.is_some() {
-                return;
+    let mut changed = 0u64;
+    let mut stage =
+        conn.prepare_cached("INSERT INTO temp.import_stage VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?;
+    let mut direct = conn.prepare_cached(&format!(
+        "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) {UPSERT}"
+    ))?;
+    // Rows in ascending invoice number order (the usual export) are upserted as they come;
+    // from the first row out of order on, the rest is staged and upserted sorted at the end.
+    // Each row's upsert is independent of the others, so the result is the same either way.
+    let mut last: Option<String> = None;
+    // Two cores: one reads, decodes and validates; this one stages the rows.
+    let parsed = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InvoiceRow>>(4);
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(STAGE_CHUNK);
+            let r = each_row(file, src, schema, |row| {
+                chunk.push(row);
+                if chunk.len() >= STAGE_CHUNK {
+                    // A closed channel means staging failed: the error is reported below.
+                    let _ = tx.send(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(STAGE_CHUNK),
+                    ));
+                }
+            });
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
             }
-            let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
-            if let Err(e) = stage.execute(params![
-                v(0),
-                v(1),
-                v(2),
-                v(3),
-                v(4),
-                v(5),
-                r.amount_due,
-                v(7),
-                v(8)
-            ]) {
-                stage_err = Some(e);
+            r
+        });
+        let staged = (|| {
+            for chunk in &rx {
+                for r in chunk {
+                    rows += 1;
+                    let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
+                    let in_order = match &last {
+                        Some(l) => v(0) > l.as_str(),
+                        None => rows == 1,
+                    };
+                    if in_order {
+                        changed += direct.execute(params![
+                            v(0),
+                            v(1),
+                            v(2),
+                            v(3),
+                            v(4),
+                            v(5),
+                            r.amount_due,
+                            v(7),
+                            v(8),
+                            import_seq
+                        ])? as u64;
+                        last = Some(v(0).to_string());
+                    } else {
+                        last = None;
+                        stage.execute(params![
+                            v(0),
+                            v(1),
+                            v(2),
+                            v(3),
+                            v(4),
+                            v(5),
+                            r.amount_due,
+                            v(7),
+                            v(8)
+                        ])?;
+                    }
+                }
             }
-        };
-        if let Err(e) = each_row(file, src, schema, visit) {
-            problems = e.problems;
-        }
-        if let Some(e) = stage_err {
-            return Err(e);
-        }
-    }
+            Ok::<(), rusqlite::Error>(())
+        })();
+        drop(rx);
+        let parsed = reader.join().unwrap_or_else(|_| {
+            Err(ExportError {
+                problems: vec![format!("{file}: the reading thread failed")],
+            })
+        });
+        staged.map(|()| parsed)
+    })?;
+    drop((stage, direct));
+    let problems = parsed.err().map(|e| e.problems).unwrap_or_default();
     if !problems.is_empty() {
         conn.execute("DELETE FROM temp.import_stage", [])?;
         return Ok(Err(ExportError { problems }));
     }
-    let changed = conn.execute(
-        "INSERT INTO invoices(invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq)
-         SELECT invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, ?1
-           FROM temp.import_stage WHERE true ORDER BY invoice_no
-         ON CONFLICT(invoice_no) DO UPDATE SET court_code=excluded.court_code, case_no=excluded.case_no,
-           payer_type=excluded.payer_type, payer_id=excluded.payer_id, payer_name=excluded.payer_name,
-           amount_due=excluded.amount_due, issued_at=excluded.issued_at, status=excluded.status,
-           import_seq=excluded.import_seq
-         WHERE (court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status) IS NOT
-               (excluded.court_code, excluded.case_no, excluded.payer_type, excluded.payer_id, excluded.payer_name,
-                excluded.amount_due, excluded.issued_at, excluded.status)",
-        [import_seq],
-    )? as u64;
+    let changed = changed
+        + conn.execute(
+            &format!(
+                "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
+                 SELECT {INVOICE_COLUMNS}, ?1 FROM temp.import_stage WHERE true ORDER BY invoice_no
+                 {UPSERT}"
+            ),
+            [import_seq],
+        )? as u64;
     conn.execute("DELETE FROM temp.import_stage", [])?;
     Ok(Ok(Loaded { rows, changed }))
 }

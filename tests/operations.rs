@@ -353,6 +353,88 @@ fn loading_the_same_export_twice_changes_nothing() {
 }
 
 #[test]
+fn an_export_in_any_order_loads_the_same_invoices_and_counts_the_same_changes() {
+    // Rows in ascending order are upserted as they come, the rest staged and upserted sorted
+    // at the end: every order must give the same store and the same count of changes.
+    let specs: Vec<(bool, &str, &str)> = (0..40)
+        .map(|i| {
+            (
+                i % 3 == 0,
+                "1000.00",
+                if i % 7 == 0 { "CANCELLED" } else { "OPEN" },
+            )
+        })
+        .collect();
+    let first = invoices(&specs);
+    let mut second = first.clone();
+    for (i, v) in second.iter_mut().enumerate() {
+        if i % 4 == 1 {
+            v.amount_due = "1500.00".into(); // changed by the second export
+        }
+    }
+    let orders: Vec<Vec<usize>> = vec![
+        (0..40).collect(),                        // ascending
+        (0..40).rev().collect(),                  // descending: all but one staged
+        (0..20).chain((20..40).rev()).collect(),  // ascending, then not
+        (0..40).map(|i| (i * 17) % 40).collect(), // shuffled
+        (20..40).chain(0..20).collect(),          // two ascending runs
+    ];
+    let mut want: Option<(Vec<String>, Vec<String>)> = None;
+    for order in &orders {
+        let mut rx = Rx::new();
+        // The same lines, reordered.
+        let pick = |v: &[Invoice]| -> String {
+            let csv = sample::invoices_csv(v);
+            let lines: Vec<&str> = csv.lines().collect();
+            let mut out = format!("{}\n", lines[0]);
+            for &i in order {
+                out.push_str(lines[i + 1]);
+                out.push('\n');
+            }
+            out
+        };
+        let a = write_export(rx.dir.path(), "a.csv", &pick(&first));
+        let r = rx.engine.import_invoices(&a).expect("runs").expect("valid");
+        assert_eq!((r.rows, r.changed), (40, 40), "order {order:?}");
+        let after_first = dump(&rx.engine.store.conn, INVOICES_SQL);
+        let b = write_export(rx.dir.path(), "b.csv", &pick(&second));
+        let r = rx.engine.import_invoices(&b).expect("runs").expect("valid");
+        assert_eq!((r.rows, r.changed), (40, 10), "order {order:?}");
+        let r = rx.engine.import_invoices(&b).expect("runs").expect("valid");
+        assert_eq!((r.rows, r.changed), (40, 0), "order {order:?}: again");
+        let after_second = dump(&rx.engine.store.conn, INVOICES_SQL);
+        assert_eq!(after_first.len(), 40);
+        match &want {
+            None => want = Some((after_first, after_second)),
+            Some((f, s)) => {
+                assert_eq!(&after_first, f, "order {order:?}: first export");
+                assert_eq!(&after_second, s, "order {order:?}: second export");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_line_after_rows_already_upserted_changes_nothing() {
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN"), (true, "250.50", "OPEN")]);
+    let mut csv = sample::invoices_csv(&inv);
+    csv.push_str(
+        "79999999999999999999;1706002;2-1706-2606/100;P;123;X;1.00;2026-06-20 10:37:20;OPEN\n",
+    );
+    let p = write_export(rx.dir.path(), "bad.csv", &csv);
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    assert!(e.to_string().contains("line 4"), "{e}");
+    let conn = &rx.engine.store.conn;
+    assert_eq!(count(conn, "invoices"), 0);
+    assert_eq!(count(conn, "imports"), 0);
+}
+
+#[test]
 fn a_later_export_updates_invoices_and_never_touches_payments() {
     let mut rx = Rx::new();
     let mut inv = invoices(&[(false, "1000.00", "OPEN"), (false, "500.00", "OPEN")]);
