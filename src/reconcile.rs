@@ -110,7 +110,7 @@ pub const READ_ALL_MIN_ROWS: u64 = 50_000;
 const READ_ALL_PER_ROW: i64 = 4;
 const READ_ALL_MAX: i64 = 12_000_000;
 /// Above this many invoices read once, the page cache shrinks for the batch (memory budget).
-const SMALL_CACHE_ABOVE: i64 = 4_000_000;
+const SMALL_CACHE_ABOVE: i64 = 2_000_000;
 
 /// An invoice as reconciliation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,10 +329,9 @@ impl Books for StoreBooks<'_> {
         let Some((keys, balances)) = self.all_invoices.as_mut() else {
             return Ok(());
         };
-        let changed = balances.take_changed();
         self.ledger.set_paid_all(
-            changed
-                .into_iter()
+            balances
+                .drain_changed()
                 .filter_map(|(i, paid)| Some((keys.invoice_no(i)?, paid))),
         )
     }
