@@ -1143,8 +1143,9 @@ impl Engine {
              UPDATE main.payments SET state='PAID', reversed_at=NULL, reverse_reason=NULL, reversed_batch_id=NULL,
                reversed_journal_seq=NULL WHERE reversed_journal_seq >= {seq};
              INSERT INTO main.deliveries SELECT * FROM real.deliveries WHERE journal_seq < {seq};
-             UPDATE main.invoices SET paid = coalesce((SELECT sum(amount) FROM main.payments p
-               WHERE p.invoice_no = invoices.invoice_no AND p.state='PAID'), 0);"
+             DELETE FROM main.balances;
+             INSERT INTO main.balances(invoice_no, paid)
+               SELECT invoice_no, sum(amount) FROM main.payments WHERE state='PAID' GROUP BY invoice_no;"
         ))?;
         scratch.conn.execute("DETACH DATABASE real", [])?;
         Ok(())

@@ -200,21 +200,41 @@ impl<'t> StoreBooks<'t> {
         count: usize,
     ) -> Result<Option<(Arc<InvoiceKeys>, Balances)>, StoreError> {
         let mut table = crate::index::Builder::with_capacity(count);
-        let mut st = self.ledger.conn().prepare(
-            "SELECT invoice_no, payer_type, payer_id, amount_due, status, paid FROM invoices ORDER BY invoice_no",
+        let conn = self.ledger.conn();
+        // Two scans in invoice number order, merged: invoices, and the balances of those paid.
+        let mut st = conn.prepare(
+            "SELECT invoice_no, payer_type, payer_id, amount_due, status FROM invoices ORDER BY invoice_no",
         )?;
+        let mut paid_st =
+            conn.prepare("SELECT invoice_no, paid FROM balances ORDER BY invoice_no")?;
+        let mut paid_rows = paid_st.query([])?;
+        let mut next_paid = || -> Result<Option<(String, i64)>, StoreError> {
+            Ok(match paid_rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            })
+        };
+        let mut paid = next_paid()?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let text = |i: usize| -> Result<&str, StoreError> {
                 Ok(r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
             };
+            let no = text(0)?;
+            while paid.as_ref().is_some_and(|(p, _)| p.as_str() < no) {
+                paid = next_paid()?;
+            }
+            let paid_now = match &paid {
+                Some((p, v)) if p == no => *v,
+                _ => 0,
+            };
             if !table.push(
-                text(0)?,
+                no,
                 text(1)?,
                 text(2)?,
                 text(4)? == "CANCELLED",
                 r.get(3)?,
-                r.get(5)?,
+                paid_now,
             ) {
                 return Ok(None); // not the shape the table holds: read one by one
             }

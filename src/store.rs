@@ -2,8 +2,10 @@
 //!
 //! Tables (for auditors, `sqlite3 var/reestr.db`):
 //! - `meta(key, value)`: `schema_version`, `engine_version` that created the store.
-//! - `invoices`: the billing export as last loaded, plus `paid` (tiyin paid and not reversed),
-//!   which only batches change.
+//! - `invoices`: the billing export as last loaded (only imports change it).
+//! - `balances`: for every invoice a batch has paid, the tiyin paid and not reversed (only
+//!   batches change it; an invoice without a row has paid nothing). The view `invoices_paid`
+//!   joins the two.
 //! - `payments`: every applied payment, with the batch and journal entry that applied it and,
 //!   once reversed, the reversing batch and journal entry.
 //! - `deliveries`: every archive answered (ACK, NAK or re-sent ACK), with hashes of the inbound
@@ -19,8 +21,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
-/// Version of the table layout; a store from a newer engine is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Version of the table layout; a store from a newer engine is refused, one from an older
+/// engine is brought up to date when opened (layout 1 kept `paid` in `invoices`).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +47,9 @@ CREATE TABLE IF NOT EXISTS invoices (
   invoice_no TEXT PRIMARY KEY, court_code TEXT NOT NULL, case_no TEXT NOT NULL,
   payer_type TEXT NOT NULL, payer_id TEXT NOT NULL, payer_name TEXT NOT NULL,
   amount_due INTEGER NOT NULL, issued_at TEXT NOT NULL, status TEXT NOT NULL,
-  paid INTEGER NOT NULL DEFAULT 0, import_seq INTEGER NOT NULL
+  import_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS balances (invoice_no TEXT PRIMARY KEY, paid INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS payments (
   payment_id TEXT NOT NULL UNIQUE, invoice_no TEXT NOT NULL, paid_at TEXT NOT NULL,
   amount INTEGER NOT NULL, payer_type TEXT NOT NULL, payer_id TEXT NOT NULL,
@@ -187,6 +191,41 @@ impl Store {
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1), ('engine_version', ?2)",
             params![SCHEMA_VERSION.to_string(), crate::VERSION],
         )?;
+        self.upgrade()?;
+        // After the upgrade: the view names columns of the current layout.
+        self.conn.execute_batch(
+            "CREATE VIEW IF NOT EXISTS invoices_paid AS
+               SELECT i.*, coalesce(b.paid, 0) AS paid FROM invoices i LEFT JOIN balances b USING (invoice_no);",
+        )?;
+        Ok(())
+    }
+
+    /// Brings a store of an older layout up to date, in one transaction.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        let version = |c: &Connection| -> Result<String, rusqlite::Error> {
+            c.query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+        };
+        if version(&self.conn)? != "1" {
+            return Ok(());
+        }
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        // Checked again under the write lock: another process may have upgraded meanwhile.
+        if version(&tx)? == "1" {
+            tx.execute_batch(
+                "INSERT INTO balances(invoice_no, paid) SELECT invoice_no, paid FROM invoices WHERE paid <> 0;
+                 ALTER TABLE invoices DROP COLUMN paid;
+                 UPDATE meta SET value='2' WHERE key='schema_version';",
+            )?;
+            tracing::info!("store upgraded from layout 1 to 2 (balances moved out of invoices)");
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -249,7 +288,7 @@ impl<'t> Ledger<'t> {
     pub fn invoice(&self, no: &str) -> Result<Option<Invoice>, StoreError> {
         let mut st = self
             .tx
-            .prepare_cached("SELECT payer_type, payer_id, amount_due, status, paid FROM invoices WHERE invoice_no=?1")?;
+            .prepare_cached("SELECT payer_type, payer_id, amount_due, status, paid FROM invoices_paid WHERE invoice_no=?1")?;
         Ok(st
             .query_row([no], |r| {
                 Ok(Invoice {
@@ -345,9 +384,10 @@ impl<'t> Ledger<'t> {
 
     /// Adds `delta` tiyin to an invoice's paid amount.
     pub fn add_paid(&self, invoice_no: &str, delta: i64) -> Result<(), StoreError> {
-        let mut up = self
-            .tx
-            .prepare_cached("UPDATE invoices SET paid = paid + ?2 WHERE invoice_no=?1")?;
+        let mut up = self.tx.prepare_cached(
+            "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
+                 ON CONFLICT(invoice_no) DO UPDATE SET paid = paid + excluded.paid",
+        )?;
         up.execute(params![invoice_no, delta])?;
         Ok(())
     }
@@ -357,9 +397,10 @@ impl<'t> Ledger<'t> {
         &self,
         paid: impl IntoIterator<Item = (String, i64)>,
     ) -> Result<(), StoreError> {
-        let mut up = self
-            .tx
-            .prepare_cached("UPDATE invoices SET paid = ?2 WHERE invoice_no=?1")?;
+        let mut up = self.tx.prepare_cached(
+            "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
+                 ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
+        )?;
         for (invoice_no, paid) in paid {
             up.execute(params![invoice_no, paid])?;
         }

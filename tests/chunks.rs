@@ -131,7 +131,7 @@ fn run_with(chunk: usize, read_all: bool) -> (Vec<(String, Vec<u8>)>, Vec<String
         .engine
         .store
         .conn
-        .prepare("SELECT invoice_no, paid FROM invoices ORDER BY invoice_no")
+        .prepare("SELECT invoice_no, paid FROM invoices_paid ORDER BY invoice_no")
         .expect("q");
     let books = st
         .query_map([], |r| {

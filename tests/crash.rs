@@ -239,7 +239,7 @@ impl Site {
         Snapshot {
             outbox,
             payments: dump("SELECT * FROM payments ORDER BY payment_id"),
-            invoices: dump("SELECT * FROM invoices ORDER BY invoice_no"),
+            invoices: dump("SELECT * FROM invoices_paid ORDER BY invoice_no"),
             deliveries: dump("SELECT * FROM deliveries ORDER BY id"),
             set_aside: dump("SELECT * FROM set_aside ORDER BY id"),
             journal: dump(

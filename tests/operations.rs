@@ -463,7 +463,7 @@ fn a_later_export_updates_invoices_and_never_touches_payments() {
     let conn = &rx.engine.store.conn;
     let row = |no: &str| -> (String, i64, i64) {
         conn.query_row(
-            "SELECT status, amount_due, paid FROM invoices WHERE invoice_no=?1",
+            "SELECT status, amount_due, paid FROM invoices_paid WHERE invoice_no=?1",
             [no],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -1104,6 +1104,60 @@ fn invoices_import_of_a_bad_export_exits_1_listing_the_lines() {
 }
 
 // ----- the store's refusals ------------------------------------------------------------------------
+
+#[test]
+fn a_store_of_the_first_layout_is_upgraded_keeping_every_balance() {
+    // Layout 1 kept `paid` in `invoices`; layout 2 keeps it in `balances`.
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN"), (true, "500.00", "OPEN")]);
+    let p = write_export(rx.dir.path(), "a.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let h = rx.process(
+        PAY1,
+        &pay("001", &[pay_row("30000000000001", &inv[0], "300.00")]).zip(Some(&key())),
+    );
+    assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
+    let want = dump(
+        &rx.engine.store.conn,
+        "SELECT * FROM invoices_paid ORDER BY invoice_no",
+    );
+    assert!(want[0].ends_with("Integer(30000)"), "{want:?}");
+    rx.engine
+        .store
+        .conn
+        .execute_batch(
+            "DROP VIEW invoices_paid;
+             ALTER TABLE invoices ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
+             UPDATE invoices SET paid = coalesce((SELECT paid FROM balances b
+               WHERE b.invoice_no = invoices.invoice_no), 0);
+             DROP TABLE balances;
+             UPDATE meta SET value='1' WHERE key='schema_version';",
+        )
+        .expect("make it layout 1");
+    let cfg = Config::load(&rx.config_path()).expect("config");
+    rx.engine = Engine::init(cfg).expect("an older layout opens");
+    let conn = &rx.engine.store.conn;
+    let version: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key='schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("version");
+    assert_eq!(version, reestr::store::SCHEMA_VERSION.to_string());
+    let cols = dump(conn, "SELECT name FROM pragma_table_info('invoices')");
+    assert!(!cols.iter().any(|c| c.contains("\"paid\"")), "{cols:?}");
+    assert_eq!(
+        dump(conn, "SELECT * FROM invoices_paid ORDER BY invoice_no"),
+        want
+    );
+    // And it works on: the balance counts for the next payment (303 over the rest).
+    let h = rx.process(
+        PAY2,
+        &pay("002", &[pay_row("30000000000002", &inv[0], "700.01")]).zip(Some(&key())),
+    );
+    assert_eq!(h.statuses.get(&303), Some(&1), "{h:?}");
+}
 
 #[test]
 fn a_store_from_a_newer_engine_is_refused_and_left_untouched() {

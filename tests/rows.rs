@@ -121,7 +121,7 @@ impl World {
             .store
             .conn
             .query_row(
-                "SELECT paid FROM invoices WHERE invoice_no=?1",
+                "SELECT paid FROM invoices_paid WHERE invoice_no=?1",
                 [&self.inv[i].no],
                 |r| r.get(0),
             )
@@ -526,7 +526,7 @@ fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order(
     assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
 
     let payments_before = w.dump("SELECT * FROM payments ORDER BY payment_id");
-    let invoices_before = w.dump("SELECT * FROM invoices ORDER BY invoice_no");
+    let invoices_before = w.dump("SELECT * FROM invoices_paid ORDER BY invoice_no");
     let (i0, i1, i2, i3, i5) = (
         invoice_no(0),
         invoice_no(1),
@@ -576,7 +576,7 @@ fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order(
         payments_before
     );
     assert_eq!(
-        w.dump("SELECT * FROM invoices ORDER BY invoice_no"),
+        w.dump("SELECT * FROM invoices_paid ORDER BY invoice_no"),
         invoices_before
     );
 }
