@@ -432,6 +432,23 @@ pub fn open_entry(
     Ok(EntryReader::new(reader.take(csize), deflated))
 }
 
+/// At most `max` bytes of the entry with this name, inflated through the same reader as
+/// [`read`] (real bytes counted), without any of [`read`]'s checks: for a planning hint
+/// only, never for an answer. `None` if there is no such entry or it cannot be read.
+pub fn peek(path: &Path, name: &str, max: u64) -> Option<Vec<u8>> {
+    let file = File::open(path).ok()?;
+    let zip = ZipArchive::new(BufReader::new(file)).ok()?;
+    let index = zip.index_for_name(name)?;
+    drop(zip);
+    let mut out = Vec::new();
+    open_entry(path, index)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
 /// A reader over one entry's raw data that inflates when the entry is deflated.
 pub struct EntryReader<R: Read> {
     inner: R,

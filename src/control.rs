@@ -45,6 +45,19 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).ok()
 }
 
+/// The `rows` a control record declares, read leniently (a hint for planning, never an
+/// answer): the value of the one `rows=` line when it is a whole number.
+pub fn rows_hint(bytes: &[u8]) -> Option<u64> {
+    let mut lines = bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|l| l.strip_suffix(b"\r").unwrap_or(l).strip_prefix(b"rows="));
+    let v = lines.next()?;
+    if lines.next().is_some() || v.is_empty() || v.len() > 18 {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// The value of the single `created_at` line, if there is exactly one and it is valid.
 ///
 /// Used for the response's `created_at` (agreement §8) even when the rest is malformed.
@@ -232,6 +245,13 @@ mod tests {
             created_at_line(GOOD.as_bytes()).as_deref(),
             Some("2026-11-22T01:05:00+05:00")
         );
+        assert_eq!(rows_hint(GOOD.as_bytes()), Some(24));
+        assert_eq!(
+            rows_hint(GOOD.replace("rows=24", "rows=2x").as_bytes()),
+            None
+        );
+        assert_eq!(rows_hint(GOOD.replace("rows=24", "rows=").as_bytes()), None);
+        assert_eq!(rows_hint(format!("{GOOD}rows=25\n").as_bytes()), None);
         let twice = format!("{GOOD}created_at=2026-11-22T01:05:00+05:00\n");
         assert_eq!(created_at_line(twice.as_bytes()), None);
         let bad = GOOD.replace("T01:05:00+05:00", "T25:05:00+05:00");
