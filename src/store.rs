@@ -251,15 +251,36 @@ fn dt(s: &str) -> NaiveDateTime {
 /// Text of a datetime as stored.
 pub fn dt_text(d: &NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        d.year(),
-        d.month(),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
-    )
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            year,
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        );
+    }
+    // Digits by hand: this runs once per stored payment.
+    let mut out = String::with_capacity(19);
+    let mut two = |v: u32, sep: Option<char>| {
+        out.push(char::from(b'0' + (v / 10 % 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    let y = year.unsigned_abs();
+    two(y / 100, None);
+    two(y % 100, Some('-'));
+    two(d.month(), Some('-'));
+    two(d.day(), Some(' '));
+    two(d.hour(), Some(':'));
+    two(d.minute(), Some(':'));
+    two(d.second(), None);
+    out
 }
 
 /// SQLite page cache of the store, KiB (issue 5: 96 MiB measured best at a million rows).
@@ -509,4 +530,27 @@ pub struct PaymentRecord {
     pub purpose: Option<String>,
     /// Data row number in the batch.
     pub line: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_are_stored_as_fixed_width_text() {
+        let d = |s: &str| crate::schema::parse_datetime(s).expect("datetime");
+        for s in [
+            "2026-11-21 00:00:00",
+            "2026-01-09 23:59:59",
+            "0001-01-01 00:00:00",
+            "9999-12-31 23:59:59",
+            "2000-02-29 12:34:56",
+        ] {
+            assert_eq!(dt_text(&d(s)), s);
+        }
+        let far = chrono::NaiveDate::from_ymd_opt(10000, 1, 1)
+            .and_then(|x| x.and_hms_opt(1, 2, 3))
+            .expect("date");
+        assert_eq!(dt_text(&far), "10000-01-01 01:02:03");
+    }
 }
