@@ -330,11 +330,11 @@ fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
 
 /// Rows validated ahead and then reconciled together, so that the store is read in sorted
 /// batches and written once per chunk.
-pub const CHUNK_ROWS: usize = 16 * 1024;
+pub const CHUNK_ROWS: usize = 8 * 1024;
 
 /// A chunk also ends once its rows hold this many bytes of text (memory stays bounded when
 /// rows are long).
-const CHUNK_BYTES: usize = 8 << 20;
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// A validated row waiting for reconciliation.
 struct Pending {
