@@ -126,8 +126,7 @@ impl Store {
         };
         let existed = path.exists();
         if !existed {
-            // Created empty with mode 0600; SQLite gives its WAL and shared-memory files the
-            // same mode.
+            // Created empty with mode 0600; SQLite gives its journal the same mode.
             crate::fsutil::create_new(path)
                 .map_err(|e| refused(format!("cannot be created: {e}")))?;
         }
@@ -150,8 +149,17 @@ impl Store {
             )
             .optional()
         };
-        let version = is_store(&conn)
-            .map_err(|e| refused(format!("cannot be read ({e}); it was left untouched")))?;
+        conn.busy_timeout(BUSY_WAIT)?;
+        let version = is_store(&conn).map_err(|e| {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+                refused(format!(
+                    "is busy: a batch is being applied (waited {} s); try again when it is done",
+                    BUSY_WAIT.as_secs()
+                ))
+            } else {
+                refused(format!("cannot be read ({e}); it was left untouched"))
+            }
+        })?;
         if existed {
             let tables: i64 =
                 conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
@@ -169,7 +177,14 @@ impl Store {
                 _ => {}
             }
         }
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")?;
+        // A rollback journal, not WAL: a batch mostly appends pages (payments), which a rollback
+        // journal writes once and WAL twice (log, then checkpoint) — a quarter of `run`'s time
+        // at a million rows (bench/RESULTS.md). `EXTRA` syncs the folder when the journal is
+        // deleted, so a commit survives power loss. Readers (`status`) wait for a batch that
+        // has started writing pages; `busy_timeout` bounds the wait.
+        conn.execute_batch(
+            "PRAGMA journal_mode=DELETE; PRAGMA synchronous=EXTRA; PRAGMA foreign_keys=ON;",
+        )?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         let s = Self { conn };
         s.init_tables()?;
@@ -282,6 +297,9 @@ pub fn dt_text(d: &NaiveDateTime) -> String {
     two(d.second(), None);
     out
 }
+
+/// How long a reader (`status`) waits for a batch that holds the store's write lock.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// SQLite page cache of the store, KiB (issue 5: 96 MiB measured best at a million rows).
 pub const CACHE_KIB: i64 = 96 * 1024;

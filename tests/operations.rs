@@ -1160,6 +1160,30 @@ fn a_store_of_the_first_layout_is_upgraded_keeping_every_balance() {
 }
 
 #[test]
+fn a_reader_waits_for_a_batch_being_applied_then_says_the_store_is_busy() {
+    // The store has a rollback journal: a batch that has started writing pages holds the write
+    // lock until it commits, and `status` waits for it (up to 10 s), then says why it stopped.
+    let cli = Cli::new();
+    cli.one_invoice();
+    let db = cli.path("var/reestr.db");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        locked_tx.send(()).expect("signal");
+        std::thread::sleep(std::time::Duration::from_secs(12));
+        c.execute_batch("ROLLBACK").expect("unlock");
+    });
+    locked_rx.recv().expect("locked");
+    let o = cli.run(&["status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is busy"), "{}", stderr(&o));
+    holder.join().expect("holder");
+    let o = cli.run(&["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
 fn a_store_from_a_newer_engine_is_refused_and_left_untouched() {
     let cli = Cli::new();
     cli.one_invoice();
