@@ -231,33 +231,15 @@ pub fn load(
                         Some(l) => v(0) > l.as_str(),
                         None => rows == 1,
                     };
+                    let (a, b, c, d, e, f, g, h) = (v(0), v(1), v(2), v(3), v(4), v(5), v(7), v(8));
+                    let values = params![a, b, c, d, e, f, r.amount_due, g, h, import_seq];
                     if in_order {
-                        changed += direct.execute(params![
-                            v(0),
-                            v(1),
-                            v(2),
-                            v(3),
-                            v(4),
-                            v(5),
-                            r.amount_due,
-                            v(7),
-                            v(8),
-                            import_seq
-                        ])? as u64;
-                        last = Some(v(0).to_string());
+                        changed += direct.execute(values)? as u64;
+                        last = Some(a.to_string());
                     } else {
                         last = None;
-                        stage.execute(params![
-                            v(0),
-                            v(1),
-                            v(2),
-                            v(3),
-                            v(4),
-                            v(5),
-                            r.amount_due,
-                            v(7),
-                            v(8)
-                        ])?;
+                        // The stage has no import_seq column: the upsert at the end sets it.
+                        stage.execute(values.get(..9).unwrap_or_default())?;
                     }
                 }
             }
