@@ -120,10 +120,57 @@ impl InvoiceKeys {
     }
 
     /// The invoice number at `i`.
-    pub fn invoice_no(&self, i: usize) -> Option<String> {
+    pub fn invoice_no(&self, i: usize) -> Option<InvoiceNo> {
         let k = *self.keys.get(i)? >> PAYER_BITS;
-        let width = usize::try_from(k % 64).ok()?;
-        Some(format!("{:0width$}", k / 64))
+        let width = (k % 64) as usize;
+        let value = k / 64; // below 2^67: two u64 halves, so no u128 division per digit
+        let (mut hi, mut lo) = ((value / TEN_POW_19) as u64, (value % TEN_POW_19) as u64);
+        let mut out = InvoiceNo {
+            digits: [b'0'; 40],
+            start: 40,
+        };
+        for k in (0..out.digits.len()).rev() {
+            let d = if k >= 40 - 19 {
+                let d = lo % 10;
+                lo /= 10;
+                d
+            } else {
+                let d = hi % 10;
+                hi /= 10;
+                d
+            };
+            if let Some(slot) = out.digits.get_mut(k) {
+                *slot = b'0' + d as u8;
+            }
+            if hi == 0 && lo == 0 && 40 - k >= width {
+                out.start = k;
+                break;
+            }
+        }
+        Some(out)
+    }
+}
+
+const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
+
+/// An invoice number rebuilt from the table, without allocating (a million are written at the
+/// end of a large batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvoiceNo {
+    digits: [u8; 40],
+    start: usize,
+}
+
+impl AsRef<str> for InvoiceNo {
+    fn as_ref(&self) -> &str {
+        // Only ASCII digits are ever written.
+        std::str::from_utf8(self.digits.get(self.start..).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for InvoiceNo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_ref())
     }
 }
 
@@ -313,6 +360,11 @@ mod tests {
             ("99999999999999999999", "P", "00000000000001", false, 1, 1),
             ("5", "J", "123456789", false, 10, 0),
             ("05", "P", "99999999999999", false, 11, 2),
+            ("147573952589676412927", "J", "1", false, 12, 0),
+            ("10000000000000000000", "P", "1", false, 13, 0),
+            ("0", "P", "1", false, 14, 0),
+            ("000", "P", "1", false, 15, 0),
+            ("000000000000000000000000000000000005", "P", "1", false, 16, 0),
         ];
         let (keys, bal) = table(&rows).expect("fits");
         assert_eq!(keys.len(), rows.len());
@@ -321,7 +373,10 @@ mod tests {
                 panic!("{no} not found")
             };
             let i = i as usize;
-            assert_eq!(keys.invoice_no(i).as_deref(), Some(no));
+            assert_eq!(
+                keys.invoice_no(i).map(|n| n.to_string()).as_deref(),
+                Some(no)
+            );
             let p = keys.payer(i).expect("payer");
             assert!(p.is(t, id), "{no}: {p:?}");
             assert_eq!(p.id_text(), id);
@@ -414,7 +469,14 @@ mod tests {
         }
         let changed: Vec<(String, i64)> = bal
             .drain_changed()
-            .map(|(i, p)| (keys.invoice_no(i).unwrap_or_default(), p))
+            .map(|(i, p)| {
+                (
+                    keys.invoice_no(i)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    p,
+                )
+            })
             .collect();
         let mut want = vec![
             ("150".to_string(), 5),

@@ -432,16 +432,16 @@ impl<'t> Ledger<'t> {
     }
 
     /// Sets invoices' paid amounts (fastest in invoice number order).
-    pub fn set_paid_all(
+    pub fn set_paid_all<S: AsRef<str>>(
         &self,
-        paid: impl IntoIterator<Item = (String, i64)>,
+        paid: impl IntoIterator<Item = (S, i64)>,
     ) -> Result<(), StoreError> {
         let mut up = self.tx.prepare_cached(
             "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
                  ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
         )?;
         for (invoice_no, paid) in paid {
-            up.execute(params![invoice_no, paid])?;
+            up.execute(params![invoice_no.as_ref(), paid])?;
         }
         Ok(())
     }
