@@ -1167,18 +1167,21 @@ fn a_reader_waits_for_a_batch_being_applied_then_says_the_store_is_busy() {
     cli.one_invoice();
     let db = cli.path("var/reestr.db");
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         let c = rusqlite::Connection::open(&db).expect("open");
         c.execute_batch("BEGIN EXCLUSIVE").expect("lock");
         locked_tx.send(()).expect("signal");
-        std::thread::sleep(std::time::Duration::from_secs(12));
+        // Held until the reader has given up, however slow the machine.
+        let _ = release_rx.recv();
         c.execute_batch("ROLLBACK").expect("unlock");
     });
     locked_rx.recv().expect("locked");
     let o = cli.run(&["status"]);
+    release_tx.send(()).expect("release");
+    holder.join().expect("holder");
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("is busy"), "{}", stderr(&o));
-    holder.join().expect("holder");
     let o = cli.run(&["status"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
