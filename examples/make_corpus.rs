@@ -31,6 +31,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zip::write::SimpleFileOptions;
 
+#[path = "../tests/common/batches.rs"]
+mod batches;
+use batches::*;
 #[path = "../tests/common/rawzip.rs"]
 mod rawzip;
 use rawzip::*;
@@ -1092,40 +1095,12 @@ fn empty_and_header_only(v: &mut Vec<Case>) {
 // ---------------------------------------------------------------------------------------------
 // Building batches (the sender side of reestr::sample)
 
-/// The reference test key.
-fn key() -> Key {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/MUNIS.key");
-    let text = std::fs::read_to_string(&p).expect("tests/reference/MUNIS.key");
-    Key::parse(&text).expect("reference key parses")
-}
-
-/// Three PAY rows of the reference registry, accepted against the reference billing export
-/// (ASCII only, so every encoding holds them).
-fn pay_rows() -> Vec<Vec<String>> {
-    [
-        "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;62504049323943;Yo'ldoshev Bekzod;204000.00;860;00014;20214000352925082571;Davlat boji",
-        "25786018516943;2026-11-21 10:29:36;96018739856048845914;P;62812020061604;To'xtayeva Malika;85000.00;860;00083;20208000034500403120;Sud xarajatlari",
-        "25786018516945;2026-11-21 06:17:51;70571320141799209810;P;50705075290842;G'ulomov Jasur;204000.00;860;00440;22618000740815286600;",
-    ]
-    .iter()
-    .map(|l| l.split(';').map(str::to_owned).collect())
-    .collect()
-}
-
 fn batch_of(rows: &[Vec<String>]) -> Batch {
     Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, rows, 6)
 }
 
 fn batch_enc(enc: Charset) -> Batch {
     Batch::new(BatchType::Pay, "001", enc, &PAY_HEADER, &pay_rows(), 6)
-}
-
-fn batch() -> Batch {
-    batch_of(&pay_rows())
-}
-
-fn good_zip() -> Vec<u8> {
-    batch().zip(Some(&key()))
 }
 
 fn sample_total(b: &Batch) -> String {
@@ -1139,44 +1114,6 @@ fn compressible_batch(bytes: usize) -> Batch {
     row[10] = "x".repeat(30_000);
     let rows: Vec<Vec<String>> = std::iter::repeat_n(row, bytes / 30_000 + 1).collect();
     batch_of(&rows)
-}
-
-fn entry(name: &str, bytes: impl Into<Vec<u8>>) -> (String, Vec<u8>) {
-    (name.to_string(), bytes.into())
-}
-
-/// Entries `control.txt`, `registry.csv`, the HMAC (with a key) over `manifest`, `manifest`.
-fn files_with_manifest(
-    control: &[u8],
-    registry: &[u8],
-    manifest: &[u8],
-    key: Option<&Key>,
-) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![
-        entry("control.txt", control),
-        entry("registry.csv", registry),
-    ];
-    if let Some(k) = key {
-        v.push(entry(
-            "manifest.sha256.hmac",
-            format!("{}\n", k.sign(manifest)),
-        ));
-    }
-    v.push(entry("manifest.sha256", manifest));
-    v
-}
-
-/// A consistent archive (right manifest, right HMAC) over this control and registry.
-fn pack(control: &[u8], registry: &[u8]) -> Vec<u8> {
-    let m = sample::manifest(&[("control.txt", control), ("registry.csv", registry)]);
-    sample::zip_entries(&files_with_manifest(control, registry, &m, Some(&key())))
-}
-
-/// A consistent, signed archive of the batch with this registry (the batch's control totals).
-fn with_registry(b: &Batch, registry: &[u8]) -> Vec<u8> {
-    let mut b = b.clone();
-    b.registry = registry.to_vec();
-    b.zip(Some(&key()))
 }
 
 /// The batch's registry with `bytes` put two bytes into the first `needle`.

@@ -5,6 +5,7 @@
 //! defect cannot be made with a zip writer, patches the raw bytes (APPNOTE offsets below).
 
 mod common;
+use common::batches::*;
 use common::rawzip::*;
 use common::*;
 use reestr::charset::Charset;
@@ -25,64 +26,6 @@ const FALLBACK_CREATED_AT: &str = "2026-11-21T00:00:00+05:00";
 
 // ---------------------------------------------------------------------------------------------
 // Building batches
-
-/// Three PAY rows taken from the reference registry (ASCII only, so every encoding holds them).
-fn pay_rows() -> Vec<Vec<String>> {
-    [
-        "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;62504049323943;Yo'ldoshev Bekzod;204000.00;860;00014;20214000352925082571;Davlat boji",
-        "25786018516943;2026-11-21 10:29:36;96018739856048845914;P;62812020061604;To'xtayeva Malika;85000.00;860;00083;20208000034500403120;Sud xarajatlari",
-        "25786018516945;2026-11-21 06:17:51;70571320141799209810;P;50705075290842;G'ulomov Jasur;204000.00;860;00440;22618000740815286600;",
-    ]
-    .iter()
-    .map(|l| l.split(';').map(str::to_owned).collect())
-    .collect()
-}
-
-/// A correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_<seq>` in `encoding`.
-fn batch_seq(seq: &str, encoding: Charset) -> Batch {
-    Batch::new(BatchType::Pay, seq, encoding, &PAY_HEADER, &pay_rows(), 6)
-}
-
-/// The correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_001` (UTF-8).
-fn batch() -> Batch {
-    batch_seq("001", Charset::Utf8)
-}
-
-/// The correct archive of [`batch`], signed with the reference key.
-fn good_zip() -> Vec<u8> {
-    batch().zip(Some(&key()))
-}
-
-fn entry(name: &str, bytes: impl Into<Vec<u8>>) -> (String, Vec<u8>) {
-    (name.to_string(), bytes.into())
-}
-
-/// Entries `control.txt`, `registry.csv`, the HMAC (with a key) over `manifest`, `manifest`.
-fn files_with_manifest(
-    control: &[u8],
-    registry: &[u8],
-    manifest: &[u8],
-    key: Option<&Key>,
-) -> Vec<(String, Vec<u8>)> {
-    let mut v = vec![
-        entry("control.txt", control),
-        entry("registry.csv", registry),
-    ];
-    if let Some(k) = key {
-        v.push(entry(
-            "manifest.sha256.hmac",
-            format!("{}\n", k.sign(manifest)),
-        ));
-    }
-    v.push(entry("manifest.sha256", manifest));
-    v
-}
-
-/// A consistent archive (right manifest, right HMAC) over this control and registry.
-fn pack(control: &[u8], registry: &[u8]) -> Vec<u8> {
-    let m = sample::manifest(&[("control.txt", control), ("registry.csv", registry)]);
-    sample::zip_entries(&files_with_manifest(control, registry, &m, Some(&key())))
-}
 
 /// A consistent archive whose `control.txt` is the batch's, edited by `edit`.
 fn with_control(edit: impl FnOnce(String) -> String) -> Vec<u8> {
@@ -1053,13 +996,6 @@ fn b06_non_ascii_byte() {
 
 // ---------------------------------------------------------------------------------------------
 // B07: registry unreadable
-
-/// A consistent, signed archive of the batch with this registry (the batch's control totals).
-fn with_registry(b: &Batch, registry: &[u8]) -> Vec<u8> {
-    let mut b = b.clone();
-    b.registry = registry.to_vec();
-    b.zip(Some(&key()))
-}
 
 fn registry_with_header(header: &[&str]) -> Vec<u8> {
     sample::registry_text(header, &pay_rows()).into_bytes()

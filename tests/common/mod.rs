@@ -2,11 +2,12 @@
 //! setup (receiver SUDBILLING, partner MUNIS with the reference key, no settle time).
 #![allow(dead_code)]
 
+pub mod batches;
 pub mod rawzip;
 
 use reestr::config::Config;
 use reestr::engine::{Engine, Handled};
-use reestr::integrity::Key;
+
 use std::path::{Path, PathBuf};
 
 /// Folder of the reference material copied from the counterpart.
@@ -19,10 +20,8 @@ pub fn reference(name: &str) -> Vec<u8> {
     std::fs::read(reference_dir().join(name)).unwrap_or_else(|e| panic!("reference {name}: {e}"))
 }
 
-/// The reference key (the counterpart's test key).
-pub fn key() -> Key {
-    Key::parse(&String::from_utf8_lossy(&reference("MUNIS.key"))).expect("reference key parses")
-}
+#[allow(unused_imports)]
+pub use batches::key;
 
 /// A receiver in a temporary folder.
 pub struct Rx {

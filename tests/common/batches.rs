@@ -1,0 +1,83 @@
+//! Building correct batches and consistent archives: shared by the batch-code tests and the
+//! hostile corpus generator (`examples/make_corpus.rs` includes this file by path).
+#![allow(dead_code)]
+
+use reestr::charset::Charset;
+use reestr::integrity::Key;
+use reestr::name::BatchType;
+use reestr::sample::{self, Batch, PAY_HEADER};
+use std::path::Path;
+
+/// The reference test key (the counterpart's), from `tests/reference/MUNIS.key`.
+pub fn key() -> Key {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/MUNIS.key");
+    let text = std::fs::read_to_string(&p).expect("tests/reference/MUNIS.key");
+    Key::parse(&text).expect("reference key parses")
+}
+
+/// Three PAY rows taken from the reference registry, accepted against the reference billing
+/// export (ASCII only, so every encoding holds them).
+pub fn pay_rows() -> Vec<Vec<String>> {
+    [
+        "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;62504049323943;Yo'ldoshev Bekzod;204000.00;860;00014;20214000352925082571;Davlat boji",
+        "25786018516943;2026-11-21 10:29:36;96018739856048845914;P;62812020061604;To'xtayeva Malika;85000.00;860;00083;20208000034500403120;Sud xarajatlari",
+        "25786018516945;2026-11-21 06:17:51;70571320141799209810;P;50705075290842;G'ulomov Jasur;204000.00;860;00440;22618000740815286600;",
+    ]
+    .iter()
+    .map(|l| l.split(';').map(str::to_owned).collect())
+    .collect()
+}
+
+/// A correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_<seq>` in `encoding`.
+pub fn batch_seq(seq: &str, encoding: Charset) -> Batch {
+    Batch::new(BatchType::Pay, seq, encoding, &PAY_HEADER, &pay_rows(), 6)
+}
+
+/// The correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_001` (UTF-8).
+pub fn batch() -> Batch {
+    batch_seq("001", Charset::Utf8)
+}
+
+/// The correct archive of [`batch`], signed with the reference key.
+pub fn good_zip() -> Vec<u8> {
+    batch().zip(Some(&key()))
+}
+
+/// A named archive entry.
+pub fn entry(name: &str, bytes: impl Into<Vec<u8>>) -> (String, Vec<u8>) {
+    (name.to_string(), bytes.into())
+}
+
+/// Entries `control.txt`, `registry.csv`, the HMAC (with a key) over `manifest`, `manifest`.
+pub fn files_with_manifest(
+    control: &[u8],
+    registry: &[u8],
+    manifest: &[u8],
+    key: Option<&Key>,
+) -> Vec<(String, Vec<u8>)> {
+    let mut v = vec![
+        entry("control.txt", control),
+        entry("registry.csv", registry),
+    ];
+    if let Some(k) = key {
+        v.push(entry(
+            "manifest.sha256.hmac",
+            format!("{}\n", k.sign(manifest)),
+        ));
+    }
+    v.push(entry("manifest.sha256", manifest));
+    v
+}
+
+/// A consistent archive (right manifest, right HMAC) over this control and registry.
+pub fn pack(control: &[u8], registry: &[u8]) -> Vec<u8> {
+    let m = sample::manifest(&[("control.txt", control), ("registry.csv", registry)]);
+    sample::zip_entries(&files_with_manifest(control, registry, &m, Some(&key())))
+}
+
+/// A consistent, signed archive of the batch with this registry (the batch's control totals).
+pub fn with_registry(b: &Batch, registry: &[u8]) -> Vec<u8> {
+    let mut b = b.clone();
+    b.registry = registry.to_vec();
+    b.zip(Some(&key()))
+}
