@@ -201,6 +201,9 @@ impl Store {
     }
 
     fn init_tables(&self) -> Result<(), StoreError> {
+        // Takes effect only when the file is new (an existing store keeps its page size):
+        // 16 KiB pages write a large batch with a quarter of the page writes (bench/RESULTS.md).
+        self.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         self.conn.execute_batch(DDL)?;
         self.conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1), ('engine_version', ?2)",
@@ -300,6 +303,9 @@ pub fn dt_text(d: &NaiveDateTime) -> String {
 
 /// How long a reader (`status`) waits for a batch that holds the store's write lock.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Page size of a new store, bytes.
+pub const PAGE_SIZE: i64 = 16 * 1024;
 
 /// SQLite page cache of the store, KiB (issue 5: 96 MiB measured best at a million rows).
 pub const CACHE_KIB: i64 = 96 * 1024;

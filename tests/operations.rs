@@ -1160,6 +1160,24 @@ fn a_store_of_the_first_layout_is_upgraded_keeping_every_balance() {
 }
 
 #[test]
+fn a_new_store_has_16_kib_pages_and_a_rollback_journal() {
+    let rx = Rx::new();
+    let conn = &rx.engine.store.conn;
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .expect("page size");
+    assert_eq!(page, reestr::store::PAGE_SIZE);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode");
+    assert_eq!(mode, "delete");
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .expect("synchronous");
+    assert_eq!(sync, 3, "EXTRA");
+}
+
+#[test]
 fn a_reader_waits_for_a_batch_being_applied_then_says_the_store_is_busy() {
     // The store has a rollback journal: a batch that has started writing pages holds the write
     // lock until it commits, and `status` waits for it (up to 10 s), then says why it stopped.
