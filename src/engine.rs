@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::fsutil::{self, hex};
 use crate::journal;
 use crate::name::BatchName;
-use crate::pipeline::{self, Evaluation, Job, PipelineError};
+use crate::pipeline::{self, Evaluation, Job, PipelineError, Policy};
 use crate::reconcile::StoreBooks;
 use crate::respond::{self, Verdict};
 use crate::store::{Store, StoreError};
@@ -120,6 +120,17 @@ pub struct Handled {
     pub statuses: BTreeMap<u16, u64>,
     /// Response file name.
     pub response: Option<String>,
+}
+
+/// A batch as the engine hands it to the pure core (see `Engine::evaluate_in`).
+struct Batch<'a> {
+    path: &'a Path,
+    name: &'a BatchName,
+    sha256: &'a str,
+    policy: &'a Policy,
+    already_acked: bool,
+    journal_seq: i64,
+    spool_dir: &'a Path,
 }
 
 /// The engine over one configuration and its store.
@@ -519,10 +530,10 @@ impl Engine {
             )));
         }
         let started = std::time::Instant::now();
-        let mut tx = self
-            .store
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Unchecked (a shared borrow of the connection) so that `evaluate_in` can borrow the
+        // engine; it is still the only transaction on this connection.
+        let mut tx =
+            rusqlite::Transaction::new_unchecked(&self.store.conn, TransactionBehavior::Immediate)?;
         let prior_ack: Option<(i64, String, String)> = tx
             .query_row(
                 "SELECT id, response_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND batch_id=?2 AND result='ACK' ORDER BY id LIMIT 1",
@@ -589,26 +600,21 @@ impl Engine {
             let policy = self.cfg.policy(&name.sender);
             let seq = journal::next_seq(&tx)?;
             let tmp = self.layout.tmp();
-            let job = Job {
-                path: &kept,
-                name: &name,
-                sha256: &sha,
-                policy: &policy,
-                schemas: &self.cfg.schemas,
-                limits: &self.cfg.limits,
-                already_acked,
-                spool_dir: &tmp,
-                cancel: Some(&self.cancel),
-                progress: self.progress.as_deref(),
-                chunk_rows: self.chunk_rows,
-            };
             let ev = {
                 let mut sp = tx.savepoint()?;
-                let ev = {
-                    let mut books = StoreBooks::new(&sp, name.batch_id(), seq)?;
-                    books.read_all_min_rows = self.read_all_min_rows;
-                    pipeline::evaluate(&job, &mut books)?
-                };
+                let ev = self.evaluate_in(
+                    &sp,
+                    Batch {
+                        path: &kept,
+                        name: &name,
+                        sha256: &sha,
+                        policy: &policy,
+                        already_acked,
+                        journal_seq: seq,
+                        spool_dir: &tmp,
+                    },
+                    true,
+                )?;
                 if ev.is_ack() {
                     sp.commit()?;
                 } else {
@@ -926,31 +932,26 @@ impl Engine {
         }
         let policy = self.cfg.policy(&name.sender);
         let tmp = std::env::temp_dir();
-        let tx = self.store.conn.transaction()?;
+        let tx = self.store.conn.unchecked_transaction()?;
         let already_acked: bool = tx.query_row(
             "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
             [name.batch_id()],
             |r| r.get::<_, i64>(0).map(|n| n > 0),
         )?;
         let seq = journal::next_seq(&tx)?;
-        let job = Job {
-            path,
-            name: &name,
-            sha256: &sha,
-            policy: &policy,
-            schemas: &self.cfg.schemas,
-            limits: &self.cfg.limits,
-            already_acked,
-            spool_dir: &tmp,
-            cancel: None,
-            progress: None,
-            chunk_rows: self.chunk_rows,
-        };
-        let mut ev = {
-            let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
-            books.read_all_min_rows = self.read_all_min_rows;
-            pipeline::evaluate(&job, &mut books)?
-        };
+        let mut ev = self.evaluate_in(
+            &tx,
+            Batch {
+                path,
+                name: &name,
+                sha256: &sha,
+                policy: &policy,
+                already_acked,
+                journal_seq: seq,
+                spool_dir: &tmp,
+            },
+            false,
+        )?;
         tx.rollback()?;
         let (result, code, message, _rows, statuses) = summary(&ev);
         let control = respond::control_text(&ev.header, &ev.verdict);
@@ -1005,7 +1006,7 @@ impl Engine {
             let name = BatchName::parse(&fname)
                 .map_err(|e| EngineError::Refused(format!("{e}; it cannot be answered")))?;
             let policy = self.cfg.policy(&name.sender);
-            let tx = self.store.conn.transaction()?;
+            let tx = self.store.conn.unchecked_transaction()?;
             let already_acked: bool = tx.query_row(
                 "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
                 [name.batch_id()],
@@ -1013,24 +1014,19 @@ impl Engine {
             )?;
             let next = journal::next_seq(&tx)?;
             let tmp = std::env::temp_dir();
-            let job = Job {
-                path,
-                name: &name,
-                sha256: &sha,
-                policy: &policy,
-                schemas: &self.cfg.schemas,
-                limits: &self.cfg.limits,
-                already_acked,
-                spool_dir: &tmp,
-                cancel: None,
-                progress: None,
-                chunk_rows: self.chunk_rows,
-            };
-            let ev = {
-                let mut books = StoreBooks::new(&tx, name.batch_id(), next)?;
-                books.read_all_min_rows = self.read_all_min_rows;
-                pipeline::evaluate(&job, &mut books)?
-            };
+            let ev = self.evaluate_in(
+                &tx,
+                Batch {
+                    path,
+                    name: &name,
+                    sha256: &sha,
+                    policy: &policy,
+                    already_acked,
+                    journal_seq: next,
+                    spool_dir: &tmp,
+                },
+                false,
+            )?;
             tx.rollback()?;
             let (result, code, ..) = summary(&ev);
             let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
@@ -1077,24 +1073,19 @@ impl Engine {
         self.rebuild_before(&mut scratch, seq)?;
         let tmp = std::env::temp_dir();
         let tx = scratch.conn.transaction()?;
-        let job = Job {
-            path,
-            name: &name,
-            sha256: &sha,
-            policy: &policy,
-            schemas: &self.cfg.schemas,
-            limits: &self.cfg.limits,
-            already_acked,
-            spool_dir: &tmp,
-            cancel: None,
-            progress: None,
-            chunk_rows: self.chunk_rows,
-        };
-        let ev = {
-            let mut books = StoreBooks::new(&tx, name.batch_id(), seq)?;
-            books.read_all_min_rows = self.read_all_min_rows;
-            pipeline::evaluate(&job, &mut books)?
-        };
+        let ev = self.evaluate_in(
+            &tx,
+            Batch {
+                path,
+                name: &name,
+                sha256: &sha,
+                policy: &policy,
+                already_acked,
+                journal_seq: seq,
+                spool_dir: &tmp,
+            },
+            false,
+        )?;
         tx.rollback()?;
         let (result, code, ..) = summary(&ev);
         let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
@@ -1149,6 +1140,32 @@ impl Engine {
         ))?;
         scratch.conn.execute("DETACH DATABASE real", [])?;
         Ok(())
+    }
+
+    /// Evaluates a batch against books over `conn` (a transaction or savepoint the caller
+    /// commits or rolls back); a `live` batch can be cancelled and reports progress.
+    fn evaluate_in(
+        &self,
+        conn: &rusqlite::Connection,
+        b: Batch<'_>,
+        live: bool,
+    ) -> Result<Evaluation, EngineError> {
+        let job = Job {
+            path: b.path,
+            name: b.name,
+            sha256: b.sha256,
+            policy: b.policy,
+            schemas: &self.cfg.schemas,
+            limits: &self.cfg.limits,
+            already_acked: b.already_acked,
+            spool_dir: b.spool_dir,
+            cancel: live.then_some(&*self.cancel),
+            progress: if live { self.progress.as_deref() } else { None },
+            chunk_rows: self.chunk_rows,
+        };
+        let mut books = StoreBooks::new(conn, b.name.batch_id(), b.journal_seq)?;
+        books.read_all_min_rows = self.read_all_min_rows;
+        Ok(pipeline::evaluate(&job, &mut books)?)
     }
 
     /// Verifies the journal chain, every kept file it names, and the store file.
