@@ -1,7 +1,7 @@
 //! Property tests (issue 4, "Hostile and broken input"): the validators and the amount and
 //! date parsers never panic on any input; parse → format round-trips; a valid row stays valid
 //! when re-encoded in each supported encoding; the dialect reader reads back what the sender's
-//! quoting writes.
+//! quoting writes; the packed invoice table of large batches agrees with a plain map.
 //!
 //! Case counts are modest so the file runs in seconds in a debug build; raise them for a longer
 //! search with `PROPTEST_CASES=10000 cargo test --test properties`.
@@ -620,5 +620,68 @@ proptest! {
             "{:?}",
             r
         );
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// The packed invoice table of large batches (`reestr::index`) agrees with a plain map:
+    /// every invoice is found with its payer and amounts, its number comes back as written,
+    /// other numbers are absent, and changed balances come back once, in table order.
+    #[test]
+    fn the_packed_invoice_table_agrees_with_a_map(
+        invoices in proptest::collection::btree_map(
+            "[0-9]{1,21}",
+            ("[PJ]", "[0-9]{1,14}", any::<bool>(), 0i64..1_000_000_000_000, 0i64..1_000_000),
+            0..300,
+        ),
+        probes in proptest::collection::vec("[0-9]{1,21}", 0..50),
+        paid in proptest::collection::vec((any::<prop::sample::Index>(), -1000i64..1000), 0..100),
+    ) {
+        use reestr::index::{Builder, Slot};
+        let mut b = Builder::new();
+        let mut fits = true;
+        // Pushed in reverse order: the builder sorts.
+        for (no, (t, id, c, due, p)) in invoices.iter().rev() {
+            fits &= b.push(no, t, id, *c, *due, *p);
+        }
+        // Only numbers below 2^67 fit; a table that cannot hold them all is not used.
+        let all_fit = invoices.keys().all(|no| no.parse::<u128>().is_ok_and(|v| v < 1 << 67));
+        prop_assert_eq!(fits, all_fit);
+        prop_assume!(fits);
+        let (keys, mut bal) = b.finish();
+        prop_assert_eq!(keys.len(), invoices.len());
+        let mut want_paid = std::collections::BTreeMap::new();
+        for (no, (t, id, c, due, p)) in &invoices {
+            let Slot::At(i) = keys.find(no) else {
+                return Err(TestCaseError::fail(format!("{no} not found")));
+            };
+            let i = i as usize;
+            prop_assert_eq!(keys.invoice_no(i).map(|n| n.to_string()), Some(no.clone()));
+            let payer = keys.payer(i).expect("payer");
+            prop_assert!(payer.is(t, id));
+            prop_assert_eq!(payer.cancelled, *c);
+            prop_assert_eq!(bal.get(i), Some((*due, *p)));
+            want_paid.insert(i, *p);
+        }
+        for probe in &probes {
+            if !invoices.contains_key(probe) {
+                prop_assert_eq!(keys.find(probe), Slot::Absent, "{}", probe);
+            }
+        }
+        let positions: Vec<usize> = want_paid.keys().copied().collect();
+        let mut changed = std::collections::BTreeMap::new();
+        if !positions.is_empty() {
+            for (at, delta) in &paid {
+                let i = positions[at.index(positions.len())];
+                bal.add_paid(i, *delta);
+                *want_paid.entry(i).or_default() += delta;
+                changed.insert(i, want_paid[&i]);
+            }
+        }
+        let got: Vec<(usize, i64)> = bal.drain_changed().collect();
+        prop_assert_eq!(got, changed.into_iter().collect::<Vec<_>>());
+        prop_assert_eq!(bal.drain_changed().count(), 0);
     }
 }
