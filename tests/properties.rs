@@ -632,7 +632,8 @@ proptest! {
     #[test]
     fn the_packed_invoice_table_agrees_with_a_map(
         invoices in proptest::collection::btree_map(
-            "[0-9]{1,21}",
+            // Up to 20 digits, all of which fit (longer ones: the unit tests of `index`).
+            "[0-9]{1,20}",
             ("[PJ]", "[0-9]{1,14}", any::<bool>(), 0i64..1_000_000_000_000, 0i64..1_000_000),
             0..300,
         ),
@@ -646,10 +647,7 @@ proptest! {
         for (no, (t, id, c, due, p)) in invoices.iter().rev() {
             fits &= b.push(no, t, id, *c, *due, *p);
         }
-        // Only numbers below 2^67 fit; a table that cannot hold them all is not used.
-        let all_fit = invoices.keys().all(|no| no.parse::<u128>().is_ok_and(|v| v < 1 << 67));
-        prop_assert_eq!(fits, all_fit);
-        prop_assume!(fits);
+        prop_assert!(fits);
         let (keys, mut bal) = b.finish();
         prop_assert_eq!(keys.len(), invoices.len());
         let mut want_paid = std::collections::BTreeMap::new();
