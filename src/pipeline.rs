@@ -128,22 +128,61 @@ pub struct Job<'a> {
 
 type Reject = (BatchCode, String);
 
+/// The batch checks that need only the name and the policy, in the agreement's order: `B10`
+/// (receiver, sender, type), then `B09` (a batch id already acknowledged).
+fn refusal(job: &Job<'_>) -> Option<Reject> {
+    let (name, p) = (job.name, job.policy);
+    if name.receiver != p.own {
+        return Some((
+            BatchCode::B10,
+            format!(
+                "receiver {} is not this receiver ({})",
+                name.receiver, p.own
+            ),
+        ));
+    }
+    if !p.partner_known {
+        return Some((
+            BatchCode::B10,
+            format!("sender {} is not configured", name.sender),
+        ));
+    }
+    if !p.types.iter().any(|t| t == name.kind.as_str()) {
+        return Some((
+            BatchCode::B10,
+            format!(
+                "type {} is not configured for sender {}",
+                name.kind, name.sender
+            ),
+        ));
+    }
+    if job.already_acked {
+        return Some((
+            BatchCode::B09,
+            format!(
+                "batch {} was already processed with different content",
+                name.batch_id()
+            ),
+        ));
+    }
+    None
+}
+
 /// Judges a batch and, for an ACK, reconciles and applies its rows through `books`.
 /// The caller rolls `books` back when the verdict is a NAK.
 pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineError> {
     let name = job.name;
     let t0 = std::time::Instant::now();
-    let p = job.policy;
-    let may_apply = name.receiver == p.own
-        && p.partner_known
-        && p.types.iter().any(|t| t == name.kind.as_str())
-        && !job.already_acked;
+    // B10 and B09 need only the name and the policy; they are answered once the archive has
+    // been read (for the response's created_at, §8).
+    let refused = refusal(job);
     // While the archive is read and checked, the books may prepare for the rows the control
     // record declares (read every invoice once for a large batch): a hint taken without any
     // check, which changes no answer (`tests/chunks.rs`), only when the batch could be applied.
     let read = std::thread::scope(|scope| {
         let reader = scope.spawn(|| archive::read(job.path, job.limits));
-        let hint = may_apply
+        let hint = refused
+            .is_none()
             .then(|| archive::peek(job.path, CONTROL, archive::KEEP_LIMIT))
             .flatten()
             .and_then(|c| control::rows_hint(&c));
@@ -181,50 +220,8 @@ pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, Pipe
         result: None,
         counts: BTreeMap::new(),
     };
-    if name.receiver != p.own {
-        return Ok(nak(
-            header,
-            (
-                BatchCode::B10,
-                format!(
-                    "receiver {} is not this receiver ({})",
-                    name.receiver, p.own
-                ),
-            ),
-        ));
-    }
-    if !p.partner_known {
-        return Ok(nak(
-            header,
-            (
-                BatchCode::B10,
-                format!("sender {} is not configured", name.sender),
-            ),
-        ));
-    }
-    if !p.types.iter().any(|t| t == name.kind.as_str()) {
-        return Ok(nak(
-            header,
-            (
-                BatchCode::B10,
-                format!(
-                    "type {} is not configured for sender {}",
-                    name.kind, name.sender
-                ),
-            ),
-        ));
-    }
-    if job.already_acked {
-        return Ok(nak(
-            header,
-            (
-                BatchCode::B09,
-                format!(
-                    "batch {} was already processed with different content",
-                    name.batch_id()
-                ),
-            ),
-        ));
+    if let Some(r) = refused {
+        return Ok(nak(header, r));
     }
     let archive = match read {
         Ok(a) => a,
@@ -232,7 +229,7 @@ pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, Pipe
         Err(ReadError::Io(e)) => return Err(e.into()),
     };
     let checks = integrity::check_files(&archive)
-        .and_then(|()| integrity::check_hmac(&archive, p.key.as_ref()))
+        .and_then(|()| integrity::check_hmac(&archive, job.policy.key.as_ref()))
         .and_then(|()| integrity::check_manifest(&archive));
     if let Err(r) = checks {
         return Ok(nak(header, r));
