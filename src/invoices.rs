@@ -201,7 +201,8 @@ pub fn load(
     // Rows in ascending invoice number order (the usual export) are upserted as they come;
     // from the first row out of order on, the rest is staged and upserted sorted at the end.
     // Each row's upsert is independent of the others, so the result is the same either way.
-    let mut last: Option<String> = None;
+    // The last number upserted directly; `None` once a row came out of order.
+    let mut last: Option<String> = Some(String::new());
     // Two cores: one reads, decodes and validates; this one stages the rows.
     let parsed = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InvoiceRow>>(4);
@@ -227,15 +228,17 @@ pub fn load(
                 for r in chunk {
                     rows += 1;
                     let v = |i: usize| r.values.get(i).map(String::as_str).unwrap_or("");
-                    let in_order = match &last {
-                        Some(l) => v(0) > l.as_str(),
-                        None => rows == 1,
-                    };
+                    let in_order = last
+                        .as_ref()
+                        .is_some_and(|l| rows == 1 || v(0) > l.as_str());
                     let (a, b, c, d, e, f, g, h) = (v(0), v(1), v(2), v(3), v(4), v(5), v(7), v(8));
                     let values = params![a, b, c, d, e, f, r.amount_due, g, h, import_seq];
                     if in_order {
                         changed += direct.execute(values)? as u64;
-                        last = Some(a.to_string());
+                        if let Some(l) = last.as_mut() {
+                            l.clear();
+                            l.push_str(a); // no allocation per row
+                        }
                     } else {
                         last = None;
                         // The stage has no import_seq column: the upsert at the end sets it.
