@@ -2,7 +2,7 @@
 //!
 //! The logic is a function of the row and the [`Books`] it sees; rows are applied in registry
 //! order, each seeing the effect of those before it. The SQLite ledger implements [`Books`] in
-//! the shell; tests use an in-memory one.
+//! the shell (over a transaction, or an in-memory store for replays).
 
 use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};
