@@ -150,6 +150,9 @@ pub struct Engine {
     /// Batches declaring this many rows read every invoice once (see
     /// [`crate::reconcile::READ_ALL_MIN_ROWS`]); the answers do not depend on it.
     pub read_all_min_rows: u64,
+    /// Payment ids a statement notes in memory before a temporary table takes them (see
+    /// [`crate::reconcile::NOTED_IN_MEMORY`]); the answers do not depend on it.
+    pub noted_in_memory: usize,
     lock: Option<File>,
 }
 
@@ -244,6 +247,7 @@ impl Engine {
             progress: None,
             chunk_rows: pipeline::CHUNK_ROWS,
             read_all_min_rows: crate::reconcile::READ_ALL_MIN_ROWS,
+            noted_in_memory: crate::reconcile::NOTED_IN_MEMORY,
             lock: None,
         })
     }
@@ -1136,7 +1140,9 @@ impl Engine {
              INSERT INTO main.deliveries SELECT * FROM real.deliveries WHERE journal_seq < {seq};
              DELETE FROM main.balances;
              INSERT INTO main.balances(invoice_no, paid)
-               SELECT invoice_no, sum(amount) FROM main.payments WHERE state='PAID' GROUP BY invoice_no;"
+               SELECT invoice_no, sum(amount) FROM main.payments WHERE state='PAID' GROUP BY invoice_no;
+             {}",
+            crate::store::COVER_EVERY_PAYMENT
         ))?;
         scratch.conn.execute("DETACH DATABASE real", [])?;
         Ok(())
@@ -1165,6 +1171,7 @@ impl Engine {
         };
         let mut books = StoreBooks::new(conn, b.name.batch_id(), b.journal_seq)?;
         books.read_all_min_rows = self.read_all_min_rows;
+        books.noted_in_memory = self.noted_in_memory;
         Ok(pipeline::evaluate(&job, &mut books)?)
     }
 

@@ -67,7 +67,7 @@ pub trait Books {
 }
 
 /// Payment ids noted in memory before they move to a temporary table (bounded memory).
-const NOTED_IN_MEMORY: usize = 1 << 20;
+pub const NOTED_IN_MEMORY: usize = 1 << 20;
 
 /// The SQLite ledger of one batch, as a write-back cache: reads are prefetched in sorted
 /// batches, changes are written at [`Books::flush`] in key order.
@@ -90,6 +90,9 @@ pub struct StoreBooks<'t> {
     /// A batch declaring at least this many rows reads every invoice once (when there are not
     /// too many); tests lower it to prove the answer is the same either way.
     pub read_all_min_rows: u64,
+    /// Payment ids a statement's lines may note in memory before they move to a temporary
+    /// table; tests lower it to prove the answer is the same either way.
+    pub noted_in_memory: usize,
     /// The page cache was made smaller for this batch (restored when the books go).
     cache_shrunk: bool,
 }
@@ -177,6 +180,7 @@ impl<'t> StoreBooks<'t> {
             noted_spilled: false,
             all_invoices: None,
             read_all_min_rows: READ_ALL_MIN_ROWS,
+            noted_in_memory: NOTED_IN_MEMORY,
             cache_shrunk: false,
         })
     }
@@ -458,7 +462,7 @@ impl Books for StoreBooks<'_> {
         }
         if !self.noted.contains(payment_id) {
             self.noted.insert(payment_id.into());
-            if self.noted.len() > NOTED_IN_MEMORY {
+            if self.noted.len() > self.noted_in_memory {
                 self.spill_noted()?;
             }
         }

@@ -23,7 +23,7 @@ use std::path::Path;
 
 /// Version of the table layout; a store from a newer engine is refused, one from an older
 /// engine is brought up to date when opened (layout 1 kept `paid` in `invoices`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,10 @@ CREATE TABLE IF NOT EXISTS payments (
   journal_seq INTEGER NOT NULL, state TEXT NOT NULL,
   reversed_at TEXT, reverse_reason TEXT, reversed_batch_id TEXT, reversed_journal_seq INTEGER
 );
-CREATE INDEX IF NOT EXISTS payments_day ON payments(substr(paid_at, 1, 10), payment_id);
+CREATE TABLE IF NOT EXISTS payment_days (
+  day TEXT NOT NULL, first_rowid INTEGER NOT NULL, last_rowid INTEGER NOT NULL,
+  PRIMARY KEY (day, first_rowid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY, journal_seq INTEGER NOT NULL, inbound_name TEXT NOT NULL,
   inbound_sha256 TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT NOT NULL, code TEXT,
@@ -80,6 +83,13 @@ CREATE TABLE IF NOT EXISTS journal (
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 );
 ";
+
+/// Covers every payment with a range of rows of its day (one per day and batch): how a store
+/// of layout 2, or a scratch copy of payments, gets its `payment_days`.
+pub const COVER_EVERY_PAYMENT: &str = "INSERT INTO main.payment_days(day, first_rowid, last_rowid)
+  SELECT substr(paid_at, 1, 10), min(rowid), max(rowid) FROM main.payments
+  GROUP BY substr(paid_at, 1, 10), journal_seq
+  ON CONFLICT(day, first_rowid) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid);";
 
 /// An invoice as the reconciler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,7 +237,7 @@ impl Store {
                 |r| r.get(0),
             )
         };
-        if version(&self.conn)? != "1" {
+        if version(&self.conn)? == SCHEMA_VERSION.to_string() {
             return Ok(());
         }
         let tx = rusqlite::Transaction::new_unchecked(
@@ -242,6 +252,17 @@ impl Store {
                  UPDATE meta SET value='2' WHERE key='schema_version';",
             )?;
             tracing::info!("store upgraded from layout 1 to 2 (balances moved out of invoices)");
+        }
+        if version(&tx)? == "2" {
+            tx.execute_batch(&format!(
+                "DELETE FROM payment_days;
+                 {COVER_EVERY_PAYMENT}
+                 DROP INDEX IF EXISTS payments_day;
+                 UPDATE meta SET value='3' WHERE key='schema_version';"
+            ))?;
+            tracing::info!(
+                "store upgraded from layout 2 to 3 (payments found by day through ranges of rows)"
+            );
         }
         tx.commit()?;
         Ok(())
@@ -406,6 +427,9 @@ impl<'t> Ledger<'t> {
                currency, bank_mfo, account, purpose, batch_id, line, journal_seq, state)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,'PAID')",
         )?;
+        // The rows of each day among these payments, as (day, first rowid, last rowid): a
+        // day's payments are found through these ranges instead of an index entry per row.
+        let mut days: Vec<(NaiveDate, i64, i64)> = Vec::new();
         for p in payments {
             st.execute(params![
                 p.payment_id,
@@ -423,6 +447,22 @@ impl<'t> Ledger<'t> {
                 p.line as i64,
                 journal_seq
             ])?;
+            let rowid = self.tx.last_insert_rowid();
+            let day = p.paid_at.date();
+            match days.iter_mut().find(|d| d.0 == day) {
+                Some(d) => {
+                    d.1 = d.1.min(rowid);
+                    d.2 = d.2.max(rowid);
+                }
+                None => days.push((day, rowid, rowid)),
+            }
+        }
+        let mut range = self.tx.prepare_cached(
+            "INSERT INTO payment_days(day, first_rowid, last_rowid) VALUES (?1, ?2, ?3)
+               ON CONFLICT(day, first_rowid) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)",
+        )?;
+        for (day, first, last) in days {
+            range.execute(params![day.format("%Y-%m-%d").to_string(), first, last])?;
         }
         Ok(())
     }
@@ -478,7 +518,9 @@ impl<'t> Ledger<'t> {
     /// Ids of the payments with `paid_at` on this date, in ascending byte order.
     pub fn payments_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT payment_id FROM payments WHERE substr(paid_at, 1, 10) = ?1 ORDER BY payment_id",
+            "SELECT DISTINCT p.payment_id FROM payment_days d
+               JOIN payments p ON p.rowid BETWEEN d.first_rowid AND d.last_rowid
+             WHERE d.day = ?1 AND substr(p.paid_at, 1, 10) = ?1 ORDER BY p.payment_id",
         )?;
         let rows = st.query_map([date.format("%Y-%m-%d").to_string()], |r| {
             r.get::<_, String>(0)
@@ -515,14 +557,16 @@ impl<'t> Ledger<'t> {
     /// Ids of the payments with `paid_at` on this date that no line of the batch noted, in
     /// ascending byte order.
     pub fn unlisted_on(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        let from = date.format("%Y-%m-%d").to_string();
-        let to = from.clone();
         let mut st = self.tx.prepare_cached(
-            "SELECT payment_id FROM payments WHERE substr(paid_at, 1, 10) >= ?1 AND substr(paid_at, 1, 10) <= ?2
-               AND payment_id NOT IN (SELECT payment_id FROM temp.batch_lines)
-             ORDER BY payment_id",
+            "SELECT DISTINCT p.payment_id FROM payment_days d
+               JOIN payments p ON p.rowid BETWEEN d.first_rowid AND d.last_rowid
+             WHERE d.day = ?1 AND substr(p.paid_at, 1, 10) = ?1
+               AND p.payment_id NOT IN (SELECT payment_id FROM temp.batch_lines)
+             ORDER BY p.payment_id",
         )?;
-        let rows = st.query_map([from, to], |r| r.get::<_, String>(0))?;
+        let rows = st.query_map([date.format("%Y-%m-%d").to_string()], |r| {
+            r.get::<_, String>(0)
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }

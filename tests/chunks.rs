@@ -107,11 +107,14 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
     )
 }
 
-fn run_with(chunk: usize, read_all: bool) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+/// The batches with `chunk` rows per chunk, every invoice read at once or not, and the
+/// statement's payment ids kept in memory or moved to a temporary table after `noted` of them.
+fn run_with(chunk: usize, read_all: bool, noted: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
     let (invoices, files) = batches();
     let mut rx = Rx::new();
     rx.engine.chunk_rows = chunk;
     rx.engine.read_all_min_rows = if read_all { 0 } else { u64::MAX };
+    rx.engine.noted_in_memory = noted;
     let csv = rx.dir.path().join("inv.csv");
     std::fs::write(&csv, invoices).expect("csv");
     rx.engine
@@ -149,7 +152,8 @@ fn run_with(chunk: usize, read_all: bool) -> (Vec<(String, Vec<u8>)>, Vec<String
 
 #[test]
 fn the_answer_does_not_depend_on_the_chunk_size() {
-    let (want, want_books) = run_with(1, false);
+    let all = reestr::reconcile::NOTED_IN_MEMORY;
+    let (want, want_books) = run_with(1, false, all);
     let statuses: Vec<String> = statuses(&entry_of(&want[0].1, "result.csv").expect("result"))
         .into_iter()
         .map(|r| r.2)
@@ -160,15 +164,24 @@ fn the_answer_does_not_depend_on_the_chunk_size() {
             "the batch exercises status {code}: {statuses:?}"
         );
     }
-    for (chunk, read_all) in [
-        (1, true),
-        (2, false),
-        (7, true),
-        (64, false),
-        (1000, true),
-        (reestr::pipeline::CHUNK_ROWS, false),
+    let statement = want
+        .iter()
+        .find(|(n, _)| n.contains("_REC_"))
+        .expect("the statement's response");
+    let statement = common::statuses(&entry_of(&statement.1, "result.csv").expect("result"));
+    assert!(
+        statement.iter().any(|r| r.2 == "306"),
+        "the statement leaves payments of its day unlisted (306): {statement:?}"
+    );
+    for (chunk, read_all, noted) in [
+        (1, true, all),
+        (2, false, 0),
+        (7, true, 10),
+        (64, false, all),
+        (1000, true, 0),
+        (reestr::pipeline::CHUNK_ROWS, false, all),
     ] {
-        let (got, books) = run_with(chunk, read_all);
+        let (got, books) = run_with(chunk, read_all, noted);
         assert_eq!(got.len(), want.len());
         for ((n, a), (_, b)) in got.iter().zip(&want) {
             assert!(a == b, "chunk size {chunk}: response {n} differs");

@@ -581,6 +581,90 @@ fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order(
     );
 }
 
+/// Payments of 2026-11-21 spread over two PAY batches among other days, and a statement for
+/// that day listing one of them: the `306` rows the statement must give.
+fn days_spread_over_batches(w: &mut World) -> (Batch, Vec<String>) {
+    let at = |w: &World, n: u64, paid_at: &str| {
+        let mut r = w.pay(&pid(n), 0, "1.00");
+        r[1] = paid_at.into();
+        r
+    };
+    let first = vec![
+        at(w, 21, "2026-11-21 08:00:00"),
+        at(w, 20, "2026-11-20 23:00:00"),
+        at(w, 22, "2026-11-21 09:00:00"),
+        at(w, 23, "2026-11-22 00:00:01"),
+        at(w, 24, "2026-11-21 23:59:59"),
+    ];
+    let got = w.send(BatchType::Pay, "001", &first);
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+    let second = vec![
+        at(w, 31, "2026-11-20 12:00:00"),
+        at(w, 32, "2026-11-21 00:00:00"),
+        at(w, 33, "2026-11-22 00:00:00"),
+    ];
+    let got = w.send(BatchType::Pay, "002", &second);
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+    let i0 = invoice_no(0);
+    let statement = vec![rec(&pid(22), "2026-11-21 09:00:00", &i0, "1.00", "PAID")];
+    let want = vec![
+        format!("1;{};1;", pid(22)),
+        format!(";{};306;", pid(21)),
+        format!(";{};306;", pid(24)),
+        format!(";{};306;", pid(32)),
+    ];
+    (
+        batch(BatchType::Rec, "001", Charset::Utf8, &statement),
+        want,
+    )
+}
+
+#[test]
+fn a_statement_finds_the_days_payments_in_every_batch_among_other_days_and_replays_alike() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let (statement, want) = days_spread_over_batches(&mut w);
+    assert_eq!(w.send_batch(&statement), want);
+    // The auditor's replay rebuilds the store before the statement from a copy of payments.
+    let copy = w.rx.dir.path().join("statement.zip");
+    std::fs::write(&copy, statement.zip(Some(&key()))).expect("copy");
+    let out = w.rx.dir.path().join("replayed");
+    let r = w.rx.engine.replay(&copy, &out).expect("replay");
+    assert_eq!(r.identical, Some(true), "{r:?}");
+}
+
+#[test]
+fn a_store_of_the_second_layout_is_upgraded_and_its_statements_find_every_payment() {
+    // Layout 2 found a day's payments through an index on every payment; layout 3 through
+    // ranges of rows in `payment_days`, which the upgrade builds from the payments.
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let (statement, want) = days_spread_over_batches(&mut w);
+    let payments = w.dump("SELECT * FROM payments ORDER BY payment_id");
+    w.rx.engine
+        .store
+        .conn
+        .execute_batch(
+            "DROP TABLE payment_days;
+             CREATE INDEX payments_day ON payments(substr(paid_at, 1, 10), payment_id);
+             UPDATE meta SET value='2' WHERE key='schema_version';",
+        )
+        .expect("make it layout 2");
+    let cfg = reestr::config::Config::load(&w.rx.config_path()).expect("config");
+    w.rx.engine = reestr::engine::Engine::init(cfg).expect("an older layout opens");
+    assert_eq!(
+        w.dump("SELECT value FROM meta WHERE key='schema_version'"),
+        [format!("Text(\"{}\")", reestr::store::SCHEMA_VERSION)]
+    );
+    assert!(
+        w.dump("SELECT name FROM sqlite_master WHERE name='payments_day'")
+            .is_empty()
+    );
+    assert_eq!(
+        w.dump("SELECT * FROM payments ORDER BY payment_id"),
+        payments
+    );
+    assert_eq!(w.send_batch(&statement), want);
+}
+
 #[test]
 fn rows_apply_in_order_blank_and_misshapen_lines_are_rows_and_amount_accepted_adds_up() {
     let mut w = World::new(&[(false, "1000.00", "OPEN")]);
