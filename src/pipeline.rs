@@ -14,7 +14,7 @@ use crate::name::{BatchName, BatchType};
 use crate::reconcile::{Books, Reconciler};
 use crate::respond::{Header, ResultWriter, Verdict};
 use crate::schema::{Schema, Schemas};
-use crate::store::StoreError;
+use crate::store::{PaymentRecord, StoreError};
 use crate::validate::{self, Context};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -355,7 +355,15 @@ enum Produced {
     Failed(PipelineError),
 }
 
-/// Reads, decodes and validates every data row, sending them in chunks.
+/// What the reconciling thread hands back to the reading thread, which allocated it, to be
+/// freed there: a chunk's payment ids and the payment records written to the store.
+struct Spent {
+    _ids: Vec<String>,
+    _payments: Vec<PaymentRecord>,
+}
+
+/// Reads, decodes and validates every data row, sending them in chunks (and freeing what
+/// comes back, [`Spent`]).
 #[allow(clippy::too_many_arguments)]
 fn produce<R: io::Read>(
     mut rr: RecordReader<R>,
@@ -366,6 +374,7 @@ fn produce<R: io::Read>(
     cancel: Option<&AtomicBool>,
     invoices: Option<(&InvoiceKeys, usize)>,
     tx: mpsc::SyncSender<Produced>,
+    spent: mpsc::Receiver<Spent>,
 ) {
     let (amount_idx, pk) = (schema.amount_field, schema.primary_key);
     let mut fields: Vec<String> = Vec::with_capacity(schema.fields.len());
@@ -423,6 +432,7 @@ fn produce<R: io::Read>(
         });
         if chunk.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
             chunk_bytes = 0;
+            spent.try_iter().for_each(drop);
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
             if tx.send(Produced::Chunk(full)).is_err() {
                 return;
@@ -444,7 +454,7 @@ struct Tally {
 }
 
 /// Reconciles a chunk in registry order (after prefetching what it reads), writes its result
-/// rows, and flushes its changes to the store.
+/// rows, and flushes its changes to the store; returns the chunk's payment ids.
 fn settle_chunk<W: io::Write>(
     chunk: &mut Vec<Pending>,
     schema: &Schema,
@@ -452,7 +462,7 @@ fn settle_chunk<W: io::Write>(
     books: &mut dyn Books,
     w: &mut ResultWriter<W>,
     tally: &mut Tally,
-) -> Result<(), PipelineError> {
+) -> Result<Vec<String>, PipelineError> {
     let mut invoices = Vec::new();
     let mut payments = Vec::with_capacity(chunk.len());
     for p in chunk.iter() {
@@ -467,6 +477,8 @@ fn settle_chunk<W: io::Write>(
     let t = std::time::Instant::now();
     books.prefetch(&mut invoices, &mut payments)?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "prefetch");
+    // Handed back with the rows' own ids, to be freed by the reading thread (see `Spent`).
+    let mut ids = payments;
     for p in chunk.drain(..) {
         let (status, field, message) = match p.checked {
             Err(f) => {
@@ -488,11 +500,12 @@ fn settle_chunk<W: io::Write>(
         *tally.counts.entry(status.code()).or_default() += 1;
         reconciler.saw(books, &p.pid, status)?;
         w.row(Some(p.line), &p.pid, status, field, &message)?;
+        ids.push(p.pid);
     }
     let t = std::time::Instant::now();
     books.flush()?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "flush");
-    Ok(())
+    Ok(ids)
 }
 
 type RowsResult = Result<(Verdict, Spool, BTreeMap<u16, u64>), Reject>;
@@ -558,6 +571,7 @@ fn rows(
     books.expect_rows(control.rows)?;
     let keys = books.invoice_keys();
     let (tx, rx) = mpsc::sync_channel::<Produced>(2);
+    let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
     let chunk_rows = job.chunk_rows.max(1);
     let cancel = job.cancel;
     let outcome: Result<Result<(u64, i128, Tally), Reject>, PipelineError> =
@@ -565,7 +579,11 @@ fn rows(
             // Two cores: one reads, decodes and validates; this one reconciles and writes.
             let ctx = &ctx;
             let invoices = keys.as_deref().zip(reconciler.invoice_col());
-            scope.spawn(move || produce(rr, schema, ctx, cs, chunk_rows, cancel, invoices, tx));
+            scope.spawn(move || {
+                produce(
+                    rr, schema, ctx, cs, chunk_rows, cancel, invoices, tx, spent_rx,
+                )
+            });
             let mut tally = Tally::default();
             for msg in rx {
                 match msg {
@@ -573,7 +591,15 @@ fn rows(
                         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                             return Err(PipelineError::Cancelled);
                         }
-                        settle_chunk(&mut chunk, schema, reconciler, books, &mut w, &mut tally)?;
+                        let ids = settle_chunk(
+                            &mut chunk, schema, reconciler, books, &mut w, &mut tally,
+                        )?;
+                        // Sent back for the reading thread to free; after it has ended (the
+                        // last chunk), dropped here.
+                        let _ = spent_tx.send(Spent {
+                            _ids: ids,
+                            _payments: books.take_written(),
+                        });
                         if let (Some(p), Some(last)) = (
                             job.progress,
                             tally.counts.values().copied().reduce(|a, b| a + b),

@@ -33,6 +33,11 @@ pub trait Books {
     }
     /// Writes the changes held so far.
     fn flush(&mut self) -> Result<(), StoreError>;
+    /// Payment records written since the last call, handed back so that the thread that
+    /// allocated their strings frees them (cheaper there, and off the reconciling thread).
+    fn take_written(&mut self) -> Vec<PaymentRecord> {
+        Vec::new()
+    }
     /// Writes everything still held; called once after the last row.
     fn finish(&mut self) -> Result<(), StoreError> {
         self.flush()
@@ -81,6 +86,8 @@ pub struct StoreBooks<'t> {
     invoices: HashMap<String, Option<Invoice>>,
     payments: HashMap<String, Option<Payment>>,
     new_payments: Vec<PaymentRecord>,
+    /// Written payments not yet handed back ([`Books::take_written`]).
+    written: Vec<PaymentRecord>,
     reversals: Vec<(String, NaiveDateTime, String)>,
     paid_delta: HashMap<String, i64>,
     noted: HashSet<Box<str>>,
@@ -174,6 +181,7 @@ impl<'t> StoreBooks<'t> {
             invoices: HashMap::new(),
             payments: HashMap::new(),
             new_payments: Vec::new(),
+            written: Vec::new(),
             reversals: Vec::new(),
             paid_delta: HashMap::new(),
             noted: HashSet::new(),
@@ -324,11 +332,20 @@ impl Books for StoreBooks<'_> {
         Ok(())
     }
 
+    fn take_written(&mut self) -> Vec<PaymentRecord> {
+        std::mem::take(&mut self.written)
+    }
+
     fn flush(&mut self) -> Result<(), StoreError> {
         let mut new = std::mem::take(&mut self.new_payments);
         new.sort_unstable_by(|a, b| a.payment_id.cmp(&b.payment_id));
         self.ledger
             .insert_payments(&new, &self.batch_id, self.journal_seq)?;
+        if self.written.is_empty() {
+            self.written = new;
+        } else {
+            self.written.append(&mut new);
+        }
         let mut rev = std::mem::take(&mut self.reversals);
         rev.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (id, at, reason) in &rev {
