@@ -19,6 +19,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version of the table layout; a store from a newer engine is refused, one from an older
@@ -429,7 +430,7 @@ impl<'t> Ledger<'t> {
         )?;
         // The rows of each day among these payments, as (day, first rowid, last rowid): a
         // day's payments are found through these ranges instead of an index entry per row.
-        let mut days: Vec<(NaiveDate, i64, i64)> = Vec::new();
+        let mut days: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
         for p in payments {
             st.execute(params![
                 p.payment_id,
@@ -448,20 +449,18 @@ impl<'t> Ledger<'t> {
                 journal_seq
             ])?;
             let rowid = self.tx.last_insert_rowid();
-            let day = p.paid_at.date();
-            match days.iter_mut().find(|d| d.0 == day) {
-                Some(d) => {
-                    d.1 = d.1.min(rowid);
-                    d.2 = d.2.max(rowid);
-                }
-                None => days.push((day, rowid, rowid)),
-            }
+            days.entry(p.paid_at.date())
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(rowid);
+                    *last = (*last).max(rowid);
+                })
+                .or_insert((rowid, rowid));
         }
         let mut range = self.tx.prepare_cached(
             "INSERT INTO payment_days(day, first_rowid, last_rowid) VALUES (?1, ?2, ?3)
                ON CONFLICT(day, first_rowid) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)",
         )?;
-        for (day, first, last) in days {
+        for (day, (first, last)) in days {
             range.execute(params![day.format("%Y-%m-%d").to_string(), first, last])?;
         }
         Ok(())
