@@ -477,6 +477,7 @@ fn settle_chunk<W: io::Write>(
     let t = std::time::Instant::now();
     books.prefetch(&mut invoices, &mut payments)?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "prefetch");
+    books.warm(&chunk.iter().map(|p| p.slot).collect::<Vec<_>>());
     // Handed back with the rows' own ids, to be freed by the reading thread (see `Spent`).
     let mut ids = payments;
     for p in chunk.drain(..) {
