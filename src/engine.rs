@@ -523,10 +523,14 @@ impl Engine {
         };
         let kept = self.layout.received().join(format!("{sha}.zip"));
         injected_failure("keep-received").map_err(io_at(&kept))?;
-        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
-        // The kept copy is what is judged: check it still has the hashed bytes.
+        let copied = fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
+        // The kept copy is what is judged: check it has the hashed bytes (the hash taken while
+        // copying, or, for a copy kept earlier, of the file there).
         fault("claimed");
-        let kept_sha = hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?);
+        let kept_sha = match copied {
+            Some(h) => hex(&h),
+            None => hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?),
+        };
         if kept_sha != sha {
             return Err(EngineError::Refused(format!(
                 "kept copy {} does not match the inbox file; not processed",

@@ -1254,3 +1254,30 @@ fn a_file_that_is_not_a_store_is_refused_and_left_untouched() {
     assert!(e.contains("not"), "{e}");
     assert_eq!(read(&db), junk);
 }
+
+#[test]
+fn a_kept_copy_that_differs_from_the_inbox_file_is_refused_and_the_file_waits() {
+    // The kept copy is what is judged. A copy already kept under the archive's SHA-256 (from an
+    // earlier attempt) is hashed again before it is trusted; one that differs stops the batch.
+    let mut rx = Rx::new();
+    let inv = invoices(&[(false, "1000.00", "OPEN")]);
+    let p = write_export(rx.dir.path(), "a.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let bytes = pay("001", &[pay_row("30000000000001", &inv[0], "300.00")]).zip(Some(&key()));
+    let sha = reestr::fsutil::hex(&Sha256::digest(&bytes));
+    let kept = rx.engine.layout.received().join(format!("{sha}.zip"));
+    std::fs::write(&kept, b"not the archive").expect("plant");
+    let path = rx.drop_in(PAY1, &bytes);
+    let err = rx.engine.handle(&path).expect_err("refused");
+    assert!(
+        err.to_string().contains("does not match the inbox file"),
+        "{err}"
+    );
+    assert_eq!(rx.inbox(), [PAY1], "the archive waits in the inbox");
+    assert!(rx.outbox().is_empty(), "no answer from a copy that differs");
+    // A copy made now is checked by the hash taken while copying: the batch goes through.
+    std::fs::remove_file(&kept).expect("remove");
+    let h = rx.engine.handle(&path).expect("handled");
+    assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
+    assert_eq!(std::fs::read(&kept).expect("kept"), bytes);
+}
