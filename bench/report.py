@@ -16,6 +16,7 @@ STAGES = [
     ("floor-reader", "floor: inflate + SHA-256 of registry.csv with the engine's reader (examples/floor.rs)", "rows"),
     ("floor-unzip", "floor: `unzip -p archive registry.csv \\| sha256sum`", "rows"),
     ("duckdb", "DuckDB: registry (UTF-8) checked, joined with invoices, per-row result CSV (bench/duckdb_baseline.py)", "rows"),
+    ("write-floor", "write floor: `dd` of as many bytes as `run` added to the store, then fsync", None),
 ]
 
 HEADER = """# Benchmark results
@@ -117,6 +118,15 @@ def main() -> None:
                 f"| run, {rows:,} rows / 1,000,000 rows (the last 1M run in this folder) | {med['run'] / rw:.2f}× | "
                 f"{cpu['run'] / rc:.2f}× | {target}{mark(med['run'] / rw, cpu['run'] / rc, 1.1 * scale)} |"
             )
+        # The same ratio for the baselines, measured in the same two runs: how this machine
+        # scales work that is not the engine's.
+        for st, name in (("duckdb", "DuckDB"), ("write-floor", "write floor (`dd` of the bytes `run` added)"),
+                         ("floor-reader", "floor (engine reader)")):
+            if st in ref and st in med:
+                rw = statistics.median(w for w, _ in ref[st])
+                rc = statistics.median(c for _, c in ref[st])
+                c = f"{cpu[st] / rc:.2f}×" if rc > 0 else ""
+                rl.append(f"| {name}, {rows:,} rows / 1,000,000 rows | {med[st] / rw:.2f}× | {c} | (for comparison) |")
     rl.append(f"| run throughput | {fmt_int(rows / med['run'])} rows/s, {mb / med['run']:.0f} MB/s of registry | | |")
     ratio_table = "\n".join(rl)
 

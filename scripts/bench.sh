@@ -148,7 +148,13 @@ for k in $(seq 1 "$RUNS"); do
     unzip -p "$rx/outbox/$ack" control.txt >"$work/engine-control.txt"
     unzip -p "$rx/outbox/$ack" result.csv | tr -d '\r' | cut -d';' -f1-4 >"$work/engine-result.txt"
   fi
+  grown=$(($(stat -c %s "$rx/var/reestr.db") - $(stat -c %s "$base/var/reestr.db")))
   rm -rf "$rx"
+
+  # 2b. the write floor: as many bytes as `run` added to the store, written by dd and synced
+  # (what this machine charges for writing them, whatever writes them)
+  measure write-floor "$k" -- dd if=/dev/zero of="$work/write-floor.bin" bs=16k count=$((grown / 16384)) conv=fsync status=none
+  rm -f "$work/write-floor.bin"
 
   # 3. stages: start-up (empty inbox) and the evaluation alone (check: rolled back)
   rx=$work/empty
