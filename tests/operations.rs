@@ -76,6 +76,15 @@ fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// A receiver that has loaded an export of these invoices.
+fn receiver_with(specs: &[(bool, &str, &str)]) -> (Rx, Vec<Invoice>) {
+    let mut rx = Rx::new();
+    let inv = invoices(specs);
+    let p = write_export(rx.dir.path(), "invoices.csv", &sample::invoices_csv(&inv));
+    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    (rx, inv)
+}
+
 /// Rows of a query rendered as text, for comparing store states.
 fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
     let mut st = conn.prepare(sql).expect("prepare");
@@ -276,10 +285,7 @@ fn every_received_archive_and_every_response_is_kept_by_its_sha256() {
 
 #[test]
 fn a_newer_response_replaces_the_older_in_the_outbox_and_both_stay_kept() {
-    let mut rx = Rx::new();
-    let inv = invoices(&[(false, "1000.00", "OPEN")]);
-    let p = write_export(rx.dir.path(), "invoices.csv", &sample::invoices_csv(&inv));
-    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN")]);
     let b = pay("001", &[pay_row("30000000000001", &inv[0], "100.00")]);
     let nak_name = "SUDBILLING_MUNIS_PAY_20261121_001_NAK.zip";
     // Signed with another key: B05.
@@ -1108,10 +1114,7 @@ fn invoices_import_of_a_bad_export_exits_1_listing_the_lines() {
 #[test]
 fn a_store_of_the_first_layout_is_upgraded_keeping_every_balance() {
     // Layout 1 kept `paid` in `invoices`; layout 2 keeps it in `balances`.
-    let mut rx = Rx::new();
-    let inv = invoices(&[(false, "1000.00", "OPEN"), (true, "500.00", "OPEN")]);
-    let p = write_export(rx.dir.path(), "a.csv", &sample::invoices_csv(&inv));
-    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN"), (true, "500.00", "OPEN")]);
     let h = rx.process(
         PAY1,
         &pay("001", &[pay_row("30000000000001", &inv[0], "300.00")]).zip(Some(&key())),
@@ -1259,10 +1262,7 @@ fn a_file_that_is_not_a_store_is_refused_and_left_untouched() {
 fn a_kept_copy_that_differs_from_the_inbox_file_is_refused_and_the_file_waits() {
     // The kept copy is what is judged. A copy already kept under the archive's SHA-256 (from an
     // earlier attempt) is hashed again before it is trusted; one that differs stops the batch.
-    let mut rx = Rx::new();
-    let inv = invoices(&[(false, "1000.00", "OPEN")]);
-    let p = write_export(rx.dir.path(), "a.csv", &sample::invoices_csv(&inv));
-    rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN")]);
     let bytes = pay("001", &[pay_row("30000000000001", &inv[0], "300.00")]).zip(Some(&key()));
     let sha = reestr::fsutil::hex(&Sha256::digest(&bytes));
     let kept = rx.engine.layout.received().join(format!("{sha}.zip"));
