@@ -343,6 +343,10 @@ struct Pending {
     slot: Slot,
 }
 
+/// Rows whose invoices [`Books::warm`] brings into the CPU cache at a time: few enough that
+/// they are still there when their rows are reconciled.
+const WARM_ROWS: usize = 256;
+
 /// What the reading thread sends.
 enum Produced {
     /// Validated rows, in order.
@@ -477,10 +481,13 @@ fn settle_chunk<W: io::Write>(
     let t = std::time::Instant::now();
     books.prefetch(&mut invoices, &mut payments)?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "prefetch");
-    books.warm(&chunk.iter().map(|p| p.slot).collect::<Vec<_>>());
+    let slots: Vec<Slot> = chunk.iter().map(|p| p.slot).collect();
     // Handed back with the rows' own ids, to be freed by the reading thread (see `Spent`).
     let mut ids = payments;
-    for p in chunk.drain(..) {
+    for (i, p) in chunk.drain(..).enumerate() {
+        if i % WARM_ROWS == 0 {
+            books.warm(slots.get(i..).map_or(&[], |s| &s[..s.len().min(WARM_ROWS)]));
+        }
         let (status, field, message) = match p.checked {
             Err(f) => {
                 let fname = f
