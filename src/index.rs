@@ -39,13 +39,20 @@ pub enum Slot {
 pub struct InvoiceKeys {
     keys: Vec<u128>,
     types: Vec<u8>,
-    /// The invoice number of every [`BLOCK`]th key: a directory small enough to stay in the
-    /// CPU cache, so that a lookup touches memory in two places instead of twenty-four.
-    dir: Vec<u128>,
+    /// A radix directory: the numbers from the smallest to the largest are cut into buckets
+    /// of `width` consecutive numbers; `starts[b]` is the position of the first key of bucket
+    /// `b` (and the last entry is the number of keys). A lookup reads its bucket's bounds and
+    /// searches only that bucket: two or three places in memory instead of twenty-four.
+    starts: Vec<u32>,
+    /// The smallest invoice number (as a digit key).
+    lo: u128,
+    /// Numbers per bucket (at least 1).
+    width: u128,
 }
 
-/// Keys a directory entry of [`InvoiceKeys`] stands for.
-const BLOCK: usize = 64;
+/// Invoices per bucket of the directory of [`InvoiceKeys`], on average (half a byte of
+/// directory an invoice).
+const PER_BUCKET: usize = 8;
 
 /// An invoice's payer and cancelled flag, unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,16 +101,48 @@ impl InvoiceKeys {
         let Some(k) = digit_key(no).filter(|k| *k < KEY_LIMIT) else {
             return Slot::Absent;
         };
-        let Some(block) = self.dir.partition_point(|d| *d <= k).checked_sub(1) else {
+        let Some(b) = k
+            .checked_sub(self.lo)
+            .and_then(|d| d.checked_div(self.width))
+            .and_then(|b| usize::try_from(b).ok())
+        else {
             return Slot::Absent;
         };
-        let start = block * BLOCK;
-        let Some(keys) = self.keys.get(start..(start + BLOCK).min(self.keys.len())) else {
+        let (Some(&start), Some(&end)) = (self.starts.get(b), self.starts.get(b.wrapping_add(1)))
+        else {
+            return Slot::Absent;
+        };
+        let (start, end) = (start as usize, end as usize);
+        let Some(keys) = self.keys.get(start..end) else {
             return Slot::Absent;
         };
         match keys.binary_search_by(|e| (e >> PAYER_BITS).cmp(&k)) {
             Ok(i) => u32::try_from(start + i).map_or(Slot::Absent, Slot::At),
             Err(_) => Slot::Absent,
+        }
+    }
+
+    /// Builds the radix directory of the sorted keys (see [`InvoiceKeys::find`]).
+    fn build_directory(&mut self) {
+        let number = |e: &u128| e >> PAYER_BITS;
+        let (Some(lo), Some(hi)) = (self.keys.first().map(number), self.keys.last().map(number))
+        else {
+            self.starts = Vec::new();
+            return;
+        };
+        let buckets = (self.keys.len() / PER_BUCKET).max(1);
+        // `width * buckets > hi - lo`: every number from `lo` to `hi` falls in a bucket.
+        self.lo = lo;
+        self.width = (hi - lo) / buckets as u128 + 1;
+        self.starts = Vec::with_capacity(buckets + 1);
+        let mut at = 0usize;
+        for b in 0..=buckets {
+            let bound = lo + b as u128 * self.width;
+            // One sweep over the sorted keys for all the buckets.
+            while self.keys.get(at).is_some_and(|e| number(e) < bound) {
+                at += 1;
+            }
+            self.starts.push(u32::try_from(at).unwrap_or(u32::MAX));
         }
     }
 
@@ -235,7 +274,9 @@ impl Builder {
             keys: InvoiceKeys {
                 keys: Vec::with_capacity(n),
                 types: Vec::new(),
-                dir: Vec::new(),
+                starts: Vec::new(),
+                lo: 0,
+                width: 1,
             },
             due_paid: Vec::with_capacity(n),
             sorted: true,
@@ -320,12 +361,7 @@ impl Builder {
             }
         }
         let words = due_paid.len().div_ceil(64);
-        keys.dir = keys
-            .keys
-            .iter()
-            .step_by(BLOCK)
-            .map(|e| e >> PAYER_BITS)
-            .collect();
+        keys.build_directory();
         keys.keys.shrink_to_fit();
         due_paid.shrink_to_fit();
         (
