@@ -275,6 +275,11 @@ impl Books for StoreBooks<'_> {
         if rows < self.read_all_min_rows || self.all_invoices.is_some() {
             return Ok(());
         }
+        // Counting scans every invoice page: with the small cache, so that the scan does not
+        // grow the page cache (whose memory the C allocator keeps once grown) before it is
+        // known whether the table will take that memory.
+        self.ledger.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
+        self.cache_shrunk = true;
         let count: i64 =
             self.ledger
                 .conn()
@@ -284,12 +289,12 @@ impl Books for StoreBooks<'_> {
             .saturating_mul(READ_ALL_PER_ROW);
         if count <= per_row.min(READ_ALL_MAX) {
             self.all_invoices = self.read_all_invoices(usize::try_from(count).unwrap_or(0))?;
-            if count > SMALL_CACHE_ABOVE && self.all_invoices.is_some() {
-                // The table takes the memory the page cache would: payments are appended and
-                // balances written in key order, which a small cache serves as well.
-                self.ledger.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
-                self.cache_shrunk = true;
-            }
+        }
+        // The table takes the memory the page cache would: payments are appended and balances
+        // written in key order, which a small cache serves as well. Otherwise the full cache.
+        if count <= SMALL_CACHE_ABOVE || self.all_invoices.is_none() {
+            self.ledger.set_cache_kib(crate::store::CACHE_KIB)?;
+            self.cache_shrunk = false;
         }
         Ok(())
     }
