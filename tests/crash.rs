@@ -214,21 +214,7 @@ impl Site {
 
     fn snapshot(&self) -> Snapshot {
         let conn = rusqlite::Connection::open(self.path("var/reestr.db")).expect("db");
-        let dump = |sql: &str| -> Vec<String> {
-            let mut st = conn.prepare(sql).expect("prepare");
-            let cols = st.column_count();
-            let rows = st
-                .query_map([], |r| {
-                    let mut v = Vec::with_capacity(cols);
-                    for i in 0..cols {
-                        let x: rusqlite::types::Value = r.get(i)?;
-                        v.push(format!("{x:?}"));
-                    }
-                    Ok(v.join("|"))
-                })
-                .expect("query");
-            rows.map(|r| r.expect("row")).collect()
-        };
+        let dump = |sql: &str| dump(&conn, sql);
         let outbox = list(&self.path("outbox"))
             .into_iter()
             .map(|n| {

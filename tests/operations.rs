@@ -85,23 +85,6 @@ fn receiver_with(specs: &[(bool, &str, &str)]) -> (Rx, Vec<Invoice>) {
     (rx, inv)
 }
 
-/// Rows of a query rendered as text, for comparing store states.
-fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
-    let mut st = conn.prepare(sql).expect("prepare");
-    let n = st.column_count();
-    let rows = st
-        .query_map([], |r| {
-            let mut s = Vec::new();
-            for i in 0..n {
-                let v: rusqlite::types::Value = r.get(i)?;
-                s.push(format!("{v:?}"));
-            }
-            Ok(s.join("|"))
-        })
-        .expect("query");
-    rows.collect::<Result<_, _>>().expect("rows")
-}
-
 fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
     conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .expect("count")

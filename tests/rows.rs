@@ -100,19 +100,7 @@ impl World {
 
     /// `SELECT` rendered as lines, for comparing store states.
     fn dump(&self, sql: &str) -> Vec<String> {
-        let mut st = self.rx.engine.store.conn.prepare(sql).expect("prepare");
-        let n = st.column_count();
-        let rows = st
-            .query_map([], |r| {
-                let mut s = Vec::new();
-                for i in 0..n {
-                    let v: rusqlite::types::Value = r.get(i)?;
-                    s.push(format!("{v:?}"));
-                }
-                Ok(s.join("|"))
-            })
-            .expect("query");
-        rows.collect::<Result<_, _>>().expect("rows")
+        common::dump(&self.rx.engine.store.conn, sql)
     }
 
     fn paid(&self, i: usize) -> i64 {

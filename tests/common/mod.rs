@@ -185,3 +185,20 @@ pub fn statuses(result_csv: &[u8]) -> Vec<(String, String, String, String)> {
         })
         .collect()
 }
+
+/// Rows of a query rendered as text (`|` between columns), for comparing store states.
+pub fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(sql).expect("prepare");
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            let mut s = Vec::with_capacity(n);
+            for i in 0..n {
+                let v: rusqlite::types::Value = r.get(i)?;
+                s.push(format!("{v:?}"));
+            }
+            Ok(s.join("|"))
+        })
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
