@@ -159,15 +159,7 @@ struct Site {
 
 impl Site {
     fn new(invoices: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tmp");
-        let k = dir.path().join("MUNIS.key");
-        std::fs::write(&k, reference("MUNIS.key")).expect("key");
-        set_mode(&k, 0o600);
-        std::fs::write(
-            dir.path().join("reestr.toml"),
-            "receiver = \"SUDBILLING\"\nsettle_seconds = 0\nunreadable_grace_seconds = 0\n[partners.MUNIS]\nkey_file = \"MUNIS.key\"\n",
-        )
-        .expect("config");
+        let dir = receiver_dir(&config_text(MUNIS_WITH_KEY));
         let s = Self { dir };
         assert!(s.cmd(&["init"]).status().expect("init").success());
         std::fs::write(s.path("invoices.csv"), invoices).expect("csv");

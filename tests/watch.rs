@@ -20,15 +20,9 @@ struct Site {
 
 impl Site {
     fn new(extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tmp");
-        let k = dir.path().join("MUNIS.key");
-        std::fs::write(&k, reference("MUNIS.key")).expect("key");
-        set_mode(&k, 0o600);
-        std::fs::write(
-            dir.path().join("reestr.toml"),
-            format!("receiver = \"SUDBILLING\"\nunreadable_grace_seconds = 0\n{extra}\n[partners.MUNIS]\nkey_file = \"MUNIS.key\"\n"),
-        )
-        .expect("config");
+        let dir = receiver_dir(&format!(
+            "receiver = \"SUDBILLING\"\nunreadable_grace_seconds = 0\n{extra}\n{MUNIS_WITH_KEY}"
+        ));
         let s = Self { dir };
         assert!(s.cmd(&["init"]).status().expect("init").success());
         s

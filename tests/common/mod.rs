@@ -38,6 +38,17 @@ pub fn config_text(partner_block: &str) -> String {
     )
 }
 
+/// A temporary folder holding `reestr.toml` with this text and the reference key as
+/// `MUNIS.key` (mode 0600): a receiver before `init`.
+pub fn receiver_dir(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keyp = dir.path().join("MUNIS.key");
+    std::fs::write(&keyp, reference("MUNIS.key")).expect("key");
+    set_mode(&keyp, 0o600);
+    std::fs::write(dir.path().join("reestr.toml"), config).expect("config");
+    dir
+}
+
 /// Partner block with the reference key.
 pub const MUNIS_WITH_KEY: &str = "[partners.MUNIS]\nkey_file = \"MUNIS.key\"\n";
 
@@ -49,13 +60,8 @@ impl Rx {
 
     /// A receiver with this configuration text (the reference key is present as `MUNIS.key`).
     pub fn with(config: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let keyp = dir.path().join("MUNIS.key");
-        std::fs::write(&keyp, reference("MUNIS.key")).expect("key");
-        set_mode(&keyp, 0o600);
-        let cfgp = dir.path().join("reestr.toml");
-        std::fs::write(&cfgp, config).expect("config");
-        let cfg = Config::load(&cfgp).expect("config loads");
+        let dir = receiver_dir(config);
+        let cfg = Config::load(&dir.path().join("reestr.toml")).expect("config loads");
         let engine = Engine::init(cfg).expect("init");
         Self { dir, engine }
     }
