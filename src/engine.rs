@@ -156,6 +156,20 @@ pub struct Engine {
     lock: Option<File>,
 }
 
+/// Whether this batch id was answered with an ACK before (before journal entry `seq`, when
+/// given): a later archive of the same id is then `B09`.
+fn acked_before(
+    conn: &rusqlite::Connection,
+    name: &BatchName,
+    seq: Option<i64>,
+) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK' AND journal_seq < ?2",
+        params![name.batch_id(), seq.unwrap_or(i64::MAX)],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )
+}
+
 /// Files seen in the inbox and since when their size and time have not changed (`watch`).
 pub type Stability = HashMap<PathBuf, (u64, Option<SystemTime>, Instant, bool)>;
 
@@ -600,11 +614,7 @@ impl Engine {
             }
             (id, response_name, resp_sha)
         } else {
-            let already_acked: bool = tx.query_row(
-                "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
-                [name.batch_id()],
-                |r| r.get::<_, i64>(0).map(|n| n > 0),
-            )?;
+            let already_acked = acked_before(&tx, &name, None)?;
             let policy = self.cfg.policy(&name.sender);
             let seq = journal::next_seq(&tx)?;
             let tmp = self.layout.tmp();
@@ -939,28 +949,7 @@ impl Engine {
             });
         }
         let policy = self.cfg.policy(&name.sender);
-        let tmp = std::env::temp_dir();
-        let tx = self.store.conn.unchecked_transaction()?;
-        let already_acked: bool = tx.query_row(
-            "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
-            [name.batch_id()],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        let seq = journal::next_seq(&tx)?;
-        let mut ev = self.evaluate_in(
-            &tx,
-            Batch {
-                path,
-                name: &name,
-                sha256: &sha,
-                policy: &policy,
-                already_acked,
-                journal_seq: seq,
-                spool_dir: &tmp,
-            },
-            false,
-        )?;
-        tx.rollback()?;
+        let mut ev = self.evaluate_rolled_back(path, &name, &sha, &policy)?;
         let (result, code, message, _rows, statuses) = summary(&ev);
         let control = respond::control_text(&ev.header, &ev.verdict);
         let result_csv = match ev.result.as_mut() {
@@ -1014,29 +1003,9 @@ impl Engine {
             let name = BatchName::parse(&fname)
                 .map_err(|e| EngineError::Refused(format!("{e}; it cannot be answered")))?;
             let policy = self.cfg.policy(&name.sender);
-            let tx = self.store.conn.unchecked_transaction()?;
-            let already_acked: bool = tx.query_row(
-                "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK'",
-                [name.batch_id()],
-                |r| r.get::<_, i64>(0).map(|n| n > 0),
-            )?;
-            let next = journal::next_seq(&tx)?;
-            let tmp = std::env::temp_dir();
-            let ev = self.evaluate_in(
-                &tx,
-                Batch {
-                    path,
-                    name: &name,
-                    sha256: &sha,
-                    policy: &policy,
-                    already_acked,
-                    journal_seq: next,
-                    spool_dir: &tmp,
-                },
-                false,
-            )?;
-            tx.rollback()?;
+            let ev = self.evaluate_rolled_back(path, &name, &sha, &policy)?;
             let (result, code, ..) = summary(&ev);
+            let tmp = std::env::temp_dir();
             let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
             return Ok(ReplayReport {
                 received_before: false,
@@ -1072,11 +1041,7 @@ impl Engine {
                 }
             }
         }
-        let already_acked: bool = self.store.conn.query_row(
-            "SELECT count(*) FROM deliveries WHERE batch_id=?1 AND result='ACK' AND journal_seq < ?2",
-            params![name.batch_id(), seq],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
+        let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         let mut scratch = Store::in_memory()?;
         self.rebuild_before(&mut scratch, seq)?;
         let tmp = std::env::temp_dir();
@@ -1177,6 +1142,36 @@ impl Engine {
         books.read_all_min_rows = self.read_all_min_rows;
         books.noted_in_memory = self.noted_in_memory;
         Ok(pipeline::evaluate(&job, &mut books)?)
+    }
+
+    /// Evaluates a batch against the current store and rolls everything back: what `check`
+    /// does, and `replay` for an archive never received.
+    fn evaluate_rolled_back(
+        &self,
+        path: &Path,
+        name: &BatchName,
+        sha: &str,
+        policy: &pipeline::Policy,
+    ) -> Result<Evaluation, EngineError> {
+        let tx = self.store.conn.unchecked_transaction()?;
+        let already_acked = acked_before(&tx, name, None)?;
+        let journal_seq = journal::next_seq(&tx)?;
+        let tmp = std::env::temp_dir();
+        let ev = self.evaluate_in(
+            &tx,
+            Batch {
+                path,
+                name,
+                sha256: sha,
+                policy,
+                already_acked,
+                journal_seq,
+                spool_dir: &tmp,
+            },
+            false,
+        )?;
+        tx.rollback()?;
+        Ok(ev)
     }
 
     /// Verifies the journal chain, every kept file it names, and the store file.
