@@ -77,11 +77,6 @@ impl Payer {
                 a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
             }) == Some(self.id)
     }
-
-    /// `payer_id` as text.
-    pub fn id_text(&self) -> String {
-        format!("{:0width$}", self.id, width = usize::from(self.len))
-    }
 }
 
 impl InvoiceKeys {
@@ -422,7 +417,6 @@ mod tests {
             );
             let p = keys.payer(i).expect("payer");
             assert!(p.is(t, id), "{no}: {p:?}");
-            assert_eq!(p.id_text(), id);
             assert_eq!(p.cancelled, c);
             assert_eq!(bal.get(i), Some((due, paid)));
         }
