@@ -415,7 +415,15 @@ pub fn open_entry(
     index: usize,
 ) -> Result<EntryReader<io::Take<BufReader<File>>>, ReadError> {
     let file = File::open(path)?;
-    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let zip = ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    entry_at(zip, index)
+}
+
+/// The reader of the entry at `index` of an opened archive.
+fn entry_at(
+    mut zip: ZipArchive<BufReader<File>>,
+    index: usize,
+) -> Result<EntryReader<io::Take<BufReader<File>>>, ReadError> {
     let (start, csize, deflated) = {
         let f = zip.by_index_raw(index).map_err(zip_error)?;
         let start = f
@@ -432,16 +440,26 @@ pub fn open_entry(
     Ok(EntryReader::new(reader.take(csize), deflated))
 }
 
+/// Where the central directory has the entry of this name (as [`Archive::get`] finds it in an
+/// archive that [`read`] accepted), without any of [`read`]'s checks: for work begun before
+/// the archive is judged, never for an answer. `None` if there is no such entry.
+pub fn locate(path: &Path, name: &str) -> Option<usize> {
+    let file = File::open(path).ok()?;
+    ZipArchive::new(BufReader::new(file))
+        .ok()?
+        .index_for_name(name)
+}
+
 /// At most `max` bytes of the entry with this name, inflated through the same reader as
-/// [`read`] (real bytes counted), without any of [`read`]'s checks: for a planning hint
-/// only, never for an answer. `None` if there is no such entry or it cannot be read.
+/// [`read`] (real bytes counted), without any of [`read`]'s checks: for a planning hint or
+/// work begun before the archive is judged, never for an answer. `None` if there is no such
+/// entry or it cannot be read.
 pub fn peek(path: &Path, name: &str, max: u64) -> Option<Vec<u8>> {
     let file = File::open(path).ok()?;
     let zip = ZipArchive::new(BufReader::new(file)).ok()?;
     let index = zip.index_for_name(name)?;
-    drop(zip);
     let mut out = Vec::new();
-    open_entry(path, index)
+    entry_at(zip, index)
         .ok()?
         .take(max)
         .read_to_end(&mut out)

@@ -617,10 +617,12 @@ impl Engine {
             let already_acked = acked_before(&tx, &name, None)?;
             let policy = self.cfg.policy(&name.sender);
             let seq = journal::next_seq(&tx)?;
-            let tmp = self.layout.tmp();
-            let ev = {
+            let (tmp, sent) = (self.layout.tmp(), self.layout.sent());
+            let key = policy.key.as_ref();
+            // The response is written and kept while the books write their last changes.
+            let ((result, code, message, rows, statuses), (resp_name, resp_sha)) = {
                 let mut sp = tx.savepoint()?;
-                let ev = self.evaluate_in(
+                let answered = self.evaluate_in(
                     &sp,
                     Batch {
                         path: &kept,
@@ -632,23 +634,24 @@ impl Engine {
                         spool_dir: &tmp,
                     },
                     true,
+                    |ev| {
+                        let s = summary(&ev);
+                        keep_response(&sent, &tmp, key, ev).map(|kept| (s, kept))
+                    },
                 )?;
-                if ev.is_ack() {
+                if answered.0.0 == "ACK" {
                     sp.commit()?;
                 } else {
                     sp.rollback()?;
                 }
-                ev
+                answered
             };
             fault("validated");
+            fault("response-kept");
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
-                "batch evaluated and applied (not committed)"
+                "batch evaluated and applied, response kept (not committed)"
             );
-            let (result, code, message, rows, statuses) = summary(&ev);
-            let (resp_name, resp_sha) =
-                keep_response(&self.layout.sent(), &tmp, policy.key.as_ref(), ev)?;
-            fault("response-kept");
             let body = json!({
                 "inbound_name": fname, "inbound_sha256": sha, "batch_id": name.batch_id(),
                 "result": result, "code": code, "message": message, "rows": rows, "statuses": statuses,
@@ -1046,7 +1049,8 @@ impl Engine {
         self.rebuild_before(&mut scratch, seq)?;
         let tmp = std::env::temp_dir();
         let tx = scratch.conn.transaction()?;
-        let ev = self.evaluate_in(
+        let key = policy.key.as_ref();
+        let (result, code, resp, resp_sha) = self.evaluate_in(
             &tx,
             Batch {
                 path,
@@ -1058,10 +1062,13 @@ impl Engine {
                 spool_dir: &tmp,
             },
             false,
+            |ev| {
+                let (result, code, ..) = summary(&ev);
+                let (resp, sha) = write_response_to(out, &tmp, key, ev)?;
+                Ok((result, code, resp, sha))
+            },
         )?;
         tx.rollback()?;
-        let (result, code, ..) = summary(&ev);
-        let (resp, resp_sha) = write_response_to(out, &tmp, policy.key.as_ref(), ev)?;
         Ok(ReplayReport {
             received_before: true,
             identical: Some(resp_sha == sent_sha),
@@ -1118,13 +1125,16 @@ impl Engine {
     }
 
     /// Evaluates a batch against books over `conn` (a transaction or savepoint the caller
-    /// commits or rolls back); a `live` batch can be cancelled and reports progress.
-    fn evaluate_in(
+    /// commits or rolls back) and hands the evaluation to `then`, which runs while the books
+    /// write their last changes ([`pipeline::evaluate_then`]); a `live` batch can be cancelled
+    /// and reports progress.
+    fn evaluate_in<T: Send>(
         &self,
         conn: &rusqlite::Connection,
         b: Batch<'_>,
         live: bool,
-    ) -> Result<Evaluation, EngineError> {
+        then: impl FnOnce(Evaluation) -> Result<T, EngineError> + Send,
+    ) -> Result<T, EngineError> {
         let job = Job {
             path: b.path,
             name: b.name,
@@ -1141,7 +1151,7 @@ impl Engine {
         let mut books = StoreBooks::new(conn, b.name.batch_id(), b.journal_seq)?;
         books.read_all_min_rows = self.read_all_min_rows;
         books.noted_in_memory = self.noted_in_memory;
-        Ok(pipeline::evaluate(&job, &mut books)?)
+        pipeline::evaluate_then(&job, &mut books, then)
     }
 
     /// Evaluates a batch against the current store and rolls everything back: what `check`
@@ -1169,6 +1179,7 @@ impl Engine {
                 spool_dir: &tmp,
             },
             false,
+            Ok,
         )?;
         tx.rollback()?;
         Ok(ev)

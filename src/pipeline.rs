@@ -171,27 +171,64 @@ fn refusal(job: &Job<'_>) -> Option<Reject> {
 /// Judges a batch and, for an ACK, reconciles and applies its rows through `books`.
 /// The caller rolls `books` back when the verdict is a NAK.
 pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineError> {
+    evaluate_then(job, books, Ok)
+}
+
+/// [`evaluate`], handing the evaluation to `then` (say, writing the response), which runs on
+/// another thread while the books write what they still hold for an ACK ([`Books::finish`]);
+/// returns what `then` gave, once both are done.
+pub fn evaluate_then<T: Send, E: From<PipelineError> + Send>(
+    job: &Job<'_>,
+    books: &mut dyn Books,
+    then: impl FnOnce(Evaluation) -> Result<T, E> + Send,
+) -> Result<T, E> {
+    let ev = judge(job, books)?;
+    if !ev.is_ack() {
+        return then(ev);
+    }
+    std::thread::scope(|scope| {
+        let handed = scope.spawn(move || then(ev));
+        let finished = books.finish();
+        let handed = handed.join().unwrap_or_else(|_| {
+            Err(PipelineError::Io(io::Error::other("the evaluation's next step failed")).into())
+        });
+        finished.map_err(PipelineError::from)?;
+        handed
+    })
+}
+
+/// [`evaluate`] up to [`Books::finish`].
+fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineError> {
     let name = job.name;
     let t0 = std::time::Instant::now();
     // B10 and B09 need only the name and the policy; they are answered once the archive has
     // been read (for the response's created_at, §8).
     let refused = refusal(job);
-    // While the archive is read and checked, the books may prepare for the rows the control
-    // record declares (read every invoice once for a large batch): a hint taken without any
-    // check, which changes no answer (`tests/chunks.rs`), only when the batch could be applied.
-    let read = std::thread::scope(|scope| {
-        let reader = scope.spawn(|| archive::read(job.path, job.limits));
-        let hint = refused
-            .is_none()
-            .then(|| archive::peek(job.path, CONTROL, archive::KEEP_LIMIT))
-            .flatten()
-            .and_then(|c| control::rows_hint(&c));
-        let prepared = hint.map_or(Ok(()), |rows| books.expect_rows(rows));
+    // While the archive is read and checked on another thread, the rows are evaluated ahead
+    // on this one (`Ahead`): the books prepare for the rows control.txt declares, then the
+    // registry is decoded, validated and reconciled in a savepoint the caller rolls back on a
+    // NAK. Whatever the archive checks find still gives the answer, in the agreement's order;
+    // work done ahead only counts when the checks pass and the entries it read are the ones
+    // the checks judged, and is abandoned early when they fail.
+    let abandon = AtomicBool::new(false);
+    let (read, ahead) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let read = archive::read(job.path, job.limits);
+            if read.is_err() {
+                abandon.store(true, Ordering::Relaxed);
+            }
+            read
+        });
+        let ahead = if refused.is_none() {
+            rows_ahead(job, books, &abandon)
+        } else {
+            Ok(None)
+        };
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(ReadError::Io(io::Error::other("the archive reader failed"))));
-        prepared.map(|()| read)
-    })?;
+        (read, ahead)
+    });
     tracing::debug!(
         ms = t0.elapsed().as_millis() as u64,
         "stage archive (inflate, hash, limits)"
@@ -256,19 +293,35 @@ pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, Pipe
             ),
         ));
     };
-    let schema = job.schemas.for_type(name.kind);
-    let mut reconciler = Reconciler::new(name.kind, schema).map_err(PipelineError::Schema)?;
-    let src = match archive::open_entry(job.path, reg.index) {
-        Ok(r) => r,
-        Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
-        Err(ReadError::Io(e)) => return Err(e.into()),
+    let rows_result = match ahead? {
+        Some(a) if Some(a.control.as_slice()) == control_bytes && a.registry == reg.index => {
+            a.rows?
+        }
+        Some(_) => {
+            return Err(PipelineError::Io(io::Error::other(
+                "the kept archive changed while it was read: its entries differ between two reads",
+            )));
+        }
+        None => {
+            let schema = job.schemas.for_type(name.kind);
+            let mut reconciler =
+                Reconciler::new(name.kind, schema).map_err(PipelineError::Schema)?;
+            let src = match archive::open_entry(job.path, reg.index) {
+                Ok(r) => r,
+                Err(ReadError::Reject { code, message }) => {
+                    return Ok(nak(header, (code, message)));
+                }
+                Err(ReadError::Io(e)) => return Err(e.into()),
+            };
+            let t1 = std::time::Instant::now();
+            let r = rows(job, &control, schema, &mut reconciler, books, src, None)?;
+            tracing::debug!(
+                ms = t1.elapsed().as_millis() as u64,
+                "stage rows (decode, validate, reconcile, apply)"
+            );
+            r
+        }
     };
-    let t1 = std::time::Instant::now();
-    let rows_result = rows(job, &control, schema, &mut reconciler, books, src)?;
-    tracing::debug!(
-        ms = t1.elapsed().as_millis() as u64,
-        "stage rows (decode, validate, reconcile, apply)"
-    );
     match rows_result {
         Ok((verdict, spool, counts)) => Ok(Evaluation {
             header,
@@ -277,6 +330,84 @@ pub fn evaluate(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, Pipe
             counts,
         }),
         Err(r) => Ok(nak(header, r)),
+    }
+}
+
+/// Rows evaluated while the archive was still being checked, with the entries they were read
+/// from (compared with the ones the checks judged before the rows count).
+struct Ahead {
+    /// The bytes of `control.txt` the rows were evaluated with.
+    control: Vec<u8>,
+    /// Central-directory index of the registry read.
+    registry: usize,
+    /// What the rows gave.
+    rows: Result<RowsResult, PipelineError>,
+}
+
+/// Evaluates the rows before the archive checks are done (see [`evaluate`]): prepares the
+/// books for the rows `control.txt` declares, then, if it parses and the registry is there,
+/// runs the rows, stopping early once `abandon` is set. `None` when there is nothing to do
+/// ahead (the rows are then evaluated after the checks, if they pass).
+fn rows_ahead(
+    job: &Job<'_>,
+    books: &mut dyn Books,
+    abandon: &AtomicBool,
+) -> Result<Option<Ahead>, PipelineError> {
+    let Some(bytes) = archive::peek(job.path, CONTROL, archive::KEEP_LIMIT) else {
+        return Ok(None);
+    };
+    if let Some(rows) = control::rows_hint(&bytes) {
+        books.expect_rows(rows)?;
+    }
+    let (Ok(control), Some(registry)) = (
+        control::parse(&bytes, job.name),
+        archive::locate(job.path, REGISTRY),
+    ) else {
+        return Ok(None);
+    };
+    if abandon.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let schema = job.schemas.for_type(job.name.kind);
+    let mut reconciler = Reconciler::new(job.name.kind, schema).map_err(PipelineError::Schema)?;
+    let Ok(src) = archive::open_entry(job.path, registry) else {
+        return Ok(None);
+    };
+    let t = std::time::Instant::now();
+    let rows = rows(
+        job,
+        &control,
+        schema,
+        &mut reconciler,
+        books,
+        src,
+        Some(abandon),
+    );
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "stage rows, ahead of the archive checks (decode, validate, reconcile, apply)"
+    );
+    Ok(Some(Ahead {
+        control: bytes,
+        registry,
+        rows,
+    }))
+}
+
+/// What stops a rows pass: a signal (the job's flag) or, for rows evaluated ahead, the archive
+/// checks failing.
+#[derive(Clone, Copy)]
+struct Stop<'a> {
+    cancel: Option<&'a AtomicBool>,
+    abandon: Option<&'a AtomicBool>,
+}
+
+impl Stop<'_> {
+    fn now(self) -> bool {
+        [self.cancel, self.abandon]
+            .into_iter()
+            .flatten()
+            .any(|f| f.load(Ordering::Relaxed))
     }
 }
 
@@ -375,7 +506,7 @@ fn produce<R: io::Read>(
     ctx: &Context,
     cs: Charset,
     chunk_rows: usize,
-    cancel: Option<&AtomicBool>,
+    stop: Stop<'_>,
     invoices: Option<(&InvoiceKeys, usize)>,
     tx: mpsc::SyncSender<Produced>,
     spent: mpsc::Receiver<Spent>,
@@ -399,7 +530,7 @@ fn produce<R: io::Read>(
             }
         }
         n += 1;
-        if n.is_multiple_of(4096) && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if n.is_multiple_of(4096) && stop.now() {
             let _ = tx.send(Produced::Failed(PipelineError::Cancelled));
             return;
         }
@@ -525,6 +656,7 @@ fn rows(
     reconciler: &mut Reconciler,
     books: &mut dyn Books,
     src: impl io::Read + Send,
+    abandon: Option<&AtomicBool>,
 ) -> Result<RowsResult, PipelineError> {
     let cs = control.encoding;
     let max_record = usize::try_from(job.limits.max_record_bytes).unwrap_or(usize::MAX);
@@ -581,7 +713,10 @@ fn rows(
     let (tx, rx) = mpsc::sync_channel::<Produced>(2);
     let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
     let chunk_rows = job.chunk_rows.max(1);
-    let cancel = job.cancel;
+    let stop = Stop {
+        cancel: job.cancel,
+        abandon,
+    };
     let outcome: Result<Result<(u64, i128, Tally), Reject>, PipelineError> =
         std::thread::scope(|scope| {
             // Two cores: one reads, decodes and validates; this one reconciles and writes.
@@ -589,14 +724,14 @@ fn rows(
             let invoices = keys.as_deref().zip(reconciler.invoice_col());
             scope.spawn(move || {
                 produce(
-                    rr, schema, ctx, cs, chunk_rows, cancel, invoices, tx, spent_rx,
+                    rr, schema, ctx, cs, chunk_rows, stop, invoices, tx, spent_rx,
                 )
             });
             let mut tally = Tally::default();
             for msg in rx {
                 match msg {
                     Produced::Chunk(mut chunk) => {
-                        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                        if stop.now() {
                             return Err(PipelineError::Cancelled);
                         }
                         let ids = settle_chunk(
@@ -616,7 +751,6 @@ fn rows(
                         }
                     }
                     Produced::Done { rows, total } => {
-                        books.finish()?;
                         return Ok(Ok((rows, total, tally)));
                     }
                     Produced::Reject(r) => return Ok(Err(r)),
@@ -681,4 +815,103 @@ fn rows(
         amount_accepted,
     };
     Ok(Ok((verdict, spool, counts)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::StoreBooks;
+    use crate::sample::{self, PAY_HEADER, Rng};
+    use crate::store::Store;
+
+    type Test = Result<(), Box<dyn std::error::Error>>;
+
+    /// A PAY archive of `n` rows (all for one invoice the store does not have: status 4).
+    fn archive(dir: &Path, n: u64) -> Result<(sample::Batch, PathBuf), io::Error> {
+        let mut rng = Rng::new(7);
+        let inv = sample::invoices(1, &mut rng);
+        let rows: Vec<Vec<String>> = (0..n)
+            .filter_map(|i| {
+                let inv = inv.first()?;
+                Some(sample::pay_row(
+                    i + 1,
+                    inv,
+                    "2026-11-21 10:00:00",
+                    "x",
+                    &mut rng,
+                ))
+            })
+            .collect();
+        let b = sample::Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+        let path = dir.join(b.file_name());
+        std::fs::write(&path, b.zip(None))?;
+        Ok((b, path))
+    }
+
+    #[test]
+    fn rows_evaluated_ahead_stop_once_the_archive_checks_fail() -> Test {
+        let dir = tempfile::tempdir()?;
+        let (b, path) = archive(dir.path(), 10_000)?;
+        let name = BatchName::parse(&b.file_name())?;
+        let policy = Policy {
+            own: "SUDBILLING".into(),
+            partner_known: true,
+            types: vec!["PAY".into()],
+            key_fingerprint: None,
+            key: None,
+        };
+        let schemas = Schemas::built_in()?;
+        let limits = Limits::default();
+        let sha = "0".repeat(64);
+        let job = Job {
+            path: &path,
+            name: &name,
+            sha256: &sha,
+            policy: &policy,
+            schemas: &schemas,
+            limits: &limits,
+            already_acked: false,
+            spool_dir: dir.path(),
+            cancel: None,
+            progress: None,
+            chunk_rows: CHUNK_ROWS,
+        };
+        let store = Store::open(&dir.path().join("store.db"))?;
+        let tx = store.conn.unchecked_transaction()?;
+        let mut books = StoreBooks::new(&tx, b.batch_id(), 1)?;
+        let (failed, passing) = (AtomicBool::new(true), AtomicBool::new(false));
+
+        // Checks already failed: nothing is evaluated ahead.
+        assert!(rows_ahead(&job, &mut books, &failed)?.is_none());
+        // Checks failing while the rows are read: the rows stop (at the first chunk).
+        let schema = schemas.for_type(BatchType::Pay);
+        let mut reconciler = Reconciler::new(BatchType::Pay, schema)?;
+        let control = control::parse(&b.control(), &name)?;
+        let index = archive::locate(&path, REGISTRY).ok_or("no registry")?;
+        let src = archive::open_entry(&path, index)?;
+        let stopped = rows(
+            &job,
+            &control,
+            schema,
+            &mut reconciler,
+            &mut books,
+            src,
+            Some(&failed),
+        );
+        assert!(
+            matches!(stopped, Err(PipelineError::Cancelled)),
+            "{stopped:?}"
+        );
+        // Checks not failed: every row is evaluated, from the entries the checks will judge.
+        let a = rows_ahead(&job, &mut books, &passing)?.ok_or("not evaluated ahead")?;
+        assert_eq!((a.control, a.registry), (b.control(), index));
+        match a.rows {
+            Ok(Ok((Verdict::Ack { rows, .. }, _, counts))) => {
+                assert_eq!(rows, 10_000);
+                assert_eq!(counts.get(&4), Some(&10_000));
+            }
+            other => panic!("expected an ACK of 10,000 rows: {other:?}"),
+        }
+        Ok(())
+    }
 }

@@ -42,7 +42,8 @@ pub trait Books {
     fn take_written(&mut self) -> Vec<PaymentRecord> {
         Vec::new()
     }
-    /// Writes everything still held; called once after the last row.
+    /// Writes everything still held; called after the last row of an ACK (while the response
+    /// is written, [`crate::pipeline::evaluate_then`]).
     fn finish(&mut self) -> Result<(), StoreError> {
         self.flush()
     }

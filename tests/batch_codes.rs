@@ -1920,6 +1920,32 @@ fn a_nak_found_after_the_rows_applies_nothing() {
     assert_eq!(got, ["1", "1", "1"]);
 }
 
+#[test]
+fn a_nak_of_the_archive_checks_applies_none_of_the_rows_evaluated_ahead() {
+    // The rows are evaluated while the archive is still being checked; whichever check then
+    // fails (the registry's CRC, the HMAC, the manifest), none of them may stay applied.
+    let mut crc = good_zip();
+    set_crc(&mut crc, "registry.csv", |c| c ^ 1);
+    let b = batch();
+    let mut other = b.registry.clone();
+    other.push(b'x');
+    let manifest = sample::manifest(&[("control.txt", &b.control()), ("registry.csv", &other)]);
+    for (code, z) in [
+        ("B01", crc),
+        ("B05", b.zip(Some(&Key([7; 32])))),
+        ("B04", with_manifest(&manifest)),
+    ] {
+        let mut rx = Rx::new();
+        rx.import_reference_invoices();
+        let h = rx.process(NAME, &z);
+        assert_nak(&rx, &h, code);
+        assert_ack(&rx.process(NAME, &good_zip()));
+        let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+        let got: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
+        assert_eq!(got, ["1", "1", "1"], "after a {code}");
+    }
+}
+
 /// The good batch's four entries, stored, written by [`raw_zip`].
 fn raw_good_entries() -> Vec<RawEntry> {
     batch()
