@@ -588,14 +588,24 @@ struct Tally {
     counts: BTreeMap<u16, u64>,
 }
 
-/// Reconciles a chunk in registry order (after prefetching what it reads), writes its result
-/// rows, and flushes its changes to the store; returns the chunk's payment ids.
-fn settle_chunk<W: io::Write>(
+/// A row's line of `result.csv`, on its way to the thread that writes them.
+struct Answer<'s> {
+    line: u64,
+    pid: String,
+    status: RowStatus,
+    field: &'s str,
+    message: String,
+}
+
+/// Reconciles a chunk in registry order (after prefetching what it reads), hands its result
+/// rows to the writing thread, and flushes its changes to the store; returns the ids the
+/// prefetch used.
+fn settle_chunk<'s>(
     chunk: &mut Vec<Pending>,
-    schema: &Schema,
+    schema: &'s Schema,
     reconciler: &mut Reconciler,
     books: &mut dyn Books,
-    w: &mut ResultWriter<W>,
+    answers: &mpsc::SyncSender<Vec<Answer<'s>>>,
     tally: &mut Tally,
 ) -> Result<Vec<String>, PipelineError> {
     let mut invoices = Vec::new();
@@ -613,8 +623,7 @@ fn settle_chunk<W: io::Write>(
     books.prefetch(&mut invoices, &mut payments)?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "prefetch");
     let slots: Vec<Slot> = chunk.iter().map(|p| p.slot).collect();
-    // Handed back with the rows' own ids, to be freed by the reading thread (see `Spent`).
-    let mut ids = payments;
+    let mut out = Vec::with_capacity(chunk.len());
     for (i, p) in chunk.drain(..).enumerate() {
         if i % WARM_ROWS == 0 {
             books.warm(slots.get(i..).map_or(&[], |s| &s[..s.len().min(WARM_ROWS)]));
@@ -638,16 +647,71 @@ fn settle_chunk<W: io::Write>(
         }
         *tally.counts.entry(status.code()).or_default() += 1;
         reconciler.saw(books, &p.pid, status)?;
-        w.row(Some(p.line), &p.pid, status, field, &message)?;
-        ids.push(p.pid);
+        out.push(Answer {
+            line: p.line,
+            pid: p.pid,
+            status,
+            field,
+            message,
+        });
     }
+    answers
+        .send(out)
+        .map_err(|_| io::Error::other("the result.csv writer stopped"))?;
     let t = std::time::Instant::now();
     books.flush()?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "flush");
-    Ok(ids)
+    // Handed back to be freed by the reading thread (see `Spent`).
+    Ok(payments)
 }
 
 type RowsResult = Result<(Verdict, Spool, BTreeMap<u16, u64>), Reject>;
+
+/// Reconciles the chunks the reading thread sends, in order, until its end: the rows' count
+/// and amount total with the tally, or why the registry was rejected.
+#[allow(clippy::too_many_arguments)]
+fn reconcile_all<'s>(
+    chunks: mpsc::Receiver<Produced>,
+    answers: mpsc::SyncSender<Vec<Answer<'s>>>,
+    spent: mpsc::Sender<Spent>,
+    stop: Stop<'_>,
+    schema: &'s Schema,
+    reconciler: &mut Reconciler,
+    books: &mut dyn Books,
+    job: &Job<'_>,
+    control: &Control,
+) -> Result<Result<(u64, i128, Tally), Reject>, PipelineError> {
+    let mut tally = Tally::default();
+    for msg in chunks {
+        match msg {
+            Produced::Chunk(mut chunk) => {
+                if stop.now() {
+                    return Err(PipelineError::Cancelled);
+                }
+                let ids =
+                    settle_chunk(&mut chunk, schema, reconciler, books, &answers, &mut tally)?;
+                // Sent back for the reading thread to free; after it has ended (the last
+                // chunk), dropped here.
+                let _ = spent.send(Spent {
+                    _ids: ids,
+                    _payments: books.take_written(),
+                });
+                if let (Some(p), Some(last)) = (
+                    job.progress,
+                    tally.counts.values().copied().reduce(|a, b| a + b),
+                ) {
+                    p(last, control.rows);
+                }
+            }
+            Produced::Done { rows, total } => return Ok(Ok((rows, total, tally))),
+            Produced::Reject(r) => return Ok(Err(r)),
+            Produced::Failed(e) => return Err(e),
+        }
+    }
+    Err(PipelineError::Io(io::Error::other(
+        "the registry reader stopped unexpectedly",
+    )))
+}
 
 fn rows(
     job: &Job<'_>,
@@ -717,50 +781,35 @@ fn rows(
         cancel: job.cancel,
         abandon,
     };
-    let outcome: Result<Result<(u64, i128, Tally), Reject>, PipelineError> =
-        std::thread::scope(|scope| {
-            // Two cores: one reads, decodes and validates; this one reconciles and writes.
-            let ctx = &ctx;
-            let invoices = keys.as_deref().zip(reconciler.invoice_col());
-            scope.spawn(move || {
-                produce(
-                    rr, schema, ctx, cs, chunk_rows, stop, invoices, tx, spent_rx,
-                )
-            });
-            let mut tally = Tally::default();
-            for msg in rx {
-                match msg {
-                    Produced::Chunk(mut chunk) => {
-                        if stop.now() {
-                            return Err(PipelineError::Cancelled);
-                        }
-                        let ids = settle_chunk(
-                            &mut chunk, schema, reconciler, books, &mut w, &mut tally,
-                        )?;
-                        // Sent back for the reading thread to free; after it has ended (the
-                        // last chunk), dropped here.
-                        let _ = spent_tx.send(Spent {
-                            _ids: ids,
-                            _payments: books.take_written(),
-                        });
-                        if let (Some(p), Some(last)) = (
-                            job.progress,
-                            tally.counts.values().copied().reduce(|a, b| a + b),
-                        ) {
-                            p(last, control.rows);
-                        }
-                    }
-                    Produced::Done { rows, total } => {
-                        return Ok(Ok((rows, total, tally)));
-                    }
-                    Produced::Reject(r) => return Ok(Err(r)),
-                    Produced::Failed(e) => return Err(e),
+    let (outcome, w) = std::thread::scope(|scope| {
+        // Two cores: one reads, decodes and validates; this one reconciles and applies; the
+        // result rows are written by a third, lighter thread.
+        let ctx = &ctx;
+        let invoices = keys.as_deref().zip(reconciler.invoice_col());
+        scope.spawn(move || {
+            produce(
+                rr, schema, ctx, cs, chunk_rows, stop, invoices, tx, spent_rx,
+            )
+        });
+        let (answers, answered) = mpsc::sync_channel::<Vec<Answer<'_>>>(4);
+        let writer = scope.spawn(move || -> io::Result<ResultWriter<_>> {
+            for chunk in answered {
+                for a in chunk {
+                    w.row(Some(a.line), &a.pid, a.status, a.field, &a.message)?;
                 }
             }
-            Err(PipelineError::Io(io::Error::other(
-                "the registry reader stopped unexpectedly",
-            )))
+            Ok(w)
         });
+        let outcome = reconcile_all(
+            rx, answers, spent_tx, stop, schema, reconciler, books, job, control,
+        );
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the result.csv writer failed")));
+        (outcome, written)
+    });
+    // A failure to write result.csv is the first cause of any other failure.
+    let mut w = w?;
     let (n, total, tally) = match outcome? {
         Ok(v) => v,
         Err(r) => return Ok(Err(r)),
