@@ -329,6 +329,9 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Page size of a new store, bytes.
 pub const PAGE_SIZE: i64 = 16 * 1024;
 
+/// Balances written by one statement at the end of a batch ([`Ledger::set_paid_all`]).
+pub const SET_PAID_ROWS: usize = 64;
+
 /// SQLite page cache of the store, KiB (issue 5: 96 MiB measured best at a million rows).
 pub const CACHE_KIB: i64 = 96 * 1024;
 /// The page cache while a batch holds a very large table of invoices in memory, KiB.
@@ -476,17 +479,43 @@ impl<'t> Ledger<'t> {
         Ok(())
     }
 
-    /// Sets invoices' paid amounts (fastest in invoice number order).
+    /// Sets invoices' paid amounts (fastest in invoice number order), [`SET_PAID_ROWS`] to a
+    /// statement.
     pub fn set_paid_all<S: AsRef<str>>(
         &self,
         paid: impl IntoIterator<Item = (S, i64)>,
     ) -> Result<(), StoreError> {
-        let mut up = self.tx.prepare_cached(
-            "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
-                 ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
-        )?;
-        for (invoice_no, paid) in paid {
-            up.execute(params![invoice_no.as_ref(), paid])?;
+        let upsert = |rows: usize| {
+            let values = vec!["(?, ?)"; rows].join(", ");
+            format!(
+                "INSERT INTO balances(invoice_no, paid) VALUES {values}
+                   ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid"
+            )
+        };
+        let mut full = self.tx.prepare_cached(&upsert(SET_PAID_ROWS))?;
+        let mut batch: Vec<(S, i64)> = Vec::with_capacity(SET_PAID_ROWS);
+        fn params<S: AsRef<str>>(batch: &[(S, i64)]) -> Vec<(&str, i64)> {
+            batch
+                .iter()
+                .map(|(no, paid)| (no.as_ref(), *paid))
+                .collect()
+        }
+        fn bound<'a>(rows: &'a [(&'a str, i64)]) -> Vec<&'a dyn rusqlite::ToSql> {
+            rows.iter()
+                .flat_map(|(no, paid)| [no as &dyn rusqlite::ToSql, paid])
+                .collect()
+        }
+        for row in paid {
+            batch.push(row);
+            if batch.len() == SET_PAID_ROWS {
+                full.execute(bound(&params(&batch)).as_slice())?;
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            self.tx
+                .prepare_cached(&upsert(batch.len()))?
+                .execute(bound(&params(&batch)).as_slice())?;
         }
         Ok(())
     }

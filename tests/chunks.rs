@@ -12,8 +12,9 @@ use reestr::sample::{self, Batch, PAY_HEADER, REC_HEADER, REV_HEADER, Rng};
 
 fn batches() -> (String, Vec<(String, Vec<u8>)>) {
     let mut rng = Rng::new(31337);
-    let inv = sample::invoices(40, &mut rng);
-    let open: Vec<&sample::Invoice> = inv.iter().filter(|i| i.status == "OPEN").collect();
+    let inv = sample::invoices(160, &mut rng);
+    let (first, others) = inv.split_at(40);
+    let open: Vec<&sample::Invoice> = first.iter().filter(|i| i.status == "OPEN").collect();
     let mut pay = Vec::new();
     for k in 0..300u64 {
         let v = open[(k as usize * 7) % open.len()];
@@ -34,7 +35,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
             17 => r[2] = "99999999999999999999".into(),                // unknown invoice
             21 => {
                 // A cancelled invoice (303), with its own payer.
-                if let Some(c) = inv.iter().find(|i| i.status == "CANCELLED") {
+                if let Some(c) = first.iter().find(|i| i.status == "CANCELLED") {
                     r[2] = c.no.clone();
                     r[3] = c.payer_type.clone();
                     r[4] = c.payer_id.clone();
@@ -51,8 +52,27 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
         }
         pay.push(r);
     }
+    // One payment each for many other invoices: more changed balances than one statement of
+    // the end-of-batch writes takes (`store::SET_PAID_ROWS`).
+    let many = others.iter().filter(|i| i.status == "OPEN");
+    for (k, v) in (300u64..).zip(many) {
+        let mut r = sample::pay_row(
+            94_000_000_000_000 + k,
+            v,
+            "2026-11-21 11:00:00",
+            "",
+            &mut rng,
+        );
+        let due = reestr::amount::parse(&v.amount_due).unwrap_or(0);
+        r[6] = reestr::amount::format(i128::from(due / 3));
+        pay.push(r);
+    }
     assert!(
-        inv.iter().any(|i| i.status == "CANCELLED"),
+        pay.len() > 300 + reestr::store::SET_PAID_ROWS,
+        "more changed balances than one statement takes"
+    );
+    assert!(
+        first.iter().any(|i| i.status == "CANCELLED"),
         "the invoices include a cancelled one"
     );
     let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
