@@ -530,22 +530,22 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
         let name = match BatchName::parse(&fname) {
             Ok(n) => n,
-            Err(e) => return self.set_aside(path, &fname, &sha, &e.to_string()),
+            Err(e) => {
+                let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+                return self.set_aside(path, &fname, &sha, &e.to_string());
+            }
         };
-        let kept = self.layout.received().join(format!("{sha}.zip"));
-        injected_failure("keep-received").map_err(io_at(&kept))?;
-        let copied = fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
-        // The kept copy is what is judged: check it has the hashed bytes (the hash taken while
-        // copying, or, for a copy kept earlier, of the file there).
+        let received = self.layout.received();
+        injected_failure("keep-received").map_err(io_at(&received))?;
+        // The inbox file is read once: copied to received/ under its SHA-256, hashed as it goes.
+        let copy = fsutil::keep_by_hash(path, &received, "zip").map_err(io_at(&received))?;
+        let (sha, kept) = (hex(&copy.sha256), copy.path);
         fault("claimed");
-        let kept_sha = match copied {
-            Some(h) => hex(&h),
-            None => hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?),
-        };
-        if kept_sha != sha {
+        // The kept copy is what is judged: one kept earlier under this name is hashed again
+        // before it is trusted.
+        if !copy.fresh && hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?) != sha {
             return Err(EngineError::Refused(format!(
                 "kept copy {} does not match the inbox file; not processed",
                 kept.display()

@@ -56,29 +56,35 @@ pub fn temp_path(dest: &Path) -> PathBuf {
 pub fn write_atomic(dest: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
     let tmp = temp_path(dest);
     let result = (|| {
-        let mut f = create_new(&tmp)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        let mut len = 0u64;
-        loop {
-            let n = src.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            f.write_all(&buf[..n])?;
-            len += n as u64;
-        }
-        f.sync_all()?;
-        drop(f);
+        let written = copy_synced(&tmp, src)?;
         fs::rename(&tmp, dest)?;
         sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
-        Ok((h.finalize().into(), len))
+        Ok(written)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Copies `src` into the new file `tmp` and syncs it; the SHA-256 and length of the bytes.
+fn copy_synced(tmp: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
+    let mut f = create_new(tmp)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut len = 0u64;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let bytes = buf.get(..n).unwrap_or_default();
+        h.update(bytes);
+        f.write_all(bytes)?;
+        len += n as u64;
+    }
+    f.sync_all()?;
+    Ok((h.finalize().into(), len))
 }
 
 /// Writes bytes durably and atomically.
@@ -95,6 +101,46 @@ pub fn keep_copy(src: &Path, dest: &Path) -> io::Result<Option<[u8; 32]>> {
     }
     let mut f = File::open(src)?;
     write_atomic(dest, &mut f).map(|(sha, _)| Some(sha))
+}
+
+/// A file kept under the name of its SHA-256 ([`keep_by_hash`]).
+#[derive(Debug)]
+pub struct Kept {
+    /// SHA-256 of the bytes copied.
+    pub sha256: [u8; 32],
+    /// `<dir>/<hex>.<ext>`.
+    pub path: PathBuf,
+    /// Whether this call made the file; `false` when one of that name was already there (the
+    /// caller decides whether to trust it).
+    pub fresh: bool,
+}
+
+/// Keeps a copy of `src` in `dir`, named by its SHA-256 (`<hex>.<ext>`), reading `src` once:
+/// the bytes are hashed as they are copied to a temporary file, which is synced and then
+/// renamed to its name. Never overwrites: when a file of that name is already there, the
+/// copy is removed.
+pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
+    let tmp = temp_path(&dir.join(format!("incoming.{ext}")));
+    let result = (|| {
+        let (sha256, _) = copy_synced(&tmp, &mut File::open(src)?)?;
+        let path = dir.join(format!("{}.{ext}", hex(&sha256)));
+        let fresh = !path.exists();
+        if fresh {
+            fs::rename(&tmp, &path)?;
+            sync_dir(dir)?;
+        } else {
+            fs::remove_file(&tmp)?;
+        }
+        Ok(Kept {
+            sha256,
+            path,
+            fresh,
+        })
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// SHA-256 of a file, streaming.
@@ -146,4 +192,42 @@ pub fn remove_durable(path: &Path) -> io::Result<()> {
 /// Lower-case hex of a hash.
 pub fn hex(h: &[u8]) -> String {
     hex::encode(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Test = Result<(), Box<dyn std::error::Error>>;
+
+    fn names(dir: &Path) -> io::Result<Vec<String>> {
+        let mut n: Vec<String> = fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        n.sort();
+        Ok(n)
+    }
+
+    #[test]
+    fn a_file_is_kept_once_under_its_hash_and_never_overwritten() -> Test {
+        let dir = tempfile::tempdir()?;
+        let (src, keep) = (dir.path().join("in.zip"), dir.path().join("kept"));
+        fs::create_dir(&keep)?;
+        fs::write(&src, b"archive bytes")?;
+        let sha = hex(&Sha256::digest(b"archive bytes"));
+        let first = keep_by_hash(&src, &keep, "zip")?;
+        assert!(first.fresh);
+        assert_eq!(hex(&first.sha256), sha);
+        assert_eq!(first.path, keep.join(format!("{sha}.zip")));
+        assert_eq!(fs::read(&first.path)?, b"archive bytes");
+        // A file already there under that name stays as it is, whatever it holds; no
+        // temporary file is left behind.
+        fs::write(&first.path, b"planted")?;
+        let again = keep_by_hash(&src, &keep, "zip")?;
+        assert!(!again.fresh);
+        assert_eq!((again.sha256, &again.path), (first.sha256, &first.path));
+        assert_eq!(fs::read(&again.path)?, b"planted");
+        assert_eq!(names(&keep)?, [format!("{sha}.zip")]);
+        Ok(())
+    }
 }
