@@ -182,6 +182,10 @@ pub struct Scan {
     pub pending: usize,
 }
 
+/// How often the store file's written pages are sent to disk while a batch is applied
+/// ([`fsutil::write_back_while`]).
+const WRITE_BACK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Fails an operation with "no space left on device" when `REESTR_FAIL` names its point (tests
 /// of write failures that a privileged mount cannot simulate). Points: `outbox-write`,
 /// `spool-create`, `keep-received`.
@@ -622,23 +626,22 @@ impl Engine {
             // The response is written and kept while the books write their last changes.
             let ((result, code, message, rows, statuses), (resp_name, resp_sha)) = {
                 let mut sp = tx.savepoint()?;
-                let answered = self.evaluate_in(
-                    &sp,
-                    Batch {
-                        path: &kept,
-                        name: &name,
-                        sha256: &sha,
-                        policy: &policy,
-                        already_acked,
-                        journal_seq: seq,
-                        spool_dir: &tmp,
-                    },
-                    true,
-                    |ev| {
-                        let s = summary(&ev);
-                        keep_response(&sent, &tmp, key, ev).map(|kept| (s, kept))
-                    },
-                )?;
+                let batch = Batch {
+                    path: &kept,
+                    name: &name,
+                    sha256: &sha,
+                    policy: &policy,
+                    already_acked,
+                    journal_seq: seq,
+                    spool_dir: &tmp,
+                };
+                let answered =
+                    fsutil::write_back_while(&self.layout.db(), WRITE_BACK_EVERY, || {
+                        self.evaluate_in(&sp, batch, true, |ev| {
+                            let s = summary(&ev);
+                            keep_response(&sent, &tmp, key, ev).map(|kept| (s, kept))
+                        })
+                    })?;
                 if answered.0.0 == "ACK" {
                     sp.commit()?;
                 } else {

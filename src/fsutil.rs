@@ -143,6 +143,29 @@ pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
     result
 }
 
+/// Runs `work` while another thread asks the kernel every `every` to write the file at `path`
+/// to disk (`fdatasync` on a descriptor of its own): the pages a long transaction writes then
+/// reach the disk while it runs, and its commit finds little left to sync. Durability never
+/// depends on it: the commit still syncs, and a write error is reported to every descriptor
+/// open when it happened (Linux 4.13 and later), so it is left for the commit's own sync.
+pub fn write_back_while<T>(path: &Path, every: std::time::Duration, work: impl FnOnce() -> T) -> T {
+    let Ok(file) = File::open(path) else {
+        return work();
+    };
+    std::thread::scope(|scope| {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        scope.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                let _ = file.sync_data();
+            }
+        });
+        let out = work();
+        drop(stop);
+        out
+    })
+}
+
 /// SHA-256 of a file, streaming.
 pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
     HashingReader::new(File::open(path)?).finish()
@@ -206,6 +229,25 @@ mod tests {
             .collect::<Result<_, _>>()?;
         n.sort();
         Ok(n)
+    }
+
+    #[test]
+    fn work_runs_once_with_or_without_the_file_to_write_back() -> Test {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("store");
+        fs::write(&file, b"pages")?;
+        let every = std::time::Duration::from_millis(1);
+        let mut runs = 0;
+        let out = write_back_while(&file, every, || {
+            runs += 1;
+            // Long enough for the other thread to sync a few times.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            fs::read(&file)
+        })?;
+        assert_eq!((out.as_slice(), runs), (&b"pages"[..], 1));
+        let missing = write_back_while(&dir.path().join("none"), every, || 7);
+        assert_eq!(missing, 7);
+        Ok(())
     }
 
     #[test]
