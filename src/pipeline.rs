@@ -552,32 +552,49 @@ fn produce<R: io::Read>(
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         chunk_bytes += rr.record_bytes() + pid.len();
         let checked = validate::check_row_owned(schema, ctx, std::mem::take(&mut fields));
-        let slot = match (&checked, invoices) {
-            (Ok(v), Some((keys, col))) => v
-                .get(col)
-                .map_or(Slot::Unresolved, |no| keys.find(no.text())),
-            _ => Slot::Unresolved,
-        };
         chunk.push(Pending {
             line: n,
             pid,
             amount: row_amount,
             checked,
-            slot,
+            slot: Slot::Unresolved,
         });
         if chunk.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
             chunk_bytes = 0;
             spent.try_iter().for_each(drop);
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
+            let mut full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
+            find_invoices(&mut full, invoices);
             if tx.send(Produced::Chunk(full)).is_err() {
                 return;
             }
         }
     }
+    find_invoices(&mut chunk, invoices);
     if !chunk.is_empty() && tx.send(Produced::Chunk(chunk)).is_err() {
         return;
     }
     let _ = tx.send(Produced::Done { rows: n, total });
+}
+
+/// Finds the invoice of every well-formed row of a chunk in the books' table, when they have
+/// one (`invoices`: the table and the invoice number's column), all at once
+/// ([`InvoiceKeys::find_all`]).
+fn find_invoices(chunk: &mut [Pending], invoices: Option<(&InvoiceKeys, usize)>) {
+    let Some((keys, col)) = invoices else {
+        return;
+    };
+    let (rows, nos): (Vec<usize>, Vec<&str>) = chunk
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.checked.as_ref().ok()?.get(col)?.text())))
+        .unzip();
+    let mut slots = Vec::with_capacity(nos.len());
+    keys.find_all(&nos, &mut slots);
+    for (i, slot) in rows.into_iter().zip(slots) {
+        if let Some(p) = chunk.get_mut(i) {
+            p.slot = slot;
+        }
+    }
 }
 
 /// Running counts of a batch.

@@ -668,6 +668,12 @@ proptest! {
                 prop_assert_eq!(keys.find(probe), Slot::Absent, "{}", probe);
             }
         }
+        // Found all at once (in groups), every number and probe is where `find` says.
+        let all: Vec<&str> = invoices.keys().chain(&probes).map(String::as_str).collect();
+        let mut slots = Vec::new();
+        keys.find_all(&all, &mut slots);
+        let one_by_one: Vec<Slot> = all.iter().map(|no| keys.find(no)).collect();
+        prop_assert_eq!(slots, one_by_one);
         let positions: Vec<usize> = want_paid.keys().copied().collect();
         let mut changed = std::collections::BTreeMap::new();
         if !positions.is_empty() {
