@@ -15,19 +15,17 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
     let inv = sample::invoices(160, &mut rng);
     let (first, others) = inv.split_at(40);
     let open: Vec<&sample::Invoice> = first.iter().filter(|i| i.status == "OPEN").collect();
+    // Partial payments: a third of the amount due, so invoices fill up over the batch.
+    let third = |k: u64, v: &sample::Invoice, at: &str, rng: &mut Rng| {
+        let mut r = sample::pay_row(94_000_000_000_000 + k, v, at, "", rng);
+        let due = reestr::amount::parse(&v.amount_due).unwrap_or(0);
+        r[6] = reestr::amount::format(i128::from(due / 3));
+        r
+    };
     let mut pay = Vec::new();
     for k in 0..300u64 {
         let v = open[(k as usize * 7) % open.len()];
-        let mut r = sample::pay_row(
-            94_000_000_000_000 + k,
-            v,
-            "2026-11-21 10:00:00",
-            "",
-            &mut rng,
-        );
-        // Partial payments: a third of the amount due, so invoices fill up over the batch.
-        let due = reestr::amount::parse(&v.amount_due).unwrap_or(0);
-        r[6] = reestr::amount::format(i128::from(due / 3));
+        let mut r = third(k, v, "2026-11-21 10:00:00", &mut rng);
         match k % 23 {
             5 => r[0] = format!("{:014}", 94_000_000_000_000 + k - 3), // repeats an earlier id
             11 => r[8] = "0014".into(),                                // rejected (202) ...
@@ -56,16 +54,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
     // the end-of-batch writes takes (`store::SET_PAID_ROWS`).
     let many = others.iter().filter(|i| i.status == "OPEN");
     for (k, v) in (300u64..).zip(many) {
-        let mut r = sample::pay_row(
-            94_000_000_000_000 + k,
-            v,
-            "2026-11-21 11:00:00",
-            "",
-            &mut rng,
-        );
-        let due = reestr::amount::parse(&v.amount_due).unwrap_or(0);
-        r[6] = reestr::amount::format(i128::from(due / 3));
-        pay.push(r);
+        pay.push(third(k, v, "2026-11-21 11:00:00", &mut rng));
     }
     assert!(
         pay.len() > 300 + reestr::store::SET_PAID_ROWS,
