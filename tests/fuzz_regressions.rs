@@ -7,13 +7,15 @@
 //! the right answer is.
 
 mod common;
+#[path = "../fuzz/fuzz_targets/common/inputs.rs"]
+mod inputs;
 use common::*;
-use reestr::archive::{self, Archive, Entry, Limits, ReadError};
+use inputs::{NAMES, manifest_archive, totals};
+use reestr::archive::{self, Limits, ReadError};
 use reestr::code::BatchCode;
 use reestr::integrity::{self, Key};
 use reestr::name::BatchType;
 use reestr::sample::{self, Batch, PAY_HEADER};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -38,28 +40,10 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 
 // ----------------------------------------------------------------------------------- manifest
 
-fn entry(index: usize, name: &str, bytes: &[u8], keep: bool) -> Entry {
-    Entry {
-        index,
-        name: name.into(),
-        size: bytes.len() as u64,
-        sha256: Sha256::digest(bytes).into(),
-        data: keep.then(|| bytes.to_vec()),
-    }
-}
-
 /// The `manifest` target: the input is `manifest.sha256` next to fixed entries.
 fn replay_manifest(data: &[u8]) -> Result<(), (BatchCode, String)> {
     let key = Key::parse(sample::SAMPLE_KEY).expect("sample key");
-    let hmac = format!("{}\n", key.sign(data));
-    let a = Archive {
-        entries: vec![
-            entry(0, "control.txt", b"control", true),
-            entry(1, "registry.csv", b"registry", false),
-            entry(2, "manifest.sha256", data, true),
-            entry(3, "manifest.sha256.hmac", hmac.as_bytes(), true),
-        ],
-    };
+    let a = manifest_archive(data, &key);
     assert_eq!(integrity::check_hmac(&a, Some(&key)), Ok(()));
     integrity::check_manifest(&a)
 }
@@ -203,33 +187,6 @@ fn registry_findings_replay() {
     }
 }
 
-/// Rows and amount total of a registry as the receiver counts them (as the `batch` target's
-/// sender declares them).
-fn totals(
-    registry: &[u8],
-    cs: reestr::charset::Charset,
-    width: usize,
-    amount: usize,
-) -> (u64, i128) {
-    let mut rr = reestr::dialect::RecordReader::new(registry, cs == reestr::charset::Charset::Utf8);
-    let (mut rows, mut total) = (0u64, 0i128);
-    let mut first = true;
-    while let Ok(true) = rr.read_record() {
-        if std::mem::take(&mut first) {
-            continue;
-        }
-        rows += 1;
-        if rr.len() == width {
-            let a = rr
-                .field(amount)
-                .and_then(|f| cs.decode(f))
-                .and_then(|t| reestr::amount::parse(&t));
-            total += i128::from(a.unwrap_or(0));
-        }
-    }
-    (rows, total)
-}
-
 /// The `pipeline` and `batch` targets: the first byte selects, the rest is an archive or a
 /// registry; either way the engine answers it (no engine failure, no panic).
 #[test]
@@ -238,19 +195,9 @@ fn pipeline_and_batch_findings_replay() {
         let Some((&sel, zip)) = data.split_first() else {
             continue;
         };
-        let names = [
-            "MUNIS_SUDBILLING_PAY_20261121_001.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_002.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_003.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_004.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_005.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_006.zip",
-            "MUNIS_SUDBILLING_REV_20261121_001.zip",
-            "MUNIS_SUDBILLING_REC_20261121_001.zip",
-        ];
         let mut rx = Rx::new();
         rx.import_reference_invoices();
-        let h = rx.process(names[usize::from(sel & 7)], zip);
+        let h = rx.process(NAMES[usize::from(sel & 7)], zip);
         assert!(
             h.result == "ACK" || h.result == "NAK",
             "{}: {h:?}",

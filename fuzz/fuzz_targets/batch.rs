@@ -13,30 +13,8 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use reestr::charset::Charset;
-use reestr::dialect::RecordReader;
 use reestr::name::{BatchName, BatchType};
 use reestr::sample::Batch;
-
-/// Rows and amount total as the receiver counts them (§6), or `None` if unreadable.
-fn totals(registry: &[u8], cs: Charset, width: usize, amount: usize) -> (u64, i128) {
-    let mut rr = RecordReader::new(registry, cs == Charset::Utf8);
-    let (mut rows, mut total) = (0u64, 0i128);
-    let mut first = true;
-    while let Ok(true) = rr.read_record() {
-        if std::mem::take(&mut first) {
-            continue;
-        }
-        rows += 1;
-        if rr.len() == width {
-            let a = rr
-                .field(amount)
-                .and_then(|f| cs.decode(f))
-                .and_then(|t| reestr::amount::parse(&t));
-            total += i128::from(a.unwrap_or(0));
-        }
-    }
-    (rows, total)
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, registry)) = data.split_first() else {
@@ -53,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         _ => Charset::Utf8,
     };
     let (rows, amount_total) = if sel & 16 == 0 {
-        totals(registry, cs, width, amount)
+        common::inputs::totals(registry, cs, width, amount)
     } else {
         (0, 0)
     };

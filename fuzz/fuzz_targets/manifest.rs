@@ -6,33 +6,17 @@
 //! orders of the two lines) and answers everything else `B04` with a message.
 #![no_main]
 
+mod common;
+
+use common::inputs::manifest_archive;
 use libfuzzer_sys::fuzz_target;
-use reestr::archive::{Archive, Entry};
 use reestr::code::BatchCode;
 use reestr::integrity::{self, Key};
 use sha2::{Digest, Sha256};
 
-fn entry(index: usize, name: &str, bytes: &[u8], keep: bool) -> Entry {
-    Entry {
-        index,
-        name: name.into(),
-        size: bytes.len() as u64,
-        sha256: Sha256::digest(bytes).into(),
-        data: keep.then(|| bytes.to_vec()),
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let key = Key::parse(reestr::sample::SAMPLE_KEY).expect("sample key");
-    let hmac = format!("{}\n", key.sign(data));
-    let a = Archive {
-        entries: vec![
-            entry(0, "control.txt", b"control", true),
-            entry(1, "registry.csv", b"registry", false),
-            entry(2, "manifest.sha256", data, true),
-            entry(3, "manifest.sha256.hmac", hmac.as_bytes(), true),
-        ],
-    };
+    let a = manifest_archive(data, &key);
     assert_eq!(integrity::check_files(&a), Ok(()));
     assert_eq!(integrity::check_hmac(&a, Some(&key)), Ok(()));
     let line = |n: &str, b: &[u8]| format!("{}  {n}\n", hex::encode(Sha256::digest(b)));

@@ -11,22 +11,11 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use reestr::name::BatchName;
 
-const NAMES: [&str; 8] = [
-    "MUNIS_SUDBILLING_PAY_20261121_001.zip",
-    "MUNIS_SUDBILLING_PAY_20261121_002.zip",
-    "MUNIS_SUDBILLING_PAY_20261121_003.zip",
-    "MUNIS_SUDBILLING_PAY_20261121_004.zip",
-    "MUNIS_SUDBILLING_PAY_20261121_005.zip",
-    "MUNIS_SUDBILLING_PAY_20261121_006.zip",
-    "MUNIS_SUDBILLING_REV_20261121_001.zip",
-    "MUNIS_SUDBILLING_REC_20261121_001.zip",
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, zip)) = data.split_first() else {
         return;
     };
-    let name = BatchName::parse(NAMES[usize::from(sel & 7)]).expect("fixed name");
+    let name = BatchName::parse(common::inputs::NAMES[usize::from(sel & 7)]).expect("fixed name");
     let key = if sel & 8 != 0 {
         Some(common::reference_key())
     } else if sel & 16 != 0 {

@@ -2,6 +2,8 @@
 //! in-memory store with the reference invoices) and the invariants every judged batch must keep.
 #![allow(dead_code)]
 
+pub mod inputs;
+
 use reestr::archive::Limits;
 use reestr::charset::Charset;
 use reestr::code::BatchCode;
