@@ -20,13 +20,14 @@
 //! `tests/corpus.rs`. The archives are made from the project's own sender side
 //! (`reestr::sample`); where a defect cannot be made with a zip writer the raw bytes are
 //! patched (APPNOTE 4.3.7 local header, 4.3.12 central header, 4.3.16 end record), with the
-//! helpers of `tests/batch_codes.rs`. The output is deterministic.
+//! helpers of `tests/common/rawzip.rs` and `tests/common/batches.rs`, shared with
+//! `tests/batch_codes.rs`. The output is deterministic.
 
 use reestr::charset::Charset;
 use reestr::integrity::Key;
 use reestr::name::BatchType;
 use reestr::sample::{self, Batch, PAY_HEADER};
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use zip::write::SimpleFileOptions;
@@ -1116,16 +1117,6 @@ fn compressible_batch(bytes: usize) -> Batch {
     batch_of(&rows)
 }
 
-/// The batch's registry with `bytes` put two bytes into the first `needle`.
-fn registry_with_bytes_at(b: &Batch, needle: &[u8], bytes: &[u8]) -> Vec<u8> {
-    let reg = &b.registry;
-    let at = find(reg, needle);
-    let mut out = reg[..at + 2].to_vec();
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(&reg[at + 2..]);
-    out
-}
-
 fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len())
         .position(|w| w == needle)
@@ -1153,29 +1144,5 @@ fn zip_with(
     z.finish().expect("zip finishes").into_inner()
 }
 
-fn add(z: &mut zip::ZipWriter<Cursor<Vec<u8>>>, opts: SimpleFileOptions, name: &str, b: &[u8]) {
-    z.start_file(name, opts).expect("start");
-    z.write_all(b).expect("write");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw zip patching (APPNOTE 4.3.7 local header, 4.3.12 central header, 4.3.16 end record)
-
-/// The good archive plus one entry, then renamed to `raw` (any bytes) in both headers.
-fn good_plus_entry_named(raw: &[u8]) -> Vec<u8> {
-    let placeholder = "Z".repeat(raw.len());
-    let mut files = batch().entries(Some(&key()));
-    files.push(entry(&placeholder, b"x".to_vec()));
-    let mut z = sample::zip_entries(&files);
-    rename(&mut z, &placeholder, raw);
-    z
-}
-
-/// The good batch's four entries, stored, written by [`raw_zip`].
-fn raw_good_entries() -> Vec<RawEntry> {
-    batch()
-        .entries(Some(&key()))
-        .iter()
-        .map(|(n, b)| RawEntry::stored(n, b))
-        .collect()
-}

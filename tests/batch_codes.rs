@@ -77,23 +77,8 @@ fn zip_with(
     z.finish().expect("zip finishes").into_inner()
 }
 
-fn add(z: &mut zip::ZipWriter<Cursor<Vec<u8>>>, opts: SimpleFileOptions, name: &str, b: &[u8]) {
-    z.start_file(name, opts).expect("start");
-    z.write_all(b).expect("write");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw zip patching (APPNOTE 4.3.7 local header, 4.3.12 central header, 4.3.16 end record)
-
-/// The good archive plus one entry, then renamed to `raw` (any bytes) in both headers.
-fn good_plus_entry_named(raw: &[u8]) -> Vec<u8> {
-    let placeholder = "Z".repeat(raw.len());
-    let mut files = batch().entries(Some(&key()));
-    files.push(entry(&placeholder, b"x".to_vec()));
-    let mut z = sample::zip_entries(&files);
-    rename(&mut z, &placeholder, raw);
-    z
-}
 
 // ---------------------------------------------------------------------------------------------
 // Judging
@@ -1031,19 +1016,6 @@ fn registry_with_bytes_in_a_name(b: &Batch, bytes: &[u8]) -> Vec<u8> {
     registry_with_bytes_at(b, b"To'xtayeva", bytes)
 }
 
-/// The batch's registry with `bytes` put two bytes into the first `needle`.
-fn registry_with_bytes_at(b: &Batch, needle: &[u8], bytes: &[u8]) -> Vec<u8> {
-    let reg = &b.registry;
-    let at = reg
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("name in the registry");
-    let mut out = reg[..at + 2].to_vec();
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(&reg[at + 2..]);
-    out
-}
-
 #[test]
 fn b07_invalid_utf8_bytes() {
     let b = batch();
@@ -1944,15 +1916,6 @@ fn a_nak_of_the_archive_checks_applies_none_of_the_rows_evaluated_ahead() {
         let got: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
         assert_eq!(got, ["1", "1", "1"], "after a {code}");
     }
-}
-
-/// The good batch's four entries, stored, written by [`raw_zip`].
-fn raw_good_entries() -> Vec<RawEntry> {
-    batch()
-        .entries(Some(&key()))
-        .iter()
-        .map(|(n, b)| RawEntry::stored(n, b))
-        .collect()
 }
 
 #[test]

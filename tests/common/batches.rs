@@ -81,3 +81,47 @@ pub fn with_registry(b: &Batch, registry: &[u8]) -> Vec<u8> {
     b.registry = registry.to_vec();
     b.zip(Some(&key()))
 }
+
+/// Adds an entry to a zip being written.
+pub fn add(
+    z: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>,
+    opts: zip::write::SimpleFileOptions,
+    name: &str,
+    b: &[u8],
+) {
+    use std::io::Write;
+    z.start_file(name, opts).expect("start");
+    z.write_all(b).expect("write");
+}
+
+/// The good archive plus one entry, then renamed to `raw` (any bytes) in both headers.
+pub fn good_plus_entry_named(raw: &[u8]) -> Vec<u8> {
+    let placeholder = "Z".repeat(raw.len());
+    let mut files = batch().entries(Some(&key()));
+    files.push(entry(&placeholder, b"x".to_vec()));
+    let mut z = sample::zip_entries(&files);
+    super::rawzip::rename(&mut z, &placeholder, raw);
+    z
+}
+
+/// The good batch's four entries, stored, written by [`super::rawzip::raw_zip`].
+pub fn raw_good_entries() -> Vec<super::rawzip::RawEntry> {
+    batch()
+        .entries(Some(&key()))
+        .iter()
+        .map(|(n, b)| super::rawzip::RawEntry::stored(n, b))
+        .collect()
+}
+
+/// The batch's registry with `bytes` put two bytes into the first `needle`.
+pub fn registry_with_bytes_at(b: &Batch, needle: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let reg = &b.registry;
+    let at = reg
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{:?} in the registry", String::from_utf8_lossy(needle)));
+    let mut out = reg[..at + 2].to_vec();
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(&reg[at + 2..]);
+    out
+}
