@@ -638,6 +638,8 @@ impl Engine {
                 let answered =
                     fsutil::write_back_while(&self.layout.db(), WRITE_BACK_EVERY, || {
                         self.evaluate_in(&sp, batch, true, |ev| {
+                            // Evaluated; the books may still be writing their last changes.
+                            fault("validated");
                             let s = summary(&ev);
                             keep_response(&sent, &tmp, key, ev).map(|kept| (s, kept))
                         })
@@ -649,7 +651,6 @@ impl Engine {
                 }
                 answered
             };
-            fault("validated");
             fault("response-kept");
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
