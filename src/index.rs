@@ -250,6 +250,14 @@ impl Balances {
         self.due_paid.get(i).map(|[d, p]| (*d, *p))
     }
 
+    /// Reads what [`Balances::add_paid`] will touch for the invoice at `i` (its amounts and its
+    /// change mark), so that those cache lines are loaded ahead; returns a value to discard.
+    pub fn touch(&self, i: usize) -> i64 {
+        let amounts = self.due_paid.get(i).map_or(0, |[due, _]| *due);
+        let mark = self.dirty.get(i / 64).map_or(0, |w| *w as i64);
+        amounts ^ mark
+    }
+
     /// Adds `delta` to the paid amount of the invoice at `i` (and marks it changed).
     pub fn add_paid(&mut self, i: usize, delta: i64) {
         if let Some([_, p]) = self.due_paid.get_mut(i) {
