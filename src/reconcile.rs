@@ -453,16 +453,20 @@ impl Books for StoreBooks<'_> {
             }
             *self.paid_delta.entry(p.invoice_no.clone()).or_default() += p.amount;
         }
-        self.payments.insert(
-            p.payment_id.clone(),
-            Some(Payment {
-                invoice_no: p.invoice_no.clone(),
-                paid_at: p.paid_at,
-                amount: p.amount,
-                reversed: false,
-                journal_seq: self.journal_seq,
-            }),
-        );
+        let applied = Some(Payment {
+            invoice_no: p.invoice_no.clone(),
+            paid_at: p.paid_at,
+            amount: p.amount,
+            reversed: false,
+            journal_seq: self.journal_seq,
+        });
+        // The prefetch put the id there (as absent): no second copy of the key.
+        match self.payments.get_mut(&p.payment_id) {
+            Some(cached) => *cached = applied,
+            None => {
+                self.payments.insert(p.payment_id.clone(), applied);
+            }
+        }
         self.new_payments.push(p);
         Ok(())
     }
