@@ -536,25 +536,13 @@ impl Engine {
             .unwrap_or_default();
         let name = match BatchName::parse(&fname) {
             Ok(n) => n,
-            Err(e) => {
-                let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
-                return self.set_aside(path, &fname, &sha, &e.to_string());
-            }
+            Err(e) => return self.set_aside(path, &fname, &e.to_string()),
         };
         let received = self.layout.received();
         injected_failure("keep-received").map_err(io_at(&received))?;
-        // The inbox file is read once: copied to received/ under its SHA-256, hashed as it goes.
-        let copy = fsutil::keep_by_hash(path, &received, "zip").map_err(io_at(&received))?;
-        let (sha, kept) = (hex(&copy.sha256), copy.path);
+        // The kept copy is what is judged.
+        let (sha, kept) = keep(path, &received, "zip", "inbox file")?;
         fault("claimed");
-        // The kept copy is what is judged: one kept earlier under this name is hashed again
-        // before it is trusted.
-        if !copy.fresh && hex(&fsutil::sha256_file(&kept).map_err(io_at(&kept))?) != sha {
-            return Err(EngineError::Refused(format!(
-                "kept copy {} does not match the inbox file; not processed",
-                kept.display()
-            )));
-        }
         let started = std::time::Instant::now();
         // Unchecked (a shared borrow of the connection) so that `evaluate_in` can borrow the
         // engine; it is still the only transaction on this connection.
@@ -697,13 +685,12 @@ impl Engine {
         &mut self,
         path: &Path,
         fname: &str,
-        sha: &str,
         reason: &str,
     ) -> Result<Handled, EngineError> {
         let dir = self.layout.set_aside();
+        let (sha, _) = keep(path, &dir, "bin", "inbox file")?;
+        let sha = sha.as_str();
         let kept_as = format!("{sha}.bin");
-        let dest = dir.join(&kept_as);
-        fsutil::keep_copy(path, &dest).map_err(io_at(&dest))?;
         let n = journal::next_seq(&self.store.conn)?;
         let note = dir.join(format!("{sha}.{n}.reason.json"));
         let note_body = serde_json::to_vec_pretty(
@@ -742,6 +729,22 @@ impl Engine {
             response: None,
         })
     }
+}
+
+/// Keeps a copy of `path` in `dir` under its SHA-256 (`<hex>.<ext>`, read once,
+/// [`fsutil::keep_by_hash`]); a file kept there earlier under that name is hashed again before
+/// it is trusted. The hash (hex) and the kept file.
+fn keep(path: &Path, dir: &Path, ext: &str, what: &str) -> Result<(String, PathBuf), EngineError> {
+    let copy = fsutil::keep_by_hash(path, dir, ext).map_err(io_at(dir))?;
+    let sha = hex(&copy.sha256);
+    if !copy.fresh && hex(&fsutil::sha256_file(&copy.path).map_err(io_at(&copy.path))?) != sha {
+        return Err(EngineError::Refused(format!(
+            "kept copy {} does not match the {what} {}; not processed",
+            copy.path.display(),
+            path.display()
+        )));
+    }
+    Ok((sha, copy.path))
 }
 
 /// Builds the response zip into `tmp`, then keeps it as `sent/<sha256>.zip`. Returns the
@@ -895,8 +898,17 @@ impl Engine {
             tx.rollback()?;
             return Ok(Ok(report));
         }
-        let kept = self.layout.imports().join(format!("{sha}.csv"));
-        fsutil::keep_copy(path, &kept).map_err(io_at(&kept))?;
+        // Kept under the hash of the bytes loaded: a copy with other bytes means the export
+        // changed while it was read.
+        let (kept_sha, kept) = keep(path, &self.layout.imports(), "csv", "export")?;
+        if kept_sha != sha {
+            return Err(EngineError::Refused(format!(
+                "{} changed while it was read ({} kept as {}); not imported",
+                path.display(),
+                fname,
+                kept.display()
+            )));
+        }
         let body = json!({
             "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
             "engine_version": crate::VERSION,

@@ -92,17 +92,6 @@ pub fn write_bytes(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(dest, &mut &bytes[..]).map(|_| ())
 }
 
-/// Keeps a copy of `src` at `dest` unless a file is already there (content-addressed keeping:
-/// the same name always means the same bytes). Never overwrites. Returns the SHA-256 of the
-/// bytes copied, or `None` when a file was already there (nothing was read).
-pub fn keep_copy(src: &Path, dest: &Path) -> io::Result<Option<[u8; 32]>> {
-    if dest.exists() {
-        return Ok(None);
-    }
-    let mut f = File::open(src)?;
-    write_atomic(dest, &mut f).map(|(sha, _)| Some(sha))
-}
-
 /// A file kept under the name of its SHA-256 ([`keep_by_hash`]).
 #[derive(Debug)]
 pub struct Kept {

@@ -342,6 +342,31 @@ fn loading_the_same_export_twice_changes_nothing() {
 }
 
 #[test]
+fn an_export_whose_kept_copy_differs_is_refused_and_nothing_is_imported() {
+    // An export is kept under the SHA-256 of the bytes loaded; a file already kept under that
+    // name with other bytes is not trusted, and the import is rolled back.
+    let mut rx = Rx::new();
+    let csv = sample::invoices_csv(&invoices(&[(false, "1000.00", "OPEN")]));
+    let p = write_export(rx.dir.path(), "invoices.csv", &csv);
+    let sha = reestr::fsutil::hex(&Sha256::digest(csv.as_bytes()));
+    let kept = rx.engine.layout.imports().join(format!("{sha}.csv"));
+    std::fs::write(&kept, b"not the export").expect("plant");
+    let err = rx.engine.import_invoices(&p).expect_err("refused");
+    assert!(
+        err.to_string().contains("does not match the export"),
+        "{err}"
+    );
+    let conn = &rx.engine.store.conn;
+    assert_eq!(count(conn, "invoices"), 0);
+    assert_eq!(count(conn, "imports"), 0);
+    // Once that file is gone, the export is kept as loaded.
+    std::fs::remove_file(&kept).expect("remove");
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!((r.rows, r.changed), (1, 1));
+    assert_eq!(std::fs::read(&kept).expect("kept"), csv.as_bytes());
+}
+
+#[test]
 fn an_export_in_any_order_loads_the_same_invoices_and_counts_the_same_changes() {
     // Rows in ascending order are upserted as they come, the rest staged and upserted sorted
     // at the end: every order must give the same store and the same count of changes.
