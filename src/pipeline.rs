@@ -302,25 +302,7 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
                 "the kept archive changed while it was read: its entries differ between two reads",
             )));
         }
-        None => {
-            let schema = job.schemas.for_type(name.kind);
-            let mut reconciler =
-                Reconciler::new(name.kind, schema).map_err(PipelineError::Schema)?;
-            let src = match archive::open_entry(job.path, reg.index) {
-                Ok(r) => r,
-                Err(ReadError::Reject { code, message }) => {
-                    return Ok(nak(header, (code, message)));
-                }
-                Err(ReadError::Io(e)) => return Err(e.into()),
-            };
-            let t1 = std::time::Instant::now();
-            let r = rows(job, &control, schema, &mut reconciler, books, src, None)?;
-            tracing::debug!(
-                ms = t1.elapsed().as_millis() as u64,
-                "stage rows (decode, validate, reconcile, apply)"
-            );
-            r
-        }
+        None => rows_of(job, &control, reg.index, books, None)?,
     };
     match rows_result {
         Ok((verdict, spool, counts)) => Ok(Evaluation {
@@ -368,30 +350,38 @@ fn rows_ahead(
     if abandon.load(Ordering::Relaxed) {
         return Ok(None);
     }
-    let schema = job.schemas.for_type(job.name.kind);
-    let mut reconciler = Reconciler::new(job.name.kind, schema).map_err(PipelineError::Schema)?;
-    let Ok(src) = archive::open_entry(job.path, registry) else {
-        return Ok(None);
-    };
-    let t = std::time::Instant::now();
-    let rows = rows(
-        job,
-        &control,
-        schema,
-        &mut reconciler,
-        books,
-        src,
-        Some(abandon),
-    );
-    tracing::debug!(
-        ms = t.elapsed().as_millis() as u64,
-        "stage rows, ahead of the archive checks (decode, validate, reconcile, apply)"
-    );
+    let rows = rows_of(job, &control, registry, books, Some(abandon));
     Ok(Some(Ahead {
         control: bytes,
         registry,
         rows,
     }))
+}
+
+/// [`rows`] of the registry at central-directory `index` (its schema and reconciler, its
+/// reader), stopping early once `abandon` is set, for rows evaluated ahead.
+fn rows_of(
+    job: &Job<'_>,
+    control: &Control,
+    index: usize,
+    books: &mut dyn Books,
+    abandon: Option<&AtomicBool>,
+) -> Result<RowsResult, PipelineError> {
+    let schema = job.schemas.for_type(job.name.kind);
+    let mut reconciler = Reconciler::new(job.name.kind, schema).map_err(PipelineError::Schema)?;
+    let src = match archive::open_entry(job.path, index) {
+        Ok(r) => r,
+        Err(ReadError::Reject { code, message }) => return Ok(Err((code, message))),
+        Err(ReadError::Io(e)) => return Err(e.into()),
+    };
+    let t = std::time::Instant::now();
+    let r = rows(job, control, schema, &mut reconciler, books, src, abandon);
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        ahead = abandon.is_some(),
+        "stage rows (decode, validate, reconcile, apply)"
+    );
+    r
 }
 
 /// What stops a rows pass: a signal (the job's flag) or, for rows evaluated ahead, the archive
