@@ -623,21 +623,21 @@ impl Engine {
                     journal_seq: seq,
                     spool_dir: &tmp,
                 };
-                let answered =
+                let (ack, answer, response) =
                     fsutil::write_back_while(&self.layout.db(), WRITE_BACK_EVERY, || {
                         self.evaluate_in(&sp, batch, true, |ev| {
                             // Evaluated; the books may still be writing their last changes.
                             fault("validated");
-                            let s = summary(&ev);
-                            keep_response(&sent, &tmp, key, ev).map(|kept| (s, kept))
+                            let (ack, s) = (ev.is_ack(), summary(&ev));
+                            keep_response(&sent, &tmp, key, ev).map(|kept| (ack, s, kept))
                         })
                     })?;
-                if answered.0.0 == "ACK" {
+                if ack {
                     sp.commit()?;
                 } else {
                     sp.rollback()?;
                 }
-                answered
+                (answer, response)
             };
             fault("response-kept");
             tracing::debug!(

@@ -18,7 +18,8 @@
 //! Amounts are integers in tiyin; datetimes are text `YYYY-MM-DD HH:MM:SS`.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -492,30 +493,24 @@ impl<'t> Ledger<'t> {
                    ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid"
             )
         };
+        // Each balance binds its number (borrowed) and its amount.
+        fn bound<S: AsRef<str>>(rows: &[(S, i64)]) -> impl Iterator<Item = ToSqlOutput<'_>> {
+            rows.iter()
+                .flat_map(|(no, paid)| [ToSqlOutput::from(no.as_ref()), ToSqlOutput::from(*paid)])
+        }
         let mut full = self.tx.prepare_cached(&upsert(SET_PAID_ROWS))?;
         let mut batch: Vec<(S, i64)> = Vec::with_capacity(SET_PAID_ROWS);
-        fn params<S: AsRef<str>>(batch: &[(S, i64)]) -> Vec<(&str, i64)> {
-            batch
-                .iter()
-                .map(|(no, paid)| (no.as_ref(), *paid))
-                .collect()
-        }
-        fn bound<'a>(rows: &'a [(&'a str, i64)]) -> Vec<&'a dyn rusqlite::ToSql> {
-            rows.iter()
-                .flat_map(|(no, paid)| [no as &dyn rusqlite::ToSql, paid])
-                .collect()
-        }
         for row in paid {
             batch.push(row);
             if batch.len() == SET_PAID_ROWS {
-                full.execute(bound(&params(&batch)).as_slice())?;
+                full.execute(params_from_iter(bound(&batch)))?;
                 batch.clear();
             }
         }
         if !batch.is_empty() {
             self.tx
                 .prepare_cached(&upsert(batch.len()))?
-                .execute(bound(&params(&batch)).as_slice())?;
+                .execute(params_from_iter(bound(&batch)))?;
         }
         Ok(())
     }
