@@ -1597,6 +1597,30 @@ fn order_b04_before_b06() {
 }
 
 #[test]
+fn order_b05_and_b04_before_b07_and_b08_found_by_the_rows() {
+    // The rows are read while the archive is checked; what they find (invalid bytes, B07; a
+    // wrong row count, B08) never answers an archive that fails the HMAC or the manifest.
+    let good = batch();
+    let mut b = batch();
+    b.registry = registry_with_bytes_in_a_name(&good, b"\xC0\xAF");
+    let m = sample::manifest(&[
+        ("control.txt", &b.control()),
+        ("registry.csv", &good.registry),
+    ]);
+    nak(&with_manifest_for(&b, &m, Some(&Key([7; 32]))), "B05");
+    nak(&with_manifest_for(&b, &m, Some(&key())), "B04");
+    nak(&b.zip(Some(&key())), "B07");
+    let mut b = batch();
+    b.rows += 5;
+    let m = sample::manifest(&[
+        ("control.txt", &good.control()),
+        ("registry.csv", &b.registry),
+    ]);
+    nak(&with_manifest_for(&b, &m, Some(&key())), "B04");
+    nak(&b.zip(Some(&key())), "B08");
+}
+
+#[test]
 fn order_b06_before_b07() {
     // rows not a number (B06) and invalid UTF-8 in the registry (B07).
     let b = batch();
