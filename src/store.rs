@@ -291,10 +291,20 @@ fn dt(s: &str) -> NaiveDateTime {
 
 /// Text of a datetime as stored.
 pub fn dt_text(d: &NaiveDateTime) -> String {
+    let mut out = String::with_capacity(19);
+    push_dt_text(&mut out, d);
+    out
+}
+
+/// Appends the text of a datetime as stored ([`dt_text`]) to `out`.
+fn push_dt_text(out: &mut String, d: &NaiveDateTime) {
     use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
     let year = d.year();
     if !(0..=9999).contains(&year) {
-        return format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
             year,
             d.month(),
@@ -303,9 +313,9 @@ pub fn dt_text(d: &NaiveDateTime) -> String {
             d.minute(),
             d.second()
         );
+        return;
     }
     // Digits by hand: this runs once per stored payment.
-    let mut out = String::with_capacity(19);
     let mut two = |v: u32, sep: Option<char>| {
         out.push(char::from(b'0' + (v / 10 % 10) as u8));
         out.push(char::from(b'0' + (v % 10) as u8));
@@ -321,7 +331,6 @@ pub fn dt_text(d: &NaiveDateTime) -> String {
     two(d.hour(), Some(':'));
     two(d.minute(), Some(':'));
     two(d.second(), None);
-    out
 }
 
 /// How long a reader (`status`) waits for a batch that holds the store's write lock.
@@ -435,23 +444,27 @@ impl<'t> Ledger<'t> {
         // The rows of each day among these payments, as (day, first rowid, last rowid): a
         // day's payments are found through these ranges instead of an index entry per row.
         let mut days: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
+        // The batch and its journal entry are the same for every row: bound once (SQLite keeps
+        // a statement's bindings from one execution to the next); the rest bound per row.
+        st.raw_bind_parameter(12, batch_id)?;
+        st.raw_bind_parameter(14, journal_seq)?;
+        let mut paid_at = String::with_capacity(19);
         for p in payments {
-            st.execute(params![
-                p.payment_id,
-                p.invoice_no,
-                dt_text(&p.paid_at),
-                p.amount,
-                p.payer_type,
-                p.payer_id,
-                p.payer_name,
-                p.currency,
-                p.bank_mfo,
-                p.account,
-                p.purpose,
-                batch_id,
-                p.line as i64,
-                journal_seq
-            ])?;
+            paid_at.clear();
+            push_dt_text(&mut paid_at, &p.paid_at);
+            st.raw_bind_parameter(1, &p.payment_id)?;
+            st.raw_bind_parameter(2, &p.invoice_no)?;
+            st.raw_bind_parameter(3, paid_at.as_str())?;
+            st.raw_bind_parameter(4, p.amount)?;
+            st.raw_bind_parameter(5, &p.payer_type)?;
+            st.raw_bind_parameter(6, &p.payer_id)?;
+            st.raw_bind_parameter(7, &p.payer_name)?;
+            st.raw_bind_parameter(8, &p.currency)?;
+            st.raw_bind_parameter(9, &p.bank_mfo)?;
+            st.raw_bind_parameter(10, &p.account)?;
+            st.raw_bind_parameter(11, &p.purpose)?;
+            st.raw_bind_parameter(13, p.line as i64)?;
+            st.raw_execute()?;
             let rowid = self.tx.last_insert_rowid();
             days.entry(p.paid_at.date())
                 .and_modify(|(first, last)| {
