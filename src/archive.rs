@@ -379,33 +379,44 @@ fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {
 /// Measures physical lines (split at LF, a CR before the LF not counted).
 #[derive(Default)]
 struct LineMeter {
+    /// Lines ended so far.
     line: u64,
-    len: u64,
+    /// Bytes of the current line so far.
+    raw: u64,
+    /// Whether the current line's last byte so far is a CR.
     cr: bool,
 }
 
 impl LineMeter {
     /// Returns the 1-based number of the first line found too long.
+    ///
+    /// A line's length, less a CR at its end so far, never shrinks as bytes come, so it is
+    /// enough to compare it at each LF and at the end of the chunk (`memchr` finds the LFs).
     fn feed(&mut self, chunk: &[u8], max: u64) -> Option<u64> {
-        for &b in chunk {
-            if b == b'\n' {
-                self.line += 1;
-                self.len = 0;
-                self.cr = false;
-                continue;
+        let mut rest = chunk;
+        loop {
+            let lf = memchr::memchr(b'\n', rest);
+            let (seg, after) = match lf {
+                Some(i) => {
+                    let (seg, tail) = rest.split_at(i);
+                    (seg, tail.get(1..).unwrap_or_default())
+                }
+                None => (rest, &[][..]),
+            };
+            if let Some(&last) = seg.last() {
+                self.raw += seg.len() as u64;
+                self.cr = last == b'\r';
             }
-            if self.cr {
-                self.len += 1;
-            }
-            self.cr = b == b'\r';
-            if !self.cr {
-                self.len += 1;
-            }
-            if self.len > max {
+            if self.raw - u64::from(self.cr) > max {
                 return Some(self.line + 1);
             }
+            // No LF: the line goes on in the next chunk.
+            lf?;
+            self.line += 1;
+            self.raw = 0;
+            self.cr = false;
+            rest = after;
         }
-        None
     }
 }
 
@@ -551,6 +562,66 @@ impl Inflate {
                     "deflate stream is truncated",
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineMeter;
+    use proptest::prelude::*;
+
+    /// The line meter one byte at a time, as it was first written: the reference.
+    fn bytewise(chunks: &[Vec<u8>], max: u64) -> Option<u64> {
+        let (mut line, mut len, mut cr) = (0u64, 0u64, false);
+        for &b in chunks.iter().flatten() {
+            if b == b'\n' {
+                line += 1;
+                len = 0;
+                cr = false;
+                continue;
+            }
+            if cr {
+                len += 1;
+            }
+            cr = b == b'\r';
+            if !cr {
+                len += 1;
+            }
+            if len > max {
+                return Some(line + 1);
+            }
+        }
+        None
+    }
+
+    fn metered(chunks: &[Vec<u8>], max: u64) -> Option<u64> {
+        let mut m = LineMeter::default();
+        chunks.iter().find_map(|c| m.feed(c, max))
+    }
+
+    #[test]
+    fn a_cr_before_the_lf_is_not_counted_and_any_other_cr_is() {
+        let at = |text: &[u8], max| metered(&[text.to_vec()], max);
+        assert_eq!(at(b"abc\r\nabcd\r\n", 3), Some(2));
+        assert_eq!(at(b"abc\r\nabc\r\n", 3), None);
+        assert_eq!(at(b"ab\rc\n", 3), Some(1));
+        // A CR ending the chunk is counted once the next chunk shows it is not before an LF.
+        assert_eq!(metered(&[b"abc\r".to_vec(), b"\n".to_vec()], 3), None);
+        assert_eq!(metered(&[b"abc\r".to_vec(), b"x\n".to_vec()], 3), Some(1));
+        assert_eq!(metered(&[b"abc\r".to_vec(), b"\r\n".to_vec()], 3), Some(1));
+    }
+
+    proptest! {
+        #[test]
+        fn the_line_meter_agrees_with_the_bytewise_reference(
+            chunks in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec![b'a', b'\r', b'\n']), 0..40),
+                0..8,
+            ),
+            max in 0u64..12,
+        ) {
+            prop_assert_eq!(metered(&chunks, max), bytewise(&chunks, max));
         }
     }
 }
