@@ -17,6 +17,7 @@ STAGES = [
     ("floor-unzip", "floor: `unzip -p archive registry.csv \\| sha256sum`", "rows"),
     ("duckdb", "DuckDB: registry (UTF-8) checked, joined with invoices, per-row result CSV (bench/duckdb_baseline.py)", "rows"),
     ("write-floor", "write floor: `dd` of as many bytes as `run` added to the store, then fsync", None),
+    ("run-1m", "`reestr run` of the 1,000,000-row data set, just before and just after each `run` above (for the ratio to 1M)", None),
 ]
 
 HEADER = """# Benchmark results
@@ -104,6 +105,15 @@ def main() -> None:
     rl.append(f"| run peak RSS | {run_rss:.0f} MiB | | ≤ {limit} MiB{' ✅' if run_rss <= limit else ' ❌'} |")
     if invoices == 1_000_000:
         rl.append(f"| invoices import of 1M | {med['import']:.2f} s | {cpu['import']:.2f} s | < 3 s{' ✅' if med['import'] < 3 else ' ❌'} |")
+    scale = rows / 1_000_000
+    if "run-1m" in runs:
+        # Side by side: the 1M runs of the same rounds, just before and after each `run`.
+        rw, rc = med["run-1m"], cpu["run-1m"]
+        rl.append(
+            f"| run, {rows:,} rows / 1,000,000 rows (1M runs just before and after, same rounds) | "
+            f"{med['run'] / rw:.2f}× | {cpu['run'] / rc:.2f}× | ≤ {1.1 * scale:g}×"
+            f"{mark(med['run'] / rw, cpu['run'] / rc, 1.1 * scale)} |"
+        )
     if o.reference and os.path.exists(o.reference) and rows != 1_000_000:
         ref: dict[str, list[tuple[float, float]]] = {}
         for line in open(o.reference):
@@ -112,11 +122,13 @@ def main() -> None:
         if "run" in ref:
             rw = statistics.median(w for w, _ in ref["run"])
             rc = statistics.median(c for _, c in ref["run"])
-            scale = rows / 1_000_000
-            target = f"≤ {1.1 * scale:g}×"
+            # Against a separate, earlier script run: the machine's state differs between the
+            # two, so the side-by-side ratio above is the one the target is judged on.
+            judged = "(for comparison)" if "run-1m" in runs else (
+                f"≤ {1.1 * scale:g}×{mark(med['run'] / rw, cpu['run'] / rc, 1.1 * scale)}")
             rl.append(
                 f"| run, {rows:,} rows / 1,000,000 rows (the last 1M run in this folder) | {med['run'] / rw:.2f}× | "
-                f"{cpu['run'] / rc:.2f}× | {target}{mark(med['run'] / rw, cpu['run'] / rc, 1.1 * scale)} |"
+                f"{cpu['run'] / rc:.2f}× | {judged} |"
             )
         # The same ratio for the baselines, measured in the same two runs: how this machine
         # scales work that is not the engine's.

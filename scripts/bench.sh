@@ -9,6 +9,8 @@
 #    fresh store; `reestr run` of the ROWS-row PAY archive into a copy of the store made after
 #    the import (durable, as the engine is); `reestr check` (evaluation alone, rolled back);
 #    `reestr run` on an empty inbox (start-up);
+#  - for more than 1M rows, also times `reestr run` of the 1M data set just before and just after
+#    each `run` (stage run-1m), for the ratio to 1M measured side by side;
 #  - times the baselines: the floor (`unzip -p | sha256sum`, and the engine's own reader alone:
 #    examples/floor.rs) and DuckDB (bench/duckdb_baseline.py on the registry in UTF-8);
 #  - cross-checks the engine's answer against the generator's expected statuses and DuckDB's
@@ -55,16 +57,28 @@ gen=$target/release/examples/gen_bench
 floor=$target/release/examples/floor
 
 # --- data ------------------------------------------------------------------------------------
-if [ -f "$data/bench-data.json" ] && [ -f "$archive" ] &&
-  python3 -c "import json,sys; sys.exit(0 if json.load(open('$data/bench-data.json'))['spec']['rows']==$ROWS else 1)"; then
-  say "reusing the data in $data"
-else
-  say "generating $ROWS rows into $data"
-  rm -rf "$data"
-  mkdir -p "$data"
-  "$gen" --rows "$ROWS" --out "$data" >/dev/null
-fi
+# ensure_data ROWS DIR: the generator's data set of ROWS rows in DIR, made once and reused.
+ensure_data() {
+  if [ -f "$2/bench-data.json" ] && [ -f "$2/inbox/MUNIS_SUDBILLING_PAY_20261121_001.zip" ] &&
+    python3 -c "import json,sys; sys.exit(0 if json.load(open('$2/bench-data.json'))['spec']['rows']==$1 else 1)"; then
+    say "reusing the data in $2"
+  else
+    say "generating $1 rows into $2"
+    rm -rf "$2"
+    mkdir -p "$2"
+    "$gen" --rows "$1" --out "$2" >/dev/null
+  fi
+}
+ensure_data "$ROWS" "$data"
 ls -l "$archive" "$data/invoices.csv" "$data/registry-utf8.csv" >&2
+# A run of more than 1M rows also times the 1M archive, just before and just after each of its
+# own `run`s (stage run-1m), so that its ratio to 1M is measured side by side, in the same
+# rounds and on the same machine state.
+ref_data=""
+if [ "$ROWS" -gt 1000000 ]; then
+  ref_data=$bench/data-1000000
+  ensure_data 1000000 "$ref_data"
+fi
 
 # --- helpers ---------------------------------------------------------------------------------
 rm -rf "$work"
@@ -72,10 +86,11 @@ mkdir -p "$work"
 measures=$work/measures.tsv
 : >"$measures"
 
-# A receiver in folder $1 (config, key, empty inbox and outbox); its store is made by init.
+# A receiver in folder $1 (config, key, empty inbox and outbox); its store is made by init. The
+# key is the one of data set $2 (default: this run's).
 receiver() {
   mkdir -p "$1/keys"
-  install -m 600 "$data/MUNIS.key" "$1/keys/MUNIS.key"
+  install -m 600 "${2:-$data}/MUNIS.key" "$1/keys/MUNIS.key"
   cat >"$1/reestr.toml" <<'TOML'
 receiver = "SUDBILLING"
 settle_seconds = 0
@@ -117,13 +132,34 @@ fi
 # Warm the page cache: every input read once.
 cat "$archive" "$data/invoices.csv" "$data/registry-utf8.csv" >/dev/null
 
-# A copy of the imported receiver in $1, with the archive in its inbox when $2 is "archive".
+# A copy of the imported receiver in $1, with the archive in its inbox when $2 is "archive";
+# $3 and $4: another imported receiver and its data set (default: this run's).
 copy_receiver() {
+  local from=${3:-$base} set=${4:-$data}
   rm -rf "$1"
-  receiver "$1"
-  cp -a "$base/var" "$1/var"
+  receiver "$1" "$set"
+  cp -a "$from/var" "$1/var"
   mkdir -p "$1/inbox" "$1/outbox"
-  if [ "${2:-}" = archive ]; then cp "$archive" "$1/inbox/"; fi
+  if [ "${2:-}" = archive ]; then cp "$set/inbox/MUNIS_SUDBILLING_PAY_20261121_001.zip" "$1/inbox/"; fi
+}
+
+# The 1M receiver, its invoices imported once (not timed), for stage run-1m.
+ref=""
+if [ -n "$ref_data" ]; then
+  ref=$work/ref-import
+  receiver "$ref" "$ref_data"
+  "$bin" --config "$ref/reestr.toml" init >/dev/null 2>&1
+  "$bin" --config "$ref/reestr.toml" invoices import "$ref_data/invoices.csv" >/dev/null 2>&1
+  cat "$ref_data/inbox/MUNIS_SUDBILLING_PAY_20261121_001.zip" >/dev/null
+fi
+
+# measure_ref RUN: one `run` of the 1M archive into a copy of the 1M receiver (stage run-1m).
+measure_ref() {
+  [ -n "$ref" ] || return 0
+  copy_receiver "$work/run-1m" archive "$ref" "$ref_data"
+  measure run-1m "$1" -- "$bin" --config "$work/run-1m/reestr.toml" run
+  [ -f "$work/run-1m/outbox/$ack" ] || { echo "bench: the 1M run did not answer ACK" >&2; exit 1; }
+  rm -rf "$work/run-1m"
 }
 
 # One round of every stage. Rounds, not stage after stage, so that a disturbance of the machine
@@ -142,7 +178,9 @@ for k in $(seq 1 "$RUNS"); do
   # 2. run on the archive, into a copy of the store holding the invoices
   rx=$work/run-$k
   copy_receiver "$rx" archive
+  measure_ref "$k"
   measure run "$k" -- "$bin" --config "$rx/reestr.toml" run
+  measure_ref "$k"
   [ -f "$rx/outbox/$ack" ] || { echo "bench: run $k did not answer ACK" >&2; ls "$rx/outbox" >&2; exit 1; }
   if [ "$k" -eq 1 ]; then
     unzip -p "$rx/outbox/$ack" control.txt >"$work/engine-control.txt"
