@@ -67,11 +67,14 @@ pub fn write_atomic(dest: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u6
     result
 }
 
+/// Bytes read at a time by [`copy_synced`].
+const COPY_CHUNK: usize = 256 << 10;
+
 /// Copies `src` into the new file `tmp` and syncs it; the SHA-256 and length of the bytes.
 fn copy_synced(tmp: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
     let mut f = create_new(tmp)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
+    let mut buf = vec![0u8; COPY_CHUNK];
     let mut len = 0u64;
     loop {
         let n = src.read(&mut buf)?;
@@ -259,6 +262,26 @@ mod tests {
         assert_eq!((again.sha256, &again.path), (first.sha256, &first.path));
         assert_eq!(fs::read(&again.path)?, b"planted");
         assert_eq!(names(&keep)?, [format!("{sha}.zip")]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_of_many_chunks_is_copied_and_hashed_in_order() -> Test {
+        let dir = tempfile::tempdir()?;
+        let (src, keep) = (dir.path().join("in.zip"), dir.path().join("kept"));
+        fs::create_dir(&keep)?;
+        // Several chunks, the last one partial; no two chunks alike.
+        let len = COPY_CHUNK * 7 + 12_345;
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| (i % 251) as u8 ^ (i / COPY_CHUNK) as u8)
+            .collect();
+        fs::write(&src, &bytes)?;
+        let kept = keep_by_hash(&src, &keep, "zip")?;
+        assert_eq!(kept.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+        assert!(
+            fs::read(&kept.path)? == bytes,
+            "the kept copy differs from the source"
+        );
         Ok(())
     }
 }
