@@ -242,12 +242,18 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_file_is_kept_once_under_its_hash_and_never_overwritten() -> Test {
+    /// A folder with the file `in.zip` holding `bytes` and an empty folder `kept`.
+    fn source_and_keep(bytes: &[u8]) -> io::Result<(tempfile::TempDir, PathBuf, PathBuf)> {
         let dir = tempfile::tempdir()?;
         let (src, keep) = (dir.path().join("in.zip"), dir.path().join("kept"));
         fs::create_dir(&keep)?;
-        fs::write(&src, b"archive bytes")?;
+        fs::write(&src, bytes)?;
+        Ok((dir, src, keep))
+    }
+
+    #[test]
+    fn a_file_is_kept_once_under_its_hash_and_never_overwritten() -> Test {
+        let (_dir, src, keep) = source_and_keep(b"archive bytes")?;
         let sha = hex(&Sha256::digest(b"archive bytes"));
         let first = keep_by_hash(&src, &keep, "zip")?;
         assert!(first.fresh);
@@ -267,15 +273,12 @@ mod tests {
 
     #[test]
     fn a_file_of_many_chunks_is_copied_and_hashed_in_order() -> Test {
-        let dir = tempfile::tempdir()?;
-        let (src, keep) = (dir.path().join("in.zip"), dir.path().join("kept"));
-        fs::create_dir(&keep)?;
         // Several chunks, the last one partial; no two chunks alike.
         let len = COPY_CHUNK * 7 + 12_345;
         let bytes: Vec<u8> = (0..len)
             .map(|i| (i % 251) as u8 ^ (i / COPY_CHUNK) as u8)
             .collect();
-        fs::write(&src, &bytes)?;
+        let (_dir, src, keep) = source_and_keep(&bytes)?;
         let kept = keep_by_hash(&src, &keep, "zip")?;
         assert_eq!(kept.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
         assert!(
