@@ -193,8 +193,11 @@ pub struct ResultWriter<W: Write> {
     line: Vec<u8>,
 }
 
+/// Whether a field must be quoted to be read back as itself (§8: "quotes a field only when it
+/// must (§5)"): it holds the separator or a line feed, or starts with a quote. A `"` further in
+/// and a CR not before an LF are ordinary characters of an unquoted field (§5).
 fn needs_quotes(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, b';' | b'"' | b'\r' | b'\n'))
+    s.starts_with('"') || s.bytes().any(|b| matches!(b, b';' | b'\n'))
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -386,8 +389,18 @@ mod tests {
             .unwrap();
         w.row(None, "1;2\"", RowStatus::NotInStatement, "", "")
             .unwrap();
+        // A quote further in and a lone CR need no quotes; a leading quote or an LF does.
+        for (line, id) in [(3, "12\"34"), (4, "\"12"), (5, "a\rb"), (6, "x\ny")] {
+            w.row(Some(line), id, RowStatus::Invalid, "payment_id", "")
+                .unwrap();
+        }
         let (bytes, sha, len) = w.finish().unwrap();
-        assert_eq!(bytes, b"line;payment_id;status;field;message\r\n1;123;202;amount;amount: bad\r\n;\"1;2\"\"\";306;;\r\n");
+        assert_eq!(
+            bytes,
+            b"line;payment_id;status;field;message\r\n1;123;202;amount;amount: bad\r\n;\"1;2\"\"\";306;;\r\n\
+              3;12\"34;202;payment_id;\r\n4;\"\"\"12\";202;payment_id;\r\n\
+              5;a\rb;202;payment_id;\r\n6;\"x\ny\";202;payment_id;\r\n"
+        );
         assert_eq!(len, bytes.len() as u64);
         assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(&bytes)));
     }
