@@ -311,6 +311,18 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
             result: Some(spool),
             counts,
         }),
+        // A B02 met while the rows are read (a record over `max_record_bytes`) means the
+        // archive did not pass the B02 checks: `created_at` falls back (§8).
+        Err(r) if matches!(r.0, BatchCode::B01 | BatchCode::B02) => {
+            let created_at = Header::fallback_created_at(name.date);
+            Ok(nak(
+                Header {
+                    created_at,
+                    ..header
+                },
+                r,
+            ))
+        }
         Err(r) => Ok(nak(header, r)),
     }
 }

@@ -1719,6 +1719,23 @@ fn created_at_falls_back_for_b02() {
 }
 
 #[test]
+fn created_at_falls_back_for_a_b02_met_while_the_rows_are_read() {
+    // The archive passes its checks; a record longer than max_record_bytes is met among the
+    // rows: that B02 too means the archive did not pass B02.
+    let longest = batch()
+        .registry
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .expect("lines");
+    let mut rx = Rx::with(&limits(&format!("max_record_bytes = {}", longest - 5)));
+    let h = rx.process(NAME, &good_zip());
+    let m = assert_nak(&rx, &h, "B02");
+    assert_mentions(&m, "max_record_bytes");
+    assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT);
+}
+
+#[test]
 fn created_at_falls_back_with_two_created_at_lines() {
     for second in [CREATED_AT, "2026-11-22T04:00:00+05:00"] {
         let z = with_control(|c| format!("{c}created_at={second}\r\n"));
