@@ -497,12 +497,28 @@ impl Engine {
     }
 
     fn remove_from_inbox(&self, name: &str, sha: &str) -> Result<(), EngineError> {
-        let p = self.cfg.inbox.join(name);
-        // A file of the same name with other bytes is a new arrival: leave it.
-        match fsutil::sha256_file(&p) {
-            Ok(h) if hex(&h) == sha => fsutil::remove_durable(&p).map_err(io_at(&p)),
-            _ => Ok(()),
+        // The name as recorded. A name that is not UTF-8 was recorded with U+FFFD in place of
+        // its invalid bytes: that file is found among the entries whose names read the same.
+        let paths: Vec<PathBuf> = if name.contains(char::REPLACEMENT_CHARACTER) {
+            let inbox = &self.cfg.inbox;
+            fs::read_dir(inbox)
+                .map_err(io_at(inbox))?
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy() == name)
+                .map(|e| e.path())
+                .collect()
+        } else {
+            vec![self.cfg.inbox.join(name)]
+        };
+        for p in paths {
+            // A file of the same name with other bytes is a new arrival: leave it.
+            if let Ok(h) = fsutil::sha256_file(&p)
+                && hex(&h) == sha
+            {
+                fsutil::remove_durable(&p).map_err(io_at(&p))?;
+            }
         }
+        Ok(())
     }
 
     fn finish_delivery(

@@ -223,6 +223,25 @@ fn names_not_of_the_agreements_form_are_set_aside_with_a_reason_and_no_response(
 }
 
 #[test]
+fn a_name_that_is_not_utf8_is_set_aside_once_and_leaves_the_inbox() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut rx = Rx::new();
+    let name = std::ffi::OsStr::from_bytes(b"MUNIS_\xff_PAY.zip");
+    std::fs::write(rx.engine.cfg.inbox.join(name), reference(PAY1)).expect("write");
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].result, "SET_ASIDE", "{handled:?}");
+    assert!(
+        rx.inbox().is_empty(),
+        "still in the inbox: {:?}",
+        rx.inbox()
+    );
+    assert!(rx.run().is_empty(), "set aside again");
+    let (kept, reasons) = set_aside_contents(&rx);
+    assert_eq!((kept.len(), reasons.len()), (1, 1));
+}
+
+#[test]
 fn the_same_bytes_set_aside_under_two_names_keep_both_reasons() {
     let mut rx = Rx::new();
     let bytes = reference(PAY1);
