@@ -325,7 +325,7 @@ impl Engine {
         Ok(self.scan(None)?.ready)
     }
 
-    /// Scans the inbox. Temporary names (`*.part`, `*.tmp`), dot-files, folders and links are
+    /// Scans the inbox. Temporary names (`*.part` and dot-files, §1), folders and links are
     /// left alone. A file is ready once it has not been modified for the settle time and (with
     /// `stability`, as `watch` keeps it) its size and time have been seen unchanged for that
     /// long; an archive name whose zip central directory is unreadable waits up to
@@ -340,7 +340,9 @@ impl Engine {
         for e in fs::read_dir(inbox).map_err(io_at(inbox))? {
             let e = e.map_err(io_at(inbox))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") {
+            // The temporary names of agreement §1; any other name is taken (and set aside
+            // when it is not an archive name, §2).
+            if name.starts_with('.') || name.ends_with(".part") {
                 continue;
             }
             let Ok(meta) = fs::symlink_metadata(e.path()) else {

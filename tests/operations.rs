@@ -96,9 +96,9 @@ fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
 fn temporary_and_hidden_files_are_left_alone() {
     let mut rx = Rx::new();
     let bytes = reference(PAY1);
+    // The temporary names of §1: `*.part`, or a name starting with `.`.
     let names = [
         "MUNIS_SUDBILLING_PAY_20261121_001.zip.part",
-        "MUNIS_SUDBILLING_PAY_20261121_001.tmp",
         ".MUNIS_SUDBILLING_PAY_20261121_001.zip",
         ".hidden.zip",
     ];
@@ -122,6 +122,17 @@ fn temporary_and_hidden_files_are_left_alone() {
     let handled = rx.run();
     assert_eq!(handled.len(), 1);
     assert_eq!(handled[0].file, PAY1);
+}
+
+#[test]
+fn a_name_ending_in_tmp_is_not_a_temporary_name_and_is_set_aside() {
+    // §1 names the temporary forms; any other name not of the §2 form is set aside.
+    let mut rx = Rx::new();
+    rx.drop_in("MUNIS_SUDBILLING_PAY_20261121_001.tmp", &reference(PAY1));
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].result, "SET_ASIDE", "{handled:?}");
+    assert!(rx.inbox().is_empty());
 }
 
 #[test]
