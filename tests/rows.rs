@@ -397,6 +397,46 @@ fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
 }
 
 #[test]
+fn reversal_fields_follow_section_5_2() {
+    // §5.2 asks of `payment_id` only that it is there and names the payment being reversed: an
+    // id of another shape names no payment (`4`), it is not a format error. `reason` is 1 to
+    // 200 characters; `amount` is an amount (§5) that must equal the payment's.
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "500.00")]);
+    assert_eq!(got, [format!("1;{};1;", pid(1))]);
+    let mut long_reason = rev(&pid(1), "500.00");
+    long_reason[3] = "Ж".repeat(201);
+    let mut no_reason = rev(&pid(1), "500.00");
+    no_reason[3] = String::new();
+    let got = w.send(
+        BatchType::Rev,
+        "001",
+        &[
+            rev("12345", "500.00"),
+            rev("ABC-1", "500.00"),
+            rev("", "500.00"),
+            long_reason,
+            no_reason,
+            rev(&pid(1), "500.0"),
+            rev(&pid(1), "0.00"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            "1;12345;4;".to_string(),
+            "2;ABC-1;4;".to_string(),
+            "3;;201;payment_id".to_string(),
+            format!("4;{};202;reason", pid(1)),
+            format!("5;{};201;reason", pid(1)),
+            format!("6;{};202;amount", pid(1)),
+            format!("7;{};305;", pid(1)),
+        ]
+    );
+    assert_eq!(w.paid(0), 50_000, "nothing reversed");
+}
+
+#[test]
 fn reversals_reopen_the_amount_and_are_not_applied_twice() {
     let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
     let got = w.send(
