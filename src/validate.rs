@@ -308,6 +308,52 @@ mod tests {
     }
 
     #[test]
+    fn rec_fields_are_checked_as_in_pay() {
+        // §5.3: payment_id, invoice_no and amount as in PAY; state PAID or REVERSED.
+        let s = Schemas::built_in().unwrap();
+        let good = [
+            "200000000000",
+            "2026-11-21 10:00:00",
+            "11111111111111111111",
+            "5000.00",
+            "PAID",
+        ];
+        let check = |i: usize, v: &str| {
+            let mut row: Vec<String> = good.iter().map(|f| f.to_string()).collect();
+            row[i] = v.into();
+            check_row(&s.rec, &ctx(), &row).err().map(|f| {
+                (
+                    f.status.code(),
+                    f.field.map(|i| s.rec.fields[i].name.clone()),
+                )
+            })
+        };
+        assert_eq!(check(0, "200000000000"), None);
+        assert_eq!(check(4, "REVERSED"), None);
+        let cases = [
+            (0, "", 201, "payment_id"),
+            (0, "20000000000", 202, "payment_id"),
+            (0, "2000000000000000000000", 202, "payment_id"),
+            (0, "20000000000A", 202, "payment_id"),
+            (2, "1111111111111111111", 202, "invoice_no"),
+            (2, "", 201, "invoice_no"),
+            (3, "0.00", 202, "amount"),
+            (3, "5000.0", 202, "amount"),
+            (3, "-5.00", 202, "amount"),
+            (3, "", 201, "amount"),
+            (4, "paid", 202, "state"),
+            (4, "", 201, "state"),
+        ];
+        for (i, v, code, field) in cases {
+            assert_eq!(
+                check(i, v),
+                Some((code, Some(field.to_string()))),
+                "{field} = {v:?}"
+            );
+        }
+    }
+
+    #[test]
     fn rec_dates_must_be_on_the_business_date() {
         let s = Schemas::built_in().unwrap();
         let row = |d: &str| -> Vec<String> {
