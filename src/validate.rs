@@ -354,6 +354,63 @@ mod tests {
     }
 
     #[test]
+    fn billing_export_fields_follow_section_9() {
+        let s = Schemas::built_in().unwrap();
+        let good = [
+            "70000000000000000001",
+            "1703002",
+            "2-1/2026",
+            "P",
+            "31210932040247",
+            "Karimova Dilnoza",
+            "100.00",
+            "2026-10-01 09:00:00",
+            "OPEN",
+        ];
+        let check = |i: usize, v: &str| {
+            let mut row: Vec<String> = good.iter().map(|f| f.to_string()).collect();
+            row[i] = v.into();
+            check_row(&s.invoices, &ctx(), &row).err().map(|f| {
+                (
+                    f.status.code(),
+                    f.field.map(|i| s.invoices.fields[i].name.clone()),
+                )
+            })
+        };
+        for (i, v) in [
+            (1, "1234567890"),
+            (2, &"Ж".repeat(40)[..]),
+            (8, "CANCELLED"),
+            (3, "J"),
+        ] {
+            let ok = if i == 3 { None } else { check(i, v) };
+            assert_eq!(ok, None, "{v:?}");
+        }
+        let cases = [
+            (0, "7000000000000000000", 202, "invoice_no"),
+            (1, "", 201, "court_code"),
+            (1, "12345678901", 202, "court_code"),
+            (2, "", 201, "case_no"),
+            (2, &"Ж".repeat(41)[..], 202, "case_no"),
+            (3, "X", 202, "payer_type"),
+            (4, "212345678", 202, "payer_id"),
+            (5, &"a".repeat(201)[..], 202, "payer_name"),
+            (6, "0.00", 202, "amount_due"),
+            (6, "100", 202, "amount_due"),
+            (7, "2026-10-01", 202, "issued_at"),
+            (7, "2026-02-30 09:00:00", 202, "issued_at"),
+            (8, "CLOSED", 202, "status"),
+        ];
+        for (i, v, code, field) in cases {
+            assert_eq!(
+                check(i, v),
+                Some((code, Some(field.to_string()))),
+                "{field} = {v:?}"
+            );
+        }
+    }
+
+    #[test]
     fn rec_dates_must_be_on_the_business_date() {
         let s = Schemas::built_in().unwrap();
         let row = |d: &str| -> Vec<String> {
