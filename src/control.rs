@@ -3,7 +3,7 @@
 use crate::amount;
 use crate::charset::Charset;
 use crate::name::{BatchName, BatchType};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate, Timelike};
 
 /// The batch format this receiver speaks.
 pub const FORMAT: &str = "munis-offline/1";
@@ -42,7 +42,16 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     if b.len() < 20 || !matches!(b[10], b'T' | b't') {
         return None;
     }
-    DateTime::parse_from_rfc3339(s).ok()
+    let dt = DateTime::parse_from_rfc3339(s).ok()?;
+    // chrono takes a second 60 at any time; RFC 3339 allows it only for a leap second, which
+    // can only be the last second of a UTC day.
+    if dt.nanosecond() >= 1_000_000_000 {
+        let utc = dt.naive_utc().time();
+        if (utc.hour(), utc.minute()) != (23, 59) {
+            return None;
+        }
+    }
+    Some(dt)
 }
 
 /// The `rows` a control record declares, read leniently (a hint for planning, never an
@@ -183,6 +192,15 @@ mod tests {
 
     fn name() -> BatchName {
         BatchName::parse("MUNIS_SUDBILLING_PAY_20261121_001.zip").unwrap()
+    }
+
+    #[test]
+    fn second_60_is_valid_only_as_a_leap_second() {
+        assert!(parse_rfc3339("2026-11-22T01:05:60+05:00").is_none());
+        assert!(parse_rfc3339("2026-11-22T23:59:60+05:00").is_none());
+        assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_some());
+        assert!(parse_rfc3339("2017-01-01T04:59:60+05:00").is_some());
+        assert!(parse_rfc3339("2026-11-22T01:05:59+05:00").is_some());
     }
 
     #[test]
