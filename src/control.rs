@@ -105,7 +105,8 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     for (i, raw) in lines.iter().enumerate() {
         let n = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.is_empty() {
+        // Blank: empty, or spaces and tabs only.
+        if line.bytes().all(|b| matches!(b, b' ' | b'\t')) {
             continue;
         }
         let (key, value) = line
@@ -213,6 +214,9 @@ mod tests {
         lines.reverse();
         let shuffled = format!("\n{}\n\n", lines.join("\n"));
         assert!(parse(shuffled.as_bytes(), &name()).is_ok());
+        // A line of spaces or tabs is blank too.
+        let spaced = format!("  \r\n{}\n\t\n \t \n", lines.join("\n"));
+        assert!(parse(spaced.as_bytes(), &name()).is_ok());
     }
 
     #[test]
