@@ -357,6 +357,12 @@ impl Engine {
             let path = e.path();
             present.push(path.clone());
             let mtime = meta.modified().ok();
+            // A time in the future (a share whose clock runs ahead) says nothing of the file's
+            // age: it is taken once it has been seen unchanged for the settle time (`watch`).
+            let ahead = mtime.is_some_and(|m| m > now);
+            if ahead {
+                tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
+            }
             let age = mtime
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
@@ -369,7 +375,11 @@ impl Engine {
                 if entry.0 != meta.len() || entry.1 != mtime {
                     *entry = (meta.len(), mtime, Instant::now(), false);
                 }
-                stable_for = stable_for.min(entry.2.elapsed());
+                stable_for = if ahead {
+                    entry.2.elapsed()
+                } else {
+                    stable_for.min(entry.2.elapsed())
+                };
                 unreadable_since = entry.2.elapsed();
             }
             if stable_for < self.cfg.settle {

@@ -166,6 +166,30 @@ fn a_file_modified_within_the_settle_time_is_not_taken_yet() {
 }
 
 #[test]
+fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time() {
+    let rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
+    ));
+    let p = rx.drop_in(PAY1, &reference(PAY1));
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .expect("open")
+        .set_modified(SystemTime::now() + Duration::from_secs(3600))
+        .expect("set mtime");
+    let mut seen = reestr::engine::Stability::new();
+    let first = rx.engine.scan(Some(&mut seen)).expect("scan");
+    assert_eq!((first.ready.len(), first.pending), (0, 1));
+    std::thread::sleep(Duration::from_millis(1100));
+    let later = rx.engine.scan(Some(&mut seen)).expect("scan");
+    assert_eq!(
+        later.ready,
+        [p],
+        "an hour ahead, still taken once it stopped changing"
+    );
+}
+
+#[test]
 fn handled_archives_leave_the_inbox_whatever_the_answer() {
     let mut rx = Rx::new();
     rx.import_reference_invoices();
