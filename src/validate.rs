@@ -307,6 +307,34 @@ mod tests {
         assert_eq!(fails(row), (201, "payer_name".into()));
     }
 
+    /// The status code and field name of the first failure of `good` with column `i` set to
+    /// `v`, if any.
+    fn with_value(schema: &Schema, good: &[&str], i: usize, v: &str) -> Option<(u16, String)> {
+        let mut row: Vec<String> = good.iter().map(|f| f.to_string()).collect();
+        row[i] = v.into();
+        check_row(schema, &ctx(), &row).err().map(|f| {
+            let field = f.field.map(|i| schema.fields[i].name.clone());
+            (f.status.code(), field.unwrap_or_default())
+        })
+    }
+
+    /// Each `(column, value)` of `allowed` passes; each `(column, value, code, field)` of
+    /// `refused` gives that code and field.
+    fn field_rules(
+        schema: &Schema,
+        good: &[&str],
+        allowed: &[(usize, &str)],
+        refused: &[(usize, &str, u16, &str)],
+    ) {
+        for &(i, v) in allowed {
+            assert_eq!(with_value(schema, good, i, v), None, "{v:?}");
+        }
+        for &(i, v, code, field) in refused {
+            let want = Some((code, field.to_string()));
+            assert_eq!(with_value(schema, good, i, v), want, "{field} = {v:?}");
+        }
+    }
+
     #[test]
     fn rec_fields_are_checked_as_in_pay() {
         // §5.3: payment_id, invoice_no and amount as in PAY; state PAID or REVERSED.
@@ -318,39 +346,25 @@ mod tests {
             "5000.00",
             "PAID",
         ];
-        let check = |i: usize, v: &str| {
-            let mut row: Vec<String> = good.iter().map(|f| f.to_string()).collect();
-            row[i] = v.into();
-            check_row(&s.rec, &ctx(), &row).err().map(|f| {
-                (
-                    f.status.code(),
-                    f.field.map(|i| s.rec.fields[i].name.clone()),
-                )
-            })
-        };
-        assert_eq!(check(0, "200000000000"), None);
-        assert_eq!(check(4, "REVERSED"), None);
-        let cases = [
-            (0, "", 201, "payment_id"),
-            (0, "20000000000", 202, "payment_id"),
-            (0, "2000000000000000000000", 202, "payment_id"),
-            (0, "20000000000A", 202, "payment_id"),
-            (2, "1111111111111111111", 202, "invoice_no"),
-            (2, "", 201, "invoice_no"),
-            (3, "0.00", 202, "amount"),
-            (3, "5000.0", 202, "amount"),
-            (3, "-5.00", 202, "amount"),
-            (3, "", 201, "amount"),
-            (4, "paid", 202, "state"),
-            (4, "", 201, "state"),
-        ];
-        for (i, v, code, field) in cases {
-            assert_eq!(
-                check(i, v),
-                Some((code, Some(field.to_string()))),
-                "{field} = {v:?}"
-            );
-        }
+        field_rules(
+            &s.rec,
+            &good,
+            &[(0, "200000000000"), (4, "REVERSED")],
+            &[
+                (0, "", 201, "payment_id"),
+                (0, "20000000000", 202, "payment_id"),
+                (0, "2000000000000000000000", 202, "payment_id"),
+                (0, "20000000000A", 202, "payment_id"),
+                (2, "1111111111111111111", 202, "invoice_no"),
+                (2, "", 201, "invoice_no"),
+                (3, "0.00", 202, "amount"),
+                (3, "5000.0", 202, "amount"),
+                (3, "-5.00", 202, "amount"),
+                (3, "", 201, "amount"),
+                (4, "paid", 202, "state"),
+                (4, "", 201, "state"),
+            ],
+        );
     }
 
     #[test]
@@ -367,46 +381,28 @@ mod tests {
             "2026-10-01 09:00:00",
             "OPEN",
         ];
-        let check = |i: usize, v: &str| {
-            let mut row: Vec<String> = good.iter().map(|f| f.to_string()).collect();
-            row[i] = v.into();
-            check_row(&s.invoices, &ctx(), &row).err().map(|f| {
-                (
-                    f.status.code(),
-                    f.field.map(|i| s.invoices.fields[i].name.clone()),
-                )
-            })
-        };
-        // The longest values allowed, and the other status.
-        for (i, v) in [
-            (1, "1234567890"),
-            (2, &"Ж".repeat(40)[..]),
-            (8, "CANCELLED"),
-        ] {
-            assert_eq!(check(i, v), None, "{v:?}");
-        }
-        let cases = [
-            (0, "7000000000000000000", 202, "invoice_no"),
-            (1, "", 201, "court_code"),
-            (1, "12345678901", 202, "court_code"),
-            (2, "", 201, "case_no"),
-            (2, &"Ж".repeat(41)[..], 202, "case_no"),
-            (3, "X", 202, "payer_type"),
-            (4, "212345678", 202, "payer_id"),
-            (5, &"a".repeat(201)[..], 202, "payer_name"),
-            (6, "0.00", 202, "amount_due"),
-            (6, "100", 202, "amount_due"),
-            (7, "2026-10-01", 202, "issued_at"),
-            (7, "2026-02-30 09:00:00", 202, "issued_at"),
-            (8, "CLOSED", 202, "status"),
-        ];
-        for (i, v, code, field) in cases {
-            assert_eq!(
-                check(i, v),
-                Some((code, Some(field.to_string()))),
-                "{field} = {v:?}"
-            );
-        }
+        let (case_40, case_41, name_201) = ("Ж".repeat(40), "Ж".repeat(41), "a".repeat(201));
+        field_rules(
+            &s.invoices,
+            &good,
+            // The longest values allowed, and the other status.
+            &[(1, "1234567890"), (2, &case_40), (8, "CANCELLED")],
+            &[
+                (0, "7000000000000000000", 202, "invoice_no"),
+                (1, "", 201, "court_code"),
+                (1, "12345678901", 202, "court_code"),
+                (2, "", 201, "case_no"),
+                (2, &case_41, 202, "case_no"),
+                (3, "X", 202, "payer_type"),
+                (4, "212345678", 202, "payer_id"),
+                (5, &name_201, 202, "payer_name"),
+                (6, "0.00", 202, "amount_due"),
+                (6, "100", 202, "amount_due"),
+                (7, "2026-10-01", 202, "issued_at"),
+                (7, "2026-02-30 09:00:00", 202, "issued_at"),
+                (8, "CLOSED", 202, "status"),
+            ],
+        );
     }
 
     #[test]
