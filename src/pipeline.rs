@@ -251,11 +251,19 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         in_reply_to: name.batch_id(),
         in_reply_to_sha256: job.sha256.to_string(),
     };
-    let nak = |header: Header, (code, message): Reject| Evaluation {
-        header,
-        verdict: Verdict::Nak { code, message },
-        result: None,
-        counts: BTreeMap::new(),
+    // §8: an archive that did not pass the B01 and B02 checks, whether they were met while
+    // the archive was read or later among the rows (a record over `max_record_bytes`), gets
+    // the fallback `created_at`.
+    let nak = |mut header: Header, (code, message): Reject| {
+        if matches!(code, BatchCode::B01 | BatchCode::B02) {
+            header.created_at = Header::fallback_created_at(name.date);
+        }
+        Evaluation {
+            header,
+            verdict: Verdict::Nak { code, message },
+            result: None,
+            counts: BTreeMap::new(),
+        }
     };
     if let Some(r) = refused {
         return Ok(nak(header, r));
@@ -311,18 +319,6 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
             result: Some(spool),
             counts,
         }),
-        // A B02 met while the rows are read (a record over `max_record_bytes`) means the
-        // archive did not pass the B02 checks: `created_at` falls back (§8).
-        Err(r) if matches!(r.0, BatchCode::B01 | BatchCode::B02) => {
-            let created_at = Header::fallback_created_at(name.date);
-            Ok(nak(
-                Header {
-                    created_at,
-                    ..header
-                },
-                r,
-            ))
-        }
         Err(r) => Ok(nak(header, r)),
     }
 }
