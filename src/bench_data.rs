@@ -712,24 +712,13 @@ fn purpose(g: &mut Rng, inv: &Invoice, name: &str) -> String {
     }
 }
 
-/// Appends `s` as a field of the §5 dialect (quoted only when it must be).
-fn push_field(line: &mut String, s: &str) {
-    if s.bytes().any(|b| matches!(b, b';' | b'"' | b'\r' | b'\n')) {
-        line.push('"');
-        line.push_str(&s.replace('"', "\"\""));
-        line.push('"');
-    } else {
-        line.push_str(s);
-    }
-}
-
 fn join_line(line: &mut String, fields: &[&str]) {
     line.clear();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             line.push(';');
         }
-        push_field(line, f);
+        sample::push_field(line, f);
     }
     line.push_str("\r\n");
 }

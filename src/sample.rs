@@ -78,12 +78,23 @@ pub fn account(mfo: &str, rng: &mut Rng) -> String {
     String::from_utf8_lossy(&a).into_owned()
 }
 
-/// Quotes a field for the registry dialect when it must be.
+/// A field of the registry dialect as a sender writes it: quoted when it holds `;`, `"`, CR or
+/// LF (more often than §5 needs, which every reader accepts; the receiver's `result.csv` quotes
+/// only when it must, `respond`).
 pub fn field(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_field(&mut out, s);
+    out
+}
+
+/// Appends [`field`]`(s)` to `out`.
+pub fn push_field(out: &mut String, s: &str) {
     if s.bytes().any(|b| matches!(b, b';' | b'"' | b'\r' | b'\n')) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
     } else {
-        s.to_string()
+        out.push_str(s);
     }
 }
 
