@@ -473,6 +473,7 @@ impl<'t> Ledger<'t> {
         st.raw_bind_parameter(12, batch_id)?;
         st.raw_bind_parameter(14, journal_seq)?;
         let mut paid_at = String::with_capacity(19);
+        // Each window of rows has its text touched just before its rows are bound.
         let rows = payments.chunks(TOUCH_ROWS).flat_map(|w| {
             touch_text(w);
             w
