@@ -9,10 +9,10 @@
 //! # A PAY archive whose registry is the header and one row whose physical line is BYTES long
 //! # (its purpose: pseudo-random letters and digits, so the ratio limit does not stop it).
 //! cargo run --release --example hostile -- long-line OUT.zip [BYTES]
-//! # A PAY archive whose registry is the header and one row whose quoted purpose is BYTES of
-//! # short lines (64 bytes and LF): every physical line is far under the 64 KiB line limit, but
-//! # the record is BYTES long.
-//! cargo run --release --example hostile -- long-record OUT.zip [BYTES]
+//! # A PAY archive whose registry is the header and COUNT rows (default 1) whose quoted purpose
+//! # is BYTES of short lines (64 bytes and LF): every physical line is far under the 64 KiB line
+//! # limit, but each record is BYTES long.
+//! cargo run --release --example hostile -- long-record OUT.zip [BYTES] [COUNT]
 //! # A PAY archive whose registry.csv is BYTES of rows just under the 64 KiB line limit: each
 //! # row's payment_id is WIDTH pseudo-random digits (default 65000; a 202 payment_id), the
 //! # other fields valid.
@@ -59,10 +59,10 @@ fn main() -> ExitCode {
         Some("wide-rows") if args.len() >= 2 => size(args.get(2), 1 << 30).and_then(|n| {
             size(args.get(3), 65_000).and_then(|w| wide_rows(Path::new(&args[1]), n, w as usize))
         }),
-        Some("long-record") if args.len() >= 2 => {
-            size(args.get(2), 64 << 20).and_then(|n| long_record(Path::new(&args[1]), n))
-        }
-        _ => Err("usage: hostile rows OUT.zip INVOICES.csv [BYTES] | hostile long-line OUT.zip [BYTES] | hostile long-record OUT.zip [BYTES] | hostile wide-rows OUT.zip [BYTES] [WIDTH]".into()),
+        Some("long-record") if args.len() >= 2 => size(args.get(2), 64 << 20).and_then(|n| {
+            size(args.get(3), 1).and_then(|c| long_record(Path::new(&args[1]), n, c))
+        }),
+        _ => Err("usage: hostile rows OUT.zip INVOICES.csv [BYTES] | hostile long-line OUT.zip [BYTES] | hostile long-record OUT.zip [BYTES] [COUNT] | hostile wide-rows OUT.zip [BYTES] [WIDTH]".into()),
     };
     match result {
         Ok(summary) => {
@@ -335,9 +335,14 @@ fn long_line(out: &Path, bytes: u64) -> Res<String> {
 // ---------------------------------------------------------------------------------------------
 // long-record
 
-/// The header and one row whose quoted purpose is `bytes` bytes of 63 pseudo-random characters
-/// and an LF each.
-fn stream_long_record(w: &mut dyn Write, bytes: u64, sha: Option<&mut Sha256>) -> Res<()> {
+/// The header and `count` rows whose quoted purpose is `bytes` bytes of 63 pseudo-random
+/// characters and an LF each.
+fn stream_long_record(
+    w: &mut dyn Write,
+    bytes: u64,
+    count: u64,
+    sha: Option<&mut Sha256>,
+) -> Res<()> {
     let (start, _) = long_line_parts(1 << 10)?;
     let mut sha = sha;
     let mut put = |b: &[u8]| -> Res<()> {
@@ -348,36 +353,40 @@ fn stream_long_record(w: &mut dyn Write, bytes: u64, sha: Option<&mut Sha256>) -
         Ok(())
     };
     put(&header_line())?;
-    put(&start)?;
-    put(b"\"")?;
     let mut rng = Rng::new(65);
     let mut buf = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        fill_random(&mut rng, &mut buf[..n]);
-        for line in buf[..n].chunks_mut(64) {
-            if let Some(last) = line.last_mut() {
-                *last = b'\n';
+    for _ in 0..count {
+        put(&start)?;
+        put(b"\"")?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            fill_random(&mut rng, &mut buf[..n]);
+            for line in buf[..n].chunks_mut(64) {
+                if let Some(last) = line.last_mut() {
+                    *last = b'\n';
+                }
             }
+            put(&buf[..n])?;
+            left -= n as u64;
         }
-        put(&buf[..n])?;
-        left -= n as u64;
+        put(b"\"\r\n")?;
     }
-    put(b"\"\r\n")?;
     Ok(())
 }
 
-fn long_record(out: &Path, bytes: u64) -> Res<String> {
+fn long_record(out: &Path, bytes: u64, count: u64) -> Res<String> {
     let mut sha = Sha256::new();
-    stream_long_record(&mut std::io::sink(), bytes, Some(&mut sha))?;
+    stream_long_record(&mut std::io::sink(), bytes, count, Some(&mut sha))?;
     let digest = sha.finalize();
     let mut b = batch_for(out)?;
-    b.rows = 1;
-    b.amount_total = 20_400_000;
-    let zip_len = write_archive(out, &b, &digest, |w| stream_long_record(w, bytes, None))?;
+    b.rows = count;
+    b.amount_total = 20_400_000 * i128::from(count);
+    let zip_len = write_archive(out, &b, &digest, |w| {
+        stream_long_record(w, bytes, count, None)
+    })?;
     Ok(format!(
-        "{{\"archive\":{:?},\"archive_bytes\":{zip_len},\"record_bytes\":{bytes},\"rows\":1,\"registry_sha256\":\"{}\"}}",
+        "{{\"archive\":{:?},\"archive_bytes\":{zip_len},\"record_bytes\":{bytes},\"rows\":{count},\"registry_sha256\":\"{}\"}}",
         PathBuf::from(out).display().to_string(),
         hex::encode(digest)
     ))

@@ -10,8 +10,10 @@
 #  long-line    the header and one physical line of 64 MiB (pseudo-random letters, so the ratio
 #               limit does not stop it first): B02 at 64 KiB;
 #  long-record  the header and one row whose quoted purpose is 64 MiB of 64-byte lines: no
-#               physical line is over the limit, the record is over max_record_bytes (1 MiB):
-#               B02 at 1 MiB;
+#               physical line is over the limit, the record is over max_record_bytes (16 MiB):
+#               B02 at 16 MiB;
+#  record-at-limit  the same with 16 records of 16 MiB less 64 KiB each: under every limit, each
+#               read whole; every row gets 202 purpose;
 #  wide-rows    registry.csv of 1 GiB of rows just under the 64 KiB line limit, each with a
 #               payment_id of 65000 pseudo-random digits (202 payment_id).
 # Runs `reestr check` (read-only, rolled back) and `reestr run` on each under /usr/bin/time -v
@@ -22,7 +24,7 @@
 # Environment: MEMORY_BOUND_MIB (default 256), HOSTILE_ROWS_BYTES (default 1073741824; several
 # sizes, space-separated, make a series), HOSTILE_LINE_BYTES (default 67108864, also the
 # long-record size), HOSTILE_WIDE_BYTES (default 1073741824), MEMORY_CASES (default
-# "rows long-line long-record wide-rows info"), MEMORY_DIR (default $CARGO_TARGET_DIR/memory,
+# "rows long-line long-record record-at-limit wide-rows info"), MEMORY_DIR (default $CARGO_TARGET_DIR/memory,
 # removed first). Needs about 4 GiB of free disk per GiB of rows, and, for wide-rows, several
 # GiB of free memory (see docs/MEMORY.md).
 set -euo pipefail
@@ -35,7 +37,7 @@ bound_mib=${MEMORY_BOUND_MIB:-256}
 rows_sizes=${HOSTILE_ROWS_BYTES:-1073741824}
 line_bytes=${HOSTILE_LINE_BYTES:-67108864}
 wide_bytes=${HOSTILE_WIDE_BYTES:-1073741824}
-cases=" ${MEMORY_CASES:-rows long-line long-record wide-rows info} "
+cases=" ${MEMORY_CASES:-rows long-line long-record record-at-limit wide-rows info} "
 want() { [[ $cases == *" $1 "* ]]; }
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -217,6 +219,29 @@ if want long-record; then
     "$bin" --config "$rx/reestr.toml" run --json
   grep -q '"B02"' "$work/run-long-record.json" || die "run long-record: $(cat "$work/run-long-record.json")"
   record "NAK B02 (record over max_record_bytes)"
+fi
+
+if want record-at-limit; then
+  at=$work/archives/MUNIS_SUDBILLING_PAY_20261121_005.zip
+  at_bytes=$(((16 << 20) - (64 << 10)))
+  "$hostile" long-record "$at" "$at_bytes" 16 >"$work/record-at-limit.json"
+  say "$(cat "$work/record-at-limit.json")"
+  input="16 records of $at_bytes B in 64 B lines, $(stat -c %s "$at") B archive"
+  measure record-at-limit check "$input" yes "$work/check-record-at-limit.out" -- \
+    "$bin" --config "$rx/reestr.toml" check "$at"
+  grep -q "^16;25786018516942;202;purpose;" "$work/check-record-at-limit.out" ||
+    die "check record-at-limit: $(head -c 2000 "$work/check-record-at-limit.out")"
+  record "ACK; 16 rows 202 purpose"
+  cp "$at" "$rx/inbox/"
+  measure record-at-limit run "$input" yes "$work/run-record-at-limit.json" -- \
+    "$bin" --config "$rx/reestr.toml" run --json
+  python3 - "$work/run-record-at-limit.json" <<'EOF' || die "run record-at-limit: $(head -c 2000 "$work/run-record-at-limit.json")"
+import json, sys
+h = json.load(open(sys.argv[1]))["handled"][0]
+assert h["result"] == "ACK", h
+assert {str(k): v for k, v in h["statuses"].items()} == {"202": 16}, h
+EOF
+  record "ACK; 16 rows 202 purpose"
 fi
 
 # --- wide-rows: check then run -------------------------------------------------------------

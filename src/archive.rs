@@ -35,7 +35,8 @@ pub struct Limits {
     /// Longest physical registry line, in bytes, without its line end.
     pub max_line_bytes: u64,
     /// Longest registry record (a row, its quoted line breaks included), in bytes. Not in the
-    /// agreement: a guard against records made of many short lines; no valid row comes near.
+    /// agreement: a guard against records made of many short lines; no valid row comes near,
+    /// and the default (16 MiB) is far above any record a test of the line limit would build.
     pub max_record_bytes: u64,
 }
 
@@ -48,7 +49,7 @@ impl Default for Limits {
             ratio_applies_above: 1 << 20,
             max_entries: 16,
             max_line_bytes: 64 << 10,
-            max_record_bytes: 1 << 20,
+            max_record_bytes: 16 << 20,
         }
     }
 }

@@ -528,6 +528,41 @@ fn b02_registry_line_limit_with_the_default_64_kib() {
 }
 
 #[test]
+fn a_record_of_many_short_lines_over_a_mib_is_a_row_not_a_b02() {
+    // §3 limits physical lines; a quoted field may hold line breaks (§5). A 2 MiB purpose of
+    // 1,000-byte lines breaks no limit of the agreement: the row gets 202 on its purpose.
+    // Pseudo-random letters keep the registry's ratio under 200 (it is over 1 MiB).
+    let mut seed: u32 = 0x2545_f491;
+    let mut purpose = String::with_capacity(2 << 20);
+    while purpose.len() < 2 << 20 {
+        for _ in 0..1000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            purpose.push(char::from(b'a' + (seed % 26) as u8));
+        }
+        purpose.push('\n');
+    }
+    let mut rows = pay_rows();
+    rows[1][10] = purpose;
+    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let got: Vec<(String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(line, _, status, field)| (format!("{line}:{status}"), field))
+        .collect();
+    let want = [("1:1", ""), ("2:202", "purpose"), ("3:1", "")];
+    assert_eq!(
+        got,
+        want.map(|(s, f)| (s.to_string(), f.to_string())),
+        "rows"
+    );
+}
+
+#[test]
 fn b02_archive_larger_than_the_limit() {
     let z = good_zip();
     ack_with(&limits(&format!("max_archive_bytes = {}", z.len())), &z);
