@@ -188,6 +188,20 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             format!("{which} appears twice in the archive"),
         ));
     }
+    // The end record's count is what the zip crate reads (its names are distinct now); another
+    // tool may walk the directory itself and see more entries.
+    match central_names(path, zip.central_directory_start(), count + 1) {
+        Ok(names) if names.len() <= count => {}
+        Err(e) if !is_data_error(&e) => return Err(ReadError::Io(e)),
+        _ => {
+            return Err(reject(
+                BatchCode::B01,
+                format!(
+                    "the central directory holds more records than the {count} its end record declares"
+                ),
+            ));
+        }
+    }
     // Step one: the central directory.
     let mut declared_total: u128 = 0;
     let mut names = HashSet::new();
@@ -262,12 +276,29 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     // Step two: the real bytes.
     let mut total: u64 = 0;
     let mut entries = Vec::with_capacity(count);
+    let mut raw = File::open(path)?;
     for index in 0..count {
         let f = zip.by_index_raw(index).map_err(zip_error)?;
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
         let shown = display_name(f.name_raw());
         let (declared, csize, crc) = (f.size(), f.compressed_size(), f.crc32());
         let deflated = f.compression() == CompressionMethod::Deflated;
+        let central = Central {
+            name: f.name_raw().to_vec(),
+            method: if deflated { 8 } else { 0 },
+            crc,
+            csize,
+            size: declared,
+            header_start: f.header_start(),
+        };
+        let local = local_header(&mut raw, &central)
+            .map_err(|e| read_failure(e, &shown))?
+            .map_err(|what| {
+                reject(
+                    BatchCode::B01,
+                    format!("entry {shown:?}: {what} in its local header differs from the central directory"),
+                )
+            })?;
         let is_registry = name == REGISTRY;
         let keep = !is_registry && declared <= KEEP_LIMIT;
         let mut reader = EntryReader::new(f, deflated);
@@ -341,6 +372,25 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                 format!("entry {shown:?} fails its CRC-32 check"),
             ));
         }
+        if let Some(used) = reader.compressed_in()
+            && used != csize
+        {
+            return Err(reject(
+                BatchCode::B01,
+                format!(
+                    "entry {shown:?}: its deflate stream ends after {used} of the {csize} compressed bytes it declares"
+                ),
+            ));
+        }
+        if local.descriptor
+            && !descriptor_matches(&mut raw, local.data_start + csize, &central)
+                .map_err(|e| read_failure(e, &shown))?
+        {
+            return Err(reject(
+                BatchCode::B01,
+                format!("entry {shown:?}: its data descriptor differs from the central directory"),
+            ));
+        }
         entries.push(Entry {
             index,
             name,
@@ -370,6 +420,142 @@ fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>
         names.push(name);
     }
     Ok(names)
+}
+
+/// What an entry's central-directory record says, for comparing with its local header.
+struct Central {
+    name: Vec<u8>,
+    /// 0 (stored) or 8 (deflate): the only methods that pass the directory checks.
+    method: u16,
+    crc: u32,
+    csize: u64,
+    size: u64,
+    header_start: u64,
+}
+
+/// What the local header adds: where the data starts, and whether a data descriptor follows.
+struct Local {
+    data_start: u64,
+    descriptor: bool,
+}
+
+/// A failure to read the receiver's own copy is `Io`; running out of bytes is the archive's
+/// fault (`B01`).
+fn read_failure(e: io::Error, shown: &str) -> ReadError {
+    if is_data_error(&e) {
+        reject(
+            BatchCode::B01,
+            format!("entry {shown:?}: its local header or data descriptor is cut short"),
+        )
+    } else {
+        ReadError::Io(e)
+    }
+}
+
+/// Reads an entry's local header (APPNOTE 4.3.7) and compares it with the central record: a
+/// tool that reads the local headers (a streaming unzip) must see the same name, method,
+/// encryption flag, CRC and sizes. With a data descriptor (flag bit 3) the local CRC and sizes
+/// may be zero; the descriptor is compared after the data ([`descriptor_matches`]).
+/// `Ok(Err(what))` names the field that differs.
+fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'static str>> {
+    raw.seek(io::SeekFrom::Start(c.header_start))?;
+    let mut h = [0u8; 30];
+    raw.read_exact(&mut h)?;
+    let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    if u32_at(0) != 0x0403_4b50 {
+        return Ok(Err("the signature"));
+    }
+    let (flags, method, crc) = (u16_at(6), u16_at(8), u32_at(14));
+    let mut name_extra = vec![0u8; usize::from(u16_at(26)) + usize::from(u16_at(28))];
+    raw.read_exact(&mut name_extra)?;
+    let (name, extra) = name_extra.split_at(usize::from(u16_at(26)));
+    let (csize, size) = local_sizes(extra, u32_at(18), u32_at(22));
+    let descriptor = flags & 0x08 != 0;
+    let agrees = |local: u64, central: u64| local == central || descriptor && local == 0;
+    let differs = if name != c.name {
+        Some("the name")
+    } else if method != c.method {
+        Some("the compression method")
+    } else if flags & 0x01 != 0 {
+        Some("the encryption flag")
+    } else if !agrees(u64::from(crc), u64::from(c.crc)) {
+        Some("the CRC-32")
+    } else if !agrees(csize, c.csize) {
+        Some("the compressed size")
+    } else if !agrees(size, c.size) {
+        Some("the uncompressed size")
+    } else {
+        None
+    };
+    Ok(match differs {
+        Some(what) => Err(what),
+        None => Ok(Local {
+            data_start: c.header_start + 30 + name_extra.len() as u64,
+            descriptor,
+        }),
+    })
+}
+
+/// A local header's (compressed, uncompressed) sizes: a field of all ones is taken from the
+/// zip64 extra field (header id 1; in a local header it holds the uncompressed size, then the
+/// compressed size, APPNOTE 4.5.3).
+fn local_sizes(extra: &[u8], csize: u32, size: u32) -> (u64, u64) {
+    let mut zip64: &[u8] = &[];
+    let mut rest = extra;
+    while let [a, b, c, d, tail @ ..] = rest {
+        let (id, len) = (
+            u16::from_le_bytes([*a, *b]),
+            usize::from(u16::from_le_bytes([*c, *d])),
+        );
+        let Some((data, after)) = tail.split_at_checked(len) else {
+            break;
+        };
+        if id == 1 {
+            zip64 = data;
+            break;
+        }
+        rest = after;
+    }
+    let mut values = zip64
+        .chunks_exact(8)
+        .map(|v| v.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX));
+    let mut wide = |narrow: u32| match narrow {
+        u32::MAX => values.next().unwrap_or(u64::MAX),
+        n => u64::from(n),
+    };
+    let size = wide(size);
+    let csize = wide(csize);
+    (csize, size)
+}
+
+/// Whether the data descriptor at `at` (APPNOTE 4.3.9: an optional signature, the CRC-32, then
+/// the two sizes in 4 or, for zip64, 8 bytes each) repeats the central record's values.
+fn descriptor_matches(raw: &mut File, at: u64, c: &Central) -> io::Result<bool> {
+    raw.seek(io::SeekFrom::Start(at))?;
+    let mut d = Vec::with_capacity(24);
+    raw.take(24).read_to_end(&mut d)?;
+    let u32_at = |i: usize| {
+        d.get(i..i + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let u64_at = |i: usize| {
+        d.get(i..i + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let starts = if u32_at(0) == Some(0x0807_4b50) {
+        [0, 4]
+    } else {
+        [0, 0]
+    };
+    Ok(starts.iter().any(|&o| {
+        u32_at(o) == Some(c.crc)
+            && ((u32_at(o + 4).map(u64::from), u32_at(o + 8).map(u64::from))
+                == (Some(c.csize), Some(c.size))
+                || (u64_at(o + 4), u64_at(o + 12)) == (Some(c.csize), Some(c.size)))
+    }))
 }
 
 fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {
@@ -492,6 +678,14 @@ impl<R: Read> EntryReader<R> {
             inner,
             dec: deflated.then(Inflate::new),
         }
+    }
+}
+
+impl<R: Read> EntryReader<R> {
+    /// For a deflated entry, the compressed bytes the deflate stream took (all of them once it
+    /// ended); `None` for a stored entry.
+    pub fn compressed_in(&self) -> Option<u64> {
+        self.dec.as_ref().map(|d| d.state.total_in())
     }
 }
 

@@ -261,6 +261,119 @@ fn b01_declared_size_differs_from_the_real_bytes() {
     assert_mentions(&m, "control.txt");
 }
 
+/// The good archive with a 32-bit field of the registry's local header only (offset in it) set.
+fn with_local32(offset: usize, f: impl Fn(u32) -> u32) -> Vec<u8> {
+    let mut z = good_zip();
+    let r = raw_entry(&z, "registry.csv");
+    let v = f(u32_at(&z, r.local + offset));
+    put_u32(&mut z, r.local + offset, v);
+    z
+}
+
+#[test]
+fn b01_local_header_differs_from_the_central_directory() {
+    // §7.1: a CRC mismatch or a declared size that differs from the real bytes is B01; §3:
+    // declared sizes can lie. A tool that reads the local headers would believe these.
+    for (what, offset) in [
+        ("CRC", 14),
+        ("compressed size", 18),
+        ("uncompressed size", 22),
+    ] {
+        for f in [|v: u32| v ^ 1, |v: u32| v + 1000] {
+            let m = nak(&with_local32(offset, f), "B01");
+            assert_mentions(&m, "registry.csv");
+            assert_mentions(&m, what);
+            assert_mentions(&m, "local header");
+        }
+    }
+    // The name (same length, so every offset stays right), and one that climbs out.
+    for local in [&b"registry.csX"[..], b"../istry.csv"] {
+        let mut z = good_zip();
+        let r = raw_entry(&z, "registry.csv");
+        z[r.local + 30..r.local + 42].copy_from_slice(local);
+        let m = nak(&z, "B01");
+        assert_mentions(&m, "the name in its local header");
+    }
+    // The method and the encryption flag.
+    let mut z = good_zip();
+    let r = raw_entry(&z, "registry.csv");
+    put_u16(&mut z, r.local + 8, 0);
+    assert_mentions(&nak(&z, "B01"), "compression method");
+    let mut z = good_zip();
+    put_u16(&mut z, r.local + 6, 1);
+    assert_mentions(&nak(&z, "B01"), "encryption flag");
+}
+
+#[test]
+fn b01_central_directory_holds_more_records_than_the_end_record_declares() {
+    // A fifth record (an entry not allowed, B03 if it were seen) hidden from a reader that
+    // trusts the end record's count of four.
+    let mut entries = raw_good_entries();
+    entries.push(RawEntry::stored("evil.txt", b"hidden"));
+    let mut z = raw_zip(&entries);
+    let eocd = z.len() - 22;
+    assert_eq!(u32_at(&z, eocd), 0x0605_4b50);
+    put_u16(&mut z, eocd + 8, 4);
+    put_u16(&mut z, eocd + 10, 4);
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "central directory");
+    // Declaring three of four hides the HMAC: still B01, not B05.
+    let mut z = good_zip();
+    let eocd = z.len() - 22;
+    assert_eq!(u16_at(&z, eocd + 10), 4);
+    put_u16(&mut z, eocd + 8, 3);
+    put_u16(&mut z, eocd + 10, 3);
+    nak(&z, "B01");
+}
+
+#[test]
+fn b01_deflate_stream_ends_before_its_declared_compressed_size() {
+    let mut entries = raw_good_entries();
+    let reg = &mut entries[1];
+    assert_eq!(reg.name, b"registry.csv");
+    let mut deflate =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflate.write_all(&reg.data).expect("deflate");
+    reg.data = deflate.finish().expect("deflate");
+    reg.method = 8;
+    ack(&raw_zip(&entries));
+    entries[1].data.extend_from_slice(b"junk!");
+    let m = nak(&raw_zip(&entries), "B01");
+    assert_mentions(&m, "registry.csv");
+    assert_mentions(&m, "compressed bytes");
+}
+
+#[test]
+fn b01_data_descriptor_differs_from_the_central_directory() {
+    let z = streamed_zip(false);
+    let r = raw_entry(&z, "registry.csv");
+    // The descriptor follows the data: signature, CRC-32, compressed size, uncompressed size.
+    let at = r.data_start(&z) + r.csize(&z);
+    assert_eq!(u32_at(&z, at), 0x0807_4b50, "descriptor with its signature");
+    for field in [4, 8, 12] {
+        let mut z = z.clone();
+        let v = u32_at(&z, at + field);
+        put_u32(&mut z, at + field, v ^ 1);
+        let m = nak(&z, "B01");
+        assert_mentions(&m, "data descriptor");
+    }
+}
+
+/// The batch's files written by a streaming zip writer: local headers with flag bit 3 and a
+/// data descriptor after each entry's data (with 8-byte sizes when `zip64`).
+fn streamed_zip(zip64: bool) -> Vec<u8> {
+    let files = batch().entries(Some(&key()));
+    let mut z = zip::ZipWriter::new_stream(Vec::new());
+    let o = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(zip64);
+    for (n, bytes) in &files {
+        z.start_file(n.as_str(), o).expect("start");
+        z.write_all(bytes).expect("write");
+    }
+    z.finish().expect("finish").into_inner()
+}
+
 // ---------------------------------------------------------------------------------------------
 // B02: unsafe archive
 
@@ -1900,15 +2013,7 @@ fn stored_zip64_and_streamed_archives_are_accepted() {
     let r = raw_entry(&zip64, "registry.csv");
     let extra = u16_at(&zip64, r.local + 28);
     assert!(extra >= 4 && u16_at(&zip64, r.local + 30 + r.name.len()) == 1);
-    let streamed = {
-        let mut z = zip::ZipWriter::new_stream(Vec::new());
-        let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        for (n, bytes) in &files {
-            z.start_file(n.as_str(), o).expect("start");
-            z.write_all(bytes).expect("write");
-        }
-        z.finish().expect("finish").into_inner()
-    };
+    let streamed = streamed_zip(false);
     // Data descriptors: general-purpose flag bit 3 set in the local header.
     let r = raw_entry(&streamed, "registry.csv");
     assert_ne!(
@@ -1916,7 +2021,34 @@ fn stored_zip64_and_streamed_archives_are_accepted() {
         0,
         "data descriptor used"
     );
-    for (what, z) in [("stored", stored), ("zip64", zip64), ("streamed", streamed)] {
+    let streamed64 = streamed_zip(true);
+    // A descriptor may also come without its signature (APPNOTE 4.3.9.3): drop it from the
+    // registry's, moving everything after it and every offset past it back by four.
+    let no_signature = {
+        let mut z = streamed.clone();
+        let at = r.data_start(&z) + r.csize(&z);
+        assert_eq!(u32_at(&z, at), 0x0807_4b50);
+        let records = directory(&z);
+        let eocd = z.len() - 22;
+        z.drain(at..at + 4);
+        for rec in records {
+            let field = rec.central - 4 + 42;
+            let local = u32_at(&z, field);
+            if local as usize > at {
+                put_u32(&mut z, field, local - 4);
+            }
+        }
+        let cd = u32_at(&z, eocd - 4 + 16);
+        put_u32(&mut z, eocd - 4 + 16, cd - 4);
+        z
+    };
+    for (what, z) in [
+        ("stored", stored),
+        ("zip64", zip64),
+        ("streamed", streamed),
+        ("streamed zip64", streamed64),
+        ("descriptor without signature", no_signature),
+    ] {
         let mut rx = Rx::new();
         let h = rx.process(NAME, &z);
         assert_eq!(h.result, "ACK", "{what}: {:?}", h.message);
