@@ -43,13 +43,10 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
         return None;
     }
     let dt = DateTime::parse_from_rfc3339(s).ok()?;
-    // chrono takes a second 60 at any time; RFC 3339 allows it only for a leap second, which
-    // can only be the last second of a UTC day.
+    // chrono takes a second 60 (a leap second); the receiver does not, like the registry's
+    // datetimes and the RFC 3339 readers of Python, Java, Go and .NET (README, decisions).
     if dt.nanosecond() >= 1_000_000_000 {
-        let utc = dt.naive_utc().time();
-        if (utc.hour(), utc.minute()) != (23, 59) {
-            return None;
-        }
+        return None;
     }
     Some(dt)
 }
@@ -105,8 +102,9 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     for (i, raw) in lines.iter().enumerate() {
         let n = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        // Blank: empty, or spaces and tabs only.
-        if line.bytes().all(|b| matches!(b, b' ' | b'\t')) {
+        // Blank: empty, as §5 uses the word ("a blank line is a row of one empty field"); a
+        // line of spaces is a line without '='.
+        if line.is_empty() {
             continue;
         }
         let (key, value) = line
@@ -196,12 +194,14 @@ mod tests {
     }
 
     #[test]
-    fn second_60_is_valid_only_as_a_leap_second() {
+    fn second_60_is_never_valid() {
         assert!(parse_rfc3339("2026-11-22T01:05:60+05:00").is_none());
         assert!(parse_rfc3339("2026-11-22T23:59:60+05:00").is_none());
-        assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_some());
-        assert!(parse_rfc3339("2017-01-01T04:59:60+05:00").is_some());
+        // Not even a real leap second (the last second of 2016, UTC).
+        assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_none());
+        assert!(parse_rfc3339("2017-01-01T04:59:60+05:00").is_none());
         assert!(parse_rfc3339("2026-11-22T01:05:59+05:00").is_some());
+        assert!(parse_rfc3339("2016-12-31T23:59:59Z").is_some());
     }
 
     #[test]
@@ -214,9 +214,14 @@ mod tests {
         lines.reverse();
         let shuffled = format!("\n{}\n\n", lines.join("\n"));
         assert!(parse(shuffled.as_bytes(), &name()).is_ok());
-        // A line of spaces or tabs is blank too.
-        let spaced = format!("  \r\n{}\n\t\n \t \n", lines.join("\n"));
-        assert!(parse(spaced.as_bytes(), &name()).is_ok());
+        // A blank line is an empty one (CRLF too); a line of spaces or tabs is not blank.
+        let crlf = format!("\r\n{}\r\n\r\n", lines.join("\r\n"));
+        assert!(parse(crlf.as_bytes(), &name()).is_ok());
+        for spaces in [" ", "\t", " \t "] {
+            let spaced = format!("{}\n{spaces}\n", lines.join("\n"));
+            let e = parse(spaced.as_bytes(), &name()).unwrap_err();
+            assert!(e.contains("no '='"), "{spaces:?}: {e}");
+        }
     }
 
     #[test]

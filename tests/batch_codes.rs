@@ -1069,9 +1069,27 @@ fn b06_bad_created_at() {
         "2026-11-22T25:05:00+05:00",
         "22.11.2026 01:05",
         "",
+        // Second 60, even where a leap second could fall (23:59:60 UTC).
+        "2026-11-22T01:05:60+05:00",
+        "2016-12-31T23:59:60Z",
+        "2017-01-01T04:59:60+05:00",
     ] {
-        let m = nak(&with_control(|c| c.replace(CREATED_AT, bad)), "B06");
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &with_control(|c| c.replace(CREATED_AT, bad)));
+        let m = assert_nak(&rx, &h, "B06");
         assert_mentions(&m, "created_at");
+        assert_eq!(created_at_of(&rx, NAK), FALLBACK_CREATED_AT, "{bad:?}");
+    }
+}
+
+#[test]
+fn b06_a_control_line_of_spaces_is_not_blank() {
+    // §4 ignores blank lines; §5 calls a blank line one that makes "a row of one empty field",
+    // so a line of spaces or tabs is a line without '='.
+    for line in [" ", "\t", "  \t"] {
+        let m = nak(&with_control(|c| format!("{c}{line}\r\n")), "B06");
+        assert_mentions(&m, "control.txt");
+        assert_mentions(&m, "'='");
     }
 }
 
