@@ -398,9 +398,10 @@ fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
 
 #[test]
 fn reversal_fields_follow_section_5_2() {
-    // §5.2 asks of `payment_id` only that it is there and names the payment being reversed: an
-    // id of another shape names no payment (`4`), it is not a format error. `reason` is 1 to
-    // 200 characters; `amount` is an amount (§5) that must equal the payment's.
+    // §5.2's `payment_id` names the payment being reversed: a MUNIS payment id, whose format is
+    // §5.1's (12 to 20 digits), just as its `amount` is an amount (§5) that must also equal the
+    // payment's. An id of another shape is a format error (`202`); a well-formed id of no
+    // payment is `4`. `reason` is 1 to 200 characters.
     let mut w = World::new(&[(false, "1000.00", "OPEN")]);
     let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "500.00")]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
@@ -414,6 +415,7 @@ fn reversal_fields_follow_section_5_2() {
         &[
             rev("12345", "500.00"),
             rev("ABC-1", "500.00"),
+            rev(&pid(2), "500.00"),
             rev("", "500.00"),
             long_reason,
             no_reason,
@@ -424,13 +426,14 @@ fn reversal_fields_follow_section_5_2() {
     assert_eq!(
         got,
         [
-            "1;12345;4;".to_string(),
-            "2;ABC-1;4;".to_string(),
-            "3;;201;payment_id".to_string(),
-            format!("4;{};202;reason", pid(1)),
-            format!("5;{};201;reason", pid(1)),
-            format!("6;{};202;amount", pid(1)),
-            format!("7;{};305;", pid(1)),
+            "1;12345;202;payment_id".to_string(),
+            "2;ABC-1;202;payment_id".to_string(),
+            format!("3;{};4;", pid(2)),
+            "4;;201;payment_id".to_string(),
+            format!("5;{};202;reason", pid(1)),
+            format!("6;{};201;reason", pid(1)),
+            format!("7;{};202;amount", pid(1)),
+            format!("8;{};305;", pid(1)),
         ]
     );
     assert_eq!(w.paid(0), 50_000, "nothing reversed");
