@@ -7,7 +7,13 @@
 //!
 //! Reading happens in two steps, both "as the archive is read": first every central-directory
 //! record is judged (count, names, types, encryption, method, declared sizes), then every entry
-//! is inflated in central-directory order. The first problem met gives the answer.
+//! is inflated in central-directory order, its local header compared with its central record
+//! before and its data descriptor after. The first problem met gives the answer.
+//!
+//! A zip states each entry's facts twice (central record, local header or data descriptor), and
+//! tools differ in which copy they believe; the end record counts the central records, which a
+//! tool may also walk on its own. Any disagreement is `B01`, so that what is judged here is
+//! what every tool would read.
 
 use crate::code::BatchCode;
 use flate2::{Decompress, FlushDecompress, Status};
