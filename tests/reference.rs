@@ -230,3 +230,39 @@ fn result_csv_uses_the_inbound_encoding() {
         Some("windows-1251")
     );
 }
+
+#[test]
+fn the_reference_batch_packed_by_common_zip_writers_is_answered_alike() {
+    // tests/writers: the same four files packed by Info-ZIP, jar, java.util.zip and Python's
+    // zipfile (local header sizes, data descriptors with and without zip64, stored entries).
+    let batch = "MUNIS_SUDBILLING_PAY_20261121_001";
+    let ack = response_name(batch, true);
+    let mut original = Rx::new();
+    original.import_reference_invoices();
+    let h = original.process(&format!("{batch}.zip"), &reference(&format!("{batch}.zip")));
+    assert_eq!(h.result, "ACK", "{:?}", h.message);
+    let want = original
+        .response_entry(&ack, "result.csv")
+        .expect("result.csv");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/writers");
+    let mut seen = 0;
+    for name in list(&dir).into_iter().filter(|n| n.ends_with(".zip")) {
+        let bytes = std::fs::read(dir.join(&name)).expect("archive");
+        let mut rx = Rx::new();
+        rx.import_reference_invoices();
+        let h = rx.process(&format!("{batch}.zip"), &bytes);
+        seen += 1;
+        if name == "infozip-pipe-zip64.zip" {
+            assert_eq!(
+                (h.result.as_str(), h.code.as_deref()),
+                ("NAK", Some("B01")),
+                "{name}"
+            );
+            continue;
+        }
+        assert_eq!(h.result, "ACK", "{name}: {:?}", h.message);
+        let got = rx.response_entry(&ack, "result.csv").expect("result.csv");
+        assert_eq!(got, want, "{name}: result.csv");
+    }
+    assert_eq!(seen, 13, "archives in tests/writers");
+}
