@@ -153,6 +153,7 @@ fn cases() -> Vec<Case> {
     encodings(&mut v);
     numbers_and_dates(&mut v);
     empty_and_header_only(&mut v);
+    two_copies(&mut v);
     v
 }
 
@@ -1090,6 +1091,71 @@ fn empty_and_header_only(v: &mut Vec<Case>) {
         None,
         "rows",
         "the header alone but control says rows=1 (6 B08)",
+    ));
+}
+
+/// An entry's facts are written twice (central record; local header or data descriptor), and
+/// the end record counts the central records: where the copies disagree, another zip tool would
+/// read another archive than the receiver judged (7.1 B01).
+fn two_copies(v: &mut Vec<Case>) {
+    for (slug, offset, what) in [
+        ("local-crc-differs", 14, "CRC-32"),
+        ("local-compressed-size-differs", 18, "compressed size"),
+        ("local-size-differs", 22, "uncompressed size"),
+    ] {
+        let mut z = good_zip();
+        let r = raw_entry(&z, "registry.csv");
+        let lied = u32_at(&z, r.local + offset) ^ 0x10;
+        put_u32(&mut z, r.local + offset, lied);
+        v.push(nak(
+            slug,
+            z,
+            "B01",
+            None,
+            "registry.csv",
+            &format!("the {what} in registry.csv's local header differs from its central record (7.1 B01: a declared size or CRC that differs; 3: declared sizes can lie)"),
+        ));
+    }
+    let mut z = good_zip();
+    let r = raw_entry(&z, "registry.csv");
+    z[r.local + 30..r.local + 42].copy_from_slice(b"../istry.csv");
+    v.push(nak(
+        "local-name-differs",
+        z,
+        "B01",
+        None,
+        "registry.csv",
+        "registry.csv's local header names ../istry.csv: a tool extracting from the local headers would write another file (7.1 B01)",
+    ));
+    let mut entries = raw_good_entries();
+    entries.push(RawEntry::stored("evil.txt", b"hidden"));
+    let mut z = raw_zip(&entries);
+    let eocd = z.len() - 22;
+    put_u16(&mut z, eocd + 8, 4);
+    put_u16(&mut z, eocd + 10, 4);
+    v.push(nak(
+        "end-record-hides-an-entry",
+        z,
+        "B01",
+        None,
+        "central directory",
+        "the end record counts 4 entries, the central directory holds a fifth (evil.txt) that a tool walking the directory would see (7.1 B01: an unreadable central directory)",
+    ));
+    let mut entries = raw_good_entries();
+    let mut deflate =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let reg = &mut entries[1];
+    std::io::Write::write_all(&mut deflate, &reg.data).unwrap_or_default();
+    reg.data = deflate.finish().unwrap_or_default();
+    reg.data.extend_from_slice(b"junk!");
+    reg.method = 8;
+    v.push(nak(
+        "deflate-ends-before-its-size",
+        raw_zip(&entries),
+        "B01",
+        None,
+        "registry.csv",
+        "registry.csv's deflate stream ends 5 bytes before its declared compressed size (7.1 B01: a declared size that differs from the real bytes)",
     ));
 }
 
