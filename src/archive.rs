@@ -389,7 +389,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ));
         }
         if local.descriptor
-            && !descriptor_matches(&mut raw, local.data_start + csize, &central)
+            && !descriptor_matches(&mut raw, local.data_start.saturating_add(csize), &central)
                 .map_err(|e| read_failure(e, &shown))?
         {
             return Err(reject(
@@ -497,7 +497,7 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
     Ok(match differs {
         Some(what) => Err(what),
         None => Ok(Local {
-            data_start: c.header_start + 30 + name_extra.len() as u64,
+            data_start: c.header_start.saturating_add(30 + name_extra.len() as u64),
             descriptor,
         }),
     })
