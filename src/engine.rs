@@ -180,6 +180,9 @@ pub struct Scan {
     pub ready: Vec<PathBuf>,
     /// Files not taken yet (still changing, or an unreadable zip within its grace time).
     pub pending: usize,
+    /// Those of `ready` whose zip directory was unreadable (to be answered `B01`), with the
+    /// size and time they were seen with.
+    pub unreadable: Vec<(PathBuf, u64, Option<SystemTime>)>,
 }
 
 /// How often the store file's written pages are sent to disk while a batch is applied
@@ -335,6 +338,7 @@ impl Engine {
         let mut bad = Vec::new();
         let mut good = Vec::new();
         let mut pending = 0;
+        let mut unreadable = Vec::new();
         let now = SystemTime::now();
         let mut present = Vec::new();
         for e in fs::read_dir(inbox).map_err(io_at(inbox))? {
@@ -397,6 +401,9 @@ impl Engine {
                         pending += 1;
                         continue;
                     }
+                    if !readable {
+                        unreadable.push((path.clone(), meta.len(), mtime));
+                    }
                     good.push((n.order_key(), path))
                 }
                 Err(_) => bad.push(path),
@@ -411,7 +418,35 @@ impl Engine {
         Ok(Scan {
             ready: bad,
             pending,
+            unreadable,
         })
+    }
+
+    /// The ready files of a one-off scan (`run`), less any unreadable zip that still changes.
+    /// Without a watcher's history a file's age is its modification time, which a writer whose
+    /// clock runs behind sets in the past while the file still grows (§1: never pick up a
+    /// growing file): an unreadable zip is therefore watched for the settle time before it is
+    /// answered `B01`, and left for the next run if its size or time changes meanwhile.
+    fn ready_to_run(&self) -> Result<Vec<PathBuf>, EngineError> {
+        let scan = self.scan(None)?;
+        if scan.unreadable.is_empty() || self.cfg.settle.is_zero() {
+            return Ok(scan.ready);
+        }
+        let until = Instant::now() + self.cfg.settle;
+        while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
+            std::thread::sleep(
+                Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),
+            );
+        }
+        let mut ready = scan.ready;
+        for (path, len, mtime) in scan.unreadable {
+            let now = fs::symlink_metadata(&path).ok();
+            if now.as_ref().map(|m| (m.len(), m.modified().ok())) != Some((len, mtime)) {
+                tracing::warn!(file = %path.display(), "unreadable zip still changing although its modification time is old (clock skew on the share?); left for the next run");
+                ready.retain(|p| *p != path);
+            }
+        }
+        Ok(ready)
     }
 
     /// Handles every ready inbox file once. Stops at the first failure of the receiver itself
@@ -421,7 +456,7 @@ impl Engine {
         if let Err(e) = self.recover() {
             return (done, Some(e));
         }
-        let files = match self.ready_files() {
+        let files = match self.ready_to_run() {
             Ok(f) => f,
             Err(e) => return (done, Some(e)),
         };

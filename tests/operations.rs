@@ -190,6 +190,56 @@ fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time()
 }
 
 #[test]
+fn run_leaves_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
+    // A writer whose clock runs an hour behind: the half-written archive looks old enough to
+    // have settled and to be past its grace time, yet it still grows (§1).
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
+    ));
+    let whole = reference(PAY1);
+    let p = rx.drop_in(PAY1, &whole[..100]);
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    let backdate = |p: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .expect("open")
+            .set_modified(old)
+            .expect("set mtime");
+    };
+    backdate(&p);
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            for i in 1..=15 {
+                let mut f = std::fs::File::options()
+                    .append(true)
+                    .open(&p)
+                    .expect("open");
+                std::io::Write::write_all(&mut f, &whole[100 * i..100 * (i + 1)]).expect("write");
+                f.set_modified(old).expect("set mtime");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(rx.run().is_empty(), "a growing file is not taken");
+    assert_eq!(rx.inbox(), [PAY1]);
+    assert!(
+        rx.outbox().is_empty(),
+        "no B01 for a file still being written"
+    );
+    writer.join().expect("writer");
+    // Once it stops changing, an archive that stays unreadable is answered B01.
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(
+        (handled[0].result.as_str(), handled[0].code.as_deref()),
+        ("NAK", Some("B01"))
+    );
+}
+
+#[test]
 fn handled_archives_leave_the_inbox_whatever_the_answer() {
     let mut rx = Rx::new();
     rx.import_reference_invoices();
