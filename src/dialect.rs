@@ -11,8 +11,8 @@ use std::io::{self, Read};
 /// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DialectError {
-    /// The registry breaks the dialect.
-    #[error("registry.csv line {line}: {message}")]
+    /// The file breaks the dialect. Shown as `line N: what`; the caller names the file.
+    #[error("line {line}: {message}")]
     Syntax {
         /// Physical line (1-based) where the problem is.
         line: u64,
@@ -21,7 +21,7 @@ pub enum DialectError {
     },
     /// A record is longer than the reader's limit (a hostile registry: no valid row comes
     /// near it).
-    #[error("registry.csv line {line}: a record longer than {limit} bytes")]
+    #[error("line {line}: a record longer than {limit} bytes")]
     TooLong {
         /// Physical line (1-based) where the record began.
         line: u64,
@@ -130,6 +130,24 @@ impl<R: Read> RecordReader<R> {
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
         self
+    }
+
+    /// After a [`DialectError::Syntax`], skips the rest of the physical line where it was
+    /// found, so that reading can go on with the next line (to report every bad line of a
+    /// file that is refused anyway; the registry stops at the first).
+    pub fn skip_line(&mut self) -> io::Result<()> {
+        while self.fill()? {
+            let rest = &self.buf[self.pos..self.len];
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    self.pos += i + 1;
+                    self.line += 1;
+                    return Ok(());
+                }
+                None => self.pos = self.len,
+            }
+        }
+        Ok(())
     }
 
     /// Physical line (1-based) on which the last record read began.

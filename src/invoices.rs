@@ -46,7 +46,7 @@ pub fn each_row(
 ) -> Result<(), ExportError> {
     let mut problems = Vec::new();
     let mut rr = RecordReader::new(src, true).with_max_record(1 << 20);
-    let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file}: {e}"));
+    let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file} {e}"));
     let header: Vec<String> = match rr.read_record() {
         Ok(true) => (0..rr.len())
             .map(|i| String::from_utf8_lossy(rr.field(i).unwrap_or_default()).into_owned())
@@ -86,6 +86,16 @@ pub fn each_row(
         match rr.read_record() {
             Ok(true) => {}
             Ok(false) => break,
+            Err(e @ DialectError::Syntax { .. }) => {
+                // Named, then the rest of its line skipped: later bad lines are named too.
+                n += 1;
+                fail(&mut problems, e);
+                if let Err(e) = rr.skip_line() {
+                    fail(&mut problems, e.into());
+                    break;
+                }
+                continue;
+            }
             Err(e) => {
                 fail(&mut problems, e);
                 break;
@@ -110,15 +120,18 @@ pub fn each_row(
             continue;
         }
         match validate::check_row(schema, &ctx, &fields) {
-            Err(f) => {
-                let fname = f
-                    .field
-                    .and_then(|i| schema.fields.get(i))
-                    .map_or("(row)", |f| f.name.as_str());
-                problems.push(format!(
-                    "{file} line {line} (row {n}), field {fname}: {} ({})",
-                    f.message, f.status
-                ));
+            Err(_) => {
+                // Every bad field of the line is named, not only the first (§9).
+                for f in validate::every_failure(schema, &ctx, &fields) {
+                    let fname = f
+                        .field
+                        .and_then(|i| schema.fields.get(i))
+                        .map_or("(row)", |f| f.name.as_str());
+                    problems.push(format!(
+                        "{file} line {line} (row {n}), field {fname}: {} ({})",
+                        f.message, f.status
+                    ));
+                }
             }
             Ok(values) => {
                 let no = fields.get(key).map(String::as_str).unwrap_or_default();

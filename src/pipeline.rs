@@ -438,10 +438,11 @@ fn decode_fields(
 
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
     match e {
-        DialectError::Syntax { .. } => Ok((BatchCode::B07, e.to_string())),
-        DialectError::TooLong { .. } => {
-            Ok((BatchCode::B02, format!("{e} (limit max_record_bytes)")))
-        }
+        DialectError::Syntax { .. } => Ok((BatchCode::B07, format!("{REGISTRY} {e}"))),
+        DialectError::TooLong { .. } => Ok((
+            BatchCode::B02,
+            format!("{REGISTRY} {e} (limit max_record_bytes)"),
+        )),
         DialectError::Io(io)
             if matches!(
                 io.kind(),

@@ -98,101 +98,143 @@ pub fn check_row_owned(
     }
     let mut values: Vec<Value> = Vec::with_capacity(fields.len());
     for (i, (f, owned)) in schema.fields.iter().zip(fields).enumerate() {
-        let text: &str = &owned;
-        let fail = |why: String| Failure {
-            status: RowStatus::Invalid,
-            field: Some(i),
-            message: format!("{}: {why}", f.name),
-        };
-        if text.is_empty() {
-            if f.required {
-                return Err(Failure {
-                    status: RowStatus::Missing,
-                    field: Some(i),
-                    message: format!("{}: required value is missing", f.name),
-                });
-            }
-            values.push(Value::Missing);
-            continue;
-        }
-        let value = match f.kind {
-            FieldType::String => Value::Text(String::new()),
-            FieldType::Amount => Value::Amount(
-                amount::parse(text).ok_or_else(|| fail("not an amount of the form 0.00".into()))?,
-            ),
-            FieldType::DateTime => Value::DateTime(
-                schema::parse_datetime(text)
-                    .ok_or_else(|| fail("not a datetime YYYY-MM-DD HH:MM:SS".into()))?,
-            ),
-        };
-        if f.pattern.as_ref().is_some_and(|p| !p.matches(text)) {
-            return Err(fail("does not match the required pattern".into()));
-        }
-        if let Some(set) = f
-            .one_of
-            .as_ref()
-            .filter(|set| !set.iter().any(|v| v == text))
-        {
-            return Err(fail(format!("must be one of {}", set.join(", "))));
-        }
-        if f.min_length.is_some() || f.max_length.is_some() {
-            let n = text.chars().count();
-            if f.min_length.is_some_and(|m| n < m) || f.max_length.is_some_and(|m| n > m) {
-                return Err(fail(format!(
-                    "length {n} is outside {}..{}",
-                    f.min_length.unwrap_or(0),
-                    f.max_length
-                        .map_or_else(|| "".to_string(), |m| m.to_string())
-                )));
-            }
-        }
-        if let (Some(min), Value::Amount(a)) = (f.exclusive_minimum, &value)
-            && *a <= min
-        {
-            return Err(fail(format!(
-                "must be greater than {}",
-                amount::format(min.into())
-            )));
-        }
-        match (f.rule, &value) {
-            (None, _) => {}
-            (Some(Rule::PartyIdOf(j)), _) => {
-                let t = values.get(j).map(Value::text).unwrap_or("");
-                if !ident::party_id_ok(t, text) {
-                    let what = if t == "P" {
-                        "not a valid PINFL"
-                    } else {
-                        "not a valid TIN"
-                    };
-                    return Err(fail(format!("{what} for payer type {t}")));
-                }
-            }
-            (Some(Rule::AccountKeyOf(j)), _) => {
-                let mfo = values.get(j).map(Value::text).unwrap_or("");
-                if !ident::account_key_ok(mfo, text) {
-                    return Err(fail(format!("account key does not match bank code {mfo}")));
-                }
-            }
-            (Some(Rule::NotAfterCreatedAt), Value::DateTime(d)) => {
-                let local = d.and_local_timezone(tashkent()).single();
-                if local.is_none_or(|t| t > ctx.created_at) {
-                    return Err(fail("is after the batch's created_at".into()));
-                }
-            }
-            (Some(Rule::OnBusinessDate), Value::DateTime(d)) => {
-                if d.date() != ctx.business_date {
-                    return Err(fail("is not on the business date".into()));
-                }
-            }
-            (Some(_), _) => return Err(fail("rule applies to datetimes only".into())),
-        }
-        let mut value = value;
-        if let Value::Text(slot) = &mut value {
-            *slot = owned;
-        }
+        let value = check_field(f, i, ctx, owned, &values, &[])?;
         values.push(value);
     }
     Ok(values)
+}
+
+/// Every failing field of a row, in column order (empty when the row is valid), for reports
+/// that name them all (the billing export, §9) rather than the first (§7.2). A rule between
+/// two fields is not judged when the earlier field itself failed.
+pub fn every_failure(schema: &Schema, ctx: &Context, fields: &[String]) -> Vec<Failure> {
+    if fields.len() != schema.fields.len() {
+        return check_row(schema, ctx, fields).err().into_iter().collect();
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(fields.len());
+    let mut failed = Vec::with_capacity(fields.len());
+    let mut failures = Vec::new();
+    for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
+        match check_field(f, i, ctx, text.clone(), &values, &failed) {
+            Ok(v) => {
+                values.push(v);
+                failed.push(false);
+            }
+            Err(e) => {
+                failures.push(e);
+                values.push(Value::Missing);
+                failed.push(true);
+            }
+        }
+    }
+    failures
+}
+
+/// Checks field `i` (`f`) of a row whose earlier fields gave `values`; `failed[j]` says that
+/// earlier field `j` failed (its rules are then not judged).
+#[inline]
+fn check_field(
+    f: &schema::Field,
+    i: usize,
+    ctx: &Context,
+    owned: String,
+    values: &[Value],
+    failed: &[bool],
+) -> Result<Value, Failure> {
+    let text: &str = &owned;
+    let fail = |why: String| Failure {
+        status: RowStatus::Invalid,
+        field: Some(i),
+        message: format!("{}: {why}", f.name),
+    };
+    if text.is_empty() {
+        if f.required {
+            return Err(Failure {
+                status: RowStatus::Missing,
+                field: Some(i),
+                message: format!("{}: required value is missing", f.name),
+            });
+        }
+        return Ok(Value::Missing);
+    }
+    let value = match f.kind {
+        FieldType::String => Value::Text(String::new()),
+        FieldType::Amount => Value::Amount(
+            amount::parse(text).ok_or_else(|| fail("not an amount of the form 0.00".into()))?,
+        ),
+        FieldType::DateTime => Value::DateTime(
+            schema::parse_datetime(text)
+                .ok_or_else(|| fail("not a datetime YYYY-MM-DD HH:MM:SS".into()))?,
+        ),
+    };
+    if f.pattern.as_ref().is_some_and(|p| !p.matches(text)) {
+        return Err(fail("does not match the required pattern".into()));
+    }
+    if let Some(set) = f
+        .one_of
+        .as_ref()
+        .filter(|set| !set.iter().any(|v| v == text))
+    {
+        return Err(fail(format!("must be one of {}", set.join(", "))));
+    }
+    if f.min_length.is_some() || f.max_length.is_some() {
+        let n = text.chars().count();
+        if f.min_length.is_some_and(|m| n < m) || f.max_length.is_some_and(|m| n > m) {
+            return Err(fail(format!(
+                "length {n} is outside {}..{}",
+                f.min_length.unwrap_or(0),
+                f.max_length
+                    .map_or_else(|| "".to_string(), |m| m.to_string())
+            )));
+        }
+    }
+    if let (Some(min), Value::Amount(a)) = (f.exclusive_minimum, &value)
+        && *a <= min
+    {
+        return Err(fail(format!(
+            "must be greater than {}",
+            amount::format(min.into())
+        )));
+    }
+    match (f.rule, &value) {
+        (None, _) => {}
+        // A rule on a field that failed itself is not judged (`every_failure`).
+        (Some(Rule::PartyIdOf(j) | Rule::AccountKeyOf(j)), _) if failed.get(j) == Some(&true) => {}
+        (Some(Rule::PartyIdOf(j)), _) => {
+            let t = values.get(j).map(Value::text).unwrap_or("");
+            if !ident::party_id_ok(t, text) {
+                let what = if t == "P" {
+                    "not a valid PINFL"
+                } else {
+                    "not a valid TIN"
+                };
+                return Err(fail(format!("{what} for payer type {t}")));
+            }
+        }
+        (Some(Rule::AccountKeyOf(j)), _) => {
+            let mfo = values.get(j).map(Value::text).unwrap_or("");
+            if !ident::account_key_ok(mfo, text) {
+                return Err(fail(format!("account key does not match bank code {mfo}")));
+            }
+        }
+        (Some(Rule::NotAfterCreatedAt), Value::DateTime(d)) => {
+            let local = d.and_local_timezone(tashkent()).single();
+            if local.is_none_or(|t| t > ctx.created_at) {
+                return Err(fail("is after the batch's created_at".into()));
+            }
+        }
+        (Some(Rule::OnBusinessDate), Value::DateTime(d)) => {
+            if d.date() != ctx.business_date {
+                return Err(fail("is not on the business date".into()));
+            }
+        }
+        (Some(_), _) => return Err(fail("rule applies to datetimes only".into())),
+    }
+    let mut value = value;
+    if let Value::Text(slot) = &mut value {
+        *slot = owned;
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -214,6 +256,30 @@ mod tests {
     }
 
     const GOOD: &str = "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;31210932040247;Yo'ldoshev Bekzod;204000.00;860;00014;23402000300100001010;purpose";
+
+    #[test]
+    fn every_failure_names_each_bad_field_and_skips_rules_on_a_failed_field() {
+        let s = Schemas::built_in().unwrap();
+        let fields = |row: &str| -> Vec<String> { row.split(';').map(str::to_owned).collect() };
+        assert!(every_failure(&s.pay, &ctx(), &fields(GOOD)).is_empty());
+        // A bad payer type: the payer id's rule (PINFL or TIN by type) is not judged; the
+        // amount and the account (its key against a bad bank code: not judged) are.
+        let row = GOOD
+            .replace(";P;", ";X;")
+            .replace("204000.00", "0.00")
+            .replace(";00014;", ";0001;");
+        let got: Vec<(u16, Option<usize>)> = every_failure(&s.pay, &ctx(), &fields(&row))
+            .into_iter()
+            .map(|f| (f.status.code(), f.field))
+            .collect();
+        assert_eq!(got, [(202, Some(3)), (202, Some(6)), (202, Some(8))]);
+        // The first of them is what check_row reports.
+        assert_eq!(pay(&row).unwrap_err().field, Some(3));
+        // A wrong number of fields is one failure of the row.
+        let short = every_failure(&s.pay, &ctx(), &fields("1;2"));
+        assert_eq!(short.len(), 1);
+        assert_eq!(short[0].field, None);
+    }
 
     fn fails(row: String) -> (u16, String) {
         let f = pay(&row).expect_err(&row);

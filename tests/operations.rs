@@ -694,6 +694,50 @@ fn an_export_with_invalid_lines_is_refused_whole_naming_every_line_and_field() {
 }
 
 #[test]
+fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote() {
+    let mut rx = Rx::new();
+    let text = export_lines(&[
+        // line 2: text after a closing quote (the CSV rules of §5)
+        "\"70000000000000000001\"x;1703002;2-1/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN",
+        // line 3: two bad fields
+        "70000000000000000002;;2-2/2026;P;31210932040247;Ali;0.00;2026-10-01 09:00:00;OPEN",
+        // line 4: valid
+        "70000000000000000003;1703002;2-3/2026;J;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN",
+        // line 5: a broken quote again, then line 6 a bad status
+        "70000000000000000005;\"1703002\" ;2-5/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN",
+        "70000000000000000006;1703002;2-6/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;CLOSED",
+    ]);
+    let p = write_export(rx.dir.path(), "bad.csv", &text);
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    let all = e.problems.join("\n");
+    for (line, what) in [
+        ("line 2", "closing quote"),
+        ("line 3", "court_code"),
+        ("line 3", "amount_due"),
+        ("line 5", "closing quote"),
+        ("line 6", "status"),
+    ] {
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.contains(&format!("bad.csv {line}")) && p.contains(what)),
+            "{line} {what} named: {all}"
+        );
+    }
+    assert_eq!(e.problems.len(), 5, "{all}");
+    assert!(!all.contains("registry.csv"), "the export is named: {all}");
+    assert_eq!(
+        count(&rx.engine.store.conn, "invoices"),
+        0,
+        "nothing loaded"
+    );
+}
+
+#[test]
 fn an_export_with_a_repeated_invoice_no_is_refused() {
     let mut rx = Rx::new();
     let inv = invoices(&[(false, "1000.00", "OPEN"), (false, "500.00", "OPEN")]);
