@@ -76,6 +76,15 @@ fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Imports `text` as the export `name`, which must be refused; returns why.
+fn refused_export(rx: &mut Rx, name: &str, text: &str) -> reestr::invoices::ExportError {
+    let p = write_export(rx.dir.path(), name, text);
+    rx.engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused")
+}
+
 /// A receiver that has loaded an export of these invoices.
 fn receiver_with(specs: &[(bool, &str, &str)]) -> (Rx, Vec<Invoice>) {
     let mut rx = Rx::new();
@@ -540,12 +549,7 @@ fn a_bad_line_after_rows_already_upserted_changes_nothing() {
     csv.push_str(
         "79999999999999999999;1706002;2-1706-2606/100;P;123;X;1.00;2026-06-20 10:37:20;OPEN\n",
     );
-    let p = write_export(rx.dir.path(), "bad.csv", &csv);
-    let e = rx
-        .engine
-        .import_invoices(&p)
-        .expect("runs")
-        .expect_err("refused");
+    let e = refused_export(&mut rx, "bad.csv", &csv);
     assert!(e.to_string().contains("line 4"), "{e}");
     let conn = &rx.engine.store.conn;
     assert_eq!(count(conn, "invoices"), 0);
@@ -653,12 +657,7 @@ fn an_export_with_invalid_lines_is_refused_whole_naming_every_line_and_field() {
         ), // 8
         "70000000000000000008;1703002;2-8/2026;P;31210932040247;Ali;100.00;OPEN", // 9: fields
     ]);
-    let p = write_export(rx.dir.path(), "bad.csv", &text);
-    let e = rx
-        .engine
-        .import_invoices(&p)
-        .expect("runs")
-        .expect_err("refused");
+    let e = refused_export(&mut rx, "bad.csv", &text);
     let all = e.problems.join("\n");
     for (line, field) in [
         ("line 3", "invoice_no"),
@@ -707,12 +706,7 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
         "70000000000000000005;\"1703002\" ;2-5/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN",
         "70000000000000000006;1703002;2-6/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;CLOSED",
     ]);
-    let p = write_export(rx.dir.path(), "bad.csv", &text);
-    let e = rx
-        .engine
-        .import_invoices(&p)
-        .expect("runs")
-        .expect_err("refused");
+    let e = refused_export(&mut rx, "bad.csv", &text);
     let all = e.problems.join("\n");
     for (line, what) in [
         ("line 2", "closing quote"),
@@ -744,12 +738,7 @@ fn an_export_with_a_repeated_invoice_no_is_refused() {
     let mut text = sample::invoices_csv(&inv);
     let again = sample::invoices_csv(&inv[..1]);
     text.push_str(again.split_once("\r\n").expect("header").1);
-    let p = write_export(rx.dir.path(), "dup.csv", &text);
-    let e = rx
-        .engine
-        .import_invoices(&p)
-        .expect("runs")
-        .expect_err("refused");
+    let e = refused_export(&mut rx, "dup.csv", &text);
     assert!(
         e.problems
             .iter()
