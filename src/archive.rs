@@ -13,7 +13,7 @@
 //! A zip states each entry's facts twice (central record, local header or data descriptor), and
 //! tools differ in which copy they believe; the end record counts the central records, which a
 //! tool may also walk on its own. Any disagreement is `B01`, so that what is judged here is
-//! what every tool would read.
+//! what every tool would read; so are entries that overlap one another or the directory.
 
 use crate::code::BatchCode;
 use flate2::{Decompress, FlushDecompress, Status};
@@ -283,6 +283,10 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     let mut total: u64 = 0;
     let mut entries = Vec::with_capacity(count);
     let mut raw = File::open(path)?;
+    // Where each entry lies (local header to the end of its data), to refuse entries that
+    // overlap one another or the central directory (the "overlapped components" of zip bombs).
+    let directory_start = zip.central_directory_start();
+    let mut spans: Vec<(u64, u64, String)> = Vec::with_capacity(count);
     for index in 0..count {
         let f = zip.by_index_raw(index).map_err(zip_error)?;
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
@@ -305,6 +309,20 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                     format!("entry {shown:?}: {what} in its local header differs from the central directory"),
                 )
             })?;
+        let span = (central.header_start, local.data_start.saturating_add(csize));
+        if span.1 > directory_start {
+            return Err(reject(
+                BatchCode::B01,
+                format!("entry {shown:?}: its data runs into the central directory"),
+            ));
+        }
+        if let Some((_, _, other)) = spans.iter().find(|(s, e, _)| span.0 < *e && *s < span.1) {
+            return Err(reject(
+                BatchCode::B01,
+                format!("entry {shown:?} overlaps entry {other:?} in the archive"),
+            ));
+        }
+        spans.push((span.0, span.1, shown.clone()));
         let is_registry = name == REGISTRY;
         let keep = !is_registry && declared <= KEEP_LIMIT;
         let mut reader = EntryReader::new(f, deflated);
