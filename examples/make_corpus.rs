@@ -1157,6 +1157,14 @@ fn two_copies(v: &mut Vec<Case>) {
         "registry.csv",
         "registry.csv's deflate stream ends 5 bytes before its declared compressed size (7.1 B01: a declared size that differs from the real bytes)",
     ));
+    v.push(nak(
+        "entries-overlap",
+        quoted_overlap(),
+        "B01",
+        None,
+        "overlaps",
+        "registry.csv's local header and data lie inside control.txt's stored data (the quoted-overlap zip bomb; unzip: overlapped components): B01",
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------

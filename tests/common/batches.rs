@@ -125,3 +125,49 @@ pub fn registry_with_bytes_at(b: &Batch, needle: &[u8], bytes: &[u8]) -> Vec<u8>
     out.extend_from_slice(&reg[at + 2..]);
     out
 }
+
+/// A "quoted overlap" (the zip bomb construction): the registry's local header and data lie
+/// inside the stored data of `control.txt`, and a central record points at them. Each entry
+/// agrees with its own local header; only their places overlap.
+pub fn quoted_overlap() -> Vec<u8> {
+    let registry = batch().registry;
+    let mut local = Vec::new();
+    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    le32(&mut local, 0x0403_4b50);
+    for x in [20, 0, 0, 0x28a0, 0x5d76] {
+        le16(&mut local, x);
+    }
+    let crc = crc32fast::hash(&registry);
+    for x in [crc, registry.len() as u32, registry.len() as u32] {
+        le32(&mut local, x);
+    }
+    le16(&mut local, 12);
+    le16(&mut local, 0);
+    local.extend_from_slice(b"registry.csv");
+    local.extend_from_slice(&registry);
+    let mut z = super::rawzip::raw_zip(&[super::rawzip::RawEntry::stored("control.txt", &local)]);
+    // A central record for the registry, pointing inside control.txt's data.
+    let mut central = Vec::new();
+    le32(&mut central, 0x0201_4b50);
+    for x in [3 << 8 | 20, 20, 0, 0, 0x28a0, 0x5d76] {
+        le16(&mut central, x);
+    }
+    for x in [crc, registry.len() as u32, registry.len() as u32] {
+        le32(&mut central, x);
+    }
+    for x in [12, 0, 0, 0, 0] {
+        le16(&mut central, x);
+    }
+    le32(&mut central, 0o100_644 << 16);
+    le32(&mut central, 30 + "control.txt".len() as u32);
+    central.extend_from_slice(b"registry.csv");
+    let eocd = z.len() - 22;
+    let cd_size = super::rawzip::u32_at(&z, eocd + 12);
+    z.splice(eocd..eocd, central.iter().copied());
+    let eocd = z.len() - 22;
+    super::rawzip::put_u16(&mut z, eocd + 8, 2);
+    super::rawzip::put_u16(&mut z, eocd + 10, 2);
+    super::rawzip::put_u32(&mut z, eocd + 12, cd_size + central.len() as u32);
+    z
+}
