@@ -541,16 +541,23 @@ fn local_sizes(extra: &[u8], csize: u32, size: u32) -> (u64, u64) {
         }
         rest = after;
     }
-    let mut values = zip64
+    let values: Vec<u64> = zip64
         .chunks_exact(8)
-        .map(|v| v.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX));
-    let mut wide = |narrow: u32| match narrow {
-        u32::MAX => values.next().unwrap_or(u64::MAX),
+        .map(|v| v.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX))
+        .collect();
+    // A local zip64 field holds both sizes (APPNOTE 4.5.3), whichever of them overflowed; a
+    // shorter one holds the sizes that overflowed, in order.
+    let (size64, csize64) = match values[..] {
+        [s, c, ..] => (Some(s), Some(c)),
+        [v] if size == u32::MAX => (Some(v), None),
+        [v] => (None, Some(v)),
+        [] => (None, None),
+    };
+    let wide = |narrow: u32, wide: Option<u64>| match narrow {
+        u32::MAX => wide.unwrap_or(u64::MAX),
         n => u64::from(n),
     };
-    let size = wide(size);
-    let csize = wide(csize);
-    (csize, size)
+    (wide(csize, csize64), wide(size, size64))
 }
 
 /// Whether the data descriptor at `at` (APPNOTE 4.3.9: an optional signature, the CRC-32, then
@@ -788,6 +795,35 @@ impl Inflate {
 #[cfg(test)]
 mod tests {
     use super::LineMeter;
+
+    #[test]
+    fn local_sizes_read_the_zip64_field() {
+        use super::local_sizes;
+        let field = |values: &[u64]| {
+            let mut e = vec![0x55, 0x54, 5, 0, 1, 2, 3, 4, 5]; // another field first
+            e.extend_from_slice(&[1, 0]);
+            e.extend_from_slice(&(values.len() as u16 * 8).to_le_bytes());
+            for v in values {
+                e.extend_from_slice(&v.to_le_bytes());
+            }
+            e
+        };
+        let max = u32::MAX;
+        // No zip64: the 32-bit fields as they are.
+        assert_eq!(local_sizes(&[], 10, 20), (10, 20));
+        // Both sizes present (uncompressed first), whichever overflowed.
+        assert_eq!(
+            local_sizes(&field(&[7 << 32, 5 << 32]), max, max),
+            (5 << 32, 7 << 32)
+        );
+        assert_eq!(local_sizes(&field(&[7 << 32, 5]), 5, max), (5, 7 << 32));
+        assert_eq!(local_sizes(&field(&[7, 5 << 32]), max, 7), (5 << 32, 7));
+        // One value: the size that overflowed.
+        assert_eq!(local_sizes(&field(&[9 << 32]), 3, max), (3, 9 << 32));
+        assert_eq!(local_sizes(&field(&[9 << 32]), max, 3), (9 << 32, 3));
+        // Overflowed with nothing to read: never equal to a real size.
+        assert_eq!(local_sizes(&[], max, max), (u64::MAX, u64::MAX));
+    }
     use proptest::prelude::*;
 
     /// The line meter one byte at a time, as it was first written: the reference.
