@@ -420,10 +420,12 @@ fn print_status(s: &reestr::status::Status) {
             "  {:<48} {:>12} bytes  {}",
             w.name,
             w.bytes,
-            if w.ready {
-                "ready"
-            } else {
-                "waiting (settling or temporary)"
+            match w.state {
+                "settling" => "waiting (settling)",
+                "temporary" => "temporary name, left alone",
+                "folder" => "folder, left alone",
+                "link" => "link, left alone",
+                other => other,
             }
         );
     }

@@ -19,6 +19,10 @@ pub struct Waiting {
     pub bytes: u64,
     /// Whether the next run would take it.
     pub ready: bool,
+    /// Why it is there: `ready`, `settling` (still changing, or an unreadable zip within its
+    /// grace time), `temporary` (a `*.part` or dot-file name, left alone), `folder` or `link`
+    /// (left alone).
+    pub state: &'static str,
 }
 
 /// A set-aside file.
@@ -78,11 +82,21 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
     for e in std::fs::read_dir(&engine.cfg.inbox).map_err(io_at(&engine.cfg.inbox))? {
         let e = e.map_err(io_at(&engine.cfg.inbox))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let bytes = e.metadata().map(|m| m.len()).unwrap_or(0);
+        let meta = std::fs::symlink_metadata(e.path()).ok();
+        let bytes = meta.as_ref().map_or(0, std::fs::Metadata::len);
+        let is_ready = ready.contains(&name);
+        let state = match meta.map(|m| m.file_type()) {
+            _ if is_ready => "ready",
+            Some(t) if t.is_dir() => "folder",
+            Some(t) if t.is_symlink() => "link",
+            _ if name.starts_with('.') || name.ends_with(".part") => "temporary",
+            _ => "settling",
+        };
         waiting.push(Waiting {
-            ready: ready.contains(&name),
+            ready: is_ready,
             name,
             bytes,
+            state,
         });
     }
     waiting.sort_by(|a, b| a.name.cmp(&b.name));

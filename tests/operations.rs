@@ -249,6 +249,41 @@ fn run_leaves_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
 }
 
 #[test]
+fn status_says_why_each_inbox_entry_is_there() {
+    let rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
+    ));
+    let settled = rx.drop_in(PAY1, &reference(PAY1));
+    std::fs::File::options()
+        .write(true)
+        .open(&settled)
+        .expect("open")
+        .set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .expect("set mtime");
+    rx.drop_in(PAY2, &reference(PAY2));
+    rx.drop_in("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", b"half");
+    rx.drop_in(".hidden.zip", b"x");
+    std::fs::create_dir(rx.engine.cfg.inbox.join("folder")).expect("folder");
+    let s = reestr::status::status(&rx.engine, chrono::Utc::now(), 5).expect("status");
+    let got: Vec<(&str, &str)> = s
+        .waiting
+        .iter()
+        .map(|w| (w.name.as_str(), w.state))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (".hidden.zip", "temporary"),
+            (PAY1, "ready"),
+            (PAY2, "settling"),
+            ("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", "temporary"),
+            ("folder", "folder"),
+        ]
+    );
+    assert!(s.waiting.iter().all(|w| w.ready == (w.state == "ready")));
+}
+
+#[test]
 fn handled_archives_leave_the_inbox_whatever_the_answer() {
     let mut rx = Rx::new();
     rx.import_reference_invoices();
