@@ -273,8 +273,9 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
         Err(ReadError::Io(e)) => return Err(e.into()),
     };
+    let streamed = streamed_manifest_mac(job, &archive)?;
     let checks = integrity::check_files(&archive)
-        .and_then(|()| integrity::check_hmac(&archive, job.policy.key.as_ref()))
+        .and_then(|()| integrity::check_hmac(&archive, job.policy.key.as_ref(), streamed))
         .and_then(|()| integrity::check_manifest(&archive));
     if let Err(r) = checks {
         return Ok(nak(header, r));
@@ -434,6 +435,26 @@ fn decode_fields(
         }
     }
     Ok(())
+}
+
+/// With a key, the HMAC of a manifest too large to be kept in memory, computed by streaming
+/// it again from the kept archive (which already passed `B01` and `B02`: a failure to read it
+/// now is the receiver's own).
+fn streamed_manifest_mac(
+    job: &Job<'_>,
+    archive: &archive::Archive,
+) -> Result<Option<integrity::StreamedMac>, PipelineError> {
+    let (Some(key), Some(m)) = (job.policy.key.as_ref(), archive.get(integrity::MANIFEST)) else {
+        return Ok(None);
+    };
+    if m.data.is_some() {
+        return Ok(None);
+    }
+    let entry = archive::open_entry(job.path, m.index).map_err(|e| match e {
+        ReadError::Io(io) => io,
+        ReadError::Reject { message, .. } => io::Error::other(message),
+    })?;
+    Ok(Some(key.mac_of(entry)?))
 }
 
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {

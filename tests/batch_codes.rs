@@ -885,6 +885,36 @@ fn with_manifest_for(b: &Batch, manifest: &[u8], key: Option<&Key>) -> Vec<u8> {
 // B04: SHA-256 mismatch or malformed manifest (the HMAC always signs the manifest as given)
 
 #[test]
+fn a_manifest_over_a_mib_is_b04_when_its_hmac_is_right_and_b05_when_not() {
+    // Over 1 MiB the manifest is not kept in memory; its HMAC is still checked first (B05 comes
+    // before B04), over every byte. Pseudo-random lines keep its ratio under 200.
+    let mut manifest = good_manifest().into_bytes();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    while manifest.len() <= (1 << 20) + 1000 {
+        for _ in 0..64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            manifest.push(b"0123456789abcdef"[(seed % 16) as usize]);
+        }
+        manifest.extend_from_slice(b"  extra.txt\n");
+    }
+    let m = nak(&with_manifest(&manifest), "B04");
+    assert_mentions(&m, "manifest.sha256");
+    // The same with one byte of the manifest changed after signing: B05.
+    let b = batch();
+    let mut files = files_with_manifest(&b.control(), &b.registry, &manifest, Some(&key()));
+    let (_, bytes) = files
+        .iter_mut()
+        .find(|(n, _)| n == "manifest.sha256")
+        .expect("manifest entry");
+    let last = bytes.len() - 20;
+    bytes[last] ^= 1;
+    let m = nak(&sample::zip_entries(&files), "B05");
+    assert_mentions(&m, "manifest.sha256.hmac");
+}
+
+#[test]
 fn b04_hash_mismatch() {
     let b = batch();
     let mut reg = b.registry.clone();

@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = integrity::check_files(&a);
     for key in [common::reference_key(), common::sample_key()] {
-        if let Err((code, m)) = integrity::check_hmac(&a, Some(&key)) {
+        if let Err((code, m)) = integrity::check_hmac(&a, Some(&key), None) {
             assert_eq!(code, BatchCode::B05);
             assert!(common::one_line(&m), "{m:?}");
         }

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let key = Key::parse(reestr::sample::SAMPLE_KEY).expect("sample key");
     let a = manifest_archive(data, &key);
     assert_eq!(integrity::check_files(&a), Ok(()));
-    assert_eq!(integrity::check_hmac(&a, Some(&key)), Ok(()));
+    assert_eq!(integrity::check_hmac(&a, Some(&key), None), Ok(()));
     let line = |n: &str, b: &[u8]| format!("{}  {n}\n", hex::encode(Sha256::digest(b)));
     let (c, r) = (
         line("control.txt", b"control"),
