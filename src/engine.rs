@@ -173,6 +173,10 @@ fn acked_before(
 /// Files seen in the inbox and since when their size and time have not changed (`watch`).
 pub type Stability = HashMap<PathBuf, (u64, Option<SystemTime>, Instant, bool)>;
 
+/// The longest `run` watches an unreadable zip with an old modification time before it answers
+/// it `B01` (the settle time, at most this): a nightly run must not wait long on one file.
+pub const UNREADABLE_WATCH_MAX: Duration = Duration::from_secs(60);
+
 /// An inbox scan: files ready to take in order, and how many are still settling.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -423,6 +427,7 @@ impl Engine {
     }
 
     /// The ready files of a one-off scan (`run`), less any unreadable zip that still changes.
+    /// It is watched for the settle time, at most [`UNREADABLE_WATCH_MAX`].
     /// Without a watcher's history a file's age is its modification time, which a writer whose
     /// clock runs behind sets in the past while the file still grows (§1: never pick up a
     /// growing file): an unreadable zip is therefore watched for the settle time before it is
@@ -432,7 +437,7 @@ impl Engine {
         if scan.unreadable.is_empty() || self.cfg.settle.is_zero() {
             return Ok(scan.ready);
         }
-        let until = Instant::now() + self.cfg.settle;
+        let until = Instant::now() + self.cfg.settle.min(UNREADABLE_WATCH_MAX);
         while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
             std::thread::sleep(
                 Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),
