@@ -384,6 +384,19 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                 }
             }
         }
+        // At the end of the file a CR is not a line end (§5: CRLF or LF): it counts.
+        if let Some(line) = is_registry
+            .then(|| lines.finish(limits.max_line_bytes))
+            .flatten()
+        {
+            return Err(reject(
+                BatchCode::B02,
+                format!(
+                    "{REGISTRY} line {line} is longer than {} bytes",
+                    limits.max_line_bytes
+                ),
+            ));
+        }
         if size != declared {
             return Err(reject(
                 BatchCode::B01,
@@ -636,6 +649,12 @@ impl LineMeter {
             rest = after;
         }
     }
+
+    /// At the end of the bytes: the 1-based number of the last line if it is too long, a CR
+    /// at its very end counted (no LF follows it, so it is not part of a line end).
+    fn finish(&self, max: u64) -> Option<u64> {
+        (self.raw > max).then_some(self.line + 1)
+    }
 }
 
 /// Opens entry `index` of an archive that already passed [`read`], for streaming its bytes.
@@ -795,6 +814,20 @@ impl Inflate {
 #[cfg(test)]
 mod tests {
     use super::LineMeter;
+
+    #[test]
+    fn a_cr_at_the_end_of_the_bytes_counts_toward_the_last_line() {
+        let mut m = LineMeter::default();
+        // 4 bytes and a CR: within a limit of 4 while an LF may still follow...
+        assert_eq!(m.feed(b"ab\ncdef\r", 4), None);
+        // ...but nothing follows: the line is 5 bytes.
+        assert_eq!(m.finish(4), Some(2));
+        assert_eq!(m.finish(5), None);
+        // A CRLF at the end is a line end.
+        let mut m = LineMeter::default();
+        assert_eq!(m.feed(b"cdef\r\n", 4), None);
+        assert_eq!(m.finish(4), None);
+    }
 
     #[test]
     fn local_sizes_read_the_zip64_field() {

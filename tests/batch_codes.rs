@@ -648,6 +648,31 @@ fn b02_registry_line_longer_than_the_limit() {
 }
 
 #[test]
+fn b02_a_cr_at_the_end_of_the_registry_counts_toward_its_last_line() {
+    // §5: only CRLF or LF end a line; a CR at the very end of the file is a byte of the last
+    // line, so it counts toward the limit (§3).
+    let b = batch();
+    // The last row's purpose (empty) made long enough for its line to be the longest.
+    let mut registry = b
+        .registry
+        .strip_suffix(b"\r\n")
+        .expect("ends with CRLF")
+        .to_vec();
+    registry.extend_from_slice(&[b'x'; 300]);
+    let last = registry.len() - registry.iter().rposition(|c| *c == b'\n').expect("lines") - 1;
+    registry.push(b'\r');
+    let z = with_registry(&b, &registry);
+    ack_with(&limits(&format!("max_line_bytes = {}", last + 1)), &z);
+    let m = nak_with(
+        &limits(&format!("max_line_bytes = {last}")),
+        NAME,
+        &z,
+        "B02",
+    );
+    assert_mentions(&m, "line 4 ");
+}
+
+#[test]
 fn b02_registry_line_limit_with_the_default_64_kib() {
     let mut rows = pay_rows();
     rows[1][10] = "x".repeat(64 << 10);
