@@ -196,15 +196,14 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     }
     // The end record's count is what the zip crate reads (its names are distinct now); another
     // tool may walk the directory itself and see more entries.
-    match central_names(path, zip.central_directory_start(), count + 1) {
-        Ok(names) if names.len() <= count => {}
+    match directory_problem(path, zip.central_directory_start(), count) {
+        Ok(None) => {}
+        Ok(Some(what)) => return Err(reject(BatchCode::B01, what)),
         Err(e) if !is_data_error(&e) => return Err(ReadError::Io(e)),
-        _ => {
+        Err(_) => {
             return Err(reject(
                 BatchCode::B01,
-                format!(
-                    "the central directory holds more records than the {count} its end record declares"
-                ),
+                "the central directory or its end record is cut short",
             ));
         }
     }
@@ -457,6 +456,133 @@ fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>
         names.push(name);
     }
     Ok(names)
+}
+
+/// Walks the `count` central records from `start` (where the zip crate read them) and judges
+/// the directory as a whole: it must end exactly where the end records begin (a zip64 end record
+/// of the plain 44-byte form, its locator, then the end record; or the end record alone), and
+/// every count and size those records give must match what was walked (or be the all-ones
+/// that defers to zip64). No extra field may hold a zip64 or Unicode-path block twice. Otherwise another tool,
+/// trusting another field, would read another directory than the one judged: `Some(why)`.
+fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option<String>> {
+    let mut r = BufReader::new(File::open(path)?);
+    r.seek(io::SeekFrom::Start(start))?;
+    let le16 = |b: &[u8], i: usize| {
+        b.get(i..i + 2)
+            .map_or(0, |v| u16::from_le_bytes([v[0], v[1]]))
+    };
+    let le32 = |b: &[u8], i: usize| {
+        b.get(i..i + 4)
+            .and_then(|v| v.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    let le64 = |b: &[u8], i: usize| {
+        b.get(i..i + 8)
+            .and_then(|v| v.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let mut at = start;
+    for _ in 0..count {
+        let mut h = [0u8; 46];
+        r.read_exact(&mut h)?;
+        if le32(&h, 0) != 0x0201_4b50 {
+            return Ok(Some(format!(
+                "the central directory holds fewer records than the {count} its end record declares"
+            )));
+        }
+        let (n, m, k) = (
+            usize::from(le16(&h, 28)),
+            usize::from(le16(&h, 30)),
+            usize::from(le16(&h, 32)),
+        );
+        let mut rest = vec![0u8; n + m + k];
+        r.read_exact(&mut rest)?;
+        let (name, extra) = rest.split_at(n);
+        if let Some(id) = repeated_block(extra.get(..m).unwrap_or_default()) {
+            return Ok(Some(format!(
+                "entry {:?}: its central record holds extra block 0x{id:04x} twice",
+                display_name(name)
+            )));
+        }
+        at += (46 + n + m + k) as u64;
+    }
+    let walked = at - start;
+    let mut sig = [0u8; 4];
+    r.read_exact(&mut sig)?;
+    let mut sig = u32::from_le_bytes(sig);
+    let mut end = at;
+    if sig == 0x0505_4b50 {
+        // A digital signature record (APPNOTE 4.3.13) may close the directory.
+        let mut len = [0u8; 2];
+        r.read_exact(&mut len)?;
+        let len = u16::from_le_bytes(len);
+        r.seek_relative(i64::from(len))?;
+        end += 6 + u64::from(len);
+        let mut next = [0u8; 4];
+        r.read_exact(&mut next)?;
+        sig = u32::from_le_bytes(next);
+    }
+    let count64 = count as u64;
+    let mismatch = |what: &str| {
+        Ok(Some(format!(
+            "the {what} differs from the central directory it closes"
+        )))
+    };
+    let mut zip64 = false;
+    if sig == 0x0606_4b50 {
+        // The zip64 end record (APPNOTE 4.3.14): its version-1 form, then the locator.
+        let mut z = [0u8; 52];
+        r.read_exact(&mut z)?;
+        if le64(&z, 0) != 44 {
+            return mismatch("zip64 end record (not of the plain 44-byte form)");
+        }
+        if le64(&z, 20) != count64 || le64(&z, 28) != count64 || le64(&z, 36) != walked {
+            return mismatch("zip64 end record's count or size");
+        }
+        let mut loc = [0u8; 20];
+        r.read_exact(&mut loc)?;
+        if le32(&loc, 0) != 0x0706_4b50 {
+            return mismatch("zip64 end record (no locator after it)");
+        }
+        let mut next = [0u8; 4];
+        r.read_exact(&mut next)?;
+        sig = u32::from_le_bytes(next);
+        zip64 = true;
+    }
+    if sig != 0x0605_4b50 {
+        return Ok(Some(format!(
+            "the central directory does not end where its end record begins (byte {end})"
+        )));
+    }
+    let mut e = [0u8; 18];
+    r.read_exact(&mut e)?;
+    let entries_ok = |v: u16| u64::from(v) == count64 || zip64 && v == u16::MAX;
+    if !entries_ok(le16(&e, 4)) || !entries_ok(le16(&e, 6)) {
+        return mismatch("end record's count");
+    }
+    let size = le32(&e, 8);
+    if u64::from(size) != walked && !(zip64 && size == u32::MAX) {
+        return mismatch("end record's size");
+    }
+    Ok(None)
+}
+
+/// The id of a block that changes how an entry is read (zip64 sizes and offset, 0x0001; the
+/// Info-ZIP Unicode path, 0x7075) found twice in `extra`, if any: one tool takes the first,
+/// another the last. Other blocks may repeat.
+fn repeated_block(extra: &[u8]) -> Option<u16> {
+    let mut seen = Vec::new();
+    let mut rest = extra;
+    while let [a, b, c, d, tail @ ..] = rest {
+        let id = u16::from_le_bytes([*a, *b]);
+        if matches!(id, 0x0001 | 0x7075) && seen.contains(&id) {
+            return Some(id);
+        }
+        seen.push(id);
+        let len = usize::from(u16::from_le_bytes([*c, *d]));
+        rest = tail.get(len..).unwrap_or_default();
+    }
+    None
 }
 
 /// What an entry's central-directory record says, for comparing with its local header.

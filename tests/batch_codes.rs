@@ -326,6 +326,100 @@ fn b01_central_directory_holds_more_records_than_the_end_record_declares() {
     nak(&z, "B01");
 }
 
+/// `z` (a zip whose end record has no comment) with a zip64 end record and locator put before
+/// its end record, whose fields then defer to them (APPNOTE 4.3.14, 4.3.15).
+fn with_zip64_end(z: &[u8], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let eocd = z.len() - 22;
+    assert_eq!(u32_at(z, eocd), 0x0605_4b50);
+    let (count, size, offset) = (
+        u16_at(z, eocd + 10),
+        u32_at(z, eocd + 12),
+        u32_at(z, eocd + 16),
+    );
+    let mut out = z[..eocd].to_vec();
+    let mut rec = Vec::new();
+    rec.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+    rec.extend_from_slice(&44u64.to_le_bytes());
+    rec.extend_from_slice(&45u16.to_le_bytes());
+    rec.extend_from_slice(&45u16.to_le_bytes());
+    rec.extend_from_slice(&[0; 8]);
+    for v in [
+        count as u64,
+        count as u64,
+        u64::from(size),
+        u64::from(offset),
+    ] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    edit(&mut rec);
+    let at = out.len() as u64;
+    out.extend_from_slice(&rec);
+    out.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&at.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[0xff; 4]);
+    out.extend_from_slice(&[0xff; 8]);
+    out.extend_from_slice(&[0; 2]);
+    out
+}
+
+#[test]
+fn b01_end_records_that_disagree_with_the_central_directory() {
+    // Another tool trusting another field (size instead of offset, zip64 instead of classic)
+    // would read another directory than the one judged.
+    let z = raw_zip(&raw_good_entries());
+    ack(&z);
+    let eocd = z.len() - 22;
+    for delta in [1i64, -1, 100_000] {
+        let mut bad = z.clone();
+        let size = u32_at(&bad, eocd + 12);
+        put_u32(&mut bad, eocd + 12, (i64::from(size) + delta) as u32);
+        assert_mentions(&nak(&bad, "B01"), "end record");
+    }
+    // Bytes between the last central record and the end record.
+    let mut padded = z[..eocd].to_vec();
+    padded.extend_from_slice(&[0; 30]);
+    padded.extend_from_slice(&z[eocd..]);
+    let at = padded.len() - 22;
+    let size = u32_at(&padded, at + 12);
+    put_u32(&mut padded, at + 12, size + 30);
+    assert_mentions(&nak(&padded, "B01"), "central directory");
+    // A zip64 end record: right, then with its count, size or form wrong.
+    ack(&with_zip64_end(&z, |_| {}));
+    let lies: [(usize, u64); 3] = [(24, 3), (40, 1), (48, 0)];
+    for (at, value) in lies {
+        let bad = with_zip64_end(&z, |rec| {
+            let v = u64::from_le_bytes(rec[at..at + 8].try_into().expect("8 bytes"));
+            let v = if at == 48 { v + 1 } else { v + value };
+            rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        });
+        nak(&bad, "B01");
+    }
+    let extended = with_zip64_end(&z, |rec| {
+        rec[4..12].copy_from_slice(&56u64.to_le_bytes());
+        rec.extend_from_slice(&[0; 12]);
+    });
+    assert_mentions(&nak(&extended, "B01"), "zip64 end record");
+}
+
+#[test]
+fn b01_a_zip64_block_given_twice_in_a_central_record() {
+    // One tool takes the first block, another the last.
+    let mut entries = raw_good_entries();
+    let mut block = vec![1, 0, 8, 0];
+    block.extend_from_slice(&0u64.to_le_bytes());
+    entries[1].extra = [block.clone(), block].concat();
+    let m = nak(&raw_zip(&entries), "B01");
+    assert_mentions(&m, "0x0001 twice");
+    // Other blocks may repeat.
+    let mut entries = raw_good_entries();
+    entries[1].extra = vec![0xfe, 0xca, 0, 0, 0xfe, 0xca, 0, 0];
+    ack(&raw_zip(&entries));
+}
+
 #[test]
 fn b01_entries_that_overlap() {
     let z = quoted_overlap();
