@@ -10,11 +10,31 @@ pub fn parse(text: &str) -> Option<i64> {
     parse_digits(text.as_bytes(), 13).and_then(|v| i64::try_from(v).ok())
 }
 
-/// Parses a control total of the form `[0-9]{1,30}\.[0-9]{2}` into tiyin.
+/// Parses a control total of the form `[0-9]+\.[0-9]{2}` into tiyin.
 ///
-/// Control totals sum many amounts, so they get a wider range than a single amount.
+/// Control totals sum many amounts, so they have no width of their own. A total too large for
+/// an `i128` (over 10^36 so'm) is read as `i128::MAX`: no registry's sum comes near it, so it
+/// differs from every sum (`B08`), as a well-formed total that does not match should.
 pub fn parse_total(text: &str) -> Option<i128> {
-    parse_digits(text.as_bytes(), 30)
+    let b = text.as_bytes();
+    let n = b.len();
+    if n < 4
+        || b.get(n - 3) != Some(&b'.')
+        || !b
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == n - 3 || c.is_ascii_digit())
+    {
+        return None;
+    }
+    Some(
+        b.iter()
+            .filter(|c| c.is_ascii_digit())
+            .try_fold(0i128, |v, &d| {
+                v.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+            })
+            .unwrap_or(i128::MAX),
+    )
 }
 
 fn parse_digits(b: &[u8], max_int: usize) -> Option<i128> {

@@ -166,11 +166,11 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     let encoding =
         Charset::parse(enc.1).ok_or_else(|| bad(enc, 7, "is not utf-8, windows-1251 or cp866"))?;
     let rows = get(8)?;
-    let rows_n =
-        (!rows.1.is_empty() && rows.1.len() <= 18 && rows.1.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| rows.1.parse::<u64>().ok())
-            .flatten()
-            .ok_or_else(|| bad(rows, 8, "is not a whole number"))?;
+    // A count too large for a u64 is read as u64::MAX: no registry has that many rows, so it
+    // differs from every count (`B08`), as a well-formed count that does not match should.
+    let rows_n = (!rows.1.is_empty() && rows.1.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| rows.1.parse::<u64>().unwrap_or(u64::MAX))
+        .ok_or_else(|| bad(rows, 8, "is not a whole number"))?;
     let total = get(9)?;
     let amount_total = amount::parse_total(total.1)
         .ok_or_else(|| bad(total, 9, "is not an amount with exactly 2 decimals"))?;
@@ -191,6 +191,37 @@ mod tests {
 
     fn name() -> BatchName {
         BatchName::parse("MUNIS_SUDBILLING_PAY_20261121_001.zip").unwrap()
+    }
+
+    #[test]
+    fn counts_and_totals_of_any_width_are_well_formed() {
+        let huge_rows = GOOD.replace("rows=24", "rows=99999999999999999999999");
+        assert_eq!(parse(huge_rows.as_bytes(), &name()).unwrap().rows, u64::MAX);
+        let huge_total = GOOD.replace(
+            "amount_total=5918666.66",
+            &format!("amount_total={}.00", "9".repeat(40)),
+        );
+        assert_eq!(
+            parse(huge_total.as_bytes(), &name()).unwrap().amount_total,
+            i128::MAX
+        );
+        let wide_total = GOOD.replace(
+            "amount_total=5918666.66",
+            &format!("amount_total={}.25", "1".repeat(33)),
+        );
+        assert_eq!(
+            parse(wide_total.as_bytes(), &name())
+                .unwrap()
+                .amount_total
+                .to_string(),
+            format!("{}25", "1".repeat(33))
+        );
+        for bad in ["rows=+1", "rows= 1", "rows=1.0", "rows="] {
+            assert!(
+                parse(GOOD.replace("rows=24", bad).as_bytes(), &name()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

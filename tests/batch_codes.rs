@@ -1494,6 +1494,23 @@ fn b08_amount_total_wrong() {
 }
 
 #[test]
+fn b08_for_counts_and_totals_too_large_for_any_registry() {
+    // Well-formed numbers (§4: a number of rows; so'm with exactly 2 decimals) that no
+    // registry can match differ from it (B08); they are not malformed (B06).
+    let huge_rows = with_control(|c| c.replace("rows=3", "rows=99999999999999999999999"));
+    assert_mentions(&nak(&huge_rows, "B08"), "rows");
+    let huge_total = with_control(|c| {
+        let line = c
+            .split("\r\n")
+            .find(|l| l.starts_with("amount_total="))
+            .expect("amount_total line")
+            .to_string();
+        c.replace(&line, &format!("amount_total={}.00", "9".repeat(40)))
+    });
+    assert_mentions(&nak(&huge_total, "B08"), "amount_total");
+}
+
+#[test]
 fn b08_amount_total_counts_malformed_amounts_as_zero_and_skips_wrong_sized_rows() {
     let good = pay_rows();
     let mut rows = vec![good[0].clone()]; // 204000.00, well-formed
