@@ -640,19 +640,19 @@ fn required_files_and_integrity(v: &mut Vec<Case>) {
     v.push(nak(
         "control-amount-total-10000-digits",
         pack(huge_total.as_bytes(), &b.registry),
-        "B06",
+        "B08",
         None,
         "amount_total",
-        "control amount_total of 10000 digits (9998 before the point): the receiver reads totals of at most 30 integer digits and calls a longer one malformed (4 B06; B08 is arguable, see tests/corpus.rs)",
+        "control amount_total of 10000 digits (9998 before the point): well-formed (4: so'm with exactly 2 decimals, no width given) and no sum of a registry can reach it (6 B08)",
     ));
     let huge_rows = text.replace("rows=3\r\n", &format!("rows=3{}\r\n", "0".repeat(9999)));
     v.push(nak(
         "control-rows-10000-digits",
         pack(huge_rows.as_bytes(), &b.registry),
-        "B06",
+        "B08",
         None,
         "rows",
-        "control rows of 10000 digits: the receiver reads counts of at most 18 digits and calls a longer one malformed (4 B06; B08 is arguable)",
+        "control rows of 10000 digits: a well-formed number (4) that no registry can match (6 B08)",
     ));
     let mut bad = b.clone();
     bad.sender = "BANKX".into();

@@ -30,10 +30,25 @@ pub struct Control {
     pub created_at_text: String,
     /// Encoding of `registry.csv`.
     pub encoding: Charset,
-    /// Declared number of data rows.
+    /// Declared number of data rows (`u64::MAX` for a count wider than that).
     pub rows: u64,
-    /// Declared sum of amounts, in tiyin.
+    /// Declared sum of amounts, in tiyin (`i128::MAX` for a total wider than that).
     pub amount_total: i128,
+    /// `rows` and `amount_total` as written, shortened to at most 40 characters, for messages.
+    pub declared: (String, String),
+}
+
+/// `text` as it may appear in a one-line message: a long value shows its start and its length.
+fn shown(text: &str) -> String {
+    if text.len() <= 40 {
+        text.to_string()
+    } else {
+        format!(
+            "{}... ({} characters)",
+            text.get(..24).unwrap_or_default(),
+            text.len()
+        )
+    }
 }
 
 /// Parses an RFC 3339 date-time with an offset or `Z` (`T` separator; lower case allowed).
@@ -180,6 +195,7 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
         encoding,
         rows: rows_n,
         amount_total,
+        declared: (shown(rows.1), shown(total.1)),
     })
 }
 

@@ -861,7 +861,7 @@ fn rows(
             BatchCode::B08,
             format!(
                 "control.txt rows={} but registry.csv has {n} data rows",
-                control.rows
+                control.declared.0
             ),
         )));
     }
@@ -870,7 +870,7 @@ fn rows(
             BatchCode::B08,
             format!(
                 "control.txt amount_total={} but the amounts in registry.csv sum to {}",
-                amount::format(control.amount_total),
+                control.declared.1,
                 amount::format(total)
             ),
         )));

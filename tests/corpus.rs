@@ -20,10 +20,9 @@
 //! - A NUL byte is a valid UTF-8 character: inside `payer_name` or `purpose` (text with a length
 //!   rule only) the row is accepted; inside `payment_id` or `amount` the pattern fails (`202`).
 //! - A lone CR is not a line end (§5: CRLF or LF): it is an ordinary character of its field.
-//! - `rows` and `amount_total` of 10,000 digits in `control.txt` are `B06` (malformed): the
-//!   receiver reads counts of at most 18 digits and totals of at most 30 integer digits. `B08`
-//!   (differs from the registry) could be argued, since §4 sets no number of digits; a value no
-//!   registry can reach is treated as malformed.
+//! - `rows` and `amount_total` of 10,000 digits in `control.txt` are `B08`: §4 sets no number
+//!   of digits, so they are well-formed numbers, and no registry can match them (they were
+//!   `B06`, malformed, until two independent readings of the agreement both said `B08`).
 
 mod common;
 use common::*;
