@@ -217,10 +217,14 @@ mod tests {
             "amount_total=5918666.66",
             &format!("amount_total={}.00", "9".repeat(40)),
         );
+        let c = parse(huge_total.as_bytes(), &name()).unwrap();
+        assert_eq!(c.amount_total, i128::MAX);
+        // Messages show the value as written, shortened.
         assert_eq!(
-            parse(huge_total.as_bytes(), &name()).unwrap().amount_total,
-            i128::MAX
+            c.declared.1,
+            format!("{}... (43 characters)", "9".repeat(24))
         );
+        assert_eq!(c.declared.0, "24");
         let wide_total = GOOD.replace(
             "amount_total=5918666.66",
             &format!("amount_total={}.25", "1".repeat(33)),
