@@ -99,8 +99,12 @@ impl BatchName {
         if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("the date is not YYYYMMDD"));
         }
+        // Year 0000 is not a calendar year (the Gregorian calendar goes from 1 BC to AD 1),
+        // though chrono's proleptic calendar has it.
         let parsed = NaiveDate::parse_from_str(date, "%Y%m%d")
-            .map_err(|_| err("the date is not a calendar date"))?;
+            .ok()
+            .filter(|_| !date.starts_with("0000"))
+            .ok_or_else(|| err("the date is not a calendar date"))?;
         if !(3..=6).contains(&seq.len()) || !seq.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("the sequence number is not 3 to 6 digits"));
         }
@@ -154,6 +158,7 @@ mod tests {
             "MUNIS_SUDBILLING_PAY_20261121_001.ZIP",
             "MUNIS_SUDBILLING_PAY_20261121_001",
             "MUNIS_SUDBILLING_PAY_20261340_001.zip",
+            "MUNIS_SUDBILLING_PAY_00001121_001.zip",
             "MUNIS_SUDBILLING_PAY_20260229_001.zip",
             "MUNIS_SUDBILLING_PAY_2026112_001.zip",
             "MUNIS_SUDBILLING_PAY_20261121_01.zip",
