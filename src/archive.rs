@@ -365,13 +365,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                 .then(|| lines.feed(chunk, limits.max_line_bytes))
                 .flatten()
             {
-                return Err(reject(
-                    BatchCode::B02,
-                    format!(
-                        "{REGISTRY} line {line} is longer than {} bytes",
-                        limits.max_line_bytes
-                    ),
-                ));
+                return Err(line_too_long(line, limits));
             }
             hasher.update(chunk);
             crc32.update(chunk);
@@ -388,13 +382,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             .then(|| lines.finish(limits.max_line_bytes))
             .flatten()
         {
-            return Err(reject(
-                BatchCode::B02,
-                format!(
-                    "{REGISTRY} line {line} is longer than {} bytes",
-                    limits.max_line_bytes
-                ),
-            ));
+            return Err(line_too_long(line, limits));
         }
         if size != declared {
             return Err(reject(
@@ -726,6 +714,17 @@ fn descriptor_matches(raw: &mut File, at: u64, c: &Central) -> io::Result<bool> 
                 == (Some(c.csize), Some(c.size))
                 || (u64_at(o + 4), u64_at(o + 12)) == (Some(c.csize), Some(c.size)))
     }))
+}
+
+/// `B02` for registry line `line` over the line limit.
+fn line_too_long(line: u64, limits: &Limits) -> ReadError {
+    reject(
+        BatchCode::B02,
+        format!(
+            "{REGISTRY} line {line} is longer than {} bytes",
+            limits.max_line_bytes
+        ),
+    )
 }
 
 fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {

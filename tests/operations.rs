@@ -70,6 +70,16 @@ fn pay(seq: &str, rows: &[Vec<String>]) -> Batch {
     Batch::new(BatchType::Pay, seq, Charset::Utf8, &PAY_HEADER, rows, 6)
 }
 
+/// Sets a file's modification time.
+fn set_mtime(p: &Path, t: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .expect("open")
+        .set_modified(t)
+        .expect("set mtime");
+}
+
 fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write export");
@@ -154,12 +164,7 @@ fn a_file_modified_within_the_settle_time_is_not_taken_yet() {
     assert!(rx.run().is_empty(), "a fresh file is not taken");
     assert_eq!(rx.inbox(), [PAY1]);
     assert!(rx.outbox().is_empty());
-    std::fs::File::options()
-        .write(true)
-        .open(&p)
-        .expect("open")
-        .set_modified(SystemTime::now() - Duration::from_secs(7200))
-        .expect("set mtime");
+    set_mtime(&p, SystemTime::now() - Duration::from_secs(7200));
     let handled = rx.run();
     assert_eq!(handled.len(), 1);
     assert_eq!(handled[0].result, "ACK");
@@ -180,12 +185,7 @@ fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time()
         "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
     ));
     let p = rx.drop_in(PAY1, &reference(PAY1));
-    std::fs::File::options()
-        .write(true)
-        .open(&p)
-        .expect("open")
-        .set_modified(SystemTime::now() + Duration::from_secs(3600))
-        .expect("set mtime");
+    set_mtime(&p, SystemTime::now() + Duration::from_secs(3600));
     let mut seen = reestr::engine::Stability::new();
     let first = rx.engine.scan(Some(&mut seen)).expect("scan");
     assert_eq!((first.ready.len(), first.pending), (0, 1));
@@ -208,15 +208,7 @@ fn run_leaves_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
     let whole = reference(PAY1);
     let p = rx.drop_in(PAY1, &whole[..100]);
     let old = SystemTime::now() - Duration::from_secs(3600);
-    let backdate = |p: &std::path::Path| {
-        std::fs::File::options()
-            .write(true)
-            .open(p)
-            .expect("open")
-            .set_modified(old)
-            .expect("set mtime");
-    };
-    backdate(&p);
+    set_mtime(&p, old);
     let writer = {
         let p = p.clone();
         std::thread::spawn(move || {
@@ -254,12 +246,7 @@ fn status_says_why_each_inbox_entry_is_there() {
         "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
     ));
     let settled = rx.drop_in(PAY1, &reference(PAY1));
-    std::fs::File::options()
-        .write(true)
-        .open(&settled)
-        .expect("open")
-        .set_modified(SystemTime::now() - Duration::from_secs(7200))
-        .expect("set mtime");
+    set_mtime(&settled, SystemTime::now() - Duration::from_secs(7200));
     rx.drop_in(PAY2, &reference(PAY2));
     rx.drop_in("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", b"half");
     rx.drop_in(".hidden.zip", b"x");
@@ -1145,12 +1132,7 @@ fn check_prints_the_would_be_answer_and_changes_nothing() {
     let inbox_file = cli.path("inbox").join(second.file_name());
     std::fs::write(&inbox_file, second.zip(Some(&key()))).expect("drop");
     let old = SystemTime::now() - Duration::from_secs(600);
-    std::fs::File::options()
-        .write(true)
-        .open(&inbox_file)
-        .expect("open")
-        .set_modified(old)
-        .expect("mtime");
+    set_mtime(&inbox_file, old);
     let before = (
         cli.counts(),
         list(&cli.path("outbox")),
