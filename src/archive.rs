@@ -431,19 +431,41 @@ fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>
     let mut r = BufReader::new(File::open(path)?);
     r.seek(io::SeekFrom::Start(start))?;
     let mut names = Vec::new();
-    let u16_at = |h: &[u8; 46], i: usize| usize::from(u16::from_le_bytes([h[i], h[i + 1]]));
     while names.len() < max {
-        let mut h = [0u8; 46];
-        if r.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
-            break;
+        match central_record(&mut r) {
+            Ok(Some(rec)) => names.push(rec.name),
+            _ => break,
         }
-        let mut name = vec![0u8; u16_at(&h, 28)];
-        r.read_exact(&mut name)?;
-        let skip = u16_at(&h, 30) + u16_at(&h, 32);
-        r.seek_relative(skip as i64)?;
-        names.push(name);
     }
     Ok(names)
+}
+
+/// One central-directory record as written (APPNOTE 4.3.12): its name, extra field and length.
+struct CentralRecord {
+    name: Vec<u8>,
+    extra: Vec<u8>,
+    len: u64,
+}
+
+/// Reads the central record at the reader's place; `None` if no record starts there.
+fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
+    let mut h = [0u8; 46];
+    r.read_exact(&mut h)?;
+    if h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+        return Ok(None);
+    }
+    let u16_at = |i: usize| usize::from(u16::from_le_bytes([h[i], h[i + 1]]));
+    let (n, m, k) = (u16_at(28), u16_at(30), u16_at(32));
+    let mut rest = vec![0u8; n + m + k];
+    r.read_exact(&mut rest)?;
+    let comment_start = n + m;
+    rest.truncate(comment_start);
+    let extra = rest.split_off(n);
+    Ok(Some(CentralRecord {
+        name: rest,
+        extra,
+        len: (46 + n + m + k) as u64,
+    }))
 }
 
 /// Walks the `count` central records from `start` (where the zip crate read them) and judges
@@ -471,28 +493,18 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     };
     let mut at = start;
     for _ in 0..count {
-        let mut h = [0u8; 46];
-        r.read_exact(&mut h)?;
-        if le32(&h, 0) != 0x0201_4b50 {
+        let Some(rec) = central_record(&mut r)? else {
             return Ok(Some(format!(
                 "the central directory holds fewer records than the {count} its end record declares"
             )));
-        }
-        let (n, m, k) = (
-            usize::from(le16(&h, 28)),
-            usize::from(le16(&h, 30)),
-            usize::from(le16(&h, 32)),
-        );
-        let mut rest = vec![0u8; n + m + k];
-        r.read_exact(&mut rest)?;
-        let (name, extra) = rest.split_at(n);
-        if let Some(id) = repeated_block(extra.get(..m).unwrap_or_default()) {
+        };
+        if let Some(id) = repeated_block(&rec.extra) {
             return Ok(Some(format!(
                 "entry {:?}: its central record holds extra block 0x{id:04x} twice",
-                display_name(name)
+                display_name(&rec.name)
             )));
         }
-        at += (46 + n + m + k) as u64;
+        at += rec.len;
     }
     let walked = at - start;
     let mut sig = [0u8; 4];
