@@ -440,6 +440,48 @@ fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>
     Ok(names)
 }
 
+/// The little-endian field of `N` bytes at `i` of a header, if `b` holds it.
+fn le<const N: usize>(b: &[u8], i: usize) -> Option<[u8; N]> {
+    b.get(i..i.checked_add(N)?)?.try_into().ok()
+}
+
+/// A 2-byte header field (0 if `b` is too short: no signature or count is 0).
+fn le16(b: &[u8], i: usize) -> u16 {
+    le(b, i).map_or(0, u16::from_le_bytes)
+}
+
+/// A 4-byte header field, if `b` holds it.
+fn le32(b: &[u8], i: usize) -> Option<u32> {
+    le(b, i).map(u32::from_le_bytes)
+}
+
+/// An 8-byte header field, if `b` holds it.
+fn le64(b: &[u8], i: usize) -> Option<u64> {
+    le(b, i).map(u64::from_le_bytes)
+}
+
+/// The blocks of an extra field (APPNOTE 4.5.1) as (header id, data); a block whose data
+/// overruns the field comes last, with no data.
+fn extra_blocks(extra: &[u8]) -> impl Iterator<Item = (u16, Option<&[u8]>)> {
+    let mut rest = extra;
+    std::iter::from_fn(move || {
+        let [a, b, c, d, tail @ ..] = rest else {
+            return None;
+        };
+        let data = match tail.split_at_checked(usize::from(u16::from_le_bytes([*c, *d]))) {
+            Some((data, after)) => {
+                rest = after;
+                Some(data)
+            }
+            None => {
+                rest = &[];
+                None
+            }
+        };
+        Some((u16::from_le_bytes([*a, *b]), data))
+    })
+}
+
 /// One central-directory record as written (APPNOTE 4.3.12): its name, extra field and length.
 struct CentralRecord {
     name: Vec<u8>,
@@ -454,8 +496,8 @@ fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
     if h[..4] != [0x50, 0x4b, 0x01, 0x02] {
         return Ok(None);
     }
-    let u16_at = |i: usize| usize::from(u16::from_le_bytes([h[i], h[i + 1]]));
-    let (n, m, k) = (u16_at(28), u16_at(30), u16_at(32));
+    let field = |i: usize| usize::from(le16(&h, i));
+    let (n, m, k) = (field(28), field(30), field(32));
     let mut rest = vec![0u8; n + m + k];
     r.read_exact(&mut rest)?;
     let comment_start = n + m;
@@ -477,20 +519,6 @@ fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
 fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option<String>> {
     let mut r = BufReader::new(File::open(path)?);
     r.seek(io::SeekFrom::Start(start))?;
-    let le16 = |b: &[u8], i: usize| {
-        b.get(i..i + 2)
-            .map_or(0, |v| u16::from_le_bytes([v[0], v[1]]))
-    };
-    let le32 = |b: &[u8], i: usize| {
-        b.get(i..i + 4)
-            .and_then(|v| v.try_into().ok())
-            .map_or(0, u32::from_le_bytes)
-    };
-    let le64 = |b: &[u8], i: usize| {
-        b.get(i..i + 8)
-            .and_then(|v| v.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
     let mut at = start;
     for _ in 0..count {
         let Some(rec) = central_record(&mut r)? else {
@@ -533,15 +561,16 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
         // The zip64 end record (APPNOTE 4.3.14): its version-1 form, then the locator.
         let mut z = [0u8; 52];
         r.read_exact(&mut z)?;
-        if le64(&z, 0) != 44 {
+        if le64(&z, 0) != Some(44) {
             return mismatch("zip64 end record (not of the plain 44-byte form)");
         }
+        let (count64, walked) = (Some(count64), Some(walked));
         if le64(&z, 20) != count64 || le64(&z, 28) != count64 || le64(&z, 36) != walked {
             return mismatch("zip64 end record's count or size");
         }
         let mut loc = [0u8; 20];
         r.read_exact(&mut loc)?;
-        if le32(&loc, 0) != 0x0706_4b50 {
+        if le32(&loc, 0) != Some(0x0706_4b50) {
             return mismatch("zip64 end record (no locator after it)");
         }
         let mut next = [0u8; 4];
@@ -560,7 +589,7 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     if !entries_ok(le16(&e, 4)) || !entries_ok(le16(&e, 6)) {
         return mismatch("end record's count");
     }
-    let size = le32(&e, 8);
+    let size = le32(&e, 8).unwrap_or(0);
     if u64::from(size) != walked && !(zip64 && size == u32::MAX) {
         return mismatch("end record's size");
     }
@@ -572,17 +601,11 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
 /// another the last. Other blocks may repeat.
 fn repeated_block(extra: &[u8]) -> Option<u16> {
     let mut seen = Vec::new();
-    let mut rest = extra;
-    while let [a, b, c, d, tail @ ..] = rest {
-        let id = u16::from_le_bytes([*a, *b]);
-        if matches!(id, 0x0001 | 0x7075) && seen.contains(&id) {
-            return Some(id);
-        }
+    extra_blocks(extra).map(|(id, _)| id).find(|&id| {
+        let again = matches!(id, 0x0001 | 0x7075) && seen.contains(&id);
         seen.push(id);
-        let len = usize::from(u16::from_le_bytes([*c, *d]));
-        rest = tail.get(len..).unwrap_or_default();
-    }
-    None
+        again
+    })
 }
 
 /// What an entry's central-directory record says, for comparing with its local header.
@@ -624,15 +647,15 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
     raw.seek(io::SeekFrom::Start(c.header_start))?;
     let mut h = [0u8; 30];
     raw.read_exact(&mut h)?;
-    let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let u32_at = |i: usize| le32(&h, i).unwrap_or(0);
     if u32_at(0) != 0x0403_4b50 {
         return Ok(Err("the signature"));
     }
-    let (flags, method, crc) = (u16_at(6), u16_at(8), u32_at(14));
-    let mut name_extra = vec![0u8; usize::from(u16_at(26)) + usize::from(u16_at(28))];
+    let (flags, method, crc) = (le16(&h, 6), le16(&h, 8), u32_at(14));
+    let name_len = usize::from(le16(&h, 26));
+    let mut name_extra = vec![0u8; name_len + usize::from(le16(&h, 28))];
     raw.read_exact(&mut name_extra)?;
-    let (name, extra) = name_extra.split_at(usize::from(u16_at(26)));
+    let (name, extra) = name_extra.split_at(name_len);
     let (csize, size) = local_sizes(extra, u32_at(18), u32_at(22));
     let descriptor = flags & 0x08 != 0;
     let agrees = |local: u64, central: u64| local == central || descriptor && local == 0;
@@ -664,26 +687,11 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
 /// zip64 extra field (header id 1; in a local header it holds the uncompressed size, then the
 /// compressed size, APPNOTE 4.5.3).
 fn local_sizes(extra: &[u8], csize: u32, size: u32) -> (u64, u64) {
-    let mut zip64: &[u8] = &[];
-    let mut rest = extra;
-    while let [a, b, c, d, tail @ ..] = rest {
-        let (id, len) = (
-            u16::from_le_bytes([*a, *b]),
-            usize::from(u16::from_le_bytes([*c, *d])),
-        );
-        let Some((data, after)) = tail.split_at_checked(len) else {
-            break;
-        };
-        if id == 1 {
-            zip64 = data;
-            break;
-        }
-        rest = after;
-    }
-    let values: Vec<u64> = zip64
-        .chunks_exact(8)
-        .map(|v| v.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX))
-        .collect();
+    let zip64 = extra_blocks(extra)
+        .find(|(id, _)| *id == 1)
+        .and_then(|(_, data)| data)
+        .unwrap_or_default();
+    let values: Vec<u64> = zip64.chunks_exact(8).filter_map(|v| le64(v, 0)).collect();
     // A local zip64 field holds both sizes (APPNOTE 4.5.3), whichever of them overflowed; a
     // shorter one holds the sizes that overflowed, in order.
     let (size64, csize64) = match values[..] {
@@ -705,16 +713,8 @@ fn descriptor_matches(raw: &mut File, at: u64, c: &Central) -> io::Result<bool> 
     raw.seek(io::SeekFrom::Start(at))?;
     let mut d = Vec::with_capacity(24);
     raw.take(24).read_to_end(&mut d)?;
-    let u32_at = |i: usize| {
-        d.get(i..i + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
-    let u64_at = |i: usize| {
-        d.get(i..i + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
+    let u32_at = |i: usize| le32(&d, i);
+    let u64_at = |i: usize| le64(&d, i);
     let starts = if u32_at(0) == Some(0x0807_4b50) {
         [0, 4]
     } else {
@@ -866,9 +866,7 @@ impl<R: Read> EntryReader<R> {
             dec: deflated.then(Inflate::new),
         }
     }
-}
 
-impl<R: Read> EntryReader<R> {
     /// For a deflated entry, the compressed bytes the deflate stream took (all of them once it
     /// ended); `None` for a stored entry.
     pub fn compressed_in(&self) -> Option<u64> {
@@ -951,6 +949,7 @@ impl Inflate {
 #[cfg(test)]
 mod tests {
     use super::LineMeter;
+    use proptest::prelude::*;
 
     #[test]
     fn a_cr_at_the_end_of_the_bytes_counts_toward_the_last_line() {
@@ -994,7 +993,6 @@ mod tests {
         // Overflowed with nothing to read: never equal to a real size.
         assert_eq!(local_sizes(&[], max, max), (u64::MAX, u64::MAX));
     }
-    use proptest::prelude::*;
 
     /// The line meter one byte at a time, as it was first written: the reference.
     fn bytewise(chunks: &[Vec<u8>], max: u64) -> Option<u64> {
