@@ -16,41 +16,28 @@ pub fn parse(text: &str) -> Option<i64> {
 /// an `i128` (over 10^36 so'm) is read as `i128::MAX`: no registry's sum comes near it, so it
 /// differs from every sum (`B08`), as a well-formed total that does not match should.
 pub fn parse_total(text: &str) -> Option<i128> {
-    let b = text.as_bytes();
+    parse_digits(text.as_bytes(), usize::MAX)
+}
+
+/// `[0-9]{1,max_int}\.[0-9]{2}` in tiyin, saturating at `i128::MAX` (reached only by totals of
+/// more than 36 integer digits).
+fn parse_digits(b: &[u8], max_int: usize) -> Option<i128> {
     let n = b.len();
-    if n < 4
-        || b.get(n - 3) != Some(&b'.')
-        || !b
-            .iter()
-            .enumerate()
-            .all(|(i, c)| i == n - 3 || c.is_ascii_digit())
-    {
+    if n < 4 || b.get(n - 3) != Some(&b'.') {
+        return None;
+    }
+    let (int, frac) = (b.get(..n - 3)?, b.get(n - 2..)?);
+    if int.len() > max_int || !int.iter().chain(frac).all(u8::is_ascii_digit) {
         return None;
     }
     Some(
-        b.iter()
-            .filter(|c| c.is_ascii_digit())
+        int.iter()
+            .chain(frac)
             .try_fold(0i128, |v, &d| {
                 v.checked_mul(10)?.checked_add(i128::from(d - b'0'))
             })
             .unwrap_or(i128::MAX),
     )
-}
-
-fn parse_digits(b: &[u8], max_int: usize) -> Option<i128> {
-    let n = b.len();
-    if n < 4 || b[n - 3] != b'.' {
-        return None;
-    }
-    let (int, frac) = (&b[..n - 3], &b[n - 2..]);
-    if int.len() > max_int || !int.iter().chain(frac).all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for &d in int.iter().chain(frac) {
-        v = v * 10 + i128::from(d - b'0');
-    }
-    Some(v)
 }
 
 /// Formats tiyin as so'm with exactly two decimals (`150000.00`).
