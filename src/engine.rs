@@ -427,11 +427,11 @@ impl Engine {
     }
 
     /// The ready files of a one-off scan (`run`), less any unreadable zip that still changes.
-    /// It is watched for the settle time, at most [`UNREADABLE_WATCH_MAX`].
     /// Without a watcher's history a file's age is its modification time, which a writer whose
     /// clock runs behind sets in the past while the file still grows (§1: never pick up a
-    /// growing file): an unreadable zip is therefore watched for the settle time before it is
-    /// answered `B01`, and left for the next run if its size or time changes meanwhile.
+    /// growing file): an unreadable zip is therefore watched for the settle time (at most
+    /// [`UNREADABLE_WATCH_MAX`]) before it is answered `B01`, and left for the next run if its
+    /// size or time changes meanwhile.
     fn ready_to_run(&self) -> Result<Vec<PathBuf>, EngineError> {
         let scan = self.scan(None)?;
         if scan.unreadable.is_empty() || self.cfg.settle.is_zero() {

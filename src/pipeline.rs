@@ -273,10 +273,15 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
         Err(ReadError::Io(e)) => return Err(e.into()),
     };
-    let streamed = streamed_manifest_mac(job, &archive)?;
-    let checks = integrity::check_files(&archive)
-        .and_then(|()| integrity::check_hmac(&archive, job.policy.key.as_ref(), streamed))
-        .and_then(|()| integrity::check_manifest(&archive));
+    let checks = match integrity::check_files(&archive) {
+        // Only now is the manifest's HMAC needed (B03 comes first).
+        Ok(()) => {
+            let streamed = streamed_manifest_mac(job, &archive)?;
+            integrity::check_hmac(&archive, job.policy.key.as_ref(), streamed)
+                .and_then(|()| integrity::check_manifest(&archive))
+        }
+        Err(r) => Err(r),
+    };
     if let Err(r) = checks {
         return Ok(nak(header, r));
     }
