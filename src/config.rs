@@ -61,6 +61,8 @@ struct Raw {
     unreadable_grace_seconds: f64,
     #[serde(default = "d_rescan")]
     rescan_seconds: f64,
+    #[serde(default = "d_run_wait")]
+    run_wait_seconds: f64,
     #[serde(default)]
     lock_wait_seconds: f64,
     metrics_file: Option<PathBuf>,
@@ -85,7 +87,10 @@ fn d_settle() -> f64 {
     5.0
 }
 fn d_grace() -> f64 {
-    300.0
+    30.0
+}
+fn d_run_wait() -> f64 {
+    60.0
 }
 fn d_rescan() -> f64 {
     5.0
@@ -129,6 +134,8 @@ pub struct Config {
     pub unreadable_grace: Duration,
     /// `watch` rescans the inbox at least this often, events or not.
     pub rescan: Duration,
+    /// How long `run` waits for files still settling before it leaves them for the next run.
+    pub run_wait: Duration,
     /// How long `run`, `watch`, `replay`, `invoices import` wait for another engine's lock.
     pub lock_wait: Duration,
     /// Prometheus textfile-collector file written after each run, when set.
@@ -141,7 +148,10 @@ pub struct Config {
     pub partners: BTreeMap<String, Partner>,
 }
 
-/// Reads a key file, refusing one readable or writable by others than its owner.
+/// Reads a key file. One that others than its owner may change is refused (whoever replaces
+/// the key can sign batches as the partner); one that others may read is used with a warning,
+/// since keys are often provisioned read-only by another account (the partner's reference key
+/// comes as mode 0444).
 pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
     let err = |m: String| ConfigError::Key {
         partner: partner.into(),
@@ -153,11 +163,19 @@ pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
-        if mode & !0o600 != 0 {
+        if mode & 0o022 != 0 {
             return Err(err(format!(
-                "permissions {mode:04o} are wider than 0600; run: chmod 600 {}",
+                "permissions {mode:04o} let others than its owner change it (wider than 0600); run: chmod 600 {}",
                 path.display()
             )));
+        }
+        if mode & 0o044 != 0 {
+            tracing::warn!(
+                partner,
+                file = %path.display(),
+                "key file permissions {mode:04o} let others read it (wider than 0600); run: chmod 600 {}",
+                path.display()
+            );
         }
     }
     if meta.len() > 1024 {
@@ -201,6 +219,7 @@ impl Config {
             ("settle_seconds", raw.settle_seconds),
             ("unreadable_grace_seconds", raw.unreadable_grace_seconds),
             ("rescan_seconds", raw.rescan_seconds),
+            ("run_wait_seconds", raw.run_wait_seconds),
             ("lock_wait_seconds", raw.lock_wait_seconds),
         ] {
             if !(0.0..=86400.0).contains(&v) {
@@ -257,6 +276,7 @@ impl Config {
             settle: Duration::from_secs_f64(raw.settle_seconds),
             unreadable_grace: Duration::from_secs_f64(raw.unreadable_grace_seconds),
             rescan: Duration::from_secs_f64(raw.rescan_seconds),
+            run_wait: Duration::from_secs_f64(raw.run_wait_seconds),
             lock_wait: Duration::from_secs_f64(raw.lock_wait_seconds),
             metrics_file: raw.metrics_file.as_deref().map(abs),
             rec_due_hour: raw.rec_due_hour,

@@ -122,6 +122,18 @@ pub struct Handled {
     pub response: Option<String>,
 }
 
+/// What one `run` did.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Every file handled, in order.
+    pub handled: Vec<Handled>,
+    /// Inbox files left for the next run because they were still being written (or settling
+    /// for longer than `run_wait`).
+    pub left: Vec<String>,
+    /// The failure of the receiver itself that stopped the run (the file in hand stays).
+    pub error: Option<EngineError>,
+}
+
 /// A batch as the engine hands it to the pure core (see `Engine::evaluate_in`).
 struct Batch<'a> {
     path: &'a Path,
@@ -170,23 +182,43 @@ fn acked_before(
     )
 }
 
-/// Files seen in the inbox and since when their size and time have not changed (`watch`).
-pub type Stability = HashMap<PathBuf, (u64, Option<SystemTime>, Instant, bool)>;
+/// What `watch` and `run` remember of an inbox file between scans: its size and modification
+/// time as last seen, and since when they have been seen so.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    len: u64,
+    mtime: Option<SystemTime>,
+    since: Instant,
+}
 
-/// The longest `run` watches an unreadable zip with an old modification time before it answers
-/// it `B01` (the settle time, at most this): a nightly run must not wait long on one file.
-pub const UNREADABLE_WATCH_MAX: Duration = Duration::from_secs(60);
+/// Files seen in the inbox, by path.
+pub type Stability = HashMap<PathBuf, Seen>;
 
-/// An inbox scan: files ready to take in order, and how many are still settling.
+/// How a scan judges that an inbox file has stopped changing (§1: never pick up a file that is
+/// still growing).
+#[derive(Debug)]
+pub enum Look<'a> {
+    /// One look (`status`, metrics): a file's age is the time since its modification time.
+    Once,
+    /// `watch`: a file must also have been seen unchanged by the scans for the settle time, and
+    /// an unreadable zip for the grace time.
+    Watch(&'a mut Stability),
+    /// `run`: a file must have been unchanged for the settle time by its modification time or
+    /// by the scans' sight, whichever is longer, and an unreadable zip for the grace time; an
+    /// unreadable zip must also have been seen unchanged by the scans for the settle time,
+    /// since a writer whose clock runs behind sets old times on a file still growing.
+    Run(&'a mut Stability),
+}
+
+/// An inbox scan: files ready to take in order, and those still settling.
 #[derive(Debug, Default)]
 pub struct Scan {
     /// Ready files, in the agreement's order (unparseable names first).
     pub ready: Vec<PathBuf>,
     /// Files not taken yet (still changing, or an unreadable zip within its grace time).
-    pub pending: usize,
-    /// Those of `ready` whose zip directory was unreadable (to be answered `B01`), with the
-    /// size and time they were seen with.
-    pub unreadable: Vec<(PathBuf, u64, Option<SystemTime>)>,
+    pub pending: Vec<PathBuf>,
+    /// How long until the first of `pending` could be ready, if it does not change meanwhile.
+    pub next_due: Option<Duration>,
 }
 
 /// How often the store file's written pages are sent to disk while a batch is applied
@@ -329,20 +361,25 @@ impl Engine {
 
     /// Lists inbox files ready to take, in the agreement's order (unparseable names first).
     pub fn ready_files(&self) -> Result<Vec<PathBuf>, EngineError> {
-        Ok(self.scan(None)?.ready)
+        Ok(self.scan(Look::Once)?.ready)
     }
 
     /// Scans the inbox. Temporary names (`*.part` and dot-files, §1), folders and links are
-    /// left alone. A file is ready once it has not been modified for the settle time and (with
-    /// `stability`, as `watch` keeps it) its size and time have been seen unchanged for that
-    /// long; an archive name whose zip central directory is unreadable waits up to
+    /// left alone. A file is ready once it has not changed for the settle time, as `look`
+    /// judges it; an archive name whose zip central directory is unreadable waits up to
     /// `unreadable_grace` for the writer to finish, then is taken (and answered `B01`).
-    pub fn scan(&self, mut stability: Option<&mut Stability>) -> Result<Scan, EngineError> {
+    pub fn scan(&self, mut look: Look<'_>) -> Result<Scan, EngineError> {
         let inbox = &self.cfg.inbox;
+        let settle = self.cfg.settle;
+        let grace = self.cfg.unreadable_grace;
         let mut bad = Vec::new();
         let mut good = Vec::new();
-        let mut pending = 0;
-        let mut unreadable = Vec::new();
+        let mut pending = Vec::new();
+        let mut next_due: Option<Duration> = None;
+        let mut wait = |path: PathBuf, due: Duration| {
+            pending.push(path);
+            next_due = Some(next_due.map_or(due, |d| d.min(due)));
+        };
         let now = SystemTime::now();
         let mut present = Vec::new();
         for e in fs::read_dir(inbox).map_err(io_at(inbox))? {
@@ -366,7 +403,7 @@ impl Engine {
             present.push(path.clone());
             let mtime = meta.modified().ok();
             // A time in the future (a share whose clock runs ahead) says nothing of the file's
-            // age: it is taken once it has been seen unchanged for the settle time (`watch`).
+            // age: it is taken once it has been seen unchanged for the settle time.
             let ahead = mtime.is_some_and(|m| m > now);
             if ahead {
                 tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
@@ -374,25 +411,32 @@ impl Engine {
             let age = mtime
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
-            let mut stable_for = age;
-            let mut unreadable_since = age;
-            if let Some(st) = stability.as_deref_mut() {
-                let entry =
-                    st.entry(path.clone())
-                        .or_insert((meta.len(), mtime, Instant::now(), false));
-                if entry.0 != meta.len() || entry.1 != mtime {
-                    *entry = (meta.len(), mtime, Instant::now(), false);
+            let seen = match &mut look {
+                Look::Once => None,
+                Look::Watch(st) | Look::Run(st) => {
+                    let fresh = Seen {
+                        len: meta.len(),
+                        mtime,
+                        since: Instant::now(),
+                    };
+                    let entry = st.entry(path.clone()).or_insert(fresh);
+                    if entry.len != meta.len() || entry.mtime != mtime {
+                        *entry = fresh;
+                    }
+                    Some(entry.since.elapsed())
                 }
-                stable_for = if ahead {
-                    entry.2.elapsed()
-                } else {
-                    stable_for.min(entry.2.elapsed())
-                };
-                unreadable_since = entry.2.elapsed();
-            }
-            if stable_for < self.cfg.settle {
+            };
+            // How long the file has been unchanged, and how long it has been seen so.
+            let (stable_for, watched) = match (&look, seen) {
+                (Look::Watch(_), Some(seen)) if ahead => (seen, seen),
+                (Look::Watch(_), Some(seen)) => (age.min(seen), seen),
+                (Look::Run(_), Some(seen)) if ahead => (seen, seen),
+                (Look::Run(_), Some(seen)) => (age.max(seen), seen),
+                _ => (age, age),
+            };
+            if stable_for < settle {
                 tracing::debug!(file = %name, "still changing or within the settle time; not taken yet");
-                pending += 1;
+                wait(path, settle - stable_for);
                 continue;
             }
             match BatchName::parse(&name) {
@@ -400,81 +444,109 @@ impl Engine {
                     let readable = File::open(&path)
                         .ok()
                         .is_some_and(|f| zip::ZipArchive::new(io::BufReader::new(f)).is_ok());
-                    if !readable && unreadable_since < self.cfg.unreadable_grace {
-                        tracing::debug!(file = %name, "zip directory not readable yet; waiting for the writer");
-                        pending += 1;
-                        continue;
-                    }
                     if !readable {
-                        unreadable.push((path.clone(), meta.len(), mtime));
+                        let unreadable_for = match look {
+                            Look::Run(_) => stable_for,
+                            _ => watched,
+                        };
+                        let mut due = grace.saturating_sub(unreadable_for);
+                        if matches!(look, Look::Run(_)) {
+                            due = due.max(settle.saturating_sub(watched));
+                        }
+                        if !due.is_zero() {
+                            tracing::debug!(file = %name, "zip directory not readable yet; waiting for the writer");
+                            wait(path, due);
+                            continue;
+                        }
                     }
                     good.push((n.order_key(), path))
                 }
                 Err(_) => bad.push(path),
             }
         }
-        if let Some(st) = stability {
-            st.retain(|p, _| present.contains(p));
+        match look {
+            Look::Watch(st) | Look::Run(st) => st.retain(|p, _| present.contains(p)),
+            Look::Once => {}
         }
         bad.sort();
         good.sort();
         bad.extend(good.into_iter().map(|(_, p)| p));
+        pending.sort();
         Ok(Scan {
             ready: bad,
             pending,
-            unreadable,
+            next_due,
         })
     }
 
-    /// The ready files of a one-off scan (`run`), less any unreadable zip that still changes.
-    /// Without a watcher's history a file's age is its modification time, which a writer whose
-    /// clock runs behind sets in the past while the file still grows (§1: never pick up a
-    /// growing file): an unreadable zip is therefore watched for the settle time (at most
-    /// [`UNREADABLE_WATCH_MAX`]) before it is answered `B01`, and left for the next run if its
-    /// size or time changes meanwhile.
-    fn ready_to_run(&self) -> Result<Vec<PathBuf>, EngineError> {
-        let scan = self.scan(None)?;
-        if scan.unreadable.is_empty() || self.cfg.settle.is_zero() {
-            return Ok(scan.ready);
-        }
-        let until = Instant::now() + self.cfg.settle.min(UNREADABLE_WATCH_MAX);
-        while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
-            std::thread::sleep(
-                Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),
+    /// The files `run` takes, and those it leaves because they are still settling. Files that
+    /// can settle within `run_wait` are waited for (a file copied into the inbox just before
+    /// `run` is answered by that run); one that still changes, or could not settle in time
+    /// (settle or grace time longer than `run_wait`), is left for the next run.
+    fn ready_to_run(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), EngineError> {
+        let deadline = Instant::now() + self.cfg.run_wait;
+        let mut seen = Stability::new();
+        loop {
+            let scan = self.scan(Look::Run(&mut seen))?;
+            let Some(due) = scan.next_due else {
+                return Ok((scan.ready, scan.pending));
+            };
+            let until = Instant::now() + due;
+            if until > deadline || self.cancel.load(Ordering::Relaxed) {
+                for p in &scan.pending {
+                    tracing::warn!(file = %p.display(), "still changing or settling; left for the next run");
+                }
+                return Ok((scan.ready, scan.pending));
+            }
+            tracing::info!(
+                files = scan.pending.len(),
+                wait_ms = due.as_millis() as u64,
+                "waiting for inbox files to settle"
             );
-        }
-        let mut ready = scan.ready;
-        for (path, len, mtime) in scan.unreadable {
-            let now = fs::symlink_metadata(&path).ok();
-            if now.as_ref().map(|m| (m.len(), m.modified().ok())) != Some((len, mtime)) {
-                tracing::warn!(file = %path.display(), "unreadable zip still changing although its modification time is old (clock skew on the share?); left for the next run");
-                ready.retain(|p| *p != path);
+            while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
+                std::thread::sleep(
+                    Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),
+                );
             }
         }
-        Ok(ready)
     }
 
-    /// Handles every ready inbox file once. Stops at the first failure of the receiver itself
-    /// (the file stays in the inbox) and returns what was handled with that failure.
-    pub fn run(&mut self) -> (Vec<Handled>, Option<EngineError>) {
-        let mut done = Vec::new();
+    /// Handles every inbox file once, waiting up to `run_wait` for files still settling. Stops
+    /// at the first failure of the receiver itself (the file stays in the inbox).
+    pub fn run(&mut self) -> RunOutcome {
+        let mut out = RunOutcome::default();
         if let Err(e) = self.recover() {
-            return (done, Some(e));
+            out.error = Some(e);
+            return out;
         }
         let files = match self.ready_to_run() {
-            Ok(f) => f,
-            Err(e) => return (done, Some(e)),
+            Ok((files, left)) => {
+                out.left = left
+                    .iter()
+                    .filter_map(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
+                files
+            }
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
         };
         for f in files {
             if self.cancel.load(Ordering::Relaxed) {
-                return (done, Some(EngineError::Pipeline(PipelineError::Cancelled)));
+                out.error = Some(EngineError::Pipeline(PipelineError::Cancelled));
+                return out;
             }
             match self.handle(&f) {
-                Ok(h) => done.push(h),
-                Err(e) => return (done, Some(e)),
+                Ok(h) => out.handled.push(h),
+                Err(e) => {
+                    out.error = Some(e);
+                    return out;
+                }
             }
         }
-        (done, None)
+        out
     }
 
     /// Removes temporary files a crashed engine left behind (only names this engine makes:

@@ -231,7 +231,11 @@ fn main() -> ExitCode {
         },
         Command::Run { json, strict } => {
             let started = std::time::Instant::now();
-            let (handled, err) = engine.run();
+            let reestr::engine::RunOutcome {
+                handled,
+                left,
+                error: err,
+            } = engine.run();
             if let Some(pb) = &bar {
                 pb.finish_and_clear();
             }
@@ -246,11 +250,12 @@ fn main() -> ExitCode {
             if json {
                 let doc = serde_json::json!({
                     "handled": handled,
+                    "left": left,
                     "error": err.as_ref().map(ToString::to_string),
                 });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                print_run(&handled, true);
+                print_run(&handled, true, &left);
             }
             match err {
                 None if strict && any_nak => ExitCode::from(EXIT_NAK),
@@ -356,7 +361,7 @@ fn main() -> ExitCode {
         Command::Watch => {
             let result = reestr::watch::watch(
                 &mut engine,
-                |h| print_run(std::slice::from_ref(h), false),
+                |h| print_run(std::slice::from_ref(h), false, &[]),
                 |e, handled| {
                     let ok = !handled.is_empty();
                     if let Err(err) = reestr::metrics::write(e, 0.0, ok) {
@@ -455,9 +460,14 @@ fn print_status(s: &reestr::status::Status) {
     }
 }
 
-fn print_run(handled: &[Handled], totals_line: bool) {
+fn print_run(handled: &[Handled], totals_line: bool, left: &[String]) {
+    for name in left {
+        println!("{name:<40} LEFT       still being written; left in the inbox for the next run");
+    }
     if handled.is_empty() && totals_line {
-        println!("inbox: nothing to do");
+        if left.is_empty() {
+            println!("inbox: nothing to do");
+        }
         return;
     }
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();

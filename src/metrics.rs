@@ -54,8 +54,8 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
         let _ = writeln!(out, "reestr_rows_total{{status=\"{k}\"}} {v}");
     }
     let waiting = engine
-        .scan(None)
-        .map(|s| s.ready.len() + s.pending)
+        .scan(crate::engine::Look::Once)
+        .map(|s| s.ready.len() + s.pending.len())
         .unwrap_or(0);
     let _ = writeln!(
         out,

@@ -5,7 +5,7 @@
 //! send no events, and events drop under load). A batch in hand when the stop comes is
 //! abandoned and rolled back (it stays in the inbox); the process then exits.
 
-use crate::engine::{Engine, EngineError, Handled, Stability};
+use crate::engine::{Engine, EngineError, Handled, Look, Stability};
 use crate::pipeline::PipelineError;
 use notify::{RecursiveMode, Watcher};
 use std::sync::atomic::Ordering;
@@ -40,7 +40,7 @@ pub fn watch(
             break;
         }
         engine.recover()?;
-        let scan = engine.scan(Some(&mut stability))?;
+        let scan = engine.scan(Look::Watch(&mut stability))?;
         let mut handled = Vec::new();
         for f in &scan.ready {
             if engine.cancel.load(Ordering::Relaxed) {
@@ -63,7 +63,7 @@ pub fn watch(
             on_cycle(engine, &handled);
         }
         // Wait for an event, the rescan interval, or (with files still settling) a short tick.
-        let wait = if scan.pending > 0 {
+        let wait = if !scan.pending.is_empty() {
             engine
                 .cfg
                 .rescan

@@ -1645,7 +1645,11 @@ fn b09_resend_is_byte_for_byte_even_after_the_configuration_changed() {
     let mut engine = Engine::open(cfg).expect("open");
     std::fs::remove_file(engine.cfg.outbox.join(ACK)).expect("ACK collected by the sender");
     rx.drop_in(NAME, &z);
-    let (h, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled: h,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].result, "RESENT", "{:?}", h[0]);
@@ -1655,7 +1659,11 @@ fn b09_resend_is_byte_for_byte_even_after_the_configuration_changed() {
     );
     // Other bytes under that configuration: the sender is no longer configured (B10 first).
     rx.drop_in(NAME, b"other bytes");
-    let (h, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled: h,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(
         (h[0].result.as_str(), h[0].code.as_deref()),
@@ -1676,7 +1684,11 @@ fn b09_rejected_bytes_are_judged_afresh_under_a_new_configuration() {
     let cfg = reestr::config::Config::load(&cfg_path).expect("config loads");
     let mut engine = Engine::open(cfg).expect("open");
     rx.drop_in(NAME, &z);
-    let (h, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled: h,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(h[0].result, "ACK", "{:?}", h[0]);
 }
@@ -1848,7 +1860,11 @@ fn order_b10_before_b09() {
     let mut engine =
         Engine::open(reestr::config::Config::load(&cfg_path).expect("load")).expect("open");
     rx.drop_in(NAME, b"other bytes");
-    let (h, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled: h,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(h[0].code.as_deref(), Some("B10"), "{:?}", h[0]);
 }

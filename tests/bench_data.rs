@@ -39,7 +39,11 @@ fn engine_answers_every_generated_row_as_expected() {
         engine.cfg.inbox.join(bench_data::ARCHIVE_NAME),
     )
     .expect("drop in");
-    let (handled, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(handled.len(), 1);
     assert_eq!(handled[0].result, "ACK", "{:?}", handled[0].message);

@@ -155,13 +155,21 @@ fn a_name_ending_in_tmp_is_not_a_temporary_name_and_is_set_aside() {
 }
 
 #[test]
-fn a_file_modified_within_the_settle_time_is_not_taken_yet() {
+fn run_leaves_a_file_that_cannot_settle_within_its_wait() {
+    // A settle time longer than `run_wait`: the run does not wait in vain, it says what it left.
     let mut rx = Rx::with(&format!(
         "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
     ));
     rx.import_reference_invoices();
     let p = rx.drop_in(PAY1, &reference(PAY1));
-    assert!(rx.run().is_empty(), "a fresh file is not taken");
+    let started = std::time::Instant::now();
+    let out = rx.engine.run();
+    assert!(out.error.is_none() && out.handled.is_empty(), "{out:?}");
+    assert_eq!(out.left, [PAY1], "named as left for the next run");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no wait for a file that cannot settle in time"
+    );
     assert_eq!(rx.inbox(), [PAY1]);
     assert!(rx.outbox().is_empty());
     set_mtime(&p, SystemTime::now() - Duration::from_secs(7200));
@@ -179,64 +187,156 @@ fn a_file_modified_within_the_settle_time_is_not_taken_yet() {
     assert_eq!(handled[0].result, "ACK");
 }
 
+/// Copies `whole` into `path` in place, `step` bytes at a time, `pause` apart (a sender that
+/// copies without renaming, §1); with `mtime`, every write leaves that modification time.
+fn copy_in_place(
+    path: &Path,
+    whole: Vec<u8>,
+    step: usize,
+    pause: Duration,
+    mtime: Option<SystemTime>,
+) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        for chunk in whole.chunks(step) {
+            let mut f = std::fs::File::options()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .expect("open");
+            std::io::Write::write_all(&mut f, chunk).expect("write");
+            if let Some(t) = mtime {
+                f.set_modified(t).expect("set mtime");
+            }
+            drop(f);
+            std::thread::sleep(pause);
+        }
+    })
+}
+
+#[test]
+fn run_waits_for_a_file_still_being_copied_in_place_then_answers_it() {
+    // `cp archive inbox/ && reestr run`: the run answers the archive, and takes it only once
+    // the copy is complete. No grace time: taken half-written, it would be B01.
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.5\nunreadable_grace_seconds = 0\n{MUNIS_WITH_KEY}"
+    ));
+    rx.import_reference_invoices();
+    let p = rx.engine.cfg.inbox.join(PAY1);
+    let writer = copy_in_place(&p, reference(PAY1), 200, Duration::from_millis(150), None);
+    std::thread::sleep(Duration::from_millis(50));
+    let out = rx.engine.run();
+    writer.join().expect("writer");
+    assert!(out.error.is_none() && out.left.is_empty(), "{out:?}");
+    assert_eq!(out.handled.len(), 1, "{out:?}");
+    assert_eq!(out.handled[0].result, "ACK", "{out:?}");
+    assert!(rx.inbox().is_empty());
+}
+
+#[test]
+fn run_answers_a_truncated_archive_dropped_just_before_it_once_its_grace_time_is_over() {
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.2\nunreadable_grace_seconds = 1\n{MUNIS_WITH_KEY}"
+    ));
+    rx.drop_in(PAY1, &reference(PAY1)[..100]);
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1, "{handled:?}");
+    assert_eq!(
+        (handled[0].result.as_str(), handled[0].code.as_deref()),
+        ("NAK", Some("B01"))
+    );
+}
+
 #[test]
 fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time() {
-    let rx = Rx::with(&format!(
+    let mut rx = Rx::with(&format!(
         "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
     ));
     let p = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&p, SystemTime::now() + Duration::from_secs(3600));
     let mut seen = reestr::engine::Stability::new();
-    let first = rx.engine.scan(Some(&mut seen)).expect("scan");
-    assert_eq!((first.ready.len(), first.pending), (0, 1));
+    let first = rx
+        .engine
+        .scan(reestr::engine::Look::Watch(&mut seen))
+        .expect("scan");
+    assert_eq!((first.ready.len(), first.pending.len()), (0, 1));
     std::thread::sleep(Duration::from_millis(1100));
-    let later = rx.engine.scan(Some(&mut seen)).expect("scan");
+    let later = rx
+        .engine
+        .scan(reestr::engine::Look::Watch(&mut seen))
+        .expect("scan");
     assert_eq!(
         later.ready,
-        [p],
+        std::slice::from_ref(&p),
         "an hour ahead, still taken once it stopped changing"
     );
+    // `run` watches it the same way.
+    let handled = rx.run();
+    assert_eq!(handled.len(), 1, "{handled:?}");
+    assert_eq!(handled[0].file, PAY1);
 }
 
 #[test]
-fn run_leaves_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
+fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
     // A writer whose clock runs an hour behind: the half-written archive looks old enough to
     // have settled and to be past its grace time, yet it still grows (§1).
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
-    ));
-    let whole = reference(PAY1);
-    let p = rx.drop_in(PAY1, &whole[..100]);
     let old = SystemTime::now() - Duration::from_secs(3600);
-    set_mtime(&p, old);
-    let writer = {
-        let p = p.clone();
-        std::thread::spawn(move || {
-            for i in 1..=15 {
-                let mut f = std::fs::File::options()
-                    .append(true)
-                    .open(&p)
-                    .expect("open");
-                std::io::Write::write_all(&mut f, &whole[100 * i..100 * (i + 1)]).expect("write");
-                f.set_modified(old).expect("set mtime");
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        })
+    let whole = reference(PAY1);
+    let config = |wait: &str| {
+        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{wait}{MUNIS_WITH_KEY}")
     };
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(rx.run().is_empty(), "a growing file is not taken");
-    assert_eq!(rx.inbox(), [PAY1]);
+    // A run that may wait one second leaves it.
+    let rx = Rx::with(&config("run_wait_seconds = 1\n"));
+    let p = rx.engine.cfg.inbox.join(PAY1);
+    let writer = copy_in_place(
+        &p,
+        whole[..1600].to_vec(),
+        100,
+        Duration::from_millis(200),
+        Some(old),
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    let mut rx = rx;
+    let out = rx.engine.run();
+    assert!(
+        out.handled.is_empty(),
+        "a growing file is not taken: {out:?}"
+    );
+    assert_eq!(out.left, [PAY1]);
     assert!(
         rx.outbox().is_empty(),
         "no B01 for a file still being written"
     );
     writer.join().expect("writer");
-    // Once it stops changing, an archive that stays unreadable is answered B01.
+
+    // A run that may wait longer waits for the writer to stop; the archive it then takes
+    // stays unreadable, and is answered B01 with every byte the writer wrote.
+    let mut rx = Rx::with(&config(""));
+    let p = rx.engine.cfg.inbox.join(PAY1);
+    let writer = copy_in_place(
+        &p,
+        whole[..1600].to_vec(),
+        100,
+        Duration::from_millis(200),
+        Some(old),
+    );
+    std::thread::sleep(Duration::from_millis(150));
     let handled = rx.run();
+    writer.join().expect("writer");
     assert_eq!(handled.len(), 1);
     assert_eq!(
         (handled[0].result.as_str(), handled[0].code.as_deref()),
         ("NAK", Some("B01"))
+    );
+    let nak = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_NAK.zip");
+    let control =
+        String::from_utf8(entry_of(&nak, "control.txt").expect("control.txt")).expect("utf-8");
+    assert!(
+        control.contains(&format!(
+            "in_reply_to_sha256={}\n",
+            hex::encode(Sha256::digest(&whole[..1600]))
+        )),
+        "taken only when whole: {control}"
     );
 }
 
@@ -893,23 +993,35 @@ fn audit_finds_a_kept_file_whose_bytes_changed() {
 // ----- keys -----------------------------------------------------------------------------------
 
 #[test]
-fn a_key_file_readable_by_others_is_refused() {
+fn a_key_file_others_may_change_is_refused_and_one_they_may_read_is_used_with_a_warning() {
     let dir = tempfile::tempdir().expect("dir");
     let keyp = dir.path().join("MUNIS.key");
     std::fs::write(&keyp, reference("MUNIS.key")).expect("key");
-    set_mode(&keyp, 0o644);
+    set_mode(&keyp, 0o664);
     let cfgp = dir.path().join("reestr.toml");
     std::fs::write(&cfgp, config_text(MUNIS_WITH_KEY)).expect("config");
     let e = Config::load(&cfgp).expect_err("refused").to_string();
     assert!(e.contains(&keyp.display().to_string()), "{e}");
     assert!(e.contains("0600"), "{e}");
-    assert!(e.contains("0644"), "{e}");
+    assert!(e.contains("0664"), "{e}");
     let o = reestr_cmd(&cfgp, &["run"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("0600"), "{}", stderr(&o));
-    // With the right mode it loads.
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    // Read-only for everyone, as the partner's reference key comes: used, with a warning.
+    set_mode(&keyp, 0o444);
+    let o = reestr_cmd(&cfgp, &["init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let warned = stderr(&o);
+    assert!(
+        warned.contains("0444") && warned.contains("chmod 600") && warned.contains("MUNIS.key"),
+        "{warned}"
+    );
+    assert!(!warned.contains(String::from_utf8_lossy(&reference("MUNIS.key")).trim()));
+    // With the owner's mode alone it loads without a word.
     set_mode(&keyp, 0o600);
-    Config::load(&cfgp).expect("loads");
+    let o = reestr_cmd(&cfgp, &["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("chmod"), "{}", stderr(&o));
 }
 
 #[test]
@@ -1442,4 +1554,29 @@ fn a_kept_copy_that_differs_from_the_inbox_file_is_refused_and_the_file_waits() 
     let h = rx.engine.handle(&path).expect("handled");
     assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
     assert_eq!(std::fs::read(&kept).expect("kept"), bytes);
+}
+
+#[test]
+fn run_names_the_files_it_left_still_settling() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.config(),
+        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"),
+    )
+    .expect("config");
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
+    for args in [&["run"][..], &["run", "--json"][..]] {
+        let o = cli.run(args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(!out.contains("nothing to do"), "{out}");
+        let named = if args.len() == 1 {
+            out.lines()
+                .any(|l| l.starts_with(PAY1) && l.contains("LEFT") && l.contains("next run"))
+        } else {
+            let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+            doc["left"] == serde_json::json!([PAY1])
+        };
+        assert!(named, "{out}");
+    }
 }

@@ -50,7 +50,11 @@ fn the_engine_reproduces_the_golden_responses_and_replays_them() {
         let e = e.expect("entry");
         std::fs::copy(e.path(), engine.cfg.inbox.join(e.file_name())).expect("copy");
     }
-    let (handled, err) = engine.run();
+    let reestr::engine::RunOutcome {
+        handled,
+        error: err,
+        ..
+    } = engine.run();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(handled.len(), 6);
     assert_eq!(

@@ -89,11 +89,11 @@ impl Rx {
 
     /// Runs once; panics on a failure of the engine itself.
     pub fn run(&mut self) -> Vec<Handled> {
-        let (h, err) = self.engine.run();
-        if let Some(e) = err {
+        let out = self.engine.run();
+        if let Some(e) = out.error {
             panic!("engine failed: {e}");
         }
-        h
+        out.handled
     }
 
     /// Drops one archive in and runs; returns what happened to it.
