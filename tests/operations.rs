@@ -282,21 +282,19 @@ fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
     // have settled and to be past its grace time, yet it still grows (§1).
     let old = SystemTime::now() - Duration::from_secs(3600);
     let whole = reference(PAY1);
-    let config = |wait: &str| {
-        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{wait}{MUNIS_WITH_KEY}")
+    // A receiver with this much `run_wait`, and the writer started on its inbox.
+    let start = |wait: &str| {
+        let rx = Rx::with(&format!(
+            "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{wait}{MUNIS_WITH_KEY}"
+        ));
+        let p = rx.engine.cfg.inbox.join(PAY1);
+        let step = Duration::from_millis(200);
+        let writer = copy_in_place(&p, whole[..1600].to_vec(), 100, step, Some(old));
+        std::thread::sleep(Duration::from_millis(150));
+        (rx, writer)
     };
     // A run that may wait one second leaves it.
-    let rx = Rx::with(&config("run_wait_seconds = 1\n"));
-    let p = rx.engine.cfg.inbox.join(PAY1);
-    let writer = copy_in_place(
-        &p,
-        whole[..1600].to_vec(),
-        100,
-        Duration::from_millis(200),
-        Some(old),
-    );
-    std::thread::sleep(Duration::from_millis(150));
-    let mut rx = rx;
+    let (mut rx, writer) = start("run_wait_seconds = 1\n");
     let out = rx.engine.run();
     assert!(
         out.handled.is_empty(),
@@ -311,16 +309,7 @@ fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
 
     // A run that may wait longer waits for the writer to stop; the archive it then takes
     // stays unreadable, and is answered B01 with every byte the writer wrote.
-    let mut rx = Rx::with(&config(""));
-    let p = rx.engine.cfg.inbox.join(PAY1);
-    let writer = copy_in_place(
-        &p,
-        whole[..1600].to_vec(),
-        100,
-        Duration::from_millis(200),
-        Some(old),
-    );
-    std::thread::sleep(Duration::from_millis(150));
+    let (mut rx, writer) = start("");
     let handled = rx.run();
     writer.join().expect("writer");
     assert_eq!(handled.len(), 1);
