@@ -120,6 +120,14 @@ impl Archive {
 fn zip_error(e: zip::result::ZipError) -> ReadError {
     match e {
         zip::result::ZipError::Io(io) if !is_data_error(&io) => ReadError::Io(io),
+        zip::result::ZipError::InvalidArchive(m)
+            if m.contains("EOCD") || m.contains("CDEBlock") =>
+        {
+            reject(
+                BatchCode::B01,
+                "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
+            )
+        }
         other => reject(
             BatchCode::B01,
             format!("not a readable zip archive: {other}"),

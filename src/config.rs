@@ -158,7 +158,11 @@ pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
         path: path.display().to_string(),
         message: m,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        err(format!(
+            "{e}; put the partner's key file there (64 hex digits), or remove key_file from [partners.{partner}] to take unsigned batches"
+        ))
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

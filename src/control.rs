@@ -39,7 +39,7 @@ pub struct Control {
 }
 
 /// `text` as it may appear in a one-line message: a long value shows its start and its length.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     if text.len() <= 40 {
         text.to_string()
     } else {

@@ -49,7 +49,10 @@ pub enum EngineError {
     #[error("{0}")]
     Refused(String),
     /// Another engine holds the data folder.
-    #[error("another reestr process holds {0} (waited {1:?}); try again when it is done")]
+    #[error(
+        "another reestr process holds {0} (waited {secs} s; lock_wait_seconds sets how long); try again when it is done",
+        secs = .1.as_secs_f64()
+    )]
     Locked(String, Duration),
 }
 
@@ -130,6 +133,8 @@ pub struct RunOutcome {
     /// Inbox files left for the next run because they were still being written (or settling
     /// for longer than `run_wait`).
     pub left: Vec<String>,
+    /// Archives left for the next run because one of `left` comes before them (§7.2 order).
+    pub held: Vec<String>,
     /// The failure of the receiver itself that stopped the run (the file in hand stays).
     pub error: Option<EngineError>,
 }
@@ -217,6 +222,8 @@ pub struct Scan {
     pub ready: Vec<PathBuf>,
     /// Files not taken yet (still changing, or an unreadable zip within its grace time).
     pub pending: Vec<PathBuf>,
+    /// Ready archives that wait for an earlier one (§7.2 order) among `pending`, in order.
+    pub held: Vec<PathBuf>,
     /// How long until the first of `pending` could be ready, if it does not change meanwhile.
     pub next_due: Option<Duration>,
 }
@@ -376,7 +383,18 @@ impl Engine {
         let mut good = Vec::new();
         let mut pending = Vec::new();
         let mut next_due: Option<Duration> = None;
+        // The §7.2 order of the first settling archive: no later batch goes before it.
+        let mut first_settling = None;
         let mut wait = |path: PathBuf, due: Duration| {
+            if let Some(n) = path
+                .file_name()
+                .and_then(|n| BatchName::parse(&n.to_string_lossy()).ok())
+            {
+                let key = n.order_key();
+                if first_settling.as_ref().is_none_or(|f| key < *f) {
+                    first_settling = Some(key);
+                }
+            }
             pending.push(path);
             next_due = Some(next_due.map_or(due, |d| d.min(due)));
         };
@@ -470,37 +488,52 @@ impl Engine {
         }
         bad.sort();
         good.sort();
+        // Batches waiting together are handled in the §7.2 order: a ready batch that comes
+        // after one still settling waits for it.
+        let (good, held): (Vec<_>, Vec<_>) = good
+            .into_iter()
+            .partition(|(k, _)| first_settling.as_ref().is_none_or(|f| k < f));
+        for (_, p) in &held {
+            tracing::debug!(file = %p.display(), "waits for an earlier batch still settling (agreement §7.2 order)");
+        }
         bad.extend(good.into_iter().map(|(_, p)| p));
         pending.sort();
         Ok(Scan {
             ready: bad,
             pending,
+            held: held.into_iter().map(|(_, p)| p).collect(),
             next_due,
         })
     }
 
-    /// The files `run` takes, and those it leaves because they are still settling. Files that
-    /// can settle within `run_wait` are waited for (a file copied into the inbox just before
-    /// `run` is answered by that run); one that still changes, or could not settle in time
-    /// (settle or grace time longer than `run_wait`), is left for the next run.
-    fn ready_to_run(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), EngineError> {
+    /// The scan `run` works from. Files that can settle within `run_wait` are waited for (a
+    /// file copied into the inbox just before `run` is answered by that run); one that still
+    /// changes, or could not settle in time (settle or grace time longer than `run_wait`), is
+    /// left for the next run, and so are the batches after it in the §7.2 order.
+    fn ready_to_run(&self) -> Result<Scan, EngineError> {
         let deadline = Instant::now() + self.cfg.run_wait;
         let mut seen = Stability::new();
         loop {
             let scan = self.scan(Look::Run(&mut seen))?;
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Pipeline(PipelineError::Cancelled));
+            }
             let Some(due) = scan.next_due else {
-                return Ok((scan.ready, scan.pending));
+                return Ok(scan);
             };
             let until = Instant::now() + due;
-            if until > deadline || self.cancel.load(Ordering::Relaxed) {
+            if until > deadline {
                 for p in &scan.pending {
                     tracing::warn!(file = %p.display(), "still changing or settling; left for the next run");
                 }
-                return Ok((scan.ready, scan.pending));
+                for p in &scan.held {
+                    tracing::warn!(file = %p.display(), "waits for an earlier batch still settling (agreement §7.2 order); left for the next run");
+                }
+                return Ok(scan);
             }
             tracing::info!(
                 files = scan.pending.len(),
-                wait_ms = due.as_millis() as u64,
+                wait_ms = u64::try_from(due.as_millis()).unwrap_or(u64::MAX),
                 "waiting for inbox files to settle"
             );
             while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
@@ -519,14 +552,18 @@ impl Engine {
             out.error = Some(e);
             return out;
         }
+        let names = |paths: &[PathBuf]| -> Vec<String> {
+            paths
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect()
+        };
         let files = match self.ready_to_run() {
-            Ok((files, left)) => {
-                out.left = left
-                    .iter()
-                    .filter_map(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .collect();
-                files
+            Ok(scan) => {
+                out.left = names(&scan.pending);
+                out.held = names(&scan.held);
+                scan.ready
             }
             Err(e) => {
                 out.error = Some(e);

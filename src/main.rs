@@ -135,7 +135,12 @@ fn init_logs(format: &str) {
     if format == "json" {
         b.json().init();
     } else {
-        b.with_target(false).init();
+        // Colours only on a terminal (not in cron mail, journald or a log file), and never
+        // with NO_COLOR set (no-color.org).
+        use std::io::IsTerminal;
+        let colour = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        b.with_target(false).with_ansi(colour).init();
     }
 }
 
@@ -234,6 +239,7 @@ fn main() -> ExitCode {
             let reestr::engine::RunOutcome {
                 handled,
                 left,
+                held,
                 error: err,
             } = engine.run();
             if let Some(pb) = &bar {
@@ -251,11 +257,14 @@ fn main() -> ExitCode {
                 let doc = serde_json::json!({
                     "handled": handled,
                     "left": left,
+                    "held": held,
                     "error": err.as_ref().map(ToString::to_string),
                 });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                print_run(&handled, true, &left);
+                if err.is_none() || !handled.is_empty() {
+                    print_run(&handled, true, &left, &held);
+                }
             }
             match err {
                 None if strict && any_nak => ExitCode::from(EXIT_NAK),
@@ -264,6 +273,9 @@ fn main() -> ExitCode {
                     EXIT_CANNOT_RUN,
                     format!("{e}; the archive in hand was not applied and stays in the inbox"),
                 ),
+                Some(e @ EngineError::Pipeline(reestr::pipeline::PipelineError::Cancelled)) => {
+                    fail(EXIT_INCOMPLETE, e)
+                }
                 Some(e) => fail(
                     EXIT_INCOMPLETE,
                     format!("{e}; the archive stays in the inbox for the next run"),
@@ -361,7 +373,7 @@ fn main() -> ExitCode {
         Command::Watch => {
             let result = reestr::watch::watch(
                 &mut engine,
-                |h| print_run(std::slice::from_ref(h), false, &[]),
+                |h| print_run(std::slice::from_ref(h), false, &[], &[]),
                 |e, handled| {
                     let ok = !handled.is_empty();
                     if let Err(err) = reestr::metrics::write(e, 0.0, ok) {
@@ -427,6 +439,8 @@ fn print_status(s: &reestr::status::Status) {
             w.bytes,
             match w.state {
                 "settling" => "waiting (settling)",
+                "held" => "waiting for an earlier batch still settling (agreement §7.2 order)",
+                "bad name" => "name not of the agreement's form; will be set aside",
                 "temporary" => "temporary name, left alone",
                 "folder" => "folder, left alone",
                 "link" => "link, left alone",
@@ -460,12 +474,17 @@ fn print_status(s: &reestr::status::Status) {
     }
 }
 
-fn print_run(handled: &[Handled], totals_line: bool, left: &[String]) {
+fn print_run(handled: &[Handled], totals_line: bool, left: &[String], held: &[String]) {
     for name in left {
         println!("{name:<40} LEFT       still being written; left in the inbox for the next run");
     }
+    for name in held {
+        println!(
+            "{name:<40} LEFT       an earlier batch (agreement §7.2 order) is still being written; left for the next run"
+        );
+    }
     if handled.is_empty() && totals_line {
-        if left.is_empty() {
+        if left.is_empty() && held.is_empty() {
             println!("inbox: nothing to do");
         }
         return;

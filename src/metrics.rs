@@ -104,5 +104,13 @@ pub fn write(engine: &Engine, run_seconds: f64, success: bool) -> Result<(), Eng
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     }
-    fsutil::write_bytes(&path, text.as_bytes()).map_err(io_at(&path))
+    fsutil::write_bytes(&path, text.as_bytes()).map_err(io_at(&path))?;
+    // Counts only, no payment data: readable by a collector running under another account.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .map_err(io_at(&path))?;
+    }
+    Ok(())
 }

@@ -56,7 +56,9 @@ pub enum PipelineError {
     #[error("writing the response: {0}")]
     Zip(#[from] zip::result::ZipError),
     /// Abandoned on request (signal); nothing applied, the archive stays for the next run.
-    #[error("interrupted; the batch was rolled back and stays in the inbox")]
+    #[error(
+        "interrupted; nothing of the archive in hand (if any) was applied, and it stays in the inbox"
+    )]
     Cancelled,
 }
 
@@ -642,6 +644,36 @@ struct Answer<'s> {
 /// Reconciles a chunk in registry order (after prefetching what it reads), hands its result
 /// rows to the writing thread, and flushes its changes to the store; returns the ids the
 /// prefetch used.
+/// The `B07` message for a header that is not the schema's: the first column that differs.
+fn header_differs(fields: &[String], expected: &[&str], schema: &str) -> String {
+    let at = fields
+        .iter()
+        .zip(expected)
+        .position(|(f, e)| f != e)
+        .unwrap_or(fields.len().min(expected.len()));
+    let what = match (fields.get(at), expected.get(at)) {
+        (Some(f), Some(e)) => format!(
+            "field {} is {:?} where the schema has {e:?}",
+            at + 1,
+            crate::control::shown(f)
+        ),
+        (None, Some(e)) => format!(
+            "{} fields where the schema has {}, the next being {e:?}",
+            fields.len(),
+            expected.len()
+        ),
+        _ => format!(
+            "{} fields where the schema has {}",
+            fields.len(),
+            expected.len()
+        ),
+    };
+    format!(
+        "registry.csv line 1: header differs from the {schema} schema: {what}; expected {:?}",
+        expected.join(";")
+    )
+}
+
 fn settle_chunk<'s>(
     chunk: &mut Vec<Pending>,
     schema: &'s Schema,
@@ -785,11 +817,7 @@ fn rows(
     if fields != expected {
         return Ok(Err((
             BatchCode::B07,
-            format!(
-                "registry.csv line 1: header differs from the {} schema: expected {:?}",
-                schema.name,
-                expected.join(";")
-            ),
+            header_differs(&fields, &expected, &schema.name),
         )));
     }
     let ctx = Context {
@@ -914,6 +942,36 @@ mod tests {
     use crate::reconcile::StoreBooks;
     use crate::sample::{self, PAY_HEADER, Rng};
     use crate::store::Store;
+
+    #[test]
+    fn a_header_that_differs_is_named_by_its_first_differing_field() {
+        let want = ["payment_id", "paid_at", "amount"];
+        let got = |v: &[&str]| -> Vec<String> { v.iter().map(|s| (*s).to_string()).collect() };
+        let m = header_differs(&got(&["payment_id", "paid", "amount"]), &want, "PAY");
+        assert!(
+            m.starts_with("registry.csv line 1: header differs from the PAY schema: field 2 is \"paid\" where the schema has \"paid_at\";"),
+            "{m}"
+        );
+        assert!(m.ends_with("expected \"payment_id;paid_at;amount\""), "{m}");
+        let m = header_differs(&got(&["payment_id"]), &want, "PAY");
+        assert!(
+            m.contains(": 1 fields where the schema has 3, the next being \"paid_at\";"),
+            "{m}"
+        );
+        let m = header_differs(
+            &got(&["payment_id", "paid_at", "amount", "x"]),
+            &want,
+            "PAY",
+        );
+        assert!(m.contains(": 4 fields where the schema has 3;"), "{m}");
+        let long = "x".repeat(70_000);
+        let m = header_differs(&got(&[&long]), &want, "PAY");
+        assert!(
+            m.len() < 300,
+            "a long field is shortened: {} bytes",
+            m.len()
+        );
+    }
 
     type Test = Result<(), Box<dyn std::error::Error>>;
 

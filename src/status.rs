@@ -20,8 +20,9 @@ pub struct Waiting {
     /// Whether the next run would take it.
     pub ready: bool,
     /// Why it is there: `ready`, `settling` (still changing, or an unreadable zip within its
-    /// grace time), `temporary` (a `*.part` or dot-file name, left alone), `folder` or `link`
-    /// (left alone).
+    /// grace time), `held` (ready, but an earlier batch in the §7.2 order is still settling),
+    /// `bad name` (not of the agreement's form: it will be set aside once settled),
+    /// `temporary` (a `*.part` or dot-file name, left alone), `folder` or `link` (left alone).
     pub state: &'static str,
 }
 
@@ -73,11 +74,14 @@ pub struct Status {
 /// Builds the status report as of `now`.
 pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<Status, EngineError> {
     let conn = &engine.store.conn;
-    let ready: BTreeSet<String> = engine
-        .ready_files()?
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    let scan = engine.scan(crate::engine::Look::Once)?;
+    let names = |paths: &[std::path::PathBuf]| -> BTreeSet<String> {
+        paths
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect()
+    };
+    let (ready, held) = (names(&scan.ready), names(&scan.held));
     let mut waiting = Vec::new();
     for e in std::fs::read_dir(&engine.cfg.inbox).map_err(io_at(&engine.cfg.inbox))? {
         let e = e.map_err(io_at(&engine.cfg.inbox))?;
@@ -86,10 +90,12 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
         let bytes = meta.as_ref().map_or(0, std::fs::Metadata::len);
         let is_ready = ready.contains(&name);
         let state = match meta.map(|m| m.file_type()) {
-            _ if is_ready => "ready",
             Some(t) if t.is_dir() => "folder",
             Some(t) if t.is_symlink() => "link",
             _ if name.starts_with('.') || name.ends_with(".part") => "temporary",
+            _ if BatchName::parse(&name).is_err() => "bad name",
+            _ if is_ready => "ready",
+            _ if held.contains(&name) => "held",
             _ => "settling",
         };
         waiting.push(Waiting {

@@ -182,6 +182,12 @@ fn b01_truncated_archive_at_many_offsets() {
             z.len(),
             h.message
         );
+        // Said in the receiver's words, not the zip library's.
+        let m = h.message.unwrap_or_default();
+        assert!(
+            m == "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
+            "cut at {cut}: {m}"
+        );
     }
     // A NAK never makes the batch id "processed": the whole archive still gets an ACK.
     assert_ack(&rx.process(NAME, &z));

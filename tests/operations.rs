@@ -330,6 +330,76 @@ fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
 }
 
 #[test]
+fn run_leaves_the_batches_after_one_still_settling_then_takes_them_in_order() {
+    // §7.2: PAY 002 is ready but PAY 001, before it in the agreed order, is still settling.
+    let config = |wait: &str| {
+        format!(
+            "receiver = \"SUDBILLING\"\nsettle_seconds = 1\nrun_wait_seconds = {wait}\n{MUNIS_WITH_KEY}"
+        )
+    };
+    let mut rx = Rx::with(&config("0.5"));
+    rx.import_reference_invoices();
+    let later = rx.drop_in(PAY2, &reference(PAY2));
+    set_mtime(&later, SystemTime::now() - Duration::from_secs(7200));
+    rx.drop_in(PAY1, &reference(PAY1));
+    let out = rx.engine.run();
+    assert!(out.error.is_none() && out.handled.is_empty(), "{out:?}");
+    assert_eq!(
+        (out.left, out.held),
+        (vec![PAY1.to_string()], vec![PAY2.to_string()])
+    );
+    // A run that can wait for PAY 001 takes both, PAY 001 first.
+    let dir = rx.dir.path().to_path_buf();
+    std::fs::write(dir.join("reestr.toml"), config("60")).expect("config");
+    rx.engine.cfg = Config::load(&dir.join("reestr.toml")).expect("config");
+    let handled = rx.run();
+    let ids: Vec<Option<&str>> = handled.iter().map(|h| h.batch_id.as_deref()).collect();
+    assert_eq!(
+        ids,
+        [
+            Some("MUNIS_SUDBILLING_PAY_20261121_001"),
+            Some("MUNIS_SUDBILLING_PAY_20261121_002")
+        ]
+    );
+}
+
+#[test]
+fn sigterm_while_run_waits_for_a_file_to_settle_exits_1_and_leaves_it() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.config(),
+        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 30\n{MUNIS_WITH_KEY}"),
+    )
+    .expect("config");
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
+    let child = Command::new(env!("CARGO_BIN_EXE_reestr"))
+        .current_dir(cli.path(""))
+        .arg("--config")
+        .arg(cli.config())
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("LEFT"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("nothing to do"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_dir(cli.path("inbox")).expect("inbox").count(),
+        1,
+        "the archive stays"
+    );
+}
+
+#[test]
 fn status_says_why_each_inbox_entry_is_there() {
     let rx = Rx::with(&format!(
         "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
@@ -337,26 +407,36 @@ fn status_says_why_each_inbox_entry_is_there() {
     let settled = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&settled, SystemTime::now() - Duration::from_secs(7200));
     rx.drop_in(PAY2, &reference(PAY2));
+    // Settled, but after PAY2 in the §7.2 order: it waits for PAY2.
+    let after = rx.drop_in(PAY4, &reference(PAY4));
+    set_mtime(&after, SystemTime::now() - Duration::from_secs(7200));
+    let junk = rx.drop_in("payments of monday.zip", &reference(PAY1));
+    set_mtime(&junk, SystemTime::now() - Duration::from_secs(7200));
     rx.drop_in("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", b"half");
     rx.drop_in(".hidden.zip", b"x");
     std::fs::create_dir(rx.engine.cfg.inbox.join("folder")).expect("folder");
     let s = reestr::status::status(&rx.engine, chrono::Utc::now(), 5).expect("status");
-    let got: Vec<(&str, &str)> = s
+    let got: Vec<(&str, &str, bool)> = s
         .waiting
         .iter()
-        .map(|w| (w.name.as_str(), w.state))
+        .map(|w| (w.name.as_str(), w.state, w.ready))
         .collect();
     assert_eq!(
         got,
         [
-            (".hidden.zip", "temporary"),
-            (PAY1, "ready"),
-            (PAY2, "settling"),
-            ("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", "temporary"),
-            ("folder", "folder"),
+            (".hidden.zip", "temporary", false),
+            (PAY1, "ready", true),
+            (PAY2, "settling", false),
+            (PAY4, "held", false),
+            (
+                "MUNIS_SUDBILLING_PAY_20261121_009.zip.part",
+                "temporary",
+                false
+            ),
+            ("folder", "folder", false),
+            ("payments of monday.zip", "bad name", true),
         ]
     );
-    assert!(s.waiting.iter().all(|w| w.ready == (w.state == "ready")));
 }
 
 #[test]
@@ -1557,6 +1637,12 @@ fn run_names_the_files_it_left_still_settling() {
     for args in [&["run"][..], &["run", "--json"][..]] {
         let o = cli.run(args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let log = stderr(&o);
+        assert!(log.contains("left for the next run"), "{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "no colour codes off a terminal: {log:?}"
+        );
         let out = stdout(&o);
         assert!(!out.contains("nothing to do"), "{out}");
         let named = if args.len() == 1 {

@@ -328,6 +328,15 @@ fn metrics_file_and_status_report() {
     let out = site.cmd(&["run", "--strict"]).output().expect("run");
     assert_eq!(out.status.code(), Some(5), "strict: a file was set aside");
     let prom = std::fs::read_to_string(site.path("metrics/reestr.prom")).expect("metrics");
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(site.path("metrics/reestr.prom"))
+            .expect("metrics")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode, 0o644, "a collector under another account reads it");
     assert!(
         prom.contains("reestr_batches_total{result=\"ACK\"} 5"),
         "{prom}"
@@ -391,4 +400,49 @@ fn metrics_file_and_status_report() {
             .status
             .success()
     );
+}
+
+#[test]
+fn watch_handles_batches_arriving_together_in_the_agreed_order() {
+    // §7.2: batches waiting together are handled by date, type and sequence number, also when
+    // the later ones arrive first and settle first.
+    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
+    let mut rng = Rng::new(23);
+    let inv = sample::invoices(20, &mut rng);
+    site.import(&sample::invoices_csv(&inv));
+    let open: Vec<sample::Invoice> = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    let mut watch = site.spawn(&["watch"]);
+    std::thread::sleep(Duration::from_millis(300));
+    for (k, seq) in ["004", "003", "002", "001"].iter().enumerate() {
+        let one = [open[k].clone()];
+        let b = pay_batch(
+            &mut rng,
+            &one,
+            70_000_000_000_000 + k as u64,
+            seq,
+            "20261121",
+        );
+        std::fs::write(site.path("inbox").join(b.file_name()), b.zip(Some(&key()))).expect("drop");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    wait_for("four responses", Duration::from_secs(30), || {
+        list(&site.path("outbox")).len() == 4
+    });
+    let status = terminate(&mut watch);
+    assert!(status.success(), "{status:?}");
+    let order: Vec<String> = {
+        let db = site.db();
+        let mut st = db
+            .prepare("SELECT batch_id FROM deliveries ORDER BY id")
+            .expect("sql");
+        st.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let want: Vec<String> = ["001", "002", "003", "004"]
+        .iter()
+        .map(|s| format!("MUNIS_SUDBILLING_PAY_20261121_{s}"))
+        .collect();
+    assert_eq!(order, want);
 }
