@@ -71,6 +71,24 @@ pub struct Status {
     pub missing_rec: Vec<String>,
 }
 
+/// The sequence numbers below the highest in `seen` that are not in it, as runs: `002, 005-009`
+/// (one step per run, so a sequence number of 999999 costs nothing).
+fn missing_ranges(seen: &BTreeSet<u32>) -> String {
+    let mut out = Vec::new();
+    let mut next = 1u32;
+    for &k in seen {
+        if k > next {
+            out.push(if k - 1 == next {
+                format!("{next:03}")
+            } else {
+                format!("{next:03}-{:03}", k - 1)
+            });
+        }
+        next = next.max(k.saturating_add(1));
+    }
+    out.join(", ")
+}
+
 /// Builds the status report as of `now`.
 pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<Status, EngineError> {
     let conn = &engine.store.conn;
@@ -173,16 +191,9 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
     }
     let mut gaps = Vec::new();
     for ((sender, kind, date), set) in &seqs {
-        let max = set.iter().next_back().copied().unwrap_or(0);
-        let missing: Vec<String> = (1..max)
-            .filter(|k| !set.contains(k))
-            .map(|k| format!("{k:03}"))
-            .collect();
+        let missing = missing_ranges(set);
         if !missing.is_empty() {
-            gaps.push(format!(
-                "{sender}/{kind}/{date}: missing {}",
-                missing.join(", ")
-            ));
+            gaps.push(format!("{sender}/{kind}/{date}: missing {missing}"));
         }
     }
     let tashkent_now = now
@@ -279,4 +290,19 @@ pub fn release(
         id,
         released_as: name,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_ranges;
+
+    #[test]
+    fn missing_sequence_numbers_are_shown_as_runs() {
+        let set = |v: &[u32]| v.iter().copied().collect();
+        assert_eq!(missing_ranges(&set(&[1, 2, 3])), "");
+        assert_eq!(missing_ranges(&set(&[2])), "001");
+        assert_eq!(missing_ranges(&set(&[1, 3, 7, 8, 10])), "002, 004-006, 009");
+        assert_eq!(missing_ranges(&set(&[0, 1, 4])), "002-003");
+        assert_eq!(missing_ranges(&set(&[999_999])), "001-999998");
+    }
 }
