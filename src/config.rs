@@ -207,7 +207,31 @@ impl Config {
             path: shown.into(),
             message: m,
         };
-        let raw: Raw = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let mut m = e.to_string();
+            // A top-level setting written below a table belongs to that table in TOML.
+            let top_level = [
+                "receiver",
+                "inbox",
+                "outbox",
+                "data",
+                "schemas",
+                "settle_seconds",
+                "unreadable_grace_seconds",
+                "rescan_seconds",
+                "run_wait_seconds",
+                "lock_wait_seconds",
+                "metrics_file",
+                "rec_due_hour",
+            ];
+            if top_level
+                .iter()
+                .any(|k| m.contains(&format!("unknown field `{k}`")))
+            {
+                m.push_str("\n(a top-level setting goes above the first [table]: below [partners.X] or [limits] it belongs to that table)");
+            }
+            invalid(m)
+        })?;
         let party_ok = |s: &str| {
             (2..=16).contains(&s.len())
                 && s.bytes()
@@ -312,5 +336,27 @@ impl Config {
     /// The key of a partner, if configured.
     pub fn key_of(&self, sender: &str) -> Option<&Key> {
         self.partners.get(sender).and_then(|p| p.key.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use std::path::Path;
+
+    #[test]
+    fn a_top_level_setting_below_a_table_gets_a_hint() {
+        let text = "receiver = \"SUDBILLING\"\n[partners.MUNIS]\nsettle_seconds = 0\n";
+        let e = Config::from_toml(text, Path::new("."), "reestr.toml")
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("settle_seconds"), "{e}");
+        assert!(e.contains("goes above the first [table]"), "{e}");
+        // Another unknown key gets no such hint.
+        let text = "receiver = \"SUDBILLING\"\n[partners.MUNIS]\nkey = 1\n";
+        let e = Config::from_toml(text, Path::new("."), "reestr.toml")
+            .expect_err("refused")
+            .to_string();
+        assert!(!e.contains("[table]"), "{e}");
     }
 }
