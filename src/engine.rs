@@ -135,6 +135,9 @@ pub struct RunOutcome {
     pub left: Vec<String>,
     /// Archives left for the next run because one of `left` comes before them (§7.2 order).
     pub held: Vec<String>,
+    /// Responses of batches applied by an earlier run that could not complete their delivery
+    /// (crash, outbox not writable), written by this run: the same bytes as then.
+    pub finished: Vec<String>,
     /// The failure of the receiver itself that stopped the run (the file in hand stays).
     pub error: Option<EngineError>,
 }
@@ -198,6 +201,10 @@ pub struct Seen {
 
 /// Files seen in the inbox, by path.
 pub type Stability = HashMap<PathBuf, Seen>;
+
+/// How far ahead of the clock a file's modification time may be before it counts as a clock
+/// running ahead (warned about, and judged by the scans' sight alone).
+const CLOCK_SLACK: Duration = Duration::from_secs(2);
 
 /// How a scan judges that an inbox file has stopped changing (§1: never pick up a file that is
 /// still growing).
@@ -286,12 +293,17 @@ fn now_text() -> String {
 impl Engine {
     /// Creates the folders and the store where missing (safe to repeat).
     pub fn init(cfg: Config) -> Result<Self, EngineError> {
-        let layout = Layout {
-            root: cfg.data.clone(),
-        };
         for d in [cfg.inbox.clone(), cfg.outbox.clone()] {
             fs::create_dir_all(&d).map_err(io_at(&d))?;
         }
+        Self::with_data(cfg)
+    }
+
+    /// The engine over `cfg`, creating the data folder's parts and the store where missing.
+    fn with_data(cfg: Config) -> Result<Self, EngineError> {
+        let layout = Layout {
+            root: cfg.data.clone(),
+        };
         for d in [
             layout.root.clone(),
             layout.received(),
@@ -363,7 +375,22 @@ impl Engine {
                 layout.db().display()
             )));
         }
-        Self::init(cfg)
+        Self::with_data(cfg)
+    }
+
+    /// Refuses when the inbox or the outbox is missing (`run`, `watch`, `status`, `release`).
+    /// Only `init` creates them: a missing one is most likely a share that is not mounted, and
+    /// a run over an empty local folder would report success.
+    pub fn require_exchange_folders(&self) -> Result<(), EngineError> {
+        for (what, d) in [("inbox", &self.cfg.inbox), ("outbox", &self.cfg.outbox)] {
+            if !d.is_dir() {
+                return Err(EngineError::Refused(format!(
+                    "the {what} {} is not there (is the share mounted?); `reestr init` creates it",
+                    d.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Lists inbox files ready to take, in the agreement's order (unparseable names first).
@@ -422,7 +449,9 @@ impl Engine {
             let mtime = meta.modified().ok();
             // A time in the future (a share whose clock runs ahead) says nothing of the file's
             // age: it is taken once it has been seen unchanged for the settle time.
-            let ahead = mtime.is_some_and(|m| m > now);
+            // (A file just written can carry a time a little ahead of this clock: file
+            // systems stamp with their own clock and granularity.)
+            let ahead = mtime.is_some_and(|m| m > now + CLOCK_SLACK);
             if ahead {
                 tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
             }
@@ -548,9 +577,12 @@ impl Engine {
     /// at the first failure of the receiver itself (the file stays in the inbox).
     pub fn run(&mut self) -> RunOutcome {
         let mut out = RunOutcome::default();
-        if let Err(e) = self.recover() {
-            out.error = Some(e);
-            return out;
+        match self.recover() {
+            Ok(finished) => out.finished = finished,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
         }
         let names = |paths: &[PathBuf]| -> Vec<String> {
             paths
@@ -618,9 +650,10 @@ impl Engine {
         Ok(n)
     }
 
-    /// Finishes deliveries and set-asides that were committed but not completed (crash), after
-    /// removing temporary files left behind (when this engine holds the lock).
-    pub fn recover(&mut self) -> Result<(), EngineError> {
+    /// Finishes deliveries and set-asides that were committed but not completed (a crash, or a
+    /// response that could not be written), after removing temporary files left behind (when
+    /// this engine holds the lock). Returns the responses it wrote.
+    pub fn recover(&mut self) -> Result<Vec<String>, EngineError> {
         if self.lock.is_some() {
             self.clean_temporaries()?;
         }
@@ -631,6 +664,7 @@ impl Engine {
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        let mut finished = Vec::new();
         for (id, inbound, sha, response) in pending {
             let resp_sha: String = self.store.conn.query_row(
                 "SELECT response_sha256 FROM deliveries WHERE id=?1",
@@ -639,6 +673,7 @@ impl Engine {
             )?;
             tracing::info!(delivery = id, file = %inbound, "finishing a delivery interrupted earlier");
             self.finish_delivery(id, &inbound, &sha, &response, &resp_sha)?;
+            finished.push(response);
         }
         let aside: Vec<(i64, String, String)> = {
             let mut st = self
@@ -654,7 +689,7 @@ impl Engine {
                 .conn
                 .execute("UPDATE set_aside SET state='done' WHERE id=?1", [id])?;
         }
-        Ok(())
+        Ok(finished)
     }
 
     fn remove_from_inbox(&self, name: &str, sha: &str) -> Result<(), EngineError> {

@@ -178,6 +178,13 @@ fn main() -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(EXIT_CANNOT_RUN, e),
     };
+    let exchanges = matches!(
+        cli.command,
+        Command::Run { .. } | Command::Watch | Command::Status { .. } | Command::Release { .. }
+    );
+    if exchanges && let Err(e) = engine.require_exchange_folders() {
+        return fail(EXIT_CANNOT_RUN, e);
+    }
     let needs_lock = matches!(
         cli.command,
         Command::Run { .. }
@@ -240,6 +247,7 @@ fn main() -> ExitCode {
                 handled,
                 left,
                 held,
+                finished,
                 error: err,
             } = engine.run();
             if let Some(pb) = &bar {
@@ -258,12 +266,13 @@ fn main() -> ExitCode {
                     "handled": handled,
                     "left": left,
                     "held": held,
+                    "finished": finished,
                     "error": err.as_ref().map(ToString::to_string),
                 });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                if err.is_none() || !handled.is_empty() {
-                    print_run(&handled, true, &left, &held);
+                if err.is_none() || !handled.is_empty() || !finished.is_empty() {
+                    print_run(&handled, true, &[&left, &held, &finished]);
                 }
             }
             match err {
@@ -373,7 +382,7 @@ fn main() -> ExitCode {
         Command::Watch => {
             let result = reestr::watch::watch(
                 &mut engine,
-                |h| print_run(std::slice::from_ref(h), false, &[], &[]),
+                |h| print_run(std::slice::from_ref(h), false, &[&[], &[], &[]]),
                 |e, handled| {
                     let ok = !handled.is_empty();
                     if let Err(err) = reestr::metrics::write(e, 0.0, ok) {
@@ -474,17 +483,25 @@ fn print_status(s: &reestr::status::Status) {
     }
 }
 
-fn print_run(handled: &[Handled], totals_line: bool, left: &[String], held: &[String]) {
-    for name in left {
+/// Prints what a run did; `others` are the files it left, those it held back behind them, and
+/// the responses it finished for an earlier run.
+fn print_run(handled: &[Handled], totals_line: bool, others: &[&[String]; 3]) {
+    let [left, held, finished] = others;
+    for r in *finished {
+        println!(
+            "{r:<40} FINISHED   a delivery an earlier run applied but could not complete; response written now"
+        );
+    }
+    for name in *left {
         println!("{name:<40} LEFT       still being written; left in the inbox for the next run");
     }
-    for name in held {
+    for name in *held {
         println!(
             "{name:<40} LEFT       an earlier batch (agreement §7.2 order) is still being written; left for the next run"
         );
     }
     if handled.is_empty() && totals_line {
-        if left.is_empty() && held.is_empty() {
+        if others.iter().all(|o| o.is_empty()) {
             println!("inbox: nothing to do");
         }
         return;

@@ -119,8 +119,18 @@ fn an_unwritable_outbox_leaves_the_batch_applied_once_and_the_response_is_emitte
         d.join("inbox").join(&name).exists(),
         "the archive stays until its response is out"
     );
-    // The condition clears: the next run re-emits the kept response and finishes.
-    assert!(reestr(d, &["run"]).status.success());
+    // The condition clears: the next run re-emits the kept response and finishes, and says so.
+    let again = reestr(d, &["run"]);
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        said.lines().any(
+            |l| l.starts_with("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")
+                && l.contains("FINISHED")
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("nothing to do"), "{said}");
     assert_eq!(
         std::fs::read(d.join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")).expect("ack"),
         want

@@ -1655,3 +1655,49 @@ fn run_names_the_files_it_left_still_settling() {
         assert!(named, "{out}");
     }
 }
+
+#[test]
+fn a_missing_inbox_or_outbox_is_not_created_by_run_but_refused() {
+    // An unmounted share must not look like an empty inbox (exit 0, "nothing to do").
+    for folder in ["inbox", "outbox"] {
+        let cli = Cli::new();
+        std::fs::remove_dir(cli.path(folder)).expect("remove");
+        for args in [&["run"][..], &["watch"][..], &["status"][..]] {
+            let o = cli.run(args);
+            assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(folder) && stderr(&o).contains("reestr init"),
+                "{}",
+                stderr(&o)
+            );
+            assert!(!cli.path(folder).exists(), "{folder} not re-created");
+        }
+        // An auditor's copy of the data folder needs neither.
+        let o = cli.run(&["audit", "verify"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(!cli.path(folder).exists(), "{folder} not re-created");
+        assert_eq!(cli.run(&["init"]).status.code(), Some(0));
+        assert!(cli.path(folder).is_dir(), "init creates it");
+    }
+}
+
+#[test]
+fn a_time_just_ahead_of_the_clock_is_no_clock_skew_but_an_hour_is() {
+    for (ahead, warned) in [
+        (Duration::from_millis(900), false),
+        (Duration::from_secs(3600), true),
+    ] {
+        let cli = Cli::new();
+        let p = cli.path("inbox").join(PAY1);
+        std::fs::write(&p, reference(PAY1)).expect("drop");
+        set_mtime(&p, SystemTime::now() + ahead);
+        let o = cli.run(&["status"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).contains("in the future"),
+            warned,
+            "{ahead:?}: {}",
+            stderr(&o)
+        );
+    }
+}
