@@ -299,6 +299,21 @@ impl Engine {
         Self::with_data(cfg)
     }
 
+    /// The engine over a configuration, its store and its data folder.
+    fn over(cfg: Config, store: Store, layout: Layout) -> Self {
+        Self {
+            cfg,
+            store,
+            layout,
+            cancel: Arc::new(AtomicBool::new(false)),
+            progress: None,
+            chunk_rows: pipeline::CHUNK_ROWS,
+            read_all_min_rows: crate::reconcile::READ_ALL_MIN_ROWS,
+            noted_in_memory: crate::reconcile::NOTED_IN_MEMORY,
+            lock: None,
+        }
+    }
+
     /// The engine over `cfg`, creating the data folder's parts and the store where missing.
     fn with_data(cfg: Config) -> Result<Self, EngineError> {
         let layout = Layout {
@@ -315,17 +330,7 @@ impl Engine {
             fsutil::create_dir(&d).map_err(io_at(&d))?;
         }
         let store = Store::open(&layout.db())?;
-        Ok(Self {
-            cfg,
-            store,
-            layout,
-            cancel: Arc::new(AtomicBool::new(false)),
-            progress: None,
-            chunk_rows: pipeline::CHUNK_ROWS,
-            read_all_min_rows: crate::reconcile::READ_ALL_MIN_ROWS,
-            noted_in_memory: crate::reconcile::NOTED_IN_MEMORY,
-            lock: None,
-        })
+        Ok(Self::over(cfg, store, layout))
     }
 
     /// Takes the exclusive lock on the data folder, waiting up to `lock_wait`. Held until the
@@ -376,6 +381,22 @@ impl Engine {
             )));
         }
         Self::with_data(cfg)
+    }
+
+    /// Opens an initialised engine for reading only (`status`, `audit verify`): no folder is
+    /// created and nothing is written, so it works on a read-only copy of the data folder.
+    pub fn open_read_only(cfg: Config) -> Result<Self, EngineError> {
+        let layout = Layout {
+            root: cfg.data.clone(),
+        };
+        if !layout.db().exists() {
+            return Err(EngineError::Refused(format!(
+                "no store at {}; run `reestr init` first",
+                layout.db().display()
+            )));
+        }
+        let store = Store::open_read_only(&layout.db())?;
+        Ok(Self::over(cfg, store, layout))
     }
 
     /// Refuses when the inbox or the outbox is missing (`run`, `watch`, `status`, `release`).

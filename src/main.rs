@@ -172,6 +172,7 @@ fn main() -> ExitCode {
     };
     let opened = match &cli.command {
         Command::Init => Engine::init(cfg),
+        Command::Status { .. } | Command::Audit { .. } => Engine::open_read_only(cfg),
         _ => Engine::open(cfg),
     };
     let mut engine = match opened {

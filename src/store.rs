@@ -92,6 +92,23 @@ pub const COVER_EVERY_PAYMENT: &str = "INSERT INTO main.payment_days(day, first_
   GROUP BY substr(paid_at, 1, 10), journal_seq
   ON CONFLICT(day, first_rowid) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid);";
 
+/// Why the first read of a store failed: busy with a batch being applied (after waiting), or
+/// not readable at all.
+fn first_read_failed(path: &Path, e: &rusqlite::Error) -> StoreError {
+    let message = if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        format!(
+            "is busy: a batch is being applied (waited {} s); try again when it is done",
+            BUSY_WAIT.as_secs()
+        )
+    } else {
+        format!("cannot be read ({e}); it was left untouched")
+    };
+    StoreError::Refused {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
 /// An invoice as the reconciler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
@@ -161,16 +178,7 @@ impl Store {
             .optional()
         };
         conn.busy_timeout(BUSY_WAIT)?;
-        let version = is_store(&conn).map_err(|e| {
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
-                refused(format!(
-                    "is busy: a batch is being applied (waited {} s); try again when it is done",
-                    BUSY_WAIT.as_secs()
-                ))
-            } else {
-                refused(format!("cannot be read ({e}); it was left untouched"))
-            }
-        })?;
+        let version = is_store(&conn).map_err(|e| first_read_failed(path, &e))?;
         if existed {
             let tables: i64 =
                 conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
@@ -200,6 +208,48 @@ impl Store {
         let s = Self { conn };
         s.init_tables()?;
         Ok(s)
+    }
+
+    /// Opens an existing store of the current layout for reading only (`status`, `audit
+    /// verify`): it writes nothing, so it works on a read-only copy or under an account that
+    /// may only read.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let refused = |m: String| StoreError::Refused {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_WAIT)?;
+        conn.pragma_update(None, "query_only", true)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| first_read_failed(path, &e))?;
+        match version
+            .as_deref()
+            .map(|v| v.parse::<i64>().unwrap_or(i64::MAX))
+        {
+            Some(SCHEMA_VERSION) => {}
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(refused(format!(
+                    "was written by a newer engine (layout {v}, this engine knows {SCHEMA_VERSION}); it was left untouched"
+                )));
+            }
+            Some(v) => {
+                return Err(refused(format!(
+                    "has the older layout {v}; `reestr run` (or any command that writes) brings it up to date first"
+                )));
+            }
+            None => return Err(refused("is not a reestr store".into())),
+        }
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        Ok(Self { conn })
     }
 
     /// A scratch store in memory (replay, check).
@@ -654,6 +704,38 @@ pub struct PaymentRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_store_reads_writes_nothing_and_wants_the_current_layout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("reestr.db");
+        drop(Store::open(&path).expect("store"));
+        let ro = Store::open_read_only(&path).expect("read-only");
+        let v: String = ro
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("read");
+        assert_eq!(v, SCHEMA_VERSION.to_string());
+        assert!(
+            ro.conn.execute("DELETE FROM meta", []).is_err(),
+            "writes refused"
+        );
+        drop(ro);
+        let rw = Store::open(&path).expect("store");
+        rw.conn
+            .execute("UPDATE meta SET value='2' WHERE key='schema_version'", [])
+            .expect("older");
+        drop(rw);
+        let e = Store::open_read_only(&path)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("older layout 2"), "{e}");
+    }
 
     #[test]
     fn datetimes_are_stored_as_fixed_width_text() {

@@ -366,11 +366,7 @@ fn run_leaves_the_batches_after_one_still_settling_then_takes_them_in_order() {
 #[test]
 fn sigterm_while_run_waits_for_a_file_to_settle_exits_1_and_leaves_it() {
     let cli = Cli::new();
-    std::fs::write(
-        cli.config(),
-        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 30\n{MUNIS_WITH_KEY}"),
-    )
-    .expect("config");
+    cli.reconfigure("settle_seconds = 30");
     std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
     let child = Command::new(env!("CARGO_BIN_EXE_reestr"))
         .current_dir(cli.path(""))
@@ -1185,6 +1181,12 @@ impl Cli {
         self.dir.path().join("reestr.toml")
     }
 
+    /// Rewrites the configuration: the receiver, these settings, and partner MUNIS with its key.
+    fn reconfigure(&self, settings: &str) {
+        let text = format!("receiver = \"SUDBILLING\"\n{settings}\n{MUNIS_WITH_KEY}");
+        std::fs::write(self.config(), text).expect("config");
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -1628,11 +1630,7 @@ fn a_kept_copy_that_differs_from_the_inbox_file_is_refused_and_the_file_waits() 
 #[test]
 fn run_names_the_files_it_left_still_settling() {
     let cli = Cli::new();
-    std::fs::write(
-        cli.config(),
-        format!("receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"),
-    )
-    .expect("config");
+    cli.reconfigure("settle_seconds = 3600");
     std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
     for args in [&["run"][..], &["run", "--json"][..]] {
         let o = cli.run(args);
@@ -1700,4 +1698,65 @@ fn a_time_just_ahead_of_the_clock_is_no_clock_skew_but_an_hour_is() {
             stderr(&o)
         );
     }
+}
+
+#[test]
+fn status_and_audit_verify_work_for_an_account_that_may_only_read() {
+    // An auditor's read-only account (or a read-only copy): the commands that only read must
+    // not need to write the store.
+    let cli = Cli::new();
+    std::fs::write(cli.path("invoices.csv"), reference("invoices.csv")).expect("csv");
+    assert_eq!(
+        cli.run(&["invoices", "import", "invoices.csv"])
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    // Every folder and file under the receiver's folder to these modes, folders last.
+    let chmod_all = |dirs: u32, files: u32| {
+        let mut stack = vec![cli.path("")];
+        let mut folders = Vec::new();
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                let inside = std::fs::read_dir(&p).expect("dir");
+                stack.extend(inside.map(|e| e.expect("entry").path()));
+                folders.push(p);
+            } else {
+                set_mode(&p, files);
+            }
+        }
+        for d in folders.iter().rev() {
+            set_mode(d, dirs);
+        }
+    };
+    // Everything readable by everyone, writable by no one but root.
+    chmod_all(0o555, 0o444);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    for args in [&["status"][..], &["audit", "verify"][..]] {
+        let mut c = if root {
+            // Root ignores permissions: run as nobody instead.
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_reestr"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_reestr"))
+        };
+        let o = c
+            .current_dir(cli.path(""))
+            .arg("--config")
+            .arg(cli.config())
+            .args(args)
+            .env_remove("REESTR_LOG")
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+    // Give the temporary folder back to its owner for removal.
+    chmod_all(0o700, 0o600);
 }
