@@ -935,9 +935,13 @@ impl Engine {
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let note_sha = hex(&<sha2::Sha256 as sha2::Digest>::digest(&note_body));
         let body = json!({
             "original_name": fname, "sha256": sha, "reason": reason, "engine_version": crate::VERSION,
-            "kept": [{"path": format!("set-aside/{kept_as}"), "sha256": sha}],
+            "kept": [
+                {"path": format!("set-aside/{kept_as}"), "sha256": sha},
+                {"path": format!("set-aside/{sha}.{n}.reason.json"), "sha256": note_sha},
+            ],
         });
         let seq = journal::append(&tx, "set_aside", &now_text(), &body)?;
         tx.execute(

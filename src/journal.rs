@@ -88,6 +88,7 @@ pub fn verify(conn: &Connection, data: &Path) -> Result<(Vec<String>, i64), Stor
     let mut expect_seq = 1;
     let mut prev = GENESIS.to_string();
     let mut count = 0;
+    let mut walked = Vec::new();
     while let Some(r) = rows.next()? {
         count += 1;
         let (seq, at, kind, body, prev_hash, hash): (i64, String, String, String, String, String) = (
@@ -132,6 +133,7 @@ pub fn verify(conn: &Connection, data: &Path) -> Result<(Vec<String>, i64), Stor
         }
         expect_seq = seq + 1;
         prev = hash;
+        walked.push((seq, kind, parsed));
     }
     let last = expect_seq - 1;
     for table in ["deliveries", "set_aside", "imports"] {
@@ -146,5 +148,301 @@ pub fn verify(conn: &Connection, data: &Path) -> Result<(Vec<String>, i64), Stor
             ));
         }
     }
+    drop(rows);
+    problems.extend(store_against_journal(conn, data, &walked)?);
+    problems.extend(unnamed_kept_files(data, &walked));
     Ok((problems, count))
+}
+
+/// A row of `deliveries`, `set_aside` or `imports` as the audit compares it with its entry:
+/// its id, and `(column, value)` pairs (`None` for NULL).
+type Row = (i64, Vec<(&'static str, Option<String>)>);
+
+/// The store's record of each event against the journal's. Every row of `deliveries`,
+/// `set_aside` and `imports` must say what its entry says, and every such entry must have its
+/// row; the payments an ACK applied (or reversed) must add up to the accepted count and amount
+/// of the response kept for it; the balances must be the sums of the payments not reversed.
+fn store_against_journal(
+    conn: &Connection,
+    data: &Path,
+    entries: &[(i64, String, Value)],
+) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let rows_by_seq = |sql: &str,
+                       cols: &[&'static str]|
+     -> Result<std::collections::BTreeMap<i64, Vec<Row>>, StoreError> {
+        let mut st = conn.prepare(sql)?;
+        let mut q = st.query([])?;
+        let mut map: std::collections::BTreeMap<i64, Vec<Row>> = std::collections::BTreeMap::new();
+        while let Some(r) = q.next()? {
+            let mut vals = Vec::new();
+            for (i, c) in cols.iter().enumerate() {
+                let v: Option<rusqlite::types::Value> = r.get(i + 2)?;
+                let text = v.and_then(|v| match v {
+                    rusqlite::types::Value::Null => None,
+                    rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                    rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                    rusqlite::types::Value::Text(t) => Some(t),
+                    rusqlite::types::Value::Blob(b) => Some(hex::encode(b)),
+                });
+                vals.push((*c, text));
+            }
+            map.entry(r.get(1)?).or_default().push((r.get(0)?, vals));
+        }
+        Ok(map)
+    };
+    let mut tables = [
+        (
+            "deliveries",
+            rows_by_seq(
+                "SELECT id, journal_seq, inbound_name, inbound_sha256, batch_id, result, code, response_name, response_sha256 FROM deliveries",
+                &[
+                    "inbound_name",
+                    "inbound_sha256",
+                    "batch_id",
+                    "result",
+                    "code",
+                    "response_name",
+                    "response_sha256",
+                ],
+            )?,
+        ),
+        (
+            "set_aside",
+            rows_by_seq(
+                "SELECT id, journal_seq, original_name, sha256, reason, 'set-aside/' || kept_as FROM set_aside",
+                &["original_name", "sha256", "reason", "kept"],
+            )?,
+        ),
+        (
+            "imports",
+            rows_by_seq(
+                "SELECT id, journal_seq, file_name, sha256, rows, changed FROM imports",
+                &["file_name", "sha256", "rows", "changed"],
+            )?,
+        ),
+    ];
+    let text = |v: Option<&Value>| -> Option<String> {
+        match v? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    };
+    // Payments by the entry that applied them, and by the entry that reversed them.
+    let sums = |sql: &str| -> Result<std::collections::HashMap<i64, (i64, i64)>, StoreError> {
+        let mut st = conn.prepare(sql)?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    let applied = sums(
+        "SELECT journal_seq, count(*), coalesce(sum(amount), 0) FROM payments GROUP BY journal_seq",
+    )?;
+    let reversed = sums(
+        "SELECT reversed_journal_seq, count(*), coalesce(sum(amount), 0) FROM payments WHERE reversed_journal_seq IS NOT NULL GROUP BY reversed_journal_seq",
+    )?;
+    let mut ack_pay = std::collections::HashSet::new();
+    let mut ack_rev = std::collections::HashSet::new();
+    for (seq, kind, body) in entries {
+        let (table, want): (usize, Vec<(&str, Option<String>)>) = match kind.as_str() {
+            "delivery" | "resend" => {
+                let (result, code) = if kind == "resend" {
+                    (Some("ACK".to_string()), None)
+                } else {
+                    (text(body.get("result")), text(body.get("code")))
+                };
+                (
+                    0,
+                    vec![
+                        ("inbound_name", text(body.get("inbound_name"))),
+                        ("inbound_sha256", text(body.get("inbound_sha256"))),
+                        ("batch_id", text(body.get("batch_id"))),
+                        ("result", result),
+                        ("code", code),
+                        ("response_name", text(body.get("response_name"))),
+                        ("response_sha256", text(body.get("response_sha256"))),
+                    ],
+                )
+            }
+            "set_aside" => (
+                1,
+                vec![
+                    ("original_name", text(body.get("original_name"))),
+                    ("sha256", text(body.get("sha256"))),
+                    ("reason", text(body.get("reason"))),
+                    ("kept", text(body.pointer("/kept/0/path"))),
+                ],
+            ),
+            "import" => (
+                2,
+                vec![
+                    ("file_name", text(body.get("file_name"))),
+                    ("sha256", text(body.get("sha256"))),
+                    ("rows", text(body.get("rows"))),
+                    ("changed", text(body.get("changed"))),
+                ],
+            ),
+            _ => continue,
+        };
+        let (name, rows) = &mut tables[table];
+        match rows.remove(seq).as_deref() {
+            Some([(id, have)]) => {
+                for ((col, h), (_, w)) in have.iter().zip(&want) {
+                    if h != w {
+                        problems.push(format!(
+                            "{name} row {id} (journal entry {seq}): {col} is {} where the journal has {}",
+                            shown(h.as_deref()),
+                            shown(w.as_deref())
+                        ));
+                    }
+                }
+            }
+            None | Some([]) => problems.push(format!(
+                "journal entry {seq} ({kind}) has no row in {name} (deleted?)"
+            )),
+            Some(more) => problems.push(format!(
+                "journal entry {seq} ({kind}) has {} rows in {name}",
+                more.len()
+            )),
+        }
+        // What the ACK's kept response says was accepted, against the payments.
+        let is_ack = kind == "delivery" && text(body.get("result")).as_deref() == Some("ACK");
+        let batch_type =
+            text(body.get("batch_id")).and_then(|b| b.split('_').nth(2).map(str::to_string));
+        if !is_ack {
+            continue;
+        }
+        let (found, verb) = match batch_type.as_deref() {
+            Some("PAY") => {
+                ack_pay.insert(*seq);
+                (applied.get(seq), "applied")
+            }
+            Some("REV") => {
+                ack_rev.insert(*seq);
+                (reversed.get(seq), "reversed")
+            }
+            _ => continue,
+        };
+        let Some((accepted, amount)) = text(body.get("response_sha256"))
+            .and_then(|sha| accepted_of(&data.join("sent").join(format!("{sha}.zip"))))
+        else {
+            continue; // The kept response's own check reports it.
+        };
+        let (n, sum) = found.copied().unwrap_or((0, 0));
+        if (n, i128::from(sum)) != (accepted, amount) {
+            problems.push(format!(
+                "journal entry {seq}: the store has {n} payment(s) {verb} for {} totalling {}, its response accepted {accepted} totalling {}",
+                text(body.get("batch_id")).unwrap_or_default(),
+                crate::amount::format(i128::from(sum)),
+                crate::amount::format(amount)
+            ));
+        }
+    }
+    for (name, rows) in &tables {
+        for (seq, rows) in rows {
+            for (id, _) in rows {
+                if entries.iter().any(|(s, _, _)| s == seq) {
+                    problems.push(format!(
+                        "{name} row {id} points at journal entry {seq}, which records another event"
+                    ));
+                }
+            }
+        }
+    }
+    let strays = applied.keys().filter(|s| !ack_pay.contains(s)).count()
+        + reversed.keys().filter(|s| !ack_rev.contains(s)).count();
+    if strays > 0 {
+        problems.push(format!(
+            "payments point at {strays} journal entr(y/ies) that applied or reversed no payments"
+        ));
+    }
+    // Balances: the sum of each invoice's payments not reversed.
+    let off: Vec<String> = {
+        let mut st = conn.prepare(
+            "WITH p AS (SELECT invoice_no, sum(amount) AS paid FROM payments WHERE state = 'PAID' GROUP BY invoice_no)
+             SELECT p.invoice_no FROM p LEFT JOIN balances b USING (invoice_no) WHERE b.paid IS NOT p.paid
+             UNION ALL
+             SELECT b.invoice_no FROM balances b LEFT JOIN p USING (invoice_no) WHERE b.paid <> 0 AND p.invoice_no IS NULL
+             LIMIT 6",
+        )?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if !off.is_empty() {
+        problems.push(format!(
+            "balances differ from the payments not reversed for invoice(s) {}{}",
+            off.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if off.len() > 5 { ", ..." } else { "" }
+        ));
+    }
+    Ok(problems)
+}
+
+/// Files in the kept folders that no journal entry names (a set-aside file's reason, written
+/// beside it, counts as named by its entry).
+fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<String> {
+    let mut named = std::collections::HashSet::new();
+    for (seq, kind, body) in entries {
+        for f in body
+            .get("kept")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = f.get("path").and_then(Value::as_str) {
+                named.insert(p.to_string());
+            }
+        }
+        if kind == "set_aside"
+            && let Some(sha) = body.get("sha256").and_then(Value::as_str)
+        {
+            named.insert(format!("set-aside/{sha}.{seq}.reason.json"));
+        }
+    }
+    let mut problems = Vec::new();
+    for dir in ["received", "sent", "set-aside", "imports"] {
+        let Ok(rd) = std::fs::read_dir(data.join(dir)) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            // Hidden names are this engine's temporary files (removed by the next run).
+            .filter(|n| !n.starts_with('.'))
+            .map(|n| format!("{dir}/{n}"))
+            .filter(|p| !named.contains(p))
+            .collect();
+        names.sort();
+        for n in names {
+            problems.push(format!(
+                "{n}: in a kept folder but named by no journal entry"
+            ));
+        }
+    }
+    problems
+}
+
+/// A value for an audit message: quoted, or NULL.
+fn shown(v: Option<&str>) -> String {
+    v.map_or_else(|| "NULL".to_string(), |v| format!("{v:?}"))
+}
+
+/// `accepted` and `amount_accepted` (tiyin) of a kept ACK, from its `control.txt`.
+fn accepted_of(path: &Path) -> Option<(i64, i128)> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(zip.by_name("control.txt").ok()?, 64 * 1024),
+        &mut text,
+    )
+    .ok()?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+    };
+    Some((
+        get("accepted")?.parse().ok()?,
+        crate::amount::parse_total(get("amount_accepted")?)?,
+    ))
 }

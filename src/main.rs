@@ -366,7 +366,9 @@ fn main() -> ExitCode {
                         serde_json::json!({"entries": n, "problems": problems})
                     );
                 } else if problems.is_empty() {
-                    println!("journal: {n} entries, chain intact; every kept file matches");
+                    println!(
+                        "journal: {n} entries, chain intact; every kept file matches; the store agrees with it"
+                    );
                 } else {
                     for p in &problems {
                         println!("PROBLEM: {p}");

@@ -1760,3 +1760,84 @@ fn status_and_audit_verify_work_for_an_account_that_may_only_read() {
     // Give the temporary folder back to its owner for removal.
     chmod_all(0o700, 0o600);
 }
+
+#[test]
+fn audit_finds_store_rows_that_contradict_the_journal() {
+    // Each edit is one an operator with SQL access could make; each breaks exactly-once or the
+    // books while the journal and the kept files stay intact.
+    let rev = "MUNIS_SUDBILLING_REV_20261121_001.zip";
+    let edits: [(&str, &str); 8] = [
+        (
+            "UPDATE deliveries SET result='NAK', code='B04' WHERE journal_seq=2",
+            "deliveries row 1 (journal entry 2): result is \"NAK\" where the journal has \"ACK\"",
+        ),
+        (
+            "DELETE FROM deliveries WHERE journal_seq=3",
+            "journal entry 3 (delivery) has no row in deliveries",
+        ),
+        (
+            "UPDATE set_aside SET original_name='other.zip'",
+            "set_aside row 1 (journal entry 4): original_name is \"other.zip\"",
+        ),
+        (
+            "DELETE FROM imports",
+            "journal entry 1 (import) has no row in imports",
+        ),
+        (
+            "UPDATE payments SET amount = amount * 10 WHERE rowid = (SELECT max(rowid) FROM payments WHERE journal_seq=5)",
+            "journal entry 5: the store has",
+        ),
+        (
+            "DELETE FROM payments WHERE rowid = (SELECT min(rowid) FROM payments WHERE journal_seq=2 AND state='PAID')",
+            "journal entry 2: the store has",
+        ),
+        (
+            "UPDATE payments SET reversed_journal_seq = NULL, state = 'PAID' WHERE reversed_journal_seq = 6",
+            "journal entry 6: the store has 0 payment(s) reversed",
+        ),
+        (
+            "UPDATE balances SET paid = paid + 1 WHERE invoice_no = (SELECT max(invoice_no) FROM balances WHERE paid > 0)",
+            "balances differ from the payments not reversed",
+        ),
+    ];
+    for (sql, want) in edits {
+        let mut rx = with_history();
+        let h = rx.process(rev, &reference(rev));
+        assert_eq!(h.result, "ACK");
+        assert!(
+            h.statuses.get(&1).is_some_and(|n| *n > 0),
+            "a reversal applied: {h:?}"
+        );
+        assert!(
+            problems(&rx).is_empty(),
+            "clean before: {:?}",
+            problems(&rx)
+        );
+        let n = rx.engine.store.conn.execute(sql, []).expect(sql);
+        assert!(n > 0, "{sql} changed nothing");
+        let p = problems(&rx);
+        assert!(p.iter().any(|m| m.contains(want)), "{sql}: {p:?}");
+    }
+    // The reason written beside a set-aside file is kept evidence too.
+    let rx = with_history();
+    let dir = rx.engine.layout.set_aside();
+    let note = std::fs::read_dir(&dir)
+        .expect("set-aside")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with(".reason.json"))
+        .expect("a reason file");
+    std::fs::write(&note, b"{\"reason\": \"nothing to see\"}").expect("edit");
+    let p = problems(&rx);
+    assert!(
+        p.iter()
+            .any(|m| m.contains(".reason.json") && m.contains("bytes changed")),
+        "{p:?}"
+    );
+    // A file slipped into a kept folder is named.
+    let rx = with_history();
+    std::fs::write(rx.engine.layout.received().join("extra.zip"), b"PK").expect("plant");
+    assert_eq!(
+        problems(&rx),
+        ["received/extra.zip: in a kept folder but named by no journal entry"]
+    );
+}
