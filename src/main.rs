@@ -144,14 +144,29 @@ fn init_logs(format: &str) {
     }
 }
 
+/// Whether stderr carries JSON lines (`--log-format json`): the final error line too.
+static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Reports why the command stops (one line on stderr, JSON with `--log-format json`) and
+/// gives its exit code.
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
+    if JSON_LOG.get().copied().unwrap_or(false) {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": {"message": msg.to_string(), "exit_code": code},
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("error: {msg}");
+    }
     ExitCode::from(code)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(&cli.log_format);
+    let _ = JSON_LOG.set(cli.log_format == "json");
     if let Command::Sample { out } = &cli.command {
         return match reestr::sample::write_samples(out) {
             Ok(files) => {
@@ -194,12 +209,16 @@ fn main() -> ExitCode {
             | Command::Invoices { .. }
             | Command::Release { .. }
     );
-    if needs_lock {
-        match engine.lock() {
-            Ok(()) => {}
-            Err(e @ EngineError::Locked(..)) => return fail(EXIT_LOCKED, e),
-            Err(e) => return fail(EXIT_CANNOT_RUN, e),
+    if needs_lock && let Err(e) = engine.lock() {
+        // `run --json` answers on stdout whatever happens.
+        if let Command::Run { json: true, .. } = cli.command {
+            let doc = serde_json::json!({"handled": [], "left": [], "held": [], "finished": [], "error": e.to_string()});
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
+        return match e {
+            EngineError::Locked(..) => fail(EXIT_LOCKED, e),
+            e => fail(EXIT_CANNOT_RUN, e),
+        };
     }
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register(sig, engine.cancel.clone()) {

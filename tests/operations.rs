@@ -1841,3 +1841,25 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
         ["received/extra.zip: in a kept folder but named by no journal entry"]
     );
 }
+
+#[test]
+fn with_json_output_a_refusal_is_json_too() {
+    let cli = Cli::new();
+    let mut holder = Engine::open(Config::load(&cli.config()).expect("config")).expect("engine");
+    holder.lock().expect("lock");
+    let o = cli.run(&["--log-format", "json", "run", "--json"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("another reestr process")),
+        "{doc}"
+    );
+    assert_eq!(doc["handled"], serde_json::json!([]));
+    let last = stderr(&o);
+    let line: serde_json::Value = serde_json::from_str(last.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("stderr's last line is JSON ({e}): {last}"));
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["fields"]["exit_code"], 4);
+}
