@@ -45,6 +45,13 @@ pub fn temp_path(dest: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // A long name (an inbox file may have 255 bytes) is cut, so that the temporary name stays
+    // within the file system's limit; the process id and the counter keep it unique.
+    let mut cut = name.len().min(100);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let name = name.get(..cut).unwrap_or_default();
     let dir = dest.parent().unwrap_or(Path::new("."));
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -214,6 +221,22 @@ mod tests {
     use super::*;
 
     type Test = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn a_file_of_the_longest_name_is_written_atomically() -> Test {
+        // 255 bytes, the usual limit; in two-byte letters too.
+        let dir = tempfile::tempdir()?;
+        for name in ["a".repeat(251) + ".zip", "ж".repeat(125) + ".zip"] {
+            let dest = dir.path().join(&name);
+            write_atomic(&dest, &mut &b"bytes"[..])?;
+            assert_eq!(fs::read(&dest)?, b"bytes");
+            let tmp = temp_path(&dest);
+            let tmp_name = tmp.file_name().map(|n| n.len()).unwrap_or(0);
+            assert!(tmp_name <= 255, "{tmp_name} bytes");
+        }
+        assert_eq!(names(dir.path())?.len(), 2, "no temporary file left");
+        Ok(())
+    }
 
     fn names(dir: &Path) -> io::Result<Vec<String>> {
         let mut n: Vec<String> = fs::read_dir(dir)?
