@@ -415,7 +415,7 @@ fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<Stri
         names.sort();
         for n in names {
             problems.push(format!(
-                "{n}: in a kept folder but named by no journal entry"
+                "{n}: in a kept folder but named by no journal entry (put there by hand, or kept by a run that stopped before answering an archive then taken out of the inbox)"
             ));
         }
     }

@@ -1838,7 +1838,9 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
     std::fs::write(rx.engine.layout.received().join("extra.zip"), b"PK").expect("plant");
     assert_eq!(
         problems(&rx),
-        ["received/extra.zip: in a kept folder but named by no journal entry"]
+        [
+            "received/extra.zip: in a kept folder but named by no journal entry (put there by hand, or kept by a run that stopped before answering an archive then taken out of the inbox)"
+        ]
     );
 }
 
