@@ -233,6 +233,10 @@ pub struct Scan {
     pub held: Vec<PathBuf>,
     /// How long until the first of `pending` could be ready, if it does not change meanwhile.
     pub next_due: Option<Duration>,
+    /// Whether one of `pending` is an unreadable zip not seen unchanged for the settle time yet
+    /// (`watch` and `run` looks): it may be being written and become readable at any moment,
+    /// sooner than `next_due`.
+    pub maybe_changing: bool,
 }
 
 /// How often the store file's written pages are sent to disk while a batch is applied
@@ -433,7 +437,11 @@ impl Engine {
         let mut next_due: Option<Duration> = None;
         // The §7.2 order of the first settling archive: no later batch goes before it.
         let mut first_settling = None;
-        let mut wait = |path: PathBuf, due: Duration| {
+        // Whether a file left waiting has not been seen unchanged for the settle time yet (it
+        // may still be being written, and become ready at any moment).
+        let mut maybe_changing = false;
+        let mut wait = |path: PathBuf, due: Duration, changing: bool| {
+            maybe_changing |= changing;
             if let Some(n) = path
                 .file_name()
                 .and_then(|n| BatchName::parse(&n.to_string_lossy()).ok())
@@ -473,9 +481,6 @@ impl Engine {
             // (A file just written can carry a time a little ahead of this clock: file
             // systems stamp with their own clock and granularity.)
             let ahead = mtime.is_some_and(|m| m > now + CLOCK_SLACK);
-            if ahead {
-                tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
-            }
             let age = mtime
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
@@ -487,13 +492,22 @@ impl Engine {
                         mtime,
                         since: Instant::now(),
                     };
+                    let mut new_state = !st.contains_key(&path);
                     let entry = st.entry(path.clone()).or_insert(fresh);
                     if entry.len != meta.len() || entry.mtime != mtime {
                         *entry = fresh;
+                        new_state = true;
+                    }
+                    // Said once per state of the file, not on every scan.
+                    if ahead && new_state {
+                        tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
                     }
                     Some(entry.since.elapsed())
                 }
             };
+            if ahead && seen.is_none() {
+                tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
+            }
             // How long the file has been unchanged, and how long it has been seen so.
             let (stable_for, watched) = match (&look, seen) {
                 (Look::Watch(_), Some(seen)) if ahead => (seen, seen),
@@ -504,7 +518,8 @@ impl Engine {
             };
             if stable_for < settle {
                 tracing::debug!(file = %name, "still changing or within the settle time; not taken yet");
-                wait(path, settle - stable_for);
+                // `settle - stable_for` is the earliest it can be ready, changing or not.
+                wait(path, settle - stable_for, false);
                 continue;
             }
             match BatchName::parse(&name) {
@@ -523,7 +538,8 @@ impl Engine {
                         }
                         if !due.is_zero() {
                             tracing::debug!(file = %name, "zip directory not readable yet; waiting for the writer");
-                            wait(path, due);
+                            // Still being written, it may become readable at any moment.
+                            wait(path, due, watched < settle);
                             continue;
                         }
                     }
@@ -553,6 +569,7 @@ impl Engine {
             pending,
             held: held.into_iter().map(|(_, p)| p).collect(),
             next_due,
+            maybe_changing,
         })
     }
 
@@ -563,6 +580,7 @@ impl Engine {
     fn ready_to_run(&self) -> Result<Scan, EngineError> {
         let deadline = Instant::now() + self.cfg.run_wait;
         let mut seen = Stability::new();
+        let mut told = false;
         loop {
             let scan = self.scan(Look::Run(&mut seen))?;
             if self.cancel.load(Ordering::Relaxed) {
@@ -571,8 +589,10 @@ impl Engine {
             let Some(due) = scan.next_due else {
                 return Ok(scan);
             };
-            let until = Instant::now() + due;
-            if until > deadline {
+            let now = Instant::now();
+            // Nothing can be ready before the deadline, unless a zip being written becomes
+            // readable: then look again until the deadline.
+            if now >= deadline || (now + due > deadline && !scan.maybe_changing) {
                 for p in &scan.pending {
                     tracing::warn!(file = %p.display(), "still changing or settling; left for the next run");
                 }
@@ -581,11 +601,21 @@ impl Engine {
                 }
                 return Ok(scan);
             }
-            tracing::info!(
-                files = scan.pending.len(),
-                wait_ms = u64::try_from(due.as_millis()).unwrap_or(u64::MAX),
-                "waiting for inbox files to settle"
-            );
+            if !told {
+                tracing::info!(
+                    files = scan.pending.len(),
+                    "waiting for inbox files to settle"
+                );
+                told = true;
+            }
+            let step = if scan.maybe_changing {
+                due.min(
+                    (self.cfg.settle / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)),
+                )
+            } else {
+                due
+            };
+            let until = (now + step).min(deadline);
             while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
                 std::thread::sleep(
                     Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),

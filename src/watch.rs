@@ -21,8 +21,19 @@ pub fn watch(
 ) -> Result<(), EngineError> {
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        // Any event, an error, or a rescan flag: all mean "look again".
-        let _ = res;
+        // Opening or reading a file changes nothing, and every scan opens the zips it judges:
+        // taken as hints, those events would make the scans their own cause. Any other event,
+        // an error, or a rescan flag means "look again" (a writer closing its file included).
+        if let Ok(ev) = &res
+            && !ev.need_rescan()
+            && matches!(
+                ev.kind,
+                notify::EventKind::Access(a)
+                    if a != notify::event::AccessKind::Close(notify::event::AccessMode::Write)
+            )
+        {
+            return;
+        }
         let _ = tx.send(());
     });
     match watcher.as_mut() {

@@ -70,16 +70,6 @@ fn pay(seq: &str, rows: &[Vec<String>]) -> Batch {
     Batch::new(BatchType::Pay, seq, Charset::Utf8, &PAY_HEADER, rows, 6)
 }
 
-/// Sets a file's modification time.
-fn set_mtime(p: &Path, t: SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(p)
-        .expect("open")
-        .set_modified(t)
-        .expect("set mtime");
-}
-
 fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write export");
@@ -231,6 +221,31 @@ fn run_waits_for_a_file_still_being_copied_in_place_then_answers_it() {
     assert_eq!(out.handled.len(), 1, "{out:?}");
     assert_eq!(out.handled[0].result, "ACK", "{out:?}");
     assert!(rx.inbox().is_empty());
+}
+
+#[test]
+fn run_takes_an_in_place_copy_that_keeps_its_sources_old_time_as_soon_as_it_is_whole() {
+    // `cp -p` or a Windows copy: the time is old (past the settle time, within the grace), the
+    // zip unreadable until the last chunk. The run waits for it, not for the grace time.
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\nunreadable_grace_seconds = 30\nrun_wait_seconds = 20\n{MUNIS_WITH_KEY}"
+    ));
+    rx.import_reference_invoices();
+    let p = rx.engine.cfg.inbox.join(PAY1);
+    let old = SystemTime::now() - Duration::from_secs(10);
+    let pause = Duration::from_millis(150);
+    let writer = copy_in_place(&p, reference(PAY1), 200, pause, Some(old));
+    std::thread::sleep(Duration::from_millis(50));
+    let started = std::time::Instant::now();
+    let out = rx.engine.run();
+    writer.join().expect("writer");
+    assert_eq!(out.handled.len(), 1, "{out:?}");
+    assert_eq!(out.handled[0].result, "ACK", "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "taken when whole, not after the grace time: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

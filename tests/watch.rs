@@ -446,3 +446,53 @@ fn watch_handles_batches_arriving_together_in_the_agreed_order() {
         .collect();
     assert_eq!(order, want);
 }
+
+#[test]
+fn watch_takes_a_file_dated_in_the_future_without_spinning() {
+    // Every scan opens the zips it judges; those opens are file-system events too, and must
+    // not make the next scan (which would spin, and warn on every round).
+    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
+    let mut rng = Rng::new(29);
+    let inv = sample::invoices(4, &mut rng);
+    site.import(&sample::invoices_csv(&inv));
+    let open: Vec<sample::Invoice> = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    let mut watch = site.spawn(&["watch"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let now = std::time::SystemTime::now();
+    for (k, (seq, mtime)) in [
+        ("001", now + Duration::from_secs(3600)),
+        ("002", now - Duration::from_secs(60)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let one = [open[k % open.len()].clone()];
+        let b = pay_batch(
+            &mut rng,
+            &one,
+            80_000_000_000_000 + k as u64,
+            seq,
+            "20261121",
+        );
+        let p = site.path("inbox").join(b.file_name());
+        std::fs::write(&p, b.zip(Some(&key()))).expect("drop");
+        set_mtime(&p, mtime);
+    }
+    wait_for("two responses", Duration::from_secs(20), || {
+        list(&site.path("outbox")).len() == 2
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let status = terminate(&mut watch);
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    if let Some(mut e) = watch.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
+    }
+    let warnings = err.matches("in the future").count();
+    assert_eq!(warnings, 1, "warned once, not on every scan: {warnings}");
+    assert!(
+        err.lines().count() < 20,
+        "{} log lines",
+        err.lines().count()
+    );
+}

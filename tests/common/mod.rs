@@ -208,3 +208,13 @@ pub fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
         .expect("query");
     rows.collect::<Result<_, _>>().expect("rows")
 }
+
+/// Sets a file's modification time.
+pub fn set_mtime(p: &Path, t: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .expect("open")
+        .set_modified(t)
+        .expect("set mtime");
+}
