@@ -115,13 +115,20 @@ fn pay_batch(
     b
 }
 
+/// A receiver settling files for 1 s and rescanning every 0.2 s, with `n` invoices of the
+/// generator's `seed` imported; the generator and the open invoices.
+fn watched_site(seed: u64, n: usize) -> (Site, Rng, Vec<sample::Invoice>) {
+    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
+    let mut rng = Rng::new(seed);
+    let inv = sample::invoices(n, &mut rng);
+    site.import(&sample::invoices_csv(&inv));
+    let open = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    (site, rng, open)
+}
+
 #[test]
 fn a_slow_writer_copying_in_place_gets_exactly_one_ack() {
-    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
-    let mut rng = Rng::new(7);
-    let inv = sample::invoices(50, &mut rng);
-    site.import(&sample::invoices_csv(&inv));
-    let open: Vec<sample::Invoice> = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    let (site, mut rng, open) = watched_site(7, 50);
     let bytes = pay_batch(&mut rng, &open, 40_000_000_000_001, "001", "20261121").zip(Some(&key()));
     let mut watch = site.spawn(&["watch"]);
     std::thread::sleep(Duration::from_millis(300));
@@ -406,11 +413,7 @@ fn metrics_file_and_status_report() {
 fn watch_handles_batches_arriving_together_in_the_agreed_order() {
     // §7.2: batches waiting together are handled by date, type and sequence number, also when
     // the later ones arrive first and settle first.
-    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
-    let mut rng = Rng::new(23);
-    let inv = sample::invoices(20, &mut rng);
-    site.import(&sample::invoices_csv(&inv));
-    let open: Vec<sample::Invoice> = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    let (site, mut rng, open) = watched_site(23, 20);
     let mut watch = site.spawn(&["watch"]);
     std::thread::sleep(Duration::from_millis(300));
     for (k, seq) in ["004", "003", "002", "001"].iter().enumerate() {
@@ -451,11 +454,7 @@ fn watch_handles_batches_arriving_together_in_the_agreed_order() {
 fn watch_takes_a_file_dated_in_the_future_without_spinning() {
     // Every scan opens the zips it judges; those opens are file-system events too, and must
     // not make the next scan (which would spin, and warn on every round).
-    let site = Site::new("settle_seconds = 1.0\nrescan_seconds = 0.2");
-    let mut rng = Rng::new(29);
-    let inv = sample::invoices(4, &mut rng);
-    site.import(&sample::invoices_csv(&inv));
-    let open: Vec<sample::Invoice> = inv.into_iter().filter(|i| i.status == "OPEN").collect();
+    let (site, mut rng, open) = watched_site(29, 4);
     let mut watch = site.spawn(&["watch"]);
     std::thread::sleep(Duration::from_millis(300));
     let now = std::time::SystemTime::now();
