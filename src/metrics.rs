@@ -55,7 +55,7 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
     }
     let waiting = engine
         .scan(crate::engine::Look::Once)
-        .map(|s| s.ready.len() + s.pending.len())
+        .map(|s| s.ready.len() + s.pending.len() + s.held.len())
         .unwrap_or(0);
     let _ = writeln!(
         out,

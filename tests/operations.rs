@@ -1880,3 +1880,17 @@ fn with_json_output_a_refusal_is_json_too() {
     assert_eq!(line["level"], "ERROR");
     assert_eq!(line["fields"]["exit_code"], 4);
 }
+
+#[test]
+fn the_metrics_count_every_file_waiting_in_the_inbox_held_ones_too() {
+    let cli = Cli::new();
+    cli.reconfigure("settle_seconds = 3600\nmetrics_file = \"reestr.prom\"");
+    // PAY 002 has settled but waits for PAY 001, still settling (§7.2 order).
+    let later = cli.path("inbox").join(PAY2);
+    std::fs::write(&later, reference(PAY2)).expect("drop");
+    set_mtime(&later, SystemTime::now() - Duration::from_secs(7200));
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let prom = std::fs::read_to_string(cli.path("reestr.prom")).expect("metrics");
+    assert!(prom.contains("\nreestr_inbox_waiting 2\n"), "{prom}");
+}
