@@ -78,6 +78,19 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The data folder of `cfg`, refused unless `init` has made its store.
+    fn initialised(cfg: &Config) -> Result<Self, EngineError> {
+        let layout = Self {
+            root: cfg.data.clone(),
+        };
+        if !layout.db().exists() {
+            return Err(EngineError::Refused(format!(
+                "no store at {}; run `reestr init` first",
+                layout.db().display()
+            )));
+        }
+        Ok(layout)
+    }
     /// The store file.
     pub fn db(&self) -> PathBuf {
         self.root.join("reestr.db")
@@ -375,30 +388,14 @@ impl Engine {
 
     /// Opens an initialised engine; refuses when `init` has not been run.
     pub fn open(cfg: Config) -> Result<Self, EngineError> {
-        let layout = Layout {
-            root: cfg.data.clone(),
-        };
-        if !layout.db().exists() {
-            return Err(EngineError::Refused(format!(
-                "no store at {}; run `reestr init` first",
-                layout.db().display()
-            )));
-        }
+        Layout::initialised(&cfg)?;
         Self::with_data(cfg)
     }
 
     /// Opens an initialised engine for reading only (`status`, `audit verify`): no folder is
     /// created and nothing is written, so it works on a read-only copy of the data folder.
     pub fn open_read_only(cfg: Config) -> Result<Self, EngineError> {
-        let layout = Layout {
-            root: cfg.data.clone(),
-        };
-        if !layout.db().exists() {
-            return Err(EngineError::Refused(format!(
-                "no store at {}; run `reestr init` first",
-                layout.db().display()
-            )));
-        }
+        let layout = Layout::initialised(&cfg)?;
         let store = Store::open_read_only(&layout.db())?;
         Ok(Self::over(cfg, store, layout))
     }
@@ -416,11 +413,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    /// Lists inbox files ready to take, in the agreement's order (unparseable names first).
-    pub fn ready_files(&self) -> Result<Vec<PathBuf>, EngineError> {
-        Ok(self.scan(Look::Once)?.ready)
     }
 
     /// Scans the inbox. Temporary names (`*.part` and dot-files, §1), folders and links are
@@ -484,6 +476,8 @@ impl Engine {
             let age = mtime
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
+            // A one-off look has no history: every look is a new state of the file.
+            let mut new_state = true;
             let seen = match &mut look {
                 Look::Once => None,
                 Look::Watch(st) | Look::Run(st) => {
@@ -492,20 +486,17 @@ impl Engine {
                         mtime,
                         since: Instant::now(),
                     };
-                    let mut new_state = !st.contains_key(&path);
+                    new_state = !st.contains_key(&path);
                     let entry = st.entry(path.clone()).or_insert(fresh);
                     if entry.len != meta.len() || entry.mtime != mtime {
                         *entry = fresh;
                         new_state = true;
                     }
-                    // Said once per state of the file, not on every scan.
-                    if ahead && new_state {
-                        tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
-                    }
                     Some(entry.since.elapsed())
                 }
             };
-            if ahead && seen.is_none() {
+            // Said once per state of the file, not on every scan.
+            if ahead && new_state {
                 tracing::warn!(file = %name, "modification time is in the future (clock skew?); taken once seen unchanged for the settle time");
             }
             // How long the file has been unchanged, and how long it has been seen so.
