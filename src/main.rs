@@ -210,15 +210,21 @@ fn main() -> ExitCode {
             | Command::Release { .. }
     );
     if needs_lock && let Err(e) = engine.lock() {
+        let code = match e {
+            EngineError::Locked(..) => EXIT_LOCKED,
+            _ => EXIT_CANNOT_RUN,
+        };
         // `run --json` answers on stdout whatever happens.
         if let Command::Run { json: true, .. } = cli.command {
-            let doc = serde_json::json!({"handled": [], "left": [], "held": [], "finished": [], "error": e.to_string()});
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let refused = reestr::engine::RunOutcome {
+                error: Some(e),
+                ..Default::default()
+            };
+            println!("{}", run_document(&refused));
+            let said = refused.error.map(|e| e.to_string()).unwrap_or_default();
+            return fail(code, said);
         }
-        return match e {
-            EngineError::Locked(..) => fail(EXIT_LOCKED, e),
-            e => fail(EXIT_CANNOT_RUN, e),
-        };
+        return fail(code, e);
     }
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register(sig, engine.cancel.clone()) {
@@ -263,39 +269,27 @@ fn main() -> ExitCode {
         },
         Command::Run { json, strict } => {
             let started = std::time::Instant::now();
-            let reestr::engine::RunOutcome {
-                handled,
-                left,
-                held,
-                finished,
-                error: err,
-            } = engine.run();
+            let out = engine.run();
             if let Some(pb) = &bar {
                 pb.finish_and_clear();
             }
-            if let Err(e) =
-                reestr::metrics::write(&engine, started.elapsed().as_secs_f64(), err.is_none())
-            {
+            if let Err(e) = reestr::metrics::write(
+                &engine,
+                started.elapsed().as_secs_f64(),
+                out.error.is_none(),
+            ) {
                 tracing::error!(error = %e, "cannot write the metrics file");
             }
-            let any_nak = handled
+            let any_nak = out
+                .handled
                 .iter()
                 .any(|h| h.result == "NAK" || h.result == "SET_ASIDE");
             if json {
-                let doc = serde_json::json!({
-                    "handled": handled,
-                    "left": left,
-                    "held": held,
-                    "finished": finished,
-                    "error": err.as_ref().map(ToString::to_string),
-                });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                println!("{}", run_document(&out));
             } else {
-                if err.is_none() || !handled.is_empty() || !finished.is_empty() {
-                    print_run(&handled, true, &[&left, &held, &finished]);
-                }
+                print_outcome(&out);
             }
-            match err {
+            match out.error {
                 None if strict && any_nak => ExitCode::from(EXIT_NAK),
                 None => ExitCode::SUCCESS,
                 Some(e @ EngineError::Store(_)) => fail(
@@ -404,7 +398,7 @@ fn main() -> ExitCode {
         Command::Watch => {
             let result = reestr::watch::watch(
                 &mut engine,
-                |h| print_run(std::slice::from_ref(h), false, &[&[], &[], &[]]),
+                |h| print_run(std::slice::from_ref(h), false),
                 |e, handled| {
                     let ok = !handled.is_empty();
                     if let Err(err) = reestr::metrics::write(e, 0.0, ok) {
@@ -505,29 +499,50 @@ fn print_status(s: &reestr::status::Status) {
     }
 }
 
-/// Prints what a run did; `others` are the files it left, those it held back behind them, and
-/// the responses it finished for an earlier run.
-fn print_run(handled: &[Handled], totals_line: bool, others: &[&[String]; 3]) {
-    let [left, held, finished] = others;
-    for r in *finished {
+/// `run --json`'s document.
+fn run_document(out: &reestr::engine::RunOutcome) -> String {
+    let doc = serde_json::json!({
+        "handled": out.handled,
+        "left": out.left,
+        "held": out.held,
+        "finished": out.finished,
+        "error": out.error.as_ref().map(ToString::to_string),
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// What a run did, as text: the deliveries it finished for an earlier run, the files it left,
+/// then what it handled (or that there was nothing to do).
+fn print_outcome(out: &reestr::engine::RunOutcome) {
+    // A run stopped by the receiver itself before it did anything says so on stderr alone.
+    if out.error.is_some() && out.handled.is_empty() && out.finished.is_empty() {
+        return;
+    }
+    for r in &out.finished {
         println!(
             "{r:<40} FINISHED   a delivery an earlier run applied but could not complete; response written now"
         );
     }
-    for name in *left {
+    for name in &out.left {
         println!("{name:<40} LEFT       still being written; left in the inbox for the next run");
     }
-    for name in *held {
+    for name in &out.held {
         println!(
             "{name:<40} LEFT       an earlier batch (agreement §7.2 order) is still being written; left for the next run"
         );
     }
-    if handled.is_empty() && totals_line {
-        if others.iter().all(|o| o.is_empty()) {
+    let quiet = out.finished.is_empty() && out.left.is_empty() && out.held.is_empty();
+    if out.handled.is_empty() {
+        if quiet {
             println!("inbox: nothing to do");
         }
         return;
     }
+    print_run(&out.handled, true);
+}
+
+/// Prints handled archives, one line each, and with `totals_line` a line of totals.
+fn print_run(handled: &[Handled], totals_line: bool) {
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for h in handled {
         *totals.entry(h.result.clone()).or_default() += 1;
