@@ -359,4 +359,24 @@ mod tests {
             .to_string();
         assert!(!e.contains("[table]"), "{e}");
     }
+
+    #[test]
+    fn the_limits_default_to_the_agreements_values() {
+        // §3: archive ≤ 2 GiB; uncompressed sum ≤ 8 GiB; ratio ≤ 200 above 1 MiB; at most 16
+        // entries; a registry line ≤ 64 KiB. A configuration that says nothing of them gets these.
+        let c = Config::from_toml(
+            "receiver = \"SUDBILLING\"\n[partners.MUNIS]\n",
+            Path::new("."),
+            "reestr.toml",
+        )
+        .expect("config");
+        let l = &c.limits;
+        assert_eq!(l.max_archive_bytes, 2_147_483_648);
+        assert_eq!(l.max_uncompressed_bytes, 8_589_934_592);
+        assert_eq!(l.max_ratio, 200);
+        assert_eq!(l.ratio_applies_above, 1_048_576);
+        assert_eq!(l.max_entries, 16);
+        assert_eq!(l.max_line_bytes, 65_536);
+        assert_eq!(l, &crate::archive::Limits::default());
+    }
 }

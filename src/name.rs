@@ -175,6 +175,22 @@ mod tests {
             assert!(BatchName::parse(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(BatchName::parse("AB_CD_REC_20240229_123456.zip").is_ok());
+        // §2: party codes are [A-Z0-9]{2,16}, the receiver's as much as the sender's.
+        for bad in [
+            "MUNIS_S_PAY_20261121_001.zip",
+            "MUNIS_SUDBILLINGXXXXXXX_PAY_20261121_001.zip",
+            "MUNIS_sudbilling_PAY_20261121_001.zip",
+        ] {
+            assert!(BatchName::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in [
+            "ABCDEFGHIJKLMNOP_SUDBILLING_PAY_20261121_001.zip",
+            "MUNIS2_SUDBILLING_PAY_20261121_001.zip",
+            "MUNIS_ABCDEFGHIJKLMNOP_PAY_20261121_001.zip",
+            "12_34_REV_20261121_999999.zip",
+        ] {
+            assert!(BatchName::parse(good).is_ok(), "{good:?} must be accepted");
+        }
     }
 
     #[test]
@@ -185,6 +201,9 @@ mod tests {
             "MUNIS_SUDBILLING_PAY_20261121_010.zip",
             "MUNIS_SUDBILLING_REV_20261121_001.zip",
             "MUNIS_SUDBILLING_PAY_20261121_002.zip",
+            // Sequence numbers of other widths go by their number (9 < 10 < 11), not by text.
+            "MUNIS_SUDBILLING_PAY_20261121_0011.zip",
+            "MUNIS_SUDBILLING_PAY_20261121_009.zip",
         ]
         .iter()
         .map(|s| BatchName::parse(s).unwrap())
@@ -195,7 +214,9 @@ mod tests {
             ids,
             [
                 "MUNIS_SUDBILLING_PAY_20261121_002",
+                "MUNIS_SUDBILLING_PAY_20261121_009",
                 "MUNIS_SUDBILLING_PAY_20261121_010",
+                "MUNIS_SUDBILLING_PAY_20261121_0011",
                 "MUNIS_SUDBILLING_REV_20261121_001",
                 "MUNIS_SUDBILLING_REC_20261121_001",
                 "MUNIS_SUDBILLING_PAY_20261122_001",

@@ -12,7 +12,7 @@ use reestr::charset::Charset;
 use reestr::engine::{Engine, Handled};
 use reestr::integrity::Key;
 use reestr::name::BatchType;
-use reestr::sample::{self, Batch, PAY_HEADER, REV_HEADER};
+use reestr::sample::{self, Batch, PAY_HEADER, REC_HEADER, REV_HEADER};
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Write};
 use zip::write::SimpleFileOptions;
@@ -2400,4 +2400,198 @@ fn b03_empty_zip() {
     // A readable archive with no entries at all: every required file is missing.
     let m = nak(&raw_zip(&[]), "B03");
     assert_mentions(&m, "control.txt");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases found missing by a sentence-by-sentence reading of the agreement (§3, §5, §8)
+
+#[test]
+fn b07_rev_and_rec_registries_are_held_to_their_own_headers() {
+    // §5: the first line is exactly the field names of the batch's type (§5.2, §5.3).
+    let rev_row = |id: &str| -> Vec<String> {
+        vec![
+            id.into(),
+            "2026-11-21 22:00:00".into(),
+            "204000.00".into(),
+            "Xato".into(),
+        ]
+    };
+    let rec_row = vec![
+        "25786018516942".to_string(),
+        "2026-11-21 13:22:10".into(),
+        "50122778370060254138".into(),
+        "204000.00".into(),
+        "PAID".into(),
+    ];
+    let cfg = config_text(MUNIS_WITH_KEY);
+    let rev = |header: &[&str]| {
+        Batch::new(
+            BatchType::Rev,
+            "001",
+            Charset::Utf8,
+            header,
+            &[rev_row("25786018516942")],
+            2,
+        )
+    };
+    let rec = |header: &[&str]| {
+        Batch::new(
+            BatchType::Rec,
+            "001",
+            Charset::Utf8,
+            header,
+            std::slice::from_ref(&rec_row),
+            3,
+        )
+    };
+    // With their own headers both are answered (ACK, the rows `4`: nothing is in the store).
+    for b in [rev(&REV_HEADER), rec(&REC_HEADER)] {
+        let mut rx = Rx::with(&cfg);
+        assert_ack(&rx.process(&b.file_name(), &b.zip(Some(&key()))));
+    }
+    let mut paid_at = REV_HEADER;
+    paid_at[1] = "paid_at";
+    let mut status = REC_HEADER;
+    status[4] = "status";
+    let mut reordered = REC_HEADER;
+    reordered.swap(2, 3);
+    for b in [
+        rev(&paid_at),
+        rev(&PAY_HEADER[..4]),
+        rec(&status),
+        rec(&reordered),
+        rec(&PAY_HEADER[..5]),
+    ] {
+        let m = nak_with(&cfg, &b.file_name(), &b.zip(Some(&key())), "B07");
+        assert_mentions(&m, "registry.csv");
+        assert_mentions(&m, "line 1");
+    }
+}
+
+#[test]
+fn created_at_copied_for_b07_b08_b09_and_a_readable_b10() {
+    // §8: every archive that passed B01 and B02 with one valid created_at gets it copied, as
+    // written, whatever the code; the entry times follow it (seconds rounded down to even).
+    let cfg = config_text(MUNIS_WITH_KEY);
+    let check = |rx: &Rx, response: &str, written: &str| {
+        assert_eq!(created_at_of(rx, response), written);
+        let (h, mi, s) = (&written[11..13], &written[14..16], &written[17..19]);
+        let want = (
+            h.parse::<u8>().expect("hour"),
+            mi.parse::<u8>().expect("minute"),
+            s.parse::<u8>().expect("second") / 2 * 2,
+        );
+        for t in entry_times(&rx.response(response)) {
+            assert_eq!((t.3, t.4, t.5), want, "{response}: {t:?}");
+        }
+    };
+    // B07: a header in the wrong order.
+    let written = "2026-11-22T03:03:03+05:00";
+    let mut b = batch();
+    b.created_at = written.into();
+    let mut h = PAY_HEADER;
+    h.swap(3, 4);
+    let mut rx = Rx::with(&cfg);
+    let got = rx.process(NAME, &with_registry(&b, &registry_with_header(&h)));
+    assert_nak(&rx, &got, "B07");
+    check(&rx, NAK, written);
+    // B08: rows declared wrong.
+    let written = "2026-11-22T06:06:07+05:00";
+    let z = with_control(|c| c.replace("rows=3", "rows=5").replace(CREATED_AT, written));
+    let mut rx = Rx::with(&cfg);
+    let got = rx.process(NAME, &z);
+    assert_nak(&rx, &got, "B08");
+    check(&rx, NAK, written);
+    // B09: other bytes under a batch id already acknowledged.
+    let written = "2026-11-21T22:03:05Z";
+    let mut rx = Rx::with(&cfg);
+    assert_ack(&rx.process(NAME, &good_zip()));
+    let got = rx.process(NAME, &with_control(|c| c.replace(CREATED_AT, written)));
+    assert_nak(&rx, &got, "B09");
+    check(&rx, NAK, written);
+    // B10: a well-formed archive from a sender not configured.
+    let written = "2026-11-22T04:04:05+05:00";
+    let mut b = batch_between("BANKX", "SUDBILLING");
+    b.created_at = written.into();
+    let mut rx = Rx::with(&cfg);
+    let got = rx.process(&b.file_name(), &b.zip(None));
+    assert_nak(&rx, &got, "B10");
+    check(&rx, "SUDBILLING_BANKX_PAY_20261121_001_NAK.zip", written);
+}
+
+#[test]
+fn b02_ratio_exactly_at_the_limit_is_allowed_and_the_size_it_applies_above_is_exclusive() {
+    // §3: ratio ≤ 200 for any entry larger than 1 MiB. Stored entries have a ratio of exactly
+    // 1: allowed under `max_ratio = 1` from size 0; the same entries deflated are not.
+    let b = batch();
+    let stored = zip_with(|z, _| {
+        let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in b.entries(Some(&key())) {
+            z.start_file(name.as_str(), opts).expect("entry");
+            z.write_all(&data).expect("data");
+        }
+    });
+    let cfg = limits("max_ratio = 1\nratio_applies_above = 0");
+    ack_with(&cfg, &stored);
+    nak_with(&cfg, NAME, &good_zip(), "B02");
+    // An entry one byte larger than `ratio_applies_above` is judged; one of exactly that size
+    // is not (b02_ratio_over_the_limit).
+    let b = compressible_batch(500);
+    let z = b.zip(Some(&key()));
+    let r = raw_entry(&z, "registry.csv");
+    let (size, csize) = (u64::from(r.usize(&z)), r.csize(&z) as u64);
+    let over = size / csize - 1;
+    let m = nak_with(
+        &limits(&format!(
+            "max_ratio = {over}\nratio_applies_above = {}",
+            size - 1
+        )),
+        NAME,
+        &z,
+        "B02",
+    );
+    assert_mentions(&m, "registry.csv");
+}
+
+#[test]
+fn b02_the_line_limit_counts_bytes_not_characters() {
+    // §3: a registry line ≤ 64 KiB "in bytes, without its line end". Cyrillic takes two bytes
+    // in UTF-8: a purpose of 2-byte letters brings line 2 to exactly 65,536 bytes (allowed; the
+    // row is 202 on purpose, over 500 characters), and one byte more is B02 naming the line.
+    let line_of = |purpose: &str| {
+        let mut rows = pay_rows();
+        rows[0][10] = purpose.into();
+        let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+        let text = String::from_utf8(b.registry.clone()).expect("utf-8");
+        let len = text.split("\r\n").nth(1).expect("line 2").len();
+        (b, len)
+    };
+    let (_, base) = line_of("");
+    let fill = 65_536 - base;
+    let (b, len) = line_of(&format!("{}{}", "Ж".repeat(fill / 2), "x".repeat(fill % 2)));
+    assert_eq!(len, 65_536);
+    let rx = ack(&b.zip(Some(&key())));
+    let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+    let first = statuses(&result).into_iter().next().expect("row 1");
+    assert_eq!((first.2.as_str(), first.3.as_str()), ("202", "purpose"));
+    let (b, len) = line_of(&format!(
+        "{}{}",
+        "Ж".repeat(fill / 2),
+        "x".repeat(fill % 2 + 1)
+    ));
+    assert_eq!(len, 65_537);
+    let m = nak(&b.zip(Some(&key())), "B02");
+    assert_mentions(&m, "registry.csv line 2");
+}
+
+#[test]
+fn b02_declared_sizes_over_the_total_are_judged_before_inflating() {
+    // §3: sizes are judged from the central directory before inflating. An archive declaring
+    // more than the total limit is B02 even though its real bytes are few (with the default
+    // limits the same lie is only a size mismatch, B01).
+    let mut z = good_zip();
+    set_usize(&mut z, "registry.csv", |_| 200_000);
+    let m = nak_with(&limits("max_uncompressed_bytes = 100000"), NAME, &z, "B02");
+    assert_mentions(&m, "100000");
+    nak(&z, "B01");
 }

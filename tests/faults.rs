@@ -169,6 +169,13 @@ fn a_failing_result_write_leaves_the_batch_unapplied_until_it_clears() {
         0,
         "not answered"
     );
+    // The receiver's own failure is not answered row by row with status 2 (README,
+    // "Decisions"): no response at all, the archive waits, and the next run answers every row.
+    let outbox: Vec<_> = std::fs::read_dir(d.join("outbox"))
+        .expect("outbox")
+        .collect();
+    assert!(outbox.is_empty(), "no response while the receiver fails");
+    assert!(d.join("inbox").join(&name).exists(), "the archive waits");
     assert!(
         reestr(d, &["run"]).status.success(),
         "the next run answers it"
@@ -178,6 +185,16 @@ fn a_failing_result_write_leaves_the_batch_unapplied_until_it_clears() {
         want
     );
     assert_eq!(count(&db, "SELECT count(*) FROM deliveries"), 1);
+    let result = common::entry_of(&want, "result.csv").expect("result.csv");
+    let rows = common::statuses(&result);
+    let control =
+        String::from_utf8(common::entry_of(&want, "control.txt").expect("control")).expect("ascii");
+    assert_eq!(
+        Some(rows.len().to_string()),
+        control_value(&control, "rows")
+    );
+    assert!(rows.len() > 40, "{rows:?}");
+    assert!(rows.iter().all(|r| r.2 != "2"), "{rows:?}");
 }
 
 /// A real full disk: the data folder on a small tmpfs. Needs permission to mount (root in a

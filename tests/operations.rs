@@ -951,6 +951,159 @@ fn an_export_with_a_repeated_invoice_no_is_refused() {
     assert_eq!(count(&rx.engine.store.conn, "invoices"), 0);
 }
 
+#[test]
+fn an_export_is_utf8_with_the_exact_header_and_the_csv_rules_of_section_5() {
+    // §9: invoices.csv is UTF-8, follows the CSV rules of §5 and has exactly this header.
+    let good =
+        "70000000000000000003;1703002;2-3/2026;J;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN";
+    let mut rx = Rx::new();
+    let header =
+        "invoice_no;court_code;case_no;payer_type;payer_id;payer_name;amount_due;issued_at;status";
+    for (what, text) in [
+        (
+            "another header",
+            format!("{}\r\n{good}\r\n", header.replace("amount_due", "amount")),
+        ),
+        (
+            "a header in another case",
+            format!("{}\r\n{good}\r\n", header.to_uppercase()),
+        ),
+    ] {
+        let e = refused_export(&mut rx, "hdr.csv", &text);
+        assert!(
+            e.problems.iter().any(|p| p.contains("hdr.csv line 1")),
+            "{what}: {:?}",
+            e.problems
+        );
+    }
+    // Bytes that are not UTF-8 (a 0xFF; windows-1251 Cyrillic) in a name: refused, naming the
+    // line and field.
+    for bytes in [&b"\xff"[..], b"\xc0\xeb\xe8"] {
+        let mut text = export_lines(&[good]).into_bytes();
+        let at = text
+            .windows(4)
+            .position(|w| w == b"MChJ")
+            .expect("payer_name");
+        text.splice(at..at, bytes.iter().copied());
+        let p = rx.dir.path().join("bytes.csv");
+        std::fs::write(&p, &text).expect("write");
+        let e = rx
+            .engine
+            .import_invoices(&p)
+            .expect("runs")
+            .expect_err("refused");
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.contains("line 2") && p.contains("payer_name")),
+            "{:?}",
+            e.problems
+        );
+    }
+    // A blank line is a row of one field (§5); a quote still open at the end is unreadable.
+    let e = refused_export(
+        &mut rx,
+        "blank.csv",
+        &format!("{}\r\n", export_lines(&[good])),
+    );
+    assert!(
+        e.problems.iter().any(|p| p.contains("line 3")),
+        "{:?}",
+        e.problems
+    );
+    let open = export_lines(&[good]) + "70000000000000000004;\"1703002;x";
+    let e = refused_export(&mut rx, "open.csv", &open);
+    assert!(
+        e.problems.iter().any(|p| p.contains("still open")),
+        "{:?}",
+        e.problems
+    );
+    assert_eq!(
+        count(&rx.engine.store.conn, "invoices"),
+        0,
+        "nothing loaded"
+    );
+    // A BOM before the header, and a quoted name holding ';', '""' and a line break: loaded,
+    // the name exactly as quoted.
+    let quoted = "70000000000000000005;1703002;2-5/2026;J;212345678;\"MChJ \"\"A;B\"\"\r\nikkinchi\";1.00;2026-10-01 09:00:00;OPEN";
+    let text = format!("\u{feff}{}", export_lines(&[good, quoted]));
+    let p = write_export(rx.dir.path(), "bom.csv", &text);
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!(r.rows, 2);
+    let name: String = rx
+        .engine
+        .store
+        .conn
+        .query_row(
+            "SELECT payer_name FROM invoices WHERE invoice_no='70000000000000000005'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("loaded");
+    assert_eq!(name, "MChJ \"A;B\"\r\nikkinchi");
+}
+
+#[test]
+fn a_redelivered_acknowledged_batch_changes_no_payment_and_no_balance() {
+    // §1: delivered again, a processed batch is not applied twice; its ACK comes back.
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN"), (true, "500.00", "OPEN")]);
+    let b = pay(
+        "001",
+        &[
+            pay_row("300000000000001", &inv[0], "400.00"),
+            pay_row("300000000000002", &inv[1], "500.00"),
+        ],
+    );
+    let z = b.zip(Some(&batches::key()));
+    let first = rx.process(&b.file_name(), &z);
+    assert_eq!(first.result, "ACK");
+    let response = first.response.clone().expect("response");
+    let sent = rx.response(&response);
+    let state = |rx: &Rx| {
+        let conn = &rx.engine.store.conn;
+        (
+            dump(conn, "SELECT * FROM payments ORDER BY payment_id"),
+            dump(conn, "SELECT * FROM invoices_paid ORDER BY invoice_no"),
+        )
+    };
+    let before = state(&rx);
+    assert_eq!(before.0.len(), 2);
+    let again = rx.process(&b.file_name(), &z);
+    assert_eq!(again.result, "RESENT");
+    assert_eq!(rx.response(&response), sent);
+    assert_eq!(state(&rx), before);
+}
+
+#[test]
+fn a_key_file_not_of_64_hex_digits_is_refused_naming_it() {
+    // §6: the key is exchanged as a file holding 64 hex digits (32 bytes).
+    let dir = tempfile::tempdir().expect("dir");
+    let keyp = dir.path().join("MUNIS.key");
+    let cfgp = dir.path().join("reestr.toml");
+    std::fs::write(&cfgp, config_text(MUNIS_WITH_KEY)).expect("config");
+    let good = String::from_utf8(reference("MUNIS.key")).expect("hex");
+    let hex = good.trim();
+    assert_eq!(hex.len(), 64);
+    for bad in [
+        hex[..63].to_string(),
+        format!("{hex}0"),
+        format!("{hex}\n{hex}\n"),
+        format!("{}g", &hex[..63]),
+    ] {
+        std::fs::write(&keyp, &bad).expect("key");
+        set_mode(&keyp, 0o600);
+        let e = Config::load(&cfgp).expect_err("refused").to_string();
+        assert!(e.contains(&keyp.display().to_string()), "{e}");
+        let o = reestr_cmd(&cfgp, &["run"]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    }
+    // The key as delivered, with or without one line end, loads.
+    for ok in [hex.to_string(), format!("{hex}\n")] {
+        std::fs::write(&keyp, &ok).expect("key");
+        Config::load(&cfgp).expect("loads");
+    }
+}
+
 // ----- audit verify --------------------------------------------------------------------------
 
 /// A receiver with a history: an import, an ACK, a NAK, a set-aside file, another ACK.

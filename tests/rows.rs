@@ -915,3 +915,321 @@ fn batches_waiting_together_go_by_date_then_type_then_sequence() {
     );
     assert!(w.rx.inbox().is_empty());
 }
+
+#[test]
+fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
+    // §7.2, cases the other tests leave out: 301 before 4 and before 305 in a statement, an
+    // earlier line that is invalid or misshapen still makes a repeat 301 (PAY and REC), a
+    // reversed payment's id is never free again, a line with the wrong number of fields still
+    // lists its payment for 306, a reversed payment missing from the statement is 306, and
+    // REV and REC fields are checked in column order.
+    let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
+    let paid_at = "2026-11-21 10:00:00";
+    let got = w.send(
+        BatchType::Pay,
+        "001",
+        &[
+            w.pay(&pid(1), 0, "100.00"),
+            w.pay(&pid(2), 0, "100.00"),
+            w.pay(&pid(3), 1, "100.00"),
+            w.pay(&pid(5), 1, "100.00"),
+        ],
+    );
+    assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
+
+    // PAY: a line of ten fields, then the same payment well-formed: 301, not applied.
+    let mut short = w.pay(&pid(4), 0, "100.00");
+    short.pop();
+    let got = w.send(BatchType::Pay, "002", &[short, w.pay(&pid(4), 0, "100.00")]);
+    assert_eq!(
+        got,
+        [format!("1;{};202;", pid(4)), format!("2;{};301;", pid(4))]
+    );
+    assert_eq!(w.payment_state(&pid(4)), None);
+
+    // REV: column order with two defects, then a real reversal.
+    let got = w.send(
+        BatchType::Rev,
+        "001",
+        &[
+            vec![
+                String::new(),
+                "2026-11-21 22:00:00".into(),
+                "abc".into(),
+                "Xato".into(),
+            ],
+            vec![
+                "123".into(),
+                "yesterday".into(),
+                "1.00".into(),
+                String::new(),
+            ],
+            rev(&pid(3), "100.00"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            "1;;201;payment_id".to_string(),
+            "2;123;202;payment_id".into(),
+            format!("3;{};1;", pid(3)),
+        ]
+    );
+    assert_eq!(w.payment_state(&pid(3)).as_deref(), Some("REVERSED"));
+
+    // A reversed payment's id is not free again ("unique forever").
+    let got = w.send(BatchType::Pay, "003", &[w.pay(&pid(3), 1, "100.00")]);
+    assert_eq!(got, [format!("1;{};301;", pid(3))]);
+    assert_eq!(w.paid(1), 10_000, "only pid 5 counts for invoice 1");
+
+    let (i0, i1) = (invoice_no(0), invoice_no(1));
+    let mut misshapen = rec(&pid(5), paid_at, &i1, "100.00", "PAID");
+    misshapen.pop();
+    let statement = vec![
+        rec(&pid(1), paid_at, &i0, "100.00", "PAID"),    // 1
+        rec(&pid(1), paid_at, &i0, "1.00", "PAID"),      // 301, not 305
+        rec(&pid(99), paid_at, &i0, "100.00", "PAID"),   // 4
+        rec(&pid(99), paid_at, &i0, "100.00", "PAID"),   // 301, not 4
+        rec(&pid(2), paid_at, &i0, "100.00", "PENDING"), // 202 state
+        rec(&pid(2), paid_at, &i0, "100.00", "PAID"),    // 301 after an invalid line
+        rec(&pid(98), paid_at, "123", "1", "PAID"),      // invoice_no before amount
+        rec(&pid(97), paid_at, &i0, "1", "X"),           // amount before state
+        misshapen,                                       // 202, and pid 5 is listed
+    ];
+    let b = batch(BatchType::Rec, "001", Charset::Utf8, &statement);
+    let got = w.send_batch(&b);
+    assert_eq!(
+        got,
+        [
+            format!("1;{};1;", pid(1)),
+            format!("2;{};301;", pid(1)),
+            format!("3;{};4;", pid(99)),
+            format!("4;{};301;", pid(99)),
+            format!("5;{};202;state", pid(2)),
+            format!("6;{};301;", pid(2)),
+            format!("7;{};202;invoice_no", pid(98)),
+            format!("8;{};202;amount", pid(97)),
+            format!("9;{};202;", pid(5)),
+            // The reversed payment of the day is on no line.
+            format!(";{};306;", pid(3)),
+        ]
+    );
+    let control = w.control(&b);
+    assert_eq!(control_value(&control, "rows").as_deref(), Some("10"));
+    assert_eq!(control_value(&control, "accepted").as_deref(), Some("1"));
+}
+
+/// A PINFL of these 13 digits and the check digit §5.4 gives them (weights 7, 3, 1, … mod 10),
+/// computed here from the agreement's words rather than by the receiver's code.
+fn with_check_digit(body: &str) -> String {
+    assert_eq!(body.len(), 13, "{body}");
+    let s: u32 = body
+        .bytes()
+        .zip([7, 3, 1].iter().cycle())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    format!("{body}{}", s % 10)
+}
+
+#[test]
+fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
+    // Each row has one defect, or none. A row on an unknown invoice or payment that gets `4`
+    // passed every field check (fields are checked before the store is looked at).
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let unknown = "79999999999999999999";
+    let mut n = 0u64;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut want: Vec<String> = Vec::new();
+    let mut pay = |w: &World, edit: &dyn Fn(&mut Vec<String>), outcome: &str| {
+        n += 1;
+        let mut r = w.pay(&pid(n), 0, "1.00");
+        r[2] = unknown.into();
+        edit(&mut r);
+        want.push(format!("{};{};{outcome}", rows.len() + 1, r[0]));
+        rows.push(r);
+    };
+    let set = |i: usize, v: &str| {
+        let v = v.to_string();
+        move |r: &mut Vec<String>| r[i] = v.clone()
+    };
+    // Required fields, each alone.
+    pay(&w, &set(2, ""), "201;invoice_no");
+    pay(&w, &set(3, ""), "201;payer_type");
+    pay(&w, &set(4, ""), "201;payer_id");
+    pay(
+        &w,
+        &|r| {
+            r[8] = String::new();
+            r[9] = String::new();
+        },
+        "201;bank_mfo",
+    );
+    // payment_id: 12 to 20 digits.
+    pay(&w, &set(0, "12345678901"), "202;payment_id");
+    pay(&w, &set(0, "123456789012"), "4;");
+    pay(&w, &set(0, "12345678901234567890"), "4;");
+    pay(&w, &set(0, "123456789012345678901"), "202;payment_id");
+    // invoice_no: 20 digits.
+    pay(&w, &set(2, "799999999999999999991"), "202;invoice_no");
+    pay(&w, &set(2, "7999999999999999999"), "202;invoice_no");
+    // bank_mfo: 5 digits; account: 20 digits (optional).
+    pay(
+        &w,
+        &|r| {
+            r[8] = "000140".into();
+            r[9] = String::new();
+        },
+        "202;bank_mfo",
+    );
+    for bad in [
+        "2021400035292508257",
+        "202140003529250825712",
+        "2021400035292508257A",
+    ] {
+        pay(&w, &set(9, bad), "202;account");
+    }
+    pay(
+        &w,
+        &|r| {
+            r[8] = "00014".into();
+            r[9] = "23402000300100001010".into(); // §5.4's own valid example
+        },
+        "4;",
+    );
+    // PINFL: first digit 1–6 with the century it names, a real DDMMYY, the check digit.
+    for (body, outcome) in [
+        ("1010185123456", "4;"),           // 01.01.1885
+        ("2010185123456", "4;"),           // 01.01.1885
+        ("3290200123456", "202;payer_id"), // 29.02.1900: not a leap year
+        ("4290200123456", "202;payer_id"),
+        ("5290200123456", "4;"), // 29.02.2000
+        ("6290200123456", "4;"),
+        ("2290200123456", "202;payer_id"), // 29.02.1800
+        ("2290296123456", "4;"),           // 29.02.1896
+        ("3000190123456", "202;payer_id"), // day 00
+        ("3010090123456", "202;payer_id"), // month 00
+        ("3320190123456", "202;payer_id"), // day 32
+        ("7010190123456", "202;payer_id"), // first digit 7
+        ("0010190123456", "202;payer_id"), // first digit 0
+    ] {
+        pay(&w, &set(4, &with_check_digit(body)), outcome);
+    }
+    pay(&w, &set(4, "31210932040247"), "4;"); // §5.4's own valid example
+    let mut wrong_check = with_check_digit("3121093204024").into_bytes();
+    wrong_check[13] = b'0' + (wrong_check[13] - b'0' + 1) % 10;
+    pay(
+        &w,
+        &set(4, &String::from_utf8(wrong_check).expect("digits")),
+        "202;payer_id",
+    );
+    // TIN: 9 digits, the first 2 or 3.
+    for (tin, outcome) in [
+        ("012345678", "202;payer_id"),
+        ("112345678", "202;payer_id"),
+        ("212345678", "4;"),
+        ("312345678", "4;"),
+        ("412345678", "202;payer_id"),
+        ("2123456789", "202;payer_id"),
+    ] {
+        pay(
+            &w,
+            &|r| {
+                r[3] = "J".into();
+                r[4] = tin.into();
+            },
+            outcome,
+        );
+    }
+    // Lengths in characters, not bytes.
+    pay(&w, &set(5, &"Ж".repeat(200)), "4;");
+    pay(&w, &set(5, &"Ж".repeat(201)), "202;payer_name");
+    pay(&w, &set(10, &"Ж".repeat(500)), "4;");
+    let got = w.send(BatchType::Pay, "001", &rows);
+    assert_eq!(got, want);
+    assert_eq!(w.payments(), 0);
+
+    // REV (§5.2), created_at 2026-11-22T01:05:00+05:00.
+    let r = |id: &str, at: &str, amount: &str, reason: &str| {
+        vec![id.to_string(), at.into(), amount.into(), reason.into()]
+    };
+    let at = "2026-11-21 22:00:00";
+    let got = w.send(
+        BatchType::Rev,
+        "001",
+        &[
+            r(&pid(1), "", "10.00", "x"),
+            r(&pid(2), "2026-11-21T22:00:00", "10.00", "x"),
+            r(&pid(3), "2026-02-30 10:00:00", "10.00", "x"),
+            r(&pid(4), at, "", "x"),
+            r(&pid(5), "2026-11-22 01:05:00", "10.00", "x"),
+            r(&pid(6), "2026-11-22 01:05:01", "10.00", "x"),
+            r(&pid(7), at, "10.00", &"Ж".repeat(200)),
+            r("12345678901234567890", at, "10.00", "x"),
+            r("123456789012345678901", at, "10.00", "x"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            format!("1;{};201;reversed_at", pid(1)),
+            format!("2;{};202;reversed_at", pid(2)),
+            format!("3;{};202;reversed_at", pid(3)),
+            format!("4;{};201;amount", pid(4)),
+            format!("5;{};4;", pid(5)),
+            format!("6;{};202;reversed_at", pid(6)),
+            format!("7;{};4;", pid(7)),
+            "8;12345678901234567890;4;".to_string(),
+            "9;123456789012345678901;202;payment_id".to_string(),
+        ]
+    );
+
+    // REC (§5.3), business date 2026-11-21.
+    let i0 = invoice_no(0);
+    let got = w.send(
+        BatchType::Rec,
+        "001",
+        &[
+            rec(&pid(1), "", &i0, "1.00", "PAID"),
+            rec(&pid(2), "2026-11-21T10:00:00", &i0, "1.00", "PAID"),
+            rec(&pid(3), "2026-11-20 23:59:59", &i0, "1.00", "PAID"),
+            rec(&pid(4), "2026-11-21 00:00:00", &i0, "1.00", "PAID"),
+            rec(&pid(5), "2026-11-21 23:59:59", &i0, "1.00", "REVERSED"),
+            rec(&pid(6), "2026-11-22 00:00:00", &i0, "1.00", "PAID"),
+            rec(
+                &pid(7),
+                "2026-11-21 10:00:00",
+                "799999999999999999991",
+                "1.00",
+                "PAID",
+            ),
+            rec(
+                "123456789012345678901",
+                "2026-11-21 10:00:00",
+                &i0,
+                "1.00",
+                "PAID",
+            ),
+            rec(
+                "12345678901234567890",
+                "2026-11-21 10:00:00",
+                &i0,
+                "1.00",
+                "PAID",
+            ),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            format!("1;{};201;paid_at", pid(1)),
+            format!("2;{};202;paid_at", pid(2)),
+            format!("3;{};202;paid_at", pid(3)),
+            format!("4;{};4;", pid(4)),
+            format!("5;{};4;", pid(5)),
+            format!("6;{};202;paid_at", pid(6)),
+            format!("7;{};202;invoice_no", pid(7)),
+            "8;123456789012345678901;202;payment_id".to_string(),
+            "9;12345678901234567890;4;".to_string(),
+        ]
+    );
+}
