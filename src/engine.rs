@@ -1354,9 +1354,9 @@ impl Engine {
         })
     }
 
-    /// Fills a scratch store with the state just before journal entry `seq`: the invoice
-    /// exports loaded before it, and the payments and reversals applied before it.
-    fn rebuild_before(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
+    /// Loads into a scratch store, in journal order, the kept invoice exports imported before
+    /// journal entry `seq`: the invoices as `invoices import` left them then.
+    fn load_kept_exports(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
         let imports: Vec<(i64, String, String)> = {
             let mut st = self
                 .store
@@ -1379,6 +1379,113 @@ impl Engine {
             .map_err(|e| EngineError::Refused(format!("kept export {}: {e}", kept.display())))?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The store's invoices against the ones the kept exports give, loaded again in journal
+    /// order: an invoice changed, added or removed other than by `invoices import` is a
+    /// problem. The comparison walks both tables in invoice number order.
+    fn invoices_against_exports(&self) -> Result<Vec<String>, EngineError> {
+        let mut scratch = Store::in_memory()?;
+        if let Err(e) = self.load_kept_exports(&mut scratch, i64::MAX) {
+            return Ok(vec![format!(
+                "invoices not checked against the kept exports: {e}"
+            )]);
+        }
+        let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices ORDER BY invoice_no");
+        let mut ours = self.store.conn.prepare(&sql)?;
+        let mut theirs = scratch.conn.prepare(&sql)?;
+        let mut ours = ours.query([])?;
+        let mut theirs = theirs.query([])?;
+        let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<rusqlite::types::Value>>, EngineError> {
+            let Some(r) = r else { return Ok(None) };
+            let n = INVOICE_COLUMNS.split(", ").count();
+            Ok(Some((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?))
+        };
+        let mut problems = Vec::new();
+        let mut differ = 0u64;
+        let mut say = |problems: &mut Vec<String>, line: String| {
+            differ += 1;
+            if problems.len() < INVOICE_PROBLEMS_SHOWN {
+                problems.push(line);
+            }
+        };
+        let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
+        loop {
+            let key = |v: &Option<Vec<rusqlite::types::Value>>| -> Option<String> {
+                match v.as_ref()?.first()? {
+                    rusqlite::types::Value::Text(t) => Some(t.clone()),
+                    other => Some(format!("{other:?}")),
+                }
+            };
+            match (key(&a), key(&b)) {
+                (None, None) => break,
+                (Some(k), None) => {
+                    say(
+                        &mut problems,
+                        format!("invoice {k}: in the store, in no kept export"),
+                    );
+                    a = row(ours.next()?)?;
+                }
+                (None, Some(k)) => {
+                    say(
+                        &mut problems,
+                        format!("invoice {k}: in the kept exports, missing from the store"),
+                    );
+                    b = row(theirs.next()?)?;
+                }
+                (Some(ka), Some(kb)) if ka < kb => {
+                    say(
+                        &mut problems,
+                        format!("invoice {ka}: in the store, in no kept export"),
+                    );
+                    a = row(ours.next()?)?;
+                }
+                (Some(ka), Some(kb)) if ka > kb => {
+                    say(
+                        &mut problems,
+                        format!("invoice {kb}: in the kept exports, missing from the store"),
+                    );
+                    b = row(theirs.next()?)?;
+                }
+                (Some(k), Some(_)) => {
+                    let (have, want) = (a.take().unwrap_or_default(), b.take().unwrap_or_default());
+                    let columns = INVOICE_COLUMNS.split(", ");
+                    let changed: Vec<String> = columns
+                        .zip(have.iter().zip(&want))
+                        .filter(|(_, (h, w))| h != w)
+                        .map(|(c, (h, w))| {
+                            format!(
+                                "{c} is {} where the kept exports give {}",
+                                shown(h),
+                                shown(w)
+                            )
+                        })
+                        .collect();
+                    if !changed.is_empty() {
+                        say(
+                            &mut problems,
+                            format!("invoice {k}: {}", changed.join("; ")),
+                        );
+                    }
+                    a = row(ours.next()?)?;
+                    b = row(theirs.next()?)?;
+                }
+            }
+        }
+        if differ > problems.len() as u64 {
+            problems.push(format!(
+                "{} more invoice(s) differ from the kept exports",
+                differ - problems.len() as u64
+            ));
+        }
+        Ok(problems)
+    }
+
+    /// Fills a scratch store with the state just before journal entry `seq`: the invoice
+    /// exports loaded before it, and the payments and reversals applied before it.
+    fn rebuild_before(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
+        self.load_kept_exports(scratch, seq)?;
         let db = self.layout.db();
         scratch
             .conn
@@ -1459,9 +1566,11 @@ impl Engine {
         Ok(ev)
     }
 
-    /// Verifies the journal chain, every kept file it names, and the store file.
+    /// Verifies the journal chain, every kept file it names, the store against the journal
+    /// and the kept invoice exports, and the store file.
     pub fn audit(&self) -> Result<(Vec<String>, i64), EngineError> {
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root)?;
+        problems.extend(self.invoices_against_exports()?);
         if !self.store.integrity_ok()? {
             problems.push(format!(
                 "{}: SQLite integrity check failed",
@@ -1469,6 +1578,23 @@ impl Engine {
             ));
         }
         Ok((problems, n))
+    }
+}
+
+/// The columns of `invoices` the audit compares with the kept exports, `invoice_no` first.
+const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq";
+/// Differing invoices the audit names one by one; the rest are counted.
+const INVOICE_PROBLEMS_SHOWN: usize = 20;
+
+/// A stored value as the audit shows it.
+fn shown(v: &rusqlite::types::Value) -> String {
+    use rusqlite::types::Value;
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) => r.to_string(),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Blob(b) => format!("a blob of {} bytes", b.len()),
     }
 }
 

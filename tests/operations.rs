@@ -1934,7 +1934,7 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
     // Each edit is one an operator with SQL access could make; each breaks exactly-once or the
     // books while the journal and the kept files stay intact.
     let rev = "MUNIS_SUDBILLING_REV_20261121_001.zip";
-    let edits: [(&str, &str); 8] = [
+    let edits: [(&str, &str); 11] = [
         (
             "UPDATE deliveries SET result='NAK', code='B04' WHERE journal_seq=2",
             "deliveries row 1 (journal entry 2): result is \"NAK\" where the journal has \"ACK\"",
@@ -1967,6 +1967,19 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
             "UPDATE balances SET paid = paid + 1 WHERE invoice_no = (SELECT max(invoice_no) FROM balances WHERE paid > 0)",
             "balances differ from the payments not reversed",
         ),
+        // Invoices against the kept exports, loaded again in journal order.
+        (
+            "UPDATE invoices SET amount_due = amount_due * 2 WHERE invoice_no = (SELECT min(invoice_no) FROM invoices)",
+            "where the kept exports give",
+        ),
+        (
+            "DELETE FROM invoices WHERE invoice_no = (SELECT max(invoice_no) FROM invoices)",
+            "in the kept exports, missing from the store",
+        ),
+        (
+            "INSERT INTO invoices SELECT '99999999999999999999', court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq FROM invoices LIMIT 1",
+            "invoice 99999999999999999999: in the store, in no kept export",
+        ),
     ];
     for (sql, want) in edits {
         let mut rx = with_history();
@@ -1986,6 +1999,25 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
         let p = problems(&rx);
         assert!(p.iter().any(|m| m.contains(want)), "{sql}: {p:?}");
     }
+    // Many invoices differing are named up to 20, then counted: with no import left, none of
+    // the 60 invoices comes from a kept export.
+    let rx = with_history();
+    rx.engine
+        .store
+        .conn
+        .execute("DELETE FROM imports", [])
+        .expect("delete");
+    let p = problems(&rx);
+    let named = p
+        .iter()
+        .filter(|m| m.ends_with(": in the store, in no kept export"))
+        .count();
+    assert_eq!(named, 20, "{p:?}");
+    assert!(
+        p.iter()
+            .any(|m| m == "40 more invoice(s) differ from the kept exports"),
+        "{p:?}"
+    );
     // The reason written beside a set-aside file is kept evidence too.
     let rx = with_history();
     let dir = rx.engine.layout.set_aside();
