@@ -1017,6 +1017,26 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
     let control = w.control(&b);
     assert_eq!(control_value(&control, "rows").as_deref(), Some("10"));
     assert_eq!(control_value(&control, "accepted").as_deref(), Some("1"));
+
+    // A statement saying REVERSED of a payment the receiver has as PAID is 305, as the other
+    // way round is; REVERSED of a reversed payment matches.
+    let got = w.send(
+        BatchType::Rec,
+        "002",
+        &[
+            rec(&pid(5), paid_at, &i1, "100.00", "REVERSED"),
+            rec(&pid(3), paid_at, &i1, "100.00", "REVERSED"),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            format!("1;{};305;", pid(5)),
+            format!("2;{};1;", pid(3)),
+            format!(";{};306;", pid(1)),
+            format!(";{};306;", pid(2)),
+        ]
+    );
 }
 
 /// A PINFL of these 13 digits and the check digit §5.4 gives them (weights 7, 3, 1, … mod 10),
