@@ -242,6 +242,24 @@ impl std::fmt::Display for InvoiceNo {
 pub struct Balances {
     due_paid: Vec<[i64; 2]>,
     dirty: Vec<u64>,
+    /// One bit per invoice: the store had a balance row for it when the table was read.
+    stored: Vec<u64>,
+}
+
+/// Bit `i` of a bit set.
+fn bit(set: &[u64], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// Sets bit `i` of a bit set to `on`.
+fn set_bit(set: &mut [u64], i: usize, on: bool) {
+    if let Some(w) = set.get_mut(i / 64) {
+        if on {
+            *w |= 1 << (i % 64);
+        } else {
+            *w &= !(1 << (i % 64));
+        }
+    }
 }
 
 impl Balances {
@@ -268,10 +286,11 @@ impl Balances {
         }
     }
 
-    /// Positions and paid amounts of the changed invoices, ascending, clearing the marks as
-    /// it goes (lazily: ten million changes need no list in memory).
-    pub fn drain_changed(&mut self) -> impl Iterator<Item = (usize, i64)> + '_ {
-        let due_paid = &self.due_paid;
+    /// Positions and paid amounts of the changed invoices, ascending, each with whether the
+    /// store had a balance row for it, clearing the marks as it goes (lazily: ten million
+    /// changes need no list in memory).
+    pub fn drain_changed(&mut self) -> impl Iterator<Item = (usize, i64, bool)> + '_ {
+        let (due_paid, stored) = (&self.due_paid, &self.stored);
         self.dirty
             .iter_mut()
             .enumerate()
@@ -285,7 +304,7 @@ impl Balances {
                     bits &= bits - 1;
                     Some(i)
                 })
-                .filter_map(move |i| due_paid.get(i).map(|[_, p]| (i, *p)))
+                .filter_map(move |i| due_paid.get(i).map(|[_, p]| (i, *p, bit(stored, i))))
             })
     }
 }
@@ -295,6 +314,7 @@ impl Balances {
 pub struct Builder {
     keys: InvoiceKeys,
     due_paid: Vec<[i64; 2]>,
+    stored: Vec<u64>,
     sorted: bool,
 }
 
@@ -311,6 +331,7 @@ impl Builder {
                 width: 1,
             },
             due_paid: Vec::with_capacity(n),
+            stored: Vec::with_capacity(n.div_ceil(64)),
             sorted: true,
         }
     }
@@ -320,8 +341,9 @@ impl Builder {
         Self::with_capacity(0)
     }
 
-    /// Adds an invoice; `false` when it does not fit the packing (then the table cannot hold
-    /// the store's invoices and must not be used).
+    /// Adds an invoice, with its stored balance row's paid amount if it has one; `false` when
+    /// it does not fit the packing (then the table cannot hold the store's invoices and must
+    /// not be used).
     pub fn push(
         &mut self,
         no: &str,
@@ -329,7 +351,7 @@ impl Builder {
         payer_id: &str,
         cancelled: bool,
         amount_due: i64,
-        paid: i64,
+        paid: Option<i64>,
     ) -> bool {
         let Some(key) = digit_key(no).filter(|k| *k < KEY_LIMIT) else {
             return false;
@@ -360,8 +382,13 @@ impl Builder {
         if self.keys.keys.last().is_some_and(|l| *l >= packed) {
             self.sorted = false;
         }
+        let at = self.due_paid.len();
+        if at.is_multiple_of(64) {
+            self.stored.push(0);
+        }
+        set_bit(&mut self.stored, at, paid.is_some());
         self.keys.keys.push(packed);
-        self.due_paid.push([amount_due, paid]);
+        self.due_paid.push([amount_due, paid.unwrap_or(0)]);
         true
     }
 
@@ -370,6 +397,7 @@ impl Builder {
         let Builder {
             mut keys,
             mut due_paid,
+            mut stored,
             sorted,
         } = self;
         if !sorted {
@@ -382,6 +410,9 @@ impl Builder {
                     let next = next as usize;
                     keys.keys.swap(cur, next);
                     due_paid.swap(cur, next);
+                    let (a, b) = (bit(&stored, cur), bit(&stored, next));
+                    set_bit(&mut stored, cur, b);
+                    set_bit(&mut stored, next, a);
                     if let Some(o) = order.get_mut(cur) {
                         *o = cur as u32;
                     }
@@ -401,6 +432,7 @@ impl Builder {
             Balances {
                 due_paid,
                 dirty: vec![0; words],
+                stored,
             },
         )
     }
@@ -413,7 +445,7 @@ mod tests {
     fn table(rows: &[(&str, &str, &str, bool, i64, i64)]) -> Option<(InvoiceKeys, Balances)> {
         let mut b = Builder::new();
         for (no, t, id, c, due, paid) in rows {
-            if !b.push(no, t, id, *c, *due, *paid) {
+            if !b.push(no, t, id, *c, *due, Some(*paid)) {
                 return None;
             }
         }
@@ -475,7 +507,7 @@ mod tests {
         let mut b = Builder::new();
         let n = 64 * 5 + 17;
         for i in (0..n).rev() {
-            assert!(b.push(&format!("{:020}", 2 * i + 1), "P", "1", false, i, 0));
+            assert!(b.push(&format!("{:020}", 2 * i + 1), "P", "1", false, i, None));
         }
         let (keys, bal) = b.finish();
         for i in 0..n {
@@ -531,7 +563,7 @@ mod tests {
         let rows: Vec<(String, i64)> = (0..200).rev().map(|i| (i.to_string(), i)).collect();
         let mut b = Builder::new();
         for (no, due) in &rows {
-            assert!(b.push(no, "P", "1", false, *due, 0));
+            assert!(b.push(no, "P", "1", false, *due, None));
         }
         let (keys, mut bal) = b.finish();
         let at = |no: &str| match keys.find(no) {
@@ -543,7 +575,8 @@ mod tests {
         }
         let changed: Vec<(String, i64)> = bal
             .drain_changed()
-            .map(|(i, p)| {
+            .map(|(i, p, stored)| {
+                assert!(!stored, "no balance row was read");
                 (
                     keys.invoice_no(i)
                         .map(|n| n.to_string())

@@ -242,8 +242,8 @@ impl<'t> StoreBooks<'t> {
                 paid = next_paid()?;
             }
             let paid_now = match &paid {
-                Some((p, v)) if p == no => *v,
-                _ => 0,
+                Some((p, v)) if p == no => Some(*v),
+                _ => None,
             };
             if !table.push(
                 no,
@@ -397,7 +397,7 @@ impl Books for StoreBooks<'_> {
         self.ledger.set_paid_all(
             balances
                 .drain_changed()
-                .filter_map(|(i, paid)| Some((keys.invoice_no(i)?, paid))),
+                .filter_map(|(i, paid, stored)| Some((keys.invoice_no(i)?, paid, stored))),
         )
     }
 
