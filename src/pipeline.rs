@@ -578,7 +578,10 @@ fn produce<R: io::Read>(
         total += i128::from(row_amount.unwrap_or(0));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         chunk_bytes += rr.record_bytes() + pid.len();
-        let checked = validate::check_row_owned(schema, ctx, std::mem::take(&mut fields));
+        // The row's fields move into the check; the next row gets a vector of full size at
+        // once (one allocation, rather than growing it field by field).
+        let row = std::mem::replace(&mut fields, Vec::with_capacity(schema.fields.len()));
+        let checked = validate::check_row_owned(schema, ctx, row);
         chunk.push(Pending {
             line: n,
             pid,
