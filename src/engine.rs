@@ -1385,22 +1385,46 @@ impl Engine {
     /// The store's invoices against the ones the kept exports give, loaded again in journal
     /// order: an invoice changed, added or removed other than by `invoices import` is a
     /// problem. The comparison walks both tables in invoice number order.
+    ///
+    /// The audit takes no lock: an import may commit while it runs. The exports compared are
+    /// the ones imported when it began; a store invoice that a later import changed (its
+    /// `import_seq` is later) is left for the next audit, once that import is known to exist.
     fn invoices_against_exports(&self) -> Result<Vec<String>, EngineError> {
+        use rusqlite::types::Value;
+        let conn = &self.store.conn;
+        let loaded: i64 = conn.query_row(
+            "SELECT coalesce(max(journal_seq), 0) FROM imports",
+            [],
+            |r| r.get(0),
+        )?;
         let mut scratch = Store::in_memory()?;
-        if let Err(e) = self.load_kept_exports(&mut scratch, i64::MAX) {
+        if let Err(e) = self.load_kept_exports(&mut scratch, loaded.saturating_add(1)) {
             return Ok(vec![format!(
                 "invoices not checked against the kept exports: {e}"
             )]);
         }
         let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices ORDER BY invoice_no");
-        let mut ours = self.store.conn.prepare(&sql)?;
+        let n = INVOICE_COLUMNS.split(", ").count();
+        let mut ours = conn.prepare(&sql)?;
         let mut theirs = scratch.conn.prepare(&sql)?;
         let mut ours = ours.query([])?;
         let mut theirs = theirs.query([])?;
-        let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<rusqlite::types::Value>>, EngineError> {
+        let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<Value>>, EngineError> {
             let Some(r) = r else { return Ok(None) };
-            let n = INVOICE_COLUMNS.split(", ").count();
             Ok(Some((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?))
+        };
+        let key = |v: &Option<Vec<Value>>| -> Option<String> {
+            match v.as_ref()?.first()? {
+                Value::Text(t) => Some(t.clone()),
+                other => Some(format!("{other:?}")),
+            }
+        };
+        // The import that last changed a store invoice, when it came after the audit began.
+        let later = |v: &Option<Vec<Value>>| -> Option<i64> {
+            match v.as_ref()?.last()? {
+                Value::Integer(seq) if *seq > loaded => Some(*seq),
+                _ => None,
+            }
         };
         let mut problems = Vec::new();
         let mut differ = 0u64;
@@ -1410,66 +1434,73 @@ impl Engine {
                 problems.push(line);
             }
         };
+        let mut left: Vec<(String, i64)> = Vec::new();
         let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
         loop {
-            let key = |v: &Option<Vec<rusqlite::types::Value>>| -> Option<String> {
-                match v.as_ref()?.first()? {
-                    rusqlite::types::Value::Text(t) => Some(t.clone()),
-                    other => Some(format!("{other:?}")),
-                }
-            };
-            match (key(&a), key(&b)) {
+            let (ka, kb) = (key(&a), key(&b));
+            let store_only = match (&ka, &kb) {
                 (None, None) => break,
-                (Some(k), None) => {
-                    say(
-                        &mut problems,
-                        format!("invoice {k}: in the store, in no kept export"),
-                    );
-                    a = row(ours.next()?)?;
-                }
-                (None, Some(k)) => {
-                    say(
-                        &mut problems,
-                        format!("invoice {k}: in the kept exports, missing from the store"),
-                    );
-                    b = row(theirs.next()?)?;
-                }
-                (Some(ka), Some(kb)) if ka < kb => {
-                    say(
-                        &mut problems,
-                        format!("invoice {ka}: in the store, in no kept export"),
-                    );
-                    a = row(ours.next()?)?;
-                }
-                (Some(ka), Some(kb)) if ka > kb => {
-                    say(
-                        &mut problems,
-                        format!("invoice {kb}: in the kept exports, missing from the store"),
-                    );
-                    b = row(theirs.next()?)?;
-                }
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(x), Some(y)) if x != y => x < y,
                 (Some(k), Some(_)) => {
-                    let (have, want) = (a.take().unwrap_or_default(), b.take().unwrap_or_default());
-                    let columns = INVOICE_COLUMNS.split(", ");
-                    let changed: Vec<String> = columns
-                        .zip(have.iter().zip(&want))
-                        .filter(|(_, (h, w))| h != w)
-                        .map(|(c, (h, w))| {
-                            format!(
-                                "{c} is {} where the kept exports give {}",
-                                shown(h),
-                                shown(w)
-                            )
-                        })
-                        .collect();
-                    if !changed.is_empty() {
-                        say(
-                            &mut problems,
-                            format!("invoice {k}: {}", changed.join("; ")),
-                        );
+                    if let Some(seq) = later(&a) {
+                        left.push((k.clone(), seq));
+                    } else {
+                        let (have, want) =
+                            (a.take().unwrap_or_default(), b.take().unwrap_or_default());
+                        let changed: Vec<String> = INVOICE_COLUMNS
+                            .split(", ")
+                            .zip(have.iter().zip(&want))
+                            .filter(|(_, (h, w))| h != w)
+                            .map(|(c, (h, w))| {
+                                format!(
+                                    "{c} is {} where the kept exports give {}",
+                                    shown(h),
+                                    shown(w)
+                                )
+                            })
+                            .collect();
+                        if !changed.is_empty() {
+                            say(
+                                &mut problems,
+                                format!("invoice {k}: {}", changed.join("; ")),
+                            );
+                        }
                     }
                     a = row(ours.next()?)?;
                     b = row(theirs.next()?)?;
+                    continue;
+                }
+            };
+            if store_only {
+                let k = ka.unwrap_or_default();
+                match later(&a) {
+                    Some(seq) => left.push((k, seq)),
+                    None => say(
+                        &mut problems,
+                        format!("invoice {k}: in the store, in no kept export"),
+                    ),
+                }
+                a = row(ours.next()?)?;
+            } else {
+                let k = kb.unwrap_or_default();
+                say(
+                    &mut problems,
+                    format!("invoice {k}: in the kept exports, missing from the store"),
+                );
+                b = row(theirs.next()?)?;
+            }
+        }
+        // Invoices left for a later import: that import must exist.
+        if !left.is_empty() {
+            let mut st = conn.prepare("SELECT 1 FROM imports WHERE journal_seq = ?1")?;
+            for (k, seq) in left {
+                if !st.exists([seq])? {
+                    say(
+                        &mut problems,
+                        format!("invoice {k}: import_seq is {seq}, which names no import"),
+                    );
                 }
             }
         }
@@ -1570,7 +1601,13 @@ impl Engine {
     /// and the kept invoice exports, and the store file.
     pub fn audit(&self) -> Result<(Vec<String>, i64), EngineError> {
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root)?;
-        problems.extend(self.invoices_against_exports()?);
+        match self.invoices_against_exports() {
+            Ok(found) => problems.extend(found),
+            // A store too damaged to read its invoices is still checked below, and said so.
+            Err(e) => problems.push(format!(
+                "invoices not checked against the kept exports: {e}"
+            )),
+        }
         if !self.store.integrity_ok()? {
             problems.push(format!(
                 "{}: SQLite integrity check failed",

@@ -12,8 +12,8 @@ use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError};
 use crate::validate::Value;
 use chrono::{NaiveDate, NaiveDateTime};
 // The maps below hash a batch's ids several times a row, on the thread that applies the
-// batch: foldhash (seeded per map) rather than SipHash. The ids come from a file checked
-// against the partner's key, not from an attacker who can watch timings.
+// batch: foldhash (seeded per map) rather than SipHash. The ids come from a partner's file,
+// not from an attacker who can watch timings (docs/SECURITY.md).
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
