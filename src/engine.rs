@@ -1383,16 +1383,12 @@ impl Engine {
     }
 
     /// The store's invoices against the ones the kept exports give, loaded again in journal
-    /// order: an invoice changed, added or removed other than by `invoices import` is a
-    /// problem. The comparison walks both tables in invoice number order.
+    /// order into a scratch store ([`journal::invoices_against`]).
     ///
-    /// The audit takes no lock: an import may commit while it runs. The exports compared are
-    /// the ones imported when it began; a store invoice that a later import changed (its
-    /// `import_seq` is later) is left for the next audit, once that import is known to exist.
+    /// The audit takes no lock: an import may commit while it runs. The exports loaded are the
+    /// ones imported when it began.
     fn invoices_against_exports(&self) -> Result<Vec<String>, EngineError> {
-        use rusqlite::types::Value;
-        let conn = &self.store.conn;
-        let loaded: i64 = conn.query_row(
+        let loaded: i64 = self.store.conn.query_row(
             "SELECT coalesce(max(journal_seq), 0) FROM imports",
             [],
             |r| r.get(0),
@@ -1403,114 +1399,11 @@ impl Engine {
                 "invoices not checked against the kept exports: {e}"
             )]);
         }
-        let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices ORDER BY invoice_no");
-        let n = INVOICE_COLUMNS.split(", ").count();
-        let mut ours = conn.prepare(&sql)?;
-        let mut theirs = scratch.conn.prepare(&sql)?;
-        let mut ours = ours.query([])?;
-        let mut theirs = theirs.query([])?;
-        let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<Value>>, EngineError> {
-            let Some(r) = r else { return Ok(None) };
-            Ok(Some((0..n).map(|i| r.get(i)).collect::<Result<_, _>>()?))
-        };
-        let key = |v: &Option<Vec<Value>>| -> Option<String> {
-            match v.as_ref()?.first()? {
-                Value::Text(t) => Some(t.clone()),
-                other => Some(format!("{other:?}")),
-            }
-        };
-        // The import that last changed a store invoice, when it came after the audit began.
-        let later = |v: &Option<Vec<Value>>| -> Option<i64> {
-            match v.as_ref()?.last()? {
-                Value::Integer(seq) if *seq > loaded => Some(*seq),
-                _ => None,
-            }
-        };
-        let mut problems = Vec::new();
-        let mut differ = 0u64;
-        let mut say = |problems: &mut Vec<String>, line: String| {
-            differ += 1;
-            if problems.len() < INVOICE_PROBLEMS_SHOWN {
-                problems.push(line);
-            }
-        };
-        let mut left: Vec<(String, i64)> = Vec::new();
-        let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
-        loop {
-            let (ka, kb) = (key(&a), key(&b));
-            let store_only = match (&ka, &kb) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(x), Some(y)) if x != y => x < y,
-                (Some(k), Some(_)) => {
-                    if let Some(seq) = later(&a) {
-                        left.push((k.clone(), seq));
-                    } else {
-                        let (have, want) =
-                            (a.take().unwrap_or_default(), b.take().unwrap_or_default());
-                        let changed: Vec<String> = INVOICE_COLUMNS
-                            .split(", ")
-                            .zip(have.iter().zip(&want))
-                            .filter(|(_, (h, w))| h != w)
-                            .map(|(c, (h, w))| {
-                                format!(
-                                    "{c} is {} where the kept exports give {}",
-                                    shown(h),
-                                    shown(w)
-                                )
-                            })
-                            .collect();
-                        if !changed.is_empty() {
-                            say(
-                                &mut problems,
-                                format!("invoice {k}: {}", changed.join("; ")),
-                            );
-                        }
-                    }
-                    a = row(ours.next()?)?;
-                    b = row(theirs.next()?)?;
-                    continue;
-                }
-            };
-            if store_only {
-                let k = ka.unwrap_or_default();
-                match later(&a) {
-                    Some(seq) => left.push((k, seq)),
-                    None => say(
-                        &mut problems,
-                        format!("invoice {k}: in the store, in no kept export"),
-                    ),
-                }
-                a = row(ours.next()?)?;
-            } else {
-                let k = kb.unwrap_or_default();
-                say(
-                    &mut problems,
-                    format!("invoice {k}: in the kept exports, missing from the store"),
-                );
-                b = row(theirs.next()?)?;
-            }
-        }
-        // Invoices left for a later import: that import must exist.
-        if !left.is_empty() {
-            let mut st = conn.prepare("SELECT 1 FROM imports WHERE journal_seq = ?1")?;
-            for (k, seq) in left {
-                if !st.exists([seq])? {
-                    say(
-                        &mut problems,
-                        format!("invoice {k}: import_seq is {seq}, which names no import"),
-                    );
-                }
-            }
-        }
-        if differ > problems.len() as u64 {
-            problems.push(format!(
-                "{} more invoice(s) differ from the kept exports",
-                differ - problems.len() as u64
-            ));
-        }
-        Ok(problems)
+        Ok(journal::invoices_against(
+            &self.store.conn,
+            &scratch.conn,
+            loaded,
+        )?)
     }
 
     /// Fills a scratch store with the state just before journal entry `seq`: the invoice
@@ -1615,23 +1508,6 @@ impl Engine {
             ));
         }
         Ok((problems, n))
-    }
-}
-
-/// The columns of `invoices` the audit compares with the kept exports, `invoice_no` first.
-const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq";
-/// Differing invoices the audit names one by one; the rest are counted.
-const INVOICE_PROBLEMS_SHOWN: usize = 20;
-
-/// A stored value as the audit shows it.
-fn shown(v: &rusqlite::types::Value) -> String {
-    use rusqlite::types::Value;
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(r) => r.to_string(),
-        Value::Text(t) => format!("{t:?}"),
-        Value::Blob(b) => format!("a blob of {} bytes", b.len()),
     }
 }
 

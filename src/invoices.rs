@@ -172,7 +172,7 @@ pub struct Loaded {
 }
 
 /// The invoice columns an export sets, in schema order.
-const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status";
+pub(crate) const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status";
 
 /// What an upsert of an invoice changes when the number exists: everything the export sets,
 /// and only when something differs (so that loading an export twice changes nothing).

@@ -427,6 +427,144 @@ fn shown(v: Option<&str>) -> String {
     v.map_or_else(|| "NULL".to_string(), |v| format!("{v:?}"))
 }
 
+/// A stored value as the audit shows it (text as [`shown`] does).
+fn shown_value(v: &rusqlite::types::Value) -> String {
+    use rusqlite::types::Value as Sql;
+    match v {
+        Sql::Null => shown(None),
+        Sql::Text(t) => shown(Some(t)),
+        Sql::Integer(i) => i.to_string(),
+        Sql::Real(r) => r.to_string(),
+        Sql::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+/// Differing invoices the audit names one by one; the rest are counted.
+const INVOICE_PROBLEMS_SHOWN: usize = 20;
+
+/// The store's invoices (`store`) against the ones the kept exports give (`rebuilt`: the
+/// exports up to journal entry `loaded`, loaded again in journal order): an invoice changed,
+/// added or removed other than by `invoices import` is a problem. Both are walked in invoice
+/// number order. A store invoice that an import after `loaded` changed (one that committed
+/// while the audit ran) is left for the next audit, once that import is found to exist.
+pub fn invoices_against(
+    store: &Connection,
+    rebuilt: &Connection,
+    loaded: i64,
+) -> Result<Vec<String>, StoreError> {
+    use rusqlite::types::Value as Sql;
+    let columns = format!("{}, import_seq", crate::invoices::INVOICE_COLUMNS);
+    let names: Vec<&str> = columns.split(", ").collect();
+    let sql = format!("SELECT {columns} FROM invoices ORDER BY invoice_no");
+    let mut ours = store.prepare(&sql)?;
+    let mut theirs = rebuilt.prepare(&sql)?;
+    let mut ours = ours.query([])?;
+    let mut theirs = theirs.query([])?;
+    let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<Sql>>, StoreError> {
+        let Some(r) = r else { return Ok(None) };
+        Ok(Some(
+            (0..names.len())
+                .map(|i| r.get(i))
+                .collect::<Result<_, _>>()?,
+        ))
+    };
+    let key = |v: &Option<Vec<Sql>>| -> Option<String> {
+        match v.as_ref()?.first()? {
+            Sql::Text(t) => Some(t.clone()),
+            other => Some(shown_value(other)),
+        }
+    };
+    // The import that last changed a store invoice, when it came after `loaded`.
+    let later = |v: &Option<Vec<Sql>>| -> Option<i64> {
+        match v.as_ref()?.last()? {
+            Sql::Integer(seq) if *seq > loaded => Some(*seq),
+            _ => None,
+        }
+    };
+    let mut problems = Vec::new();
+    let mut differ = 0u64;
+    let mut say = |problems: &mut Vec<String>, line: String| {
+        differ += 1;
+        if problems.len() < INVOICE_PROBLEMS_SHOWN {
+            problems.push(line);
+        }
+    };
+    let mut left: Vec<(String, i64)> = Vec::new();
+    let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
+    loop {
+        let (ka, kb) = (key(&a), key(&b));
+        let store_only = match (&ka, &kb) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) if x != y => x < y,
+            (Some(k), Some(_)) => {
+                if let Some(seq) = later(&a) {
+                    left.push((k.clone(), seq));
+                } else {
+                    let (have, want) = (a.take().unwrap_or_default(), b.take().unwrap_or_default());
+                    let changed: Vec<String> = names
+                        .iter()
+                        .zip(have.iter().zip(&want))
+                        .filter(|(_, (h, w))| h != w)
+                        .map(|(c, (h, w))| {
+                            format!(
+                                "{c} is {} where the kept exports give {}",
+                                shown_value(h),
+                                shown_value(w)
+                            )
+                        })
+                        .collect();
+                    if !changed.is_empty() {
+                        say(
+                            &mut problems,
+                            format!("invoice {k}: {}", changed.join("; ")),
+                        );
+                    }
+                }
+                a = row(ours.next()?)?;
+                b = row(theirs.next()?)?;
+                continue;
+            }
+        };
+        if store_only {
+            let k = ka.unwrap_or_default();
+            match later(&a) {
+                Some(seq) => left.push((k, seq)),
+                None => say(
+                    &mut problems,
+                    format!("invoice {k}: in the store, in no kept export"),
+                ),
+            }
+            a = row(ours.next()?)?;
+        } else {
+            let k = kb.unwrap_or_default();
+            say(
+                &mut problems,
+                format!("invoice {k}: in the kept exports, missing from the store"),
+            );
+            b = row(theirs.next()?)?;
+        }
+    }
+    // Invoices left for a later import: that import must exist.
+    let mut st = store.prepare("SELECT 1 FROM imports WHERE journal_seq = ?1")?;
+    for (k, seq) in left {
+        if !st.exists([seq])? {
+            say(
+                &mut problems,
+                format!("invoice {k}: import_seq is {seq}, which names no import"),
+            );
+        }
+    }
+    if differ > problems.len() as u64 {
+        problems.push(format!(
+            "{} more invoice(s) differ from the kept exports",
+            differ - problems.len() as u64
+        ));
+    }
+    Ok(problems)
+}
+
 /// `accepted` and `amount_accepted` (tiyin) of a kept ACK, from its `control.txt`.
 fn accepted_of(path: &Path) -> Option<(i64, i128)> {
     let file = std::fs::File::open(path).ok()?;
