@@ -382,6 +382,18 @@ fn push_dt_text(out: &mut String, d: &NaiveDateTime) {
     two(d.second(), None);
 }
 
+/// Sets an invoice's paid amount with the balances upsert of [`Ledger::set_paid_all`].
+fn upsert_paid(
+    up: &mut rusqlite::Statement<'_>,
+    invoice_no: &str,
+    paid: i64,
+) -> Result<(), StoreError> {
+    up.raw_bind_parameter(1, invoice_no)?;
+    up.raw_bind_parameter(2, paid)?;
+    up.raw_execute()?;
+    Ok(())
+}
+
 /// Payments whose text is brought into the CPU cache together before they are bound
 /// ([`Ledger::insert_payments`], `touch_text`).
 const TOUCH_ROWS: usize = 16;
@@ -597,44 +609,33 @@ impl<'t> Ledger<'t> {
         let mut many = self.tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO balances(invoice_no, paid) VALUES {values}"
         ))?;
-        let mut upsert = |no: &str, paid: i64| -> Result<(), StoreError> {
-            up.raw_bind_parameter(1, no)?;
-            up.raw_bind_parameter(2, paid)?;
-            up.raw_execute()?;
-            Ok(())
-        };
         let mut new: Vec<(S, i64)> = Vec::with_capacity(NEW_BALANCES_PER_STATEMENT);
-        let mut insert_new = |new: &mut Vec<(S, i64)>,
-                              upsert: &mut dyn FnMut(&str, i64) -> Result<(), StoreError>|
-         -> Result<(), StoreError> {
-            let inserted = if new.len() == NEW_BALANCES_PER_STATEMENT {
-                for (j, (no, paid)) in new.iter().enumerate() {
-                    many.raw_bind_parameter(2 * j + 1, no.as_ref())?;
-                    many.raw_bind_parameter(2 * j + 2, *paid)?;
-                }
-                many.raw_execute()?
-            } else {
-                0
-            };
-            if inserted != new.len() {
-                for (no, paid) in new.iter() {
-                    upsert(no.as_ref(), *paid)?;
+        for (invoice_no, paid, stored) in paid {
+            if stored {
+                upsert_paid(&mut up, invoice_no.as_ref(), paid)?;
+                continue;
+            }
+            new.push((invoice_no, paid));
+            if new.len() < NEW_BALANCES_PER_STATEMENT {
+                continue;
+            }
+            for (j, (no, paid)) in new.iter().enumerate() {
+                many.raw_bind_parameter(2 * j + 1, no.as_ref())?;
+                many.raw_bind_parameter(2 * j + 2, *paid)?;
+            }
+            if many.raw_execute()? != new.len() {
+                // Rows there after all: the statement's rows are written again, one by one.
+                for (no, paid) in &new {
+                    upsert_paid(&mut up, no.as_ref(), *paid)?;
                 }
             }
             new.clear();
-            Ok(())
-        };
-        for (invoice_no, paid, stored) in paid {
-            if stored {
-                upsert(invoice_no.as_ref(), paid)?;
-            } else {
-                new.push((invoice_no, paid));
-                if new.len() == NEW_BALANCES_PER_STATEMENT {
-                    insert_new(&mut new, &mut upsert)?;
-                }
-            }
         }
-        insert_new(&mut new, &mut upsert)
+        // Fewer than a statement's worth left: one by one.
+        for (no, paid) in new {
+            upsert_paid(&mut up, no.as_ref(), paid)?;
+        }
+        Ok(())
     }
 
     /// Marks a payment reversed.
