@@ -280,9 +280,7 @@ impl Balances {
     pub fn add_paid(&mut self, i: usize, delta: i64) {
         if let Some([_, p]) = self.due_paid.get_mut(i) {
             *p += delta;
-            if let Some(w) = self.dirty.get_mut(i / 64) {
-                *w |= 1 << (i % 64);
-            }
+            set_bit(&mut self.dirty, i, true);
         }
     }
 
