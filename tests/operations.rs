@@ -2051,6 +2051,60 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
 }
 
 #[test]
+fn an_import_committed_during_an_audit_is_left_for_the_next_one() {
+    // The audit compares the store with the exports imported when it began (`loaded`). An
+    // invoice a later import changed is skipped while that import exists.
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN"), (true, "500.00", "OPEN")]);
+    let first = sample::invoices_csv(&inv);
+    let loaded: i64 = rx
+        .engine
+        .store
+        .conn
+        .query_row("SELECT max(journal_seq) FROM imports", [], |r| r.get(0))
+        .expect("import");
+    // The exports as of `loaded`, rebuilt apart.
+    let rebuilt = reestr::store::Store::in_memory().expect("scratch");
+    reestr::invoices::load(
+        &rebuilt.conn,
+        "invoices.csv",
+        first.as_bytes(),
+        &rx.engine.cfg.schemas.invoices,
+        loaded,
+    )
+    .expect("runs")
+    .expect("valid");
+    let conn = &rx.engine.store.conn;
+    assert_eq!(
+        reestr::journal::invoices_against(conn, &rebuilt.conn, loaded).expect("compared"),
+        Vec::<String>::new()
+    );
+    // Then an import raises an invoice's amount due (as one committing mid-audit would).
+    let mut later = inv.clone();
+    later[0].amount_due = "1500.00".into();
+    let p = write_export(rx.dir.path(), "later.csv", &sample::invoices_csv(&later));
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!(r.changed, 1);
+    let conn = &rx.engine.store.conn;
+    assert_eq!(
+        reestr::journal::invoices_against(conn, &rebuilt.conn, loaded).expect("compared"),
+        Vec::<String>::new(),
+        "left for the next audit"
+    );
+    // Had the audit begun after that import, the old rebuild would differ: it is the import's
+    // existence that excuses the invoice, nothing else.
+    let now: i64 = conn
+        .query_row("SELECT max(journal_seq) FROM imports", [], |r| r.get(0))
+        .expect("import");
+    let p = reestr::journal::invoices_against(conn, &rebuilt.conn, now).expect("compared");
+    assert!(
+        p.iter()
+            .any(|m| m.contains(&later[0].no) && m.contains("amount_due")),
+        "{p:?}"
+    );
+    assert!(problems(&rx).is_empty(), "{:?}", problems(&rx));
+}
+
+#[test]
 fn with_json_output_a_refusal_is_json_too() {
     let cli = Cli::new();
     let mut holder = Engine::open(Config::load(&cli.config()).expect("config")).expect("engine");
