@@ -50,6 +50,20 @@ impl Charset {
         }
     }
 
+    /// Decodes bytes strictly into a field's text ([`crate::validate::Text`]: short text kept
+    /// inline); `None` if any byte sequence is invalid in this encoding.
+    pub fn decode_text(self, bytes: &[u8]) -> Option<crate::validate::Text> {
+        use crate::validate::Text;
+        if bytes.is_ascii() {
+            // All three encodings are ASCII-compatible.
+            return std::str::from_utf8(bytes).ok().map(Text::from);
+        }
+        match self.single_byte() {
+            None => std::str::from_utf8(bytes).ok().map(Text::from),
+            Some(_) => self.decode(bytes).map(Text::from),
+        }
+    }
+
     /// Decodes bytes strictly; `None` if any byte sequence is invalid in this encoding.
     pub fn decode(self, bytes: &[u8]) -> Option<String> {
         if bytes.is_ascii() {

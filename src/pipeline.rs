@@ -420,13 +420,13 @@ impl Stop<'_> {
 fn decode_fields(
     rr: &RecordReader<impl io::Read>,
     cs: Charset,
-    out: &mut Vec<String>,
+    out: &mut Vec<validate::Text>,
     what: impl Fn(usize) -> String,
 ) -> Result<(), Reject> {
     out.clear();
     for i in 0..rr.len() {
         let raw = rr.field(i).unwrap_or_default();
-        match cs.decode(raw) {
+        match cs.decode_text(raw) {
             Some(s) => out.push(s),
             None => {
                 return Err((
@@ -494,7 +494,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 /// A validated row waiting for reconciliation.
 struct Pending {
     line: u64,
-    pid: String,
+    pid: validate::Text,
     amount: Option<i64>,
     checked: Result<Vec<validate::Value>, validate::Failure>,
     /// Where the books' table of invoices has the row's invoice (found by the reading thread).
@@ -539,7 +539,7 @@ fn produce<R: io::Read>(
     spent: mpsc::Receiver<Spent>,
 ) {
     let (amount_idx, pk) = (schema.amount_field, schema.primary_key);
-    let mut fields: Vec<String> = Vec::with_capacity(schema.fields.len());
+    let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
     let mut n: u64 = 0;
     let mut total: i128 = 0;
     let mut chunk: Vec<Pending> = Vec::with_capacity(chunk_rows);
@@ -638,7 +638,7 @@ struct Tally {
 /// A row's line of `result.csv`, on its way to the thread that writes them.
 struct Answer<'s> {
     line: u64,
-    pid: String,
+    pid: validate::Text,
     status: RowStatus,
     field: &'s str,
     message: String,
@@ -648,7 +648,7 @@ struct Answer<'s> {
 /// rows to the writing thread, and flushes its changes to the store; returns the ids the
 /// prefetch used.
 /// The `B07` message for a header that is not the schema's: the first column that differs.
-fn header_differs(fields: &[String], expected: &[&str], schema: &str) -> String {
+fn header_differs(fields: &[validate::Text], expected: &[&str], schema: &str) -> String {
     let at = fields
         .iter()
         .zip(expected)
@@ -802,7 +802,7 @@ fn rows(
     let cs = control.encoding;
     let max_record = usize::try_from(job.limits.max_record_bytes).unwrap_or(usize::MAX);
     let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_max_record(max_record);
-    let mut fields: Vec<String> = Vec::with_capacity(schema.fields.len());
+    let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
     match rr.read_record() {
         Ok(true) => {}
         Ok(false) => {
@@ -949,7 +949,9 @@ mod tests {
     #[test]
     fn a_header_that_differs_is_named_by_its_first_differing_field() {
         let want = ["payment_id", "paid_at", "amount"];
-        let got = |v: &[&str]| -> Vec<String> { v.iter().map(|s| (*s).to_string()).collect() };
+        let got = |v: &[&str]| -> Vec<validate::Text> {
+            v.iter().map(|s| validate::Text::from(*s)).collect()
+        };
         let m = header_differs(&got(&["payment_id", "paid", "amount"]), &want, "PAY");
         assert!(
             m.starts_with("registry.csv line 1: header differs from the PAY schema: field 2 is \"paid\" where the schema has \"paid_at\";"),

@@ -442,32 +442,37 @@ impl Books for StoreBooks<'_> {
     }
 
     fn add_payment(&mut self, p: PaymentRecord, slot: Slot) -> Result<(), StoreError> {
-        if let Some(found) = self.position(&p.invoice_no, slot) {
+        if let Some(found) = self.position(p.invoice_no.as_str(), slot) {
             // The table read once holds the balance; it is written once, at the end.
             if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut()) {
                 balances.add_paid(i, p.amount);
             }
         } else {
-            if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
+            if let Some(Some(inv)) = self.invoices.get_mut(p.invoice_no.as_str()) {
                 inv.paid += p.amount;
-            } else if let Some(mut inv) = self.ledger.invoice(&p.invoice_no)? {
-                inv.paid += self.paid_delta.get(&p.invoice_no).copied().unwrap_or(0) + p.amount;
-                self.invoices.insert(p.invoice_no.clone(), Some(inv));
+            } else if let Some(mut inv) = self.ledger.invoice(p.invoice_no.as_str())? {
+                inv.paid += self
+                    .paid_delta
+                    .get(p.invoice_no.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    + p.amount;
+                self.invoices.insert(p.invoice_no.to_string(), Some(inv));
             }
-            *self.paid_delta.entry(p.invoice_no.clone()).or_default() += p.amount;
+            *self.paid_delta.entry(p.invoice_no.to_string()).or_default() += p.amount;
         }
         let applied = Some(Payment {
-            invoice_no: p.invoice_no.clone(),
+            invoice_no: p.invoice_no.to_string(),
             paid_at: p.paid_at,
             amount: p.amount,
             reversed: false,
             journal_seq: self.journal_seq,
         });
         // The prefetch put the id there (as absent): no second copy of the key.
-        match self.payments.get_mut(&p.payment_id) {
+        match self.payments.get_mut(p.payment_id.as_str()) {
             Some(cached) => *cached = applied,
             None => {
-                self.payments.insert(p.payment_id.clone(), applied);
+                self.payments.insert(p.payment_id.to_string(), applied);
             }
         }
         self.new_payments.push(p);

@@ -17,6 +17,7 @@
 //!
 //! Amounts are integers in tiyin; datetimes are text `YYYY-MM-DD HH:MM:SS`.
 
+use crate::validate::Text;
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -546,17 +547,17 @@ impl<'t> Ledger<'t> {
         for p in rows {
             paid_at.clear();
             push_dt_text(&mut paid_at, &p.paid_at);
-            st.raw_bind_parameter(1, &p.payment_id)?;
-            st.raw_bind_parameter(2, &p.invoice_no)?;
+            st.raw_bind_parameter(1, p.payment_id.as_str())?;
+            st.raw_bind_parameter(2, p.invoice_no.as_str())?;
             st.raw_bind_parameter(3, paid_at.as_str())?;
             st.raw_bind_parameter(4, p.amount)?;
-            st.raw_bind_parameter(5, &p.payer_type)?;
-            st.raw_bind_parameter(6, &p.payer_id)?;
-            st.raw_bind_parameter(7, &p.payer_name)?;
-            st.raw_bind_parameter(8, &p.currency)?;
-            st.raw_bind_parameter(9, &p.bank_mfo)?;
-            st.raw_bind_parameter(10, &p.account)?;
-            st.raw_bind_parameter(11, &p.purpose)?;
+            st.raw_bind_parameter(5, p.payer_type.as_str())?;
+            st.raw_bind_parameter(6, p.payer_id.as_str())?;
+            st.raw_bind_parameter(7, p.payer_name.as_str())?;
+            st.raw_bind_parameter(8, p.currency.as_str())?;
+            st.raw_bind_parameter(9, p.bank_mfo.as_str())?;
+            st.raw_bind_parameter(10, p.account.as_deref())?;
+            st.raw_bind_parameter(11, p.purpose.as_deref())?;
             st.raw_bind_parameter(13, p.line as i64)?;
             st.raw_execute()?;
             let rowid = self.tx.last_insert_rowid();
@@ -721,27 +722,27 @@ impl<'t> Ledger<'t> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentRecord {
     /// `payment_id`
-    pub payment_id: String,
+    pub payment_id: Text,
     /// `paid_at`
     pub paid_at: NaiveDateTime,
     /// `invoice_no`
-    pub invoice_no: String,
+    pub invoice_no: Text,
     /// `payer_type`
-    pub payer_type: String,
+    pub payer_type: Text,
     /// `payer_id`
-    pub payer_id: String,
+    pub payer_id: Text,
     /// `payer_name`
-    pub payer_name: String,
+    pub payer_name: Text,
     /// `amount`, tiyin
     pub amount: i64,
     /// `currency`
-    pub currency: String,
+    pub currency: Text,
     /// `bank_mfo`
-    pub bank_mfo: String,
+    pub bank_mfo: Text,
     /// `account`, if given
-    pub account: Option<String>,
+    pub account: Option<Text>,
     /// `purpose`, if given
-    pub purpose: Option<String>,
+    pub purpose: Option<Text>,
     /// Data row number in the batch.
     pub line: u64,
 }

@@ -9,6 +9,9 @@ use crate::ident;
 use crate::schema::{self, FieldType, Rule, Schema};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 
+/// A field's text: up to 24 bytes kept inline, without an allocation of its own.
+pub type Text = compact_str::CompactString;
+
 /// Tashkent time, in which registry datetimes are written (+05:00).
 pub fn tashkent() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600)
@@ -30,7 +33,7 @@ pub enum Value {
     /// An empty optional field.
     Missing,
     /// Text.
-    Text(String),
+    Text(Text),
     /// Money in tiyin.
     Amount(i64),
     /// A Tashkent datetime.
@@ -76,14 +79,18 @@ pub struct Failure {
 
 /// Checks one decoded row. `Ok` holds a value per field.
 pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Vec<Value>, Failure> {
-    check_row_owned(schema, ctx, fields.to_vec())
+    check_row_owned(
+        schema,
+        ctx,
+        fields.iter().map(|f| Text::from(f.as_str())).collect(),
+    )
 }
 
 /// [`check_row`] taking the fields by value (their text moves into the values).
 pub fn check_row_owned(
     schema: &Schema,
     ctx: &Context,
-    fields: Vec<String>,
+    fields: Vec<Text>,
 ) -> Result<Vec<Value>, Failure> {
     if fields.len() != schema.fields.len() {
         return Err(Failure {
@@ -115,7 +122,7 @@ pub fn every_failure(schema: &Schema, ctx: &Context, fields: &[String]) -> Vec<F
     let mut failed = Vec::with_capacity(fields.len());
     let mut failures = Vec::new();
     for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
-        match check_field(f, i, ctx, text.clone(), &values, &failed) {
+        match check_field(f, i, ctx, Text::from(text.as_str()), &values, &failed) {
             Ok(v) => {
                 values.push(v);
                 failed.push(false);
@@ -137,7 +144,7 @@ fn check_field(
     f: &schema::Field,
     i: usize,
     ctx: &Context,
-    owned: String,
+    owned: Text,
     values: &[Value],
     failed: &[bool],
 ) -> Result<Value, Failure> {
@@ -158,7 +165,7 @@ fn check_field(
         return Ok(Value::Missing);
     }
     let value = match f.kind {
-        FieldType::String => Value::Text(String::new()),
+        FieldType::String => Value::Text(Text::default()),
         FieldType::Amount => Value::Amount(
             amount::parse(text).ok_or_else(|| fail("not an amount of the form 0.00".into()))?,
         ),
