@@ -17,6 +17,7 @@
 //!
 //! Amounts are integers in tiyin; datetimes are text `YYYY-MM-DD HH:MM:SS`.
 
+use crate::bind::{BorrowingStatement, Param};
 use crate::validate::Text;
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -526,7 +527,10 @@ impl<'t> Ledger<'t> {
         if payments.is_empty() {
             return Ok(());
         }
-        let mut st = self.tx.prepare_cached(
+        // Text is bound in place, not copied first ([`crate::bind`]): the payments of a large
+        // batch are most of what the thread applying it does.
+        let mut st = BorrowingStatement::prepare(
+            self.tx,
             "INSERT INTO payments(payment_id, invoice_no, paid_at, amount, payer_type, payer_id, payer_name,
                currency, bank_mfo, account, purpose, batch_id, line, journal_seq, state)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,'PAID')",
@@ -534,10 +538,6 @@ impl<'t> Ledger<'t> {
         // The rows of each day among these payments, as (day, first rowid, last rowid): a
         // day's payments are found through these ranges instead of an index entry per row.
         let mut days: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
-        // The batch and its journal entry are the same for every row: bound once (SQLite keeps
-        // a statement's bindings from one execution to the next); the rest bound per row.
-        st.raw_bind_parameter(12, batch_id)?;
-        st.raw_bind_parameter(14, journal_seq)?;
         let mut paid_at = String::with_capacity(19);
         // Each window of rows has its text touched just before its rows are bound.
         let rows = payments.chunks(TOUCH_ROWS).flat_map(|w| {
@@ -547,19 +547,22 @@ impl<'t> Ledger<'t> {
         for p in rows {
             paid_at.clear();
             push_dt_text(&mut paid_at, &p.paid_at);
-            st.raw_bind_parameter(1, p.payment_id.as_str())?;
-            st.raw_bind_parameter(2, p.invoice_no.as_str())?;
-            st.raw_bind_parameter(3, paid_at.as_str())?;
-            st.raw_bind_parameter(4, p.amount)?;
-            st.raw_bind_parameter(5, p.payer_type.as_str())?;
-            st.raw_bind_parameter(6, p.payer_id.as_str())?;
-            st.raw_bind_parameter(7, p.payer_name.as_str())?;
-            st.raw_bind_parameter(8, p.currency.as_str())?;
-            st.raw_bind_parameter(9, p.bank_mfo.as_str())?;
-            st.raw_bind_parameter(10, p.account.as_deref())?;
-            st.raw_bind_parameter(11, p.purpose.as_deref())?;
-            st.raw_bind_parameter(13, p.line as i64)?;
-            st.raw_execute()?;
+            st.execute(&[
+                Param::Text(&p.payment_id),
+                Param::Text(&p.invoice_no),
+                Param::Text(&paid_at),
+                Param::Int(p.amount),
+                Param::Text(&p.payer_type),
+                Param::Text(&p.payer_id),
+                Param::Text(&p.payer_name),
+                Param::Text(&p.currency),
+                Param::Text(&p.bank_mfo),
+                p.account.as_deref().into(),
+                p.purpose.as_deref().into(),
+                Param::Text(batch_id),
+                Param::Int(i64::try_from(p.line).unwrap_or(i64::MAX)),
+                Param::Int(journal_seq),
+            ])?;
             let rowid = self.tx.last_insert_rowid();
             days.entry(p.paid_at.date())
                 .and_modify(|(first, last)| {
@@ -568,6 +571,7 @@ impl<'t> Ledger<'t> {
                 })
                 .or_insert((rowid, rowid));
         }
+        drop(st);
         let mut range = self.tx.prepare_cached(
             "INSERT INTO payment_days(day, first_rowid, last_rowid) VALUES (?1, ?2, ?3)
                ON CONFLICT(day, first_rowid) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)",
