@@ -133,14 +133,19 @@ fi
 cat "$archive" "$data/invoices.csv" "$data/registry-utf8.csv" >/dev/null
 
 # A copy of the imported receiver in $1, with the archive in its inbox when $2 is "archive";
-# $3 and $4: another imported receiver and its data set (default: this run's).
+# $3 and $4: another imported receiver and its data set (default: this run's). The archive goes
+# in first, and the copy waits until it has sat in the inbox for over 2 s, as a settled archive
+# has (`settle_seconds` is 0 here): an archive changed less than 2 s before it was claimed is
+# read a second time before it is removed (`fsutil::Stamp`), which a nightly run never needs.
 copy_receiver() {
   local from=${3:-$base} set=${4:-$data}
   rm -rf "$1"
   receiver "$1" "$set"
-  cp -a "$from/var" "$1/var"
   mkdir -p "$1/inbox" "$1/outbox"
   if [ "${2:-}" = archive ]; then cp "$set/inbox/MUNIS_SUDBILLING_PAY_20261121_001.zip" "$1/inbox/"; fi
+  local copied=$SECONDS
+  cp -a "$from/var" "$1/var"
+  if [ "${2:-}" = archive ] && [ $((SECONDS - copied)) -lt 3 ]; then sleep $((3 - (SECONDS - copied))); fi
 }
 
 # The 1M receiver, its invoices imported once (not timed), for stage run-1m.

@@ -714,7 +714,7 @@ impl Engine {
                 |r| r.get(0),
             )?;
             tracing::info!(delivery = id, file = %inbound, "finishing a delivery interrupted earlier");
-            self.finish_delivery(id, &inbound, &sha, &response, &resp_sha)?;
+            self.finish_delivery(id, &inbound, &sha, &response, &resp_sha, None)?;
             finished.push(response);
         }
         let aside: Vec<(i64, String, String)> = {
@@ -726,7 +726,7 @@ impl Engine {
             rows.collect::<Result<_, _>>()?
         };
         for (id, name, sha) in aside {
-            self.remove_from_inbox(&name, &sha)?;
+            self.remove_from_inbox(&name, &sha, None)?;
             self.store
                 .conn
                 .execute("UPDATE set_aside SET state='done' WHERE id=?1", [id])?;
@@ -734,7 +734,15 @@ impl Engine {
         Ok(finished)
     }
 
-    fn remove_from_inbox(&self, name: &str, sha: &str) -> Result<(), EngineError> {
+    /// Removes the inbox file `name` if it still holds the bytes with SHA-256 `sha`: known
+    /// without reading it again when it still has the stamp it had when it was claimed
+    /// (`claimed`, [`fsutil::Kept::source`]); otherwise hashed again.
+    fn remove_from_inbox(
+        &self,
+        name: &str,
+        sha: &str,
+        claimed: Option<fsutil::Stamp>,
+    ) -> Result<(), EngineError> {
         // The name as recorded. A name that is not UTF-8 was recorded with U+FFFD in place of
         // its invalid bytes: that file is found among the entries whose names read the same.
         let paths: Vec<PathBuf> = if name.contains(char::REPLACEMENT_CHARACTER) {
@@ -750,9 +758,9 @@ impl Engine {
         };
         for p in paths {
             // A file of the same name with other bytes is a new arrival: leave it.
-            if let Ok(h) = fsutil::sha256_file(&p)
-                && hex(&h) == sha
-            {
+            let same = claimed.is_some_and(|st| fsutil::unchanged_since(&p, st))
+                || fsutil::sha256_file(&p).is_ok_and(|h| hex(&h) == sha);
+            if same {
                 fsutil::remove_durable(&p).map_err(io_at(&p))?;
             }
         }
@@ -766,6 +774,7 @@ impl Engine {
         sha: &str,
         response: &str,
         resp_sha: &str,
+        claimed: Option<fsutil::Stamp>,
     ) -> Result<(), EngineError> {
         let kept = self.layout.sent().join(format!("{resp_sha}.zip"));
         let dest = self.cfg.outbox.join(response);
@@ -773,7 +782,7 @@ impl Engine {
         injected_failure("outbox-write").map_err(io_at(&dest))?;
         fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
         fault("outbox-written");
-        self.remove_from_inbox(inbound, sha)?;
+        self.remove_from_inbox(inbound, sha, claimed)?;
         fault("source-removed");
         self.store
             .conn
@@ -795,7 +804,7 @@ impl Engine {
         let received = self.layout.received();
         injected_failure("keep-received").map_err(io_at(&received))?;
         // The kept copy is what is judged.
-        let (sha, kept) = keep(path, &received, "zip", "inbox file")?;
+        let (sha, kept, claimed) = keep(path, &received, "zip", "inbox file")?;
         fault("claimed");
         let started = std::time::Instant::now();
         // Unchecked (a shared borrow of the connection) so that `evaluate_in` can borrow the
@@ -926,7 +935,7 @@ impl Engine {
             handled.statuses = statuses;
             (id, resp_name, resp_sha)
         };
-        self.finish_delivery(id, &fname, &sha, &response_name, &resp_sha)?;
+        self.finish_delivery(id, &fname, &sha, &response_name, &resp_sha, claimed)?;
         handled.response = Some(response_name);
         tracing::info!(
             batch = %name.batch_id(), result = %handled.result, code = handled.code.as_deref().unwrap_or(""),
@@ -942,7 +951,7 @@ impl Engine {
         reason: &str,
     ) -> Result<Handled, EngineError> {
         let dir = self.layout.set_aside();
-        let (sha, _) = keep(path, &dir, "bin", "inbox file")?;
+        let (sha, _, claimed) = keep(path, &dir, "bin", "inbox file")?;
         let sha = sha.as_str();
         let kept_as = format!("{sha}.bin");
         let n = journal::next_seq(&self.store.conn)?;
@@ -971,7 +980,7 @@ impl Engine {
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
-        self.remove_from_inbox(fname, sha)?;
+        self.remove_from_inbox(fname, sha, claimed)?;
         self.store
             .conn
             .execute("UPDATE set_aside SET state='done' WHERE id=?1", [id])?;
@@ -991,8 +1000,14 @@ impl Engine {
 
 /// Keeps a copy of `path` in `dir` under its SHA-256 (`<hex>.<ext>`, read once,
 /// [`fsutil::keep_by_hash`]); a file kept there earlier under that name is hashed again before
-/// it is trusted. The hash (hex) and the kept file.
-fn keep(path: &Path, dir: &Path, ext: &str, what: &str) -> Result<(String, PathBuf), EngineError> {
+/// it is trusted. The hash (hex), the kept file, and the source's stamp if it vouches for the
+/// bytes ([`fsutil::Kept::source`]).
+fn keep(
+    path: &Path,
+    dir: &Path,
+    ext: &str,
+    what: &str,
+) -> Result<(String, PathBuf, Option<fsutil::Stamp>), EngineError> {
     let copy = fsutil::keep_by_hash(path, dir, ext).map_err(io_at(dir))?;
     let sha = hex(&copy.sha256);
     if !copy.fresh && hex(&fsutil::sha256_file(&copy.path).map_err(io_at(&copy.path))?) != sha {
@@ -1002,7 +1017,7 @@ fn keep(path: &Path, dir: &Path, ext: &str, what: &str) -> Result<(String, PathB
             path.display()
         )));
     }
-    Ok((sha, copy.path))
+    Ok((sha, copy.path, copy.source))
 }
 
 /// Builds the response zip into `tmp`, then keeps it as `sent/<sha256>.zip`. Returns the
@@ -1158,7 +1173,7 @@ impl Engine {
         }
         // Kept under the hash of the bytes loaded: a copy with other bytes means the export
         // changed while it was read.
-        let (kept_sha, kept) = keep(path, &self.layout.imports(), "csv", "export")?;
+        let (kept_sha, kept, _) = keep(path, &self.layout.imports(), "csv", "export")?;
         if kept_sha != sha {
             return Err(EngineError::Refused(format!(
                 "{} changed while it was read ({} kept as {}); not imported",

@@ -112,6 +112,54 @@ pub struct Kept {
     /// Whether this call made the file; `false` when one of that name was already there (the
     /// caller decides whether to trust it).
     pub fresh: bool,
+    /// The source's stamp, when it vouches for the bytes copied ([`Stamp::vouches`]): a later
+    /// look that finds the same stamp ([`unchanged_since`]) knows the source still holds them.
+    pub source: Option<Stamp>,
+}
+
+/// What tells a file's version apart: device, inode, size, and modification and change times
+/// (the change time is set by the kernel on every write and cannot be set back by a writer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// How long before a read began a file must have last changed for its stamp to vouch for the
+/// bytes read: file times come from a clock that ticks every few milliseconds, so a write in
+/// the same tick as the change before it may leave the times as they were.
+pub const STAMP_MIN_AGE_SECS: i64 = 2;
+
+impl Stamp {
+    /// The stamp of these metadata.
+    pub fn of(m: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// Whether a read of a file that had stamp `before` when it began (at `read_began`, Unix
+    /// seconds) and `after` when it ended read one version of it, which this stamp names: the
+    /// two agree, and the file last changed at least [`STAMP_MIN_AGE_SECS`] before the read.
+    pub fn vouches(before: Stamp, after: Stamp, read_began: i64) -> bool {
+        before == after && read_began.saturating_sub(before.ctime.0) >= STAMP_MIN_AGE_SECS
+    }
+}
+
+/// Whether the file at `path` still has stamp `stamp`. It is opened, not just looked up, so
+/// that a network file system fetches its attributes afresh (close-to-open consistency).
+pub fn unchanged_since(path: &Path, stamp: Stamp) -> bool {
+    File::open(path)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| Stamp::of(&m) == stamp)
 }
 
 /// Keeps a copy of `src` in `dir`, named by its SHA-256 (`<hex>.<ext>`), reading `src` once:
@@ -121,7 +169,14 @@ pub struct Kept {
 pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
     let tmp = temp_path(&dir.join(format!("incoming.{ext}")));
     let result = (|| {
-        let (sha256, _) = copy_synced(&tmp, &mut File::open(src)?)?;
+        let mut from = File::open(src)?;
+        let before = Stamp::of(&from.metadata()?);
+        let read_began = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let (sha256, _) = copy_synced(&tmp, &mut from)?;
+        let after = Stamp::of(&from.metadata()?);
+        let source = Stamp::vouches(before, after, read_began).then_some(after);
         let path = dir.join(format!("{}.{ext}", hex(&sha256)));
         let fresh = !path.exists();
         if fresh {
@@ -134,6 +189,7 @@ pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
             sha256,
             path,
             fresh,
+            source,
         })
     })();
     if result.is_err() {
@@ -308,6 +364,70 @@ mod tests {
             fs::read(&kept.path)? == bytes,
             "the kept copy differs from the source"
         );
+        Ok(())
+    }
+
+    fn stamp_changed_at(ctime: i64) -> Stamp {
+        Stamp {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime: (ctime, 0),
+            ctime: (ctime, 0),
+        }
+    }
+
+    #[test]
+    fn a_stamp_vouches_only_for_one_version_changed_well_before_the_read() {
+        let old = stamp_changed_at(1_000);
+        assert!(Stamp::vouches(old, old, 1_000 + STAMP_MIN_AGE_SECS));
+        // Changed too recently: a write in the same clock tick might not show.
+        assert!(!Stamp::vouches(old, old, 1_000 + STAMP_MIN_AGE_SECS - 1));
+        // A change time ahead of the clock (another machine's clock, say) never vouches.
+        assert!(!Stamp::vouches(old, old, 900));
+        // Changed while it was read.
+        let later = stamp_changed_at(1_005);
+        assert!(!Stamp::vouches(old, later, 1_010));
+        let grown = Stamp { size: 4, ..old };
+        assert!(!Stamp::vouches(old, grown, 1_010));
+    }
+
+    #[test]
+    fn a_claimed_file_is_known_unchanged_only_while_nothing_was_written_or_replaced() -> Test {
+        let (_dir, src, keep) = source_and_keep(b"archive bytes")?;
+        let (_dir2, src2, keep2) = source_and_keep(b"archive bytes")?;
+        // Just written: its stamp does not vouch for the bytes yet.
+        assert_eq!(keep_by_hash(&src, &keep, "zip")?.source, None);
+        std::thread::sleep(std::time::Duration::from_millis(
+            1_100 * u64::try_from(STAMP_MIN_AGE_SECS)?,
+        ));
+        let kept = keep_by_hash(&src, &keep, "zip")?;
+        let Some(stamp) = kept.source else {
+            return Err("an old, unchanged file's stamp should vouch for it".into());
+        };
+        assert!(unchanged_since(&src, stamp));
+        // Rewritten in place with bytes of the same length, its modification time set back:
+        // the change time, which no writer can set, still tells.
+        let times = fs::metadata(&src)?;
+        let (mtime, atime) = (times.modified()?, times.accessed()?);
+        fs::write(&src, b"ARCHIVE BYTES")?;
+        File::options()
+            .write(true)
+            .open(&src)?
+            .set_times(fs::FileTimes::new().set_modified(mtime).set_accessed(atime))?;
+        assert_eq!(fs::metadata(&src)?.modified()?, mtime);
+        assert!(!unchanged_since(&src, stamp));
+        // Replaced by another file of the same bytes: another inode.
+        let Some(stamp2) = keep_by_hash(&src2, &keep2, "zip")?.source else {
+            return Err("an old, unchanged file's stamp should vouch for it".into());
+        };
+        let twin = src2.with_extension("twin");
+        fs::copy(&src2, &twin)?;
+        fs::rename(&twin, &src2)?;
+        assert!(!unchanged_since(&src2, stamp2));
+        // Gone.
+        fs::remove_file(&src2)?;
+        assert!(!unchanged_since(&src2, stamp2));
         Ok(())
     }
 }
