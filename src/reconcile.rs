@@ -127,8 +127,6 @@ pub const READ_ALL_MIN_ROWS: u64 = 50_000;
 /// (32 bytes an invoice: 12 million take 384 MiB, see `docs/MEMORY.md`).
 const READ_ALL_PER_ROW: i64 = 4;
 const READ_ALL_MAX: i64 = 12_000_000;
-/// Above this many invoices read once, the page cache shrinks for the batch (memory budget).
-const SMALL_CACHE_ABOVE: i64 = 2_000_000;
 
 /// An invoice as reconciliation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,9 +292,12 @@ impl Books for StoreBooks<'_> {
         if count <= per_row.min(READ_ALL_MAX) {
             self.all_invoices = self.read_all_invoices(usize::try_from(count).unwrap_or(0))?;
         }
-        // The table takes the memory the page cache would: payments are appended and balances
-        // written in key order, which a small cache serves as well. Otherwise the full cache.
-        if count <= SMALL_CACHE_ABOVE || self.all_invoices.is_none() {
+        // The table takes the memory the page cache would, and a batch that reads every invoice
+        // once needs the cache for little else: payments are appended and balances written in
+        // key order. A small cache also leaves less to write at the commit (its dirty pages
+        // spill during the batch, and are written back to disk while it runs). Otherwise the
+        // full cache.
+        if self.all_invoices.is_none() {
             self.ledger.set_cache_kib(crate::store::CACHE_KIB)?;
             self.cache_shrunk = false;
         }
