@@ -78,8 +78,9 @@ impl<'c> BorrowingStatement<'c> {
     }
 
     /// Binds `params` to `?1`, `?2`, … in order, runs the statement once to completion (a
-    /// statement that returns rows is refused), and clears the bindings again.
-    pub fn execute(&mut self, params: &[Param<'_>]) -> rusqlite::Result<()> {
+    /// statement that returns rows is refused), and clears the bindings again. The rows it
+    /// inserted, changed or deleted.
+    pub fn execute(&mut self, params: &[Param<'_>]) -> rusqlite::Result<u64> {
         let st = self.stmt.as_ptr();
         let mut rc = ffi::SQLITE_OK;
         for (i, p) in params.iter().enumerate() {
@@ -117,13 +118,14 @@ impl<'c> BorrowingStatement<'c> {
             };
         }
         let err = (rc != ffi::SQLITE_OK).then(|| last_error(self.conn, rc));
+        let changed = self.conn.changes();
         // SAFETY: `st` is this statement. After these calls SQLite holds no pointer to the
         // text bound above.
         unsafe {
             ffi::sqlite3_reset(st);
             ffi::sqlite3_clear_bindings(st);
         }
-        err.map_or(Ok(()), Err)
+        err.map_or(Ok(changed), Err)
     }
 }
 
@@ -178,8 +180,10 @@ mod tests {
         ] {
             // Each value is a fresh allocation, dropped right after the call.
             let (a, c) = (a.to_string(), c.map(str::to_string));
-            st.execute(&[Param::Text(&a), Param::Int(b), c.as_deref().into()])
+            let n = st
+                .execute(&[Param::Text(&a), Param::Int(b), c.as_deref().into()])
                 .unwrap();
+            assert_eq!(n, 1);
         }
         drop(st);
         let rows: Vec<(String, i64, Option<String>)> = conn

@@ -613,9 +613,10 @@ impl<'t> Ledger<'t> {
                ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
         )?;
         let values = vec!["(?,?)"; NEW_BALANCES_PER_STATEMENT].join(",");
-        let mut many = self.tx.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO balances(invoice_no, paid) VALUES {values}"
-        ))?;
+        let mut many = BorrowingStatement::prepare(
+            self.tx,
+            &format!("INSERT OR IGNORE INTO balances(invoice_no, paid) VALUES {values}"),
+        )?;
         let mut new: Vec<(S, i64)> = Vec::with_capacity(NEW_BALANCES_PER_STATEMENT);
         for (invoice_no, paid, stored) in paid {
             if stored {
@@ -626,11 +627,13 @@ impl<'t> Ledger<'t> {
             if new.len() < NEW_BALANCES_PER_STATEMENT {
                 continue;
             }
-            for (j, (no, paid)) in new.iter().enumerate() {
-                many.raw_bind_parameter(2 * j + 1, no.as_ref())?;
-                many.raw_bind_parameter(2 * j + 2, *paid)?;
-            }
-            if many.raw_execute()? != new.len() {
+            let params: Vec<Param<'_>> = new
+                .iter()
+                .flat_map(|(no, paid)| [Param::Text(no.as_ref()), Param::Int(*paid)])
+                .collect();
+            let inserted = many.execute(&params)?;
+            drop(params);
+            if usize::try_from(inserted).ok() != Some(new.len()) {
                 // Rows there after all: the statement's rows are written again, one by one.
                 for (no, paid) in &new {
                     upsert_paid(&mut up, no.as_ref(), *paid)?;
