@@ -54,14 +54,12 @@ impl Charset {
     /// inline); `None` if any byte sequence is invalid in this encoding.
     pub fn decode_text(self, bytes: &[u8]) -> Option<crate::validate::Text> {
         use crate::validate::Text;
-        if bytes.is_ascii() {
-            // All three encodings are ASCII-compatible.
+        // All three encodings are ASCII-compatible; UTF-8 needs only checking. Either way the
+        // text is copied straight into its place, without a `String` first.
+        if bytes.is_ascii() || self.single_byte().is_none() {
             return std::str::from_utf8(bytes).ok().map(Text::from);
         }
-        match self.single_byte() {
-            None => std::str::from_utf8(bytes).ok().map(Text::from),
-            Some(_) => self.decode(bytes).map(Text::from),
-        }
+        self.decode(bytes).map(Text::from)
     }
 
     /// Decodes bytes strictly; `None` if any byte sequence is invalid in this encoding.
