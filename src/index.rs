@@ -9,7 +9,7 @@
 //! ids longer than 15 digits, more than four payer types) are not held this way: the books
 //! then read them one by one from the store, with the same answers.
 
-use crate::ident::digit_key;
+use crate::ident::{digit_key, digit_key_bytes};
 
 /// Low bits of a packed key that hold the payer and the cancelled flag.
 const PAYER_BITS: u32 = 55;
@@ -344,24 +344,24 @@ impl Builder {
     /// not be used).
     pub fn push(
         &mut self,
-        no: &str,
-        payer_type: &str,
-        payer_id: &str,
+        no: &[u8],
+        payer_type: &[u8],
+        payer_id: &[u8],
         cancelled: bool,
         amount_due: i64,
         paid: Option<i64>,
     ) -> bool {
-        let Some(key) = digit_key(no).filter(|k| *k < KEY_LIMIT) else {
+        let Some(key) = digit_key_bytes(no).filter(|k| *k < KEY_LIMIT) else {
             return false;
         };
-        let Some(id) = digit_key(payer_id)
+        let Some(id) = digit_key_bytes(payer_id)
             .filter(|_| payer_id.len() <= PAYER_LEN_MAX)
             .and_then(|k| u64::try_from(k / 64).ok())
             .filter(|v| *v < PAYER_ID_LIMIT)
         else {
             return false;
         };
-        let [kind] = payer_type.as_bytes() else {
+        let [kind] = payer_type else {
             return false;
         };
         let t = match self.keys.types.iter().position(|t| t == kind) {
@@ -443,7 +443,14 @@ mod tests {
     fn table(rows: &[(&str, &str, &str, bool, i64, i64)]) -> Option<(InvoiceKeys, Balances)> {
         let mut b = Builder::new();
         for (no, t, id, c, due, paid) in rows {
-            if !b.push(no, t, id, *c, *due, Some(*paid)) {
+            if !b.push(
+                no.as_bytes(),
+                t.as_bytes(),
+                id.as_bytes(),
+                *c,
+                *due,
+                Some(*paid),
+            ) {
                 return None;
             }
         }
@@ -505,7 +512,14 @@ mod tests {
         let mut b = Builder::new();
         let n = 64 * 5 + 17;
         for i in (0..n).rev() {
-            assert!(b.push(&format!("{:020}", 2 * i + 1), "P", "1", false, i, None));
+            assert!(b.push(
+                format!("{:020}", 2 * i + 1).as_bytes(),
+                b"P",
+                b"1",
+                false,
+                i,
+                None
+            ));
         }
         let (keys, bal) = b.finish();
         for i in 0..n {
@@ -561,7 +575,7 @@ mod tests {
         let rows: Vec<(String, i64)> = (0..200).rev().map(|i| (i.to_string(), i)).collect();
         let mut b = Builder::new();
         for (no, due) in &rows {
-            assert!(b.push(no, "P", "1", false, *due, None));
+            assert!(b.push(no.as_bytes(), b"P", b"1", false, *due, None));
         }
         let (keys, mut bal) = b.finish();
         let at = |no: &str| match keys.find(no) {

@@ -235,22 +235,24 @@ impl<'t> StoreBooks<'t> {
         let mut paid = next_paid()?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let text = |i: usize| -> Result<&str, StoreError> {
-                Ok(r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
+            // Bytes, not checked as UTF-8: the table takes digits and one-letter types only,
+            // and refuses anything else.
+            let text = |i: usize| -> Result<&[u8], StoreError> {
+                Ok(r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from)?)
             };
             let no = text(0)?;
-            while paid.as_ref().is_some_and(|(p, _)| p.as_str() < no) {
+            while paid.as_ref().is_some_and(|(p, _)| p.as_bytes() < no) {
                 paid = next_paid()?;
             }
             let paid_now = match &paid {
-                Some((p, v)) if p == no => Some(*v),
+                Some((p, v)) if p.as_bytes() == no => Some(*v),
                 _ => None,
             };
             if !table.push(
                 no,
                 text(1)?,
                 text(2)?,
-                text(4)? == "CANCELLED",
+                text(4)? == b"CANCELLED",
                 r.get(3)?,
                 paid_now,
             ) {
@@ -282,6 +284,7 @@ impl Books for StoreBooks<'_> {
         // known whether the table will take that memory.
         self.ledger.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
         self.cache_shrunk = true;
+        let t = std::time::Instant::now();
         let count: i64 =
             self.ledger
                 .conn()
@@ -291,6 +294,12 @@ impl Books for StoreBooks<'_> {
             .saturating_mul(READ_ALL_PER_ROW);
         if count <= per_row.min(READ_ALL_MAX) {
             self.all_invoices = self.read_all_invoices(usize::try_from(count).unwrap_or(0))?;
+            tracing::debug!(
+                ms = t.elapsed().as_millis() as u64,
+                invoices = count,
+                table = self.all_invoices.is_some(),
+                "invoices read once"
+            );
         }
         // The table takes the memory the page cache would, and a batch that reads every invoice
         // once needs the cache for little else: payments are appended and balances written in

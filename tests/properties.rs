@@ -648,7 +648,7 @@ proptest! {
         // (paid 0), whatever their place after sorting.
         let stored = |due: i64| due % 2 == 0;
         for (no, (t, id, c, due, p)) in invoices.iter().rev() {
-            fits &= b.push(no, t, id, *c, *due, stored(*due).then_some(*p));
+            fits &= b.push(no.as_bytes(), t.as_bytes(), id.as_bytes(), *c, *due, stored(*due).then_some(*p));
         }
         prop_assert!(fits);
         let (keys, mut bal) = b.finish();
