@@ -187,6 +187,10 @@ pub struct Engine {
     /// [`crate::reconcile::NOTED_IN_MEMORY`]); the answers do not depend on it.
     pub noted_in_memory: usize,
     lock: Option<File>,
+    /// A descriptor of the store file, for writing its pages back while a batch is applied
+    /// ([`fsutil::write_back_while`]). Open as long as the store is: closing a descriptor of
+    /// the file would drop the locks SQLite holds on it.
+    store_file: Option<File>,
 }
 
 /// Whether this batch id was answered with an ACK before (before journal entry `seq`, when
@@ -318,6 +322,8 @@ impl Engine {
 
     /// The engine over a configuration, its store and its data folder.
     fn over(cfg: Config, store: Store, layout: Layout) -> Self {
+        // Only speed depends on it: without it, no pages are written back during a batch.
+        let store_file = File::open(layout.db()).ok();
         Self {
             cfg,
             store,
@@ -328,6 +334,7 @@ impl Engine {
             read_all_min_rows: crate::reconcile::READ_ALL_MIN_ROWS,
             noted_in_memory: crate::reconcile::NOTED_IN_MEMORY,
             lock: None,
+            store_file,
         }
     }
 
@@ -887,7 +894,7 @@ impl Engine {
                     spool_dir: &tmp,
                 };
                 let (ack, answer, response) =
-                    fsutil::write_back_while(&self.layout.db(), WRITE_BACK_EVERY, || {
+                    fsutil::write_back_while(self.store_file.as_ref(), WRITE_BACK_EVERY, || {
                         self.evaluate_in(&sp, batch, true, |ev| {
                             // Evaluated; the books may still be writing their last changes.
                             fault("validated");

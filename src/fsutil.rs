@@ -198,13 +198,24 @@ pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
     result
 }
 
-/// Runs `work` while another thread asks the kernel every `every` to write the file at `path`
-/// to disk (`fdatasync` on a descriptor of its own): the pages a long transaction writes then
-/// reach the disk while it runs, and its commit finds little left to sync. Durability never
-/// depends on it: the commit still syncs, and a write error is reported to every descriptor
-/// open when it happened (Linux 4.13 and later), so it is left for the commit's own sync.
-pub fn write_back_while<T>(path: &Path, every: std::time::Duration, work: impl FnOnce() -> T) -> T {
-    let Ok(file) = File::open(path) else {
+/// Runs `work` while another thread asks the kernel every `every` to write `file` to disk
+/// (`fdatasync`): the pages a long transaction writes then reach the disk while it runs, and
+/// its commit finds little left to sync. Durability never depends on it: the commit still
+/// syncs, and a write error is reported to every descriptor open when it happened (Linux 4.13
+/// and later), so it is left for the commit's own sync.
+///
+/// The descriptor is borrowed and never closed here. Closing *any* descriptor of a file drops
+/// every POSIX record lock the process holds on it, SQLite's locks on its database included:
+/// a descriptor of the store closed while a transaction is open would let another process
+/// read half-written pages, or take the rollback journal for a hot one and roll the
+/// transaction back under it. The engine therefore opens the store's descriptor once and keeps
+/// it as long as the store is open.
+pub fn write_back_while<T>(
+    file: Option<&File>,
+    every: std::time::Duration,
+    work: impl FnOnce() -> T,
+) -> T {
+    let Some(file) = file else {
         return work();
     };
     std::thread::scope(|scope| {
@@ -305,19 +316,86 @@ mod tests {
     #[test]
     fn work_runs_once_with_or_without_the_file_to_write_back() -> Test {
         let dir = tempfile::tempdir()?;
-        let file = dir.path().join("store");
-        fs::write(&file, b"pages")?;
+        let path = dir.path().join("store");
+        fs::write(&path, b"pages")?;
+        let file = File::open(&path)?;
         let every = std::time::Duration::from_millis(1);
         let mut runs = 0;
-        let out = write_back_while(&file, every, || {
+        let out = write_back_while(Some(&file), every, || {
             runs += 1;
             // Long enough for the other thread to sync a few times.
             std::thread::sleep(std::time::Duration::from_millis(20));
-            fs::read(&file)
+            fs::read(&path)
         })?;
         assert_eq!((out.as_slice(), runs), (&b"pages"[..], 1));
-        let missing = write_back_while(&dir.path().join("none"), every, || 7);
-        assert_eq!(missing, 7);
+        let none = write_back_while(None, every, || 7);
+        assert_eq!(none, 7);
+        Ok(())
+    }
+
+    /// Set in the child process of [`write_back_keeps_the_transactions_lock`]: the store it
+    /// tries to write.
+    const LOCK_PROBE: &str = "REESTR_TEST_LOCK_PROBE";
+
+    /// Whether another process can take the write lock on the SQLite database at `db` now
+    /// (the test binary runs itself as that process).
+    fn another_process_can_write(db: &Path) -> io::Result<bool> {
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "fsutil::tests::write_back_keeps_the_transactions_lock",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(LOCK_PROBE, db)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(3) => Ok(false),
+            other => Err(io::Error::other(format!("lock probe ended with {other:?}"))),
+        }
+    }
+
+    /// A batch's transaction keeps its lock through the write-back, which borrows the store's
+    /// descriptor. Closing a descriptor of the file, as the write-back once did with one of its
+    /// own, drops the lock: the last step shows that the probe sees that.
+    #[test]
+    fn write_back_keeps_the_transactions_lock() -> Test {
+        if let Some(db) = std::env::var_os(LOCK_PROBE) {
+            // The child: exit 0 if the write lock can be taken, 3 if the store is busy.
+            let conn = rusqlite::Connection::open(db)?;
+            conn.busy_timeout(std::time::Duration::ZERO)?;
+            let code = match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+                Ok(()) => 0,
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => 3,
+                Err(_) => 4,
+            };
+            std::process::exit(code);
+        }
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("reestr.db");
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")?;
+        assert!(
+            !another_process_can_write(&db)?,
+            "the transaction holds the lock"
+        );
+        let file = File::open(&db)?;
+        let every = std::time::Duration::from_millis(1);
+        write_back_while(Some(&file), every, || {
+            std::thread::sleep(std::time::Duration::from_millis(20))
+        });
+        assert!(
+            !another_process_can_write(&db)?,
+            "the lock outlives the write-back"
+        );
+        drop(file);
+        assert!(
+            another_process_can_write(&db)?,
+            "closing a descriptor of the file drops the transaction's lock"
+        );
+        conn.execute_batch("ROLLBACK")?;
         Ok(())
     }
 
