@@ -578,10 +578,8 @@ fn produce<R: io::Read>(
         total += i128::from(row_amount.unwrap_or(0));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         chunk_bytes += rr.record_bytes() + pid.len();
-        // The row's fields move into the check; the next row gets a vector of full size at
-        // once (one allocation, rather than growing it field by field).
-        let row = std::mem::replace(&mut fields, Vec::with_capacity(schema.fields.len()));
-        let checked = validate::check_row_owned(schema, ctx, row);
+        // The row's fields move into the check; their vector is kept for the next row.
+        let checked = validate::check_row_owned(schema, ctx, &mut fields);
         chunk.push(Pending {
             line: n,
             pid,

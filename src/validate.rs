@@ -82,17 +82,19 @@ pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Ve
     check_row_owned(
         schema,
         ctx,
-        fields.iter().map(|f| Text::from(f.as_str())).collect(),
+        &mut fields.iter().map(|f| Text::from(f.as_str())).collect(),
     )
 }
 
-/// [`check_row`] taking the fields by value (their text moves into the values).
+/// [`check_row`] taking the fields' text (it moves into the values); `fields` is left empty,
+/// its memory kept for the next row.
 pub fn check_row_owned(
     schema: &Schema,
     ctx: &Context,
-    fields: Vec<Text>,
+    fields: &mut Vec<Text>,
 ) -> Result<Vec<Value>, Failure> {
     if fields.len() != schema.fields.len() {
+        fields.clear();
         return Err(Failure {
             status: RowStatus::Invalid,
             field: None,
@@ -104,7 +106,7 @@ pub fn check_row_owned(
         });
     }
     let mut values: Vec<Value> = Vec::with_capacity(fields.len());
-    for (i, (f, owned)) in schema.fields.iter().zip(fields).enumerate() {
+    for (i, (f, owned)) in schema.fields.iter().zip(fields.drain(..)).enumerate() {
         let value = check_field(f, i, ctx, owned, &values, &[])?;
         values.push(value);
     }
