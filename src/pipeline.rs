@@ -496,9 +496,29 @@ struct Pending {
     line: u64,
     pid: validate::Text,
     amount: Option<i64>,
-    checked: Result<Vec<validate::Value>, validate::Failure>,
+    /// Where the row's values lie in its chunk's [`Chunk::values`], or why it is not
+    /// well-formed.
+    checked: Result<std::ops::Range<usize>, validate::Failure>,
     /// Where the books' table of invoices has the row's invoice (found by the reading thread).
     slot: Slot,
+}
+
+/// Validated rows, in order, with the values of the well-formed ones side by side: one vector
+/// for a chunk, not one a row (which the reading thread allocated and the reconciling thread
+/// freed).
+struct Chunk {
+    rows: Vec<Pending>,
+    values: Vec<validate::Value>,
+}
+
+impl Chunk {
+    /// The values of a well-formed row.
+    fn values_of(&self, p: &Pending) -> Option<&[validate::Value]> {
+        p.checked
+            .as_ref()
+            .ok()
+            .and_then(|r| self.values.get(r.clone()))
+    }
 }
 
 /// Rows whose invoices [`Books::warm`] brings into the CPU cache at a time: few enough that
@@ -508,7 +528,7 @@ const WARM_ROWS: usize = 256;
 /// What the reading thread sends.
 enum Produced {
     /// Validated rows, in order.
-    Chunk(Vec<Pending>),
+    Chunk(Chunk),
     /// The end of the registry: data rows and the sum of well-formed amounts.
     Done { rows: u64, total: i128 },
     /// The registry is unreadable (`B07`).
@@ -518,10 +538,12 @@ enum Produced {
 }
 
 /// What the reconciling thread hands back to the reading thread, which allocated it, to be
-/// freed there: a chunk's payment ids and the payment records written to the store.
+/// freed there: a chunk's payment ids, the payment records written to the store, and the
+/// chunk's values (their vector is used again for a later chunk).
 struct Spent {
     _ids: Vec<String>,
     _payments: Vec<PaymentRecord>,
+    values: Vec<validate::Value>,
 }
 
 /// Reads, decodes and validates every data row, sending them in chunks (and freeing what
@@ -542,7 +564,13 @@ fn produce<R: io::Read>(
     let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
     let mut n: u64 = 0;
     let mut total: i128 = 0;
-    let mut chunk: Vec<Pending> = Vec::with_capacity(chunk_rows);
+    let width = schema.fields.len();
+    // Values vectors the reconciling thread has handed back, emptied here.
+    let mut free: Vec<Vec<validate::Value>> = Vec::new();
+    let mut chunk = Chunk {
+        rows: Vec::with_capacity(chunk_rows),
+        values: Vec::with_capacity(chunk_rows * width),
+    };
     let mut chunk_bytes = 0usize;
     loop {
         match rr.read_record() {
@@ -578,19 +606,33 @@ fn produce<R: io::Read>(
         total += i128::from(row_amount.unwrap_or(0));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         chunk_bytes += rr.record_bytes() + pid.len();
-        // The row's fields move into the check; their vector is kept for the next row.
-        let checked = validate::check_row_owned(schema, ctx, &mut fields);
-        chunk.push(Pending {
+        // The row's fields move into the check, which appends them to the chunk's values;
+        // their vector is kept for the next row.
+        let start = chunk.values.len();
+        let checked = validate::check_row_into(schema, ctx, &mut fields, &mut chunk.values)
+            .map(|()| start..chunk.values.len());
+        chunk.rows.push(Pending {
             line: n,
             pid,
             amount: row_amount,
             checked,
             slot: Slot::Unresolved,
         });
-        if chunk.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
+        if chunk.rows.len() >= chunk_rows || chunk_bytes >= CHUNK_BYTES {
             chunk_bytes = 0;
-            spent.try_iter().for_each(drop);
-            let mut full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
+            for s in spent.try_iter() {
+                let mut values = s.values;
+                values.clear();
+                free.push(values);
+            }
+            let values = free
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(chunk_rows * width));
+            let next = Chunk {
+                rows: Vec::with_capacity(chunk_rows),
+                values,
+            };
+            let mut full = std::mem::replace(&mut chunk, next);
             find_invoices(&mut full, invoices);
             if tx.send(Produced::Chunk(full)).is_err() {
                 return;
@@ -598,7 +640,7 @@ fn produce<R: io::Read>(
         }
     }
     find_invoices(&mut chunk, invoices);
-    if !chunk.is_empty() && tx.send(Produced::Chunk(chunk)).is_err() {
+    if !chunk.rows.is_empty() && tx.send(Produced::Chunk(chunk)).is_err() {
         return;
     }
     let _ = tx.send(Produced::Done { rows: n, total });
@@ -607,19 +649,20 @@ fn produce<R: io::Read>(
 /// Finds the invoice of every well-formed row of a chunk in the books' table, when they have
 /// one (`invoices`: the table and the invoice number's column), all at once
 /// ([`InvoiceKeys::find_all`]).
-fn find_invoices(chunk: &mut [Pending], invoices: Option<(&InvoiceKeys, usize)>) {
+fn find_invoices(chunk: &mut Chunk, invoices: Option<(&InvoiceKeys, usize)>) {
     let Some((keys, col)) = invoices else {
         return;
     };
     let (rows, nos): (Vec<usize>, Vec<&str>) = chunk
+        .rows
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| Some((i, p.checked.as_ref().ok()?.get(col)?.text())))
+        .filter_map(|(i, p)| Some((i, chunk.values_of(p)?.get(col)?.text())))
         .unzip();
     let mut slots = Vec::with_capacity(nos.len());
     keys.find_all(&nos, &mut slots);
     for (i, slot) in rows.into_iter().zip(slots) {
-        if let Some(p) = chunk.get_mut(i) {
+        if let Some(p) = chunk.rows.get_mut(i) {
             p.slot = slot;
         }
     }
@@ -676,7 +719,7 @@ fn header_differs(fields: &[validate::Text], expected: &[&str], schema: &str) ->
 }
 
 fn settle_chunk<'s>(
-    chunk: &mut Vec<Pending>,
+    chunk: &mut Chunk,
     schema: &'s Schema,
     reconciler: &mut Reconciler,
     books: &mut dyn Books,
@@ -684,9 +727,9 @@ fn settle_chunk<'s>(
     tally: &mut Tally,
 ) -> Result<Vec<String>, PipelineError> {
     let mut invoices = Vec::new();
-    let mut payments = Vec::with_capacity(chunk.len());
-    for p in chunk.iter() {
-        if let Ok(v) = &p.checked {
+    let mut payments = Vec::with_capacity(chunk.rows.len());
+    for p in &chunk.rows {
+        if let Some(v) = chunk.values_of(p) {
             let (inv, pid) = reconciler.keys(v);
             if let Some(i) = inv.filter(|_| p.slot == Slot::Unresolved) {
                 invoices.push(i.to_string());
@@ -697,9 +740,10 @@ fn settle_chunk<'s>(
     let t = std::time::Instant::now();
     books.prefetch(&mut invoices, &mut payments)?;
     tracing::trace!(us = t.elapsed().as_micros() as u64, "prefetch");
-    let slots: Vec<Slot> = chunk.iter().map(|p| p.slot).collect();
-    let mut out = Vec::with_capacity(chunk.len());
-    for (i, p) in chunk.drain(..).enumerate() {
+    let slots: Vec<Slot> = chunk.rows.iter().map(|p| p.slot).collect();
+    let mut out = Vec::with_capacity(chunk.rows.len());
+    let Chunk { rows, values } = chunk;
+    for (i, p) in rows.drain(..).enumerate() {
         if i % WARM_ROWS == 0 {
             books.warm(slots.get(i..).map_or(&[], |s| &s[..s.len().min(WARM_ROWS)]));
         }
@@ -711,8 +755,9 @@ fn settle_chunk<'s>(
                     .map_or("", |f| f.name.as_str());
                 (f.status, fname, f.message)
             }
-            Ok(values) => {
-                let o = reconciler.row(books, p.line, values, p.slot)?;
+            Ok(range) => {
+                let v = values.get_mut(range).unwrap_or_default();
+                let o = reconciler.row(books, p.line, v, p.slot)?;
                 (o.status, "", o.message)
             }
         };
@@ -770,6 +815,7 @@ fn reconcile_all<'s>(
                 let _ = spent.send(Spent {
                     _ids: ids,
                     _payments: books.take_written(),
+                    values: chunk.values,
                 });
                 if let (Some(p), Some(last)) = (
                     job.progress,

@@ -697,7 +697,7 @@ impl Reconciler {
         &mut self,
         books: &mut dyn Books,
         line: u64,
-        mut v: Vec<Value>,
+        v: &mut [Value],
         slot: Slot,
     ) -> Result<Outcome, StoreError> {
         let c = &self.cols;

@@ -93,24 +93,41 @@ pub fn check_row_owned(
     ctx: &Context,
     fields: &mut Vec<Text>,
 ) -> Result<Vec<Value>, Failure> {
+    let mut values = Vec::with_capacity(fields.len());
+    check_row_into(schema, ctx, fields, &mut values).map(|()| values)
+}
+
+/// [`check_row_owned`] appending the row's values, one per field, to `values` (the values of
+/// many rows side by side); on a failure `values` is left as it was.
+pub fn check_row_into(
+    schema: &Schema,
+    ctx: &Context,
+    fields: &mut Vec<Text>,
+    values: &mut Vec<Value>,
+) -> Result<(), Failure> {
     if fields.len() != schema.fields.len() {
+        let found = fields.len();
         fields.clear();
         return Err(Failure {
             status: RowStatus::Invalid,
             field: None,
             message: format!(
-                "row has {} fields, the header has {}",
-                fields.len(),
+                "row has {found} fields, the header has {}",
                 schema.fields.len()
             ),
         });
     }
-    let mut values: Vec<Value> = Vec::with_capacity(fields.len());
+    let start = values.len();
     for (i, (f, owned)) in schema.fields.iter().zip(fields.drain(..)).enumerate() {
-        let value = check_field(f, i, ctx, owned, &values, &[])?;
-        values.push(value);
+        match check_field(f, i, ctx, owned, values.get(start..).unwrap_or(&[]), &[]) {
+            Ok(value) => values.push(value),
+            Err(e) => {
+                values.truncate(start);
+                return Err(e);
+            }
+        }
     }
-    Ok(values)
+    Ok(())
 }
 
 /// Every failing field of a row, in column order (empty when the row is valid), for reports
@@ -265,6 +282,33 @@ mod tests {
     }
 
     const GOOD: &str = "25786018516942;2026-11-21 13:22:10;50122778370060254138;P;31210932040247;Yo'ldoshev Bekzod;204000.00;860;00014;23402000300100001010;purpose";
+
+    #[test]
+    fn a_row_of_the_wrong_width_says_how_many_fields_it_has() {
+        let e = pay("1;2;3").err().map(|f| (f.status, f.field, f.message));
+        assert_eq!(
+            e,
+            Some((
+                RowStatus::Invalid,
+                None,
+                "row has 3 fields, the header has 11".to_string()
+            ))
+        );
+        // Rows side by side: a failing row leaves the values before it as they were.
+        let s = Schemas::built_in().unwrap();
+        let mut values = Vec::new();
+        let mut fields: Vec<Text> = GOOD.split(';').map(Text::from).collect();
+        check_row_into(&s.pay, &ctx(), &mut fields, &mut values).unwrap();
+        assert_eq!((values.len(), fields.len()), (11, 0));
+        let mut bad: Vec<Text> = GOOD
+            .replace(";860;", ";861;")
+            .split(';')
+            .map(Text::from)
+            .collect();
+        assert!(check_row_into(&s.pay, &ctx(), &mut bad, &mut values).is_err());
+        assert_eq!((values.len(), bad.len()), (11, 0));
+        assert_eq!(values, pay(GOOD).unwrap());
+    }
 
     #[test]
     fn every_failure_names_each_bad_field_and_skips_rules_on_a_failed_field() {
