@@ -40,14 +40,15 @@ pub struct InvoiceKeys {
     keys: Vec<u128>,
     types: Vec<u8>,
     /// A radix directory: the numbers from the smallest to the largest are cut into buckets
-    /// of `width` consecutive numbers; `starts[b]` is the position of the first key of bucket
+    /// of `2^shift` consecutive numbers; `starts[b]` is the position of the first key of bucket
     /// `b` (and the last entry is the number of keys). A lookup reads its bucket's bounds and
     /// searches only that bucket: two or three places in memory instead of twenty-four.
     starts: Vec<u32>,
     /// The smallest invoice number (as a digit key).
     lo: u128,
-    /// Numbers per bucket (at least 1).
-    width: u128,
+    /// Numbers per bucket, as a power of two (a shift, not a 128-bit division, finds a
+    /// number's bucket).
+    shift: u32,
 }
 
 /// Lookups [`InvoiceKeys::find_all`] runs side by side.
@@ -129,7 +130,7 @@ impl InvoiceKeys {
         let k = digit_key(no).filter(|k| *k < KEY_LIMIT)?;
         let b = k
             .checked_sub(self.lo)
-            .and_then(|d| d.checked_div(self.width))
+            .and_then(|d| d.checked_shr(self.shift))
             .and_then(|b| usize::try_from(b).ok())?;
         let (&start, &end) = (self.starts.get(b)?, self.starts.get(b.wrapping_add(1))?);
         Some((k, start as usize, end as usize))
@@ -154,14 +155,18 @@ impl InvoiceKeys {
             self.starts = Vec::new();
             return;
         };
-        let buckets = (self.keys.len() / PER_BUCKET).max(1);
-        // `width * buckets > hi - lo`: every number from `lo` to `hi` falls in a bucket.
+        // At most one bucket per `PER_BUCKET` keys: buckets of the smallest power of two of
+        // numbers at least `(hi - lo) / buckets + 1` wide, so that `buckets` of them cover
+        // every number from `lo` to `hi`.
+        let most = (self.keys.len() / PER_BUCKET).max(1);
+        let width = (hi - lo) / most as u128 + 1;
         self.lo = lo;
-        self.width = (hi - lo) / buckets as u128 + 1;
+        self.shift = width.next_power_of_two().trailing_zeros();
+        let buckets = usize::try_from((hi - lo) >> self.shift).map_or(most, |b| b + 1);
         self.starts = Vec::with_capacity(buckets + 1);
         let mut at = 0usize;
         for b in 0..=buckets {
-            let bound = lo + b as u128 * self.width;
+            let bound = lo + ((b as u128) << self.shift);
             // One sweep over the sorted keys for all the buckets.
             while self.keys.get(at).is_some_and(|e| number(e) < bound) {
                 at += 1;
@@ -326,7 +331,7 @@ impl Builder {
                 types: Vec::new(),
                 starts: Vec::new(),
                 lo: 0,
-                width: 1,
+                shift: 0,
             },
             due_paid: Vec::with_capacity(n),
             stored: Vec::with_capacity(n.div_ceil(64)),
