@@ -79,26 +79,14 @@ pub struct Failure {
 
 /// Checks one decoded row. `Ok` holds a value per field.
 pub fn check_row(schema: &Schema, ctx: &Context, fields: &[String]) -> Result<Vec<Value>, Failure> {
-    check_row_owned(
-        schema,
-        ctx,
-        &mut fields.iter().map(|f| Text::from(f.as_str())).collect(),
-    )
+    let mut text: Vec<Text> = fields.iter().map(|f| Text::from(f.as_str())).collect();
+    let mut values = Vec::with_capacity(text.len());
+    check_row_into(schema, ctx, &mut text, &mut values).map(|()| values)
 }
 
-/// [`check_row`] taking the fields' text (it moves into the values); `fields` is left empty,
-/// its memory kept for the next row.
-pub fn check_row_owned(
-    schema: &Schema,
-    ctx: &Context,
-    fields: &mut Vec<Text>,
-) -> Result<Vec<Value>, Failure> {
-    let mut values = Vec::with_capacity(fields.len());
-    check_row_into(schema, ctx, fields, &mut values).map(|()| values)
-}
-
-/// [`check_row_owned`] appending the row's values, one per field, to `values` (the values of
-/// many rows side by side); on a failure `values` is left as it was.
+/// [`check_row`] taking the fields' text, which moves into the values: they are appended, one
+/// per field, to `values` (the values of many rows side by side), and on a failure `values` is
+/// left as it was. `fields` is left empty, its memory kept for the next row.
 pub fn check_row_into(
     schema: &Schema,
     ctx: &Context,
