@@ -155,9 +155,9 @@ impl InvoiceKeys {
             self.starts = Vec::new();
             return;
         };
-        // At most one bucket per `PER_BUCKET` keys: buckets of the smallest power of two of
-        // numbers at least `(hi - lo) / buckets + 1` wide, so that `buckets` of them cover
-        // every number from `lo` to `hi`.
+        // At most `most` buckets, one per `PER_BUCKET` keys: each the smallest power of two of
+        // numbers at least `(hi - lo) / most + 1` wide, so that `most` of them would cover
+        // every number from `lo` to `hi`, and `buckets` (no more than `most`) do.
         let most = (self.keys.len() / PER_BUCKET).max(1);
         let width = (hi - lo) / most as u128 + 1;
         self.lo = lo;
