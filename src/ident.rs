@@ -4,11 +4,18 @@
 
 use chrono::NaiveDate;
 
-fn digits(s: &str, len: usize) -> Option<Vec<u32>> {
-    if s.len() != len || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The digits of a string of exactly `N` ASCII digits, on the stack (these checks run for
+/// every row of a registry; a vector each cost an allocation each).
+fn digits<const N: usize>(s: &str) -> Option<[u32; N]> {
+    let b: &[u8; N] = s.as_bytes().try_into().ok()?;
+    let mut d = [0u32; N];
+    for (out, &c) in d.iter_mut().zip(b) {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        *out = u32::from(c - b'0');
     }
-    Some(s.bytes().map(|b| u32::from(b - b'0')).collect())
+    Some(d)
 }
 
 /// A string of 1 to 36 ASCII digits as a number that keeps its length (leading zeros count):
@@ -43,7 +50,9 @@ pub fn digit_key_bytes(b: &[u8]) -> Option<u128> {
 /// PINFL of an individual: 14 digits; digit 1 is 1–6 (sex and century), digits 2–7 a valid
 /// date DDMMYY in that century, digit 14 the check digit (weights 7,3,1,… mod 10).
 pub fn pinfl_ok(s: &str) -> bool {
-    let Some(d) = digits(s, 14) else { return false };
+    let Some(d) = digits::<14>(s) else {
+        return false;
+    };
     let century = match d[0] {
         1 | 2 => 1800,
         3 | 4 => 1900,
@@ -63,7 +72,7 @@ pub fn pinfl_ok(s: &str) -> bool {
 
 /// TIN of a legal entity: 9 digits, the first 2 or 3.
 pub fn tin_ok(s: &str) -> bool {
-    digits(s, 9).is_some_and(|d| d[0] == 2 || d[0] == 3)
+    digits::<9>(s).is_some_and(|d| d[0] == 2 || d[0] == 3)
 }
 
 /// The party identifier for a payer type: `P` takes a PINFL, `J` a TIN.
@@ -78,16 +87,18 @@ pub fn party_id_ok(payer_type: &str, id: &str) -> bool {
 /// Bank account key: `account` (20 digits) checked against `mfo` (5 digits), digit 9 of the
 /// account being the key.
 pub fn account_key_ok(mfo: &str, account: &str) -> bool {
-    let (Some(m), Some(a)) = (digits(mfo, 5), digits(account, 20)) else {
+    let (Some(m), Some(a)) = (digits::<5>(mfo), digits::<20>(account)) else {
         return false;
     };
-    let s: Vec<u32> = m
-        .iter()
-        .chain(&a[0..8])
-        .chain(&a[9..20])
-        .copied()
-        .chain(std::iter::once(9))
-        .collect();
+    // The key's sequence: the MFO, the account without its key digit, then 9; summed as
+    // products of neighbours.
+    let mut s = [0u32; 25];
+    for (out, v) in s
+        .iter_mut()
+        .zip(m.iter().chain(&a[0..8]).chain(&a[9..20]).chain(&[9]))
+    {
+        *out = *v;
+    }
     let t: u32 = s.windows(2).map(|w| w[0] * w[1]).sum();
     let key = match t % 11 {
         0 => 9,
@@ -152,6 +163,33 @@ mod tests {
             let reference = (!s.is_empty() && s.len() <= 36 && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.bytes().fold(0u128, |a, d| a * 10 + u128::from(d - b'0')) * 64 + s.len() as u128);
             proptest::prop_assert_eq!(digit_key(&s), reference);
+        }
+
+        /// The account key as §5.4 words it, over strings: exactly one key digit of ten is
+        /// right, and [`account_key_ok`] agrees with the wording for any 25 digits.
+        #[test]
+        fn account_keys_agree_with_the_agreements_wording(mfo in "[0-9]{5}", a in "[0-9]{20}") {
+            let s: Vec<u32> = format!("{mfo}{}{}9", &a[0..8], &a[9..20])
+                .chars()
+                .filter_map(|c| c.to_digit(10))
+                .collect();
+            let t: u32 = (0..24).map(|i| s[i] * s[i + 1]).sum();
+            let key = match t % 11 { 0 => 9, 1 => 0, r => 11 - r };
+            let stated = a[8..9].parse::<u32>().ok() == Some(key);
+            proptest::prop_assert_eq!(account_key_ok(&mfo, &a), stated);
+        }
+
+        /// A PINFL's check digit as §5.4 words it, for any 14 digits with a valid date part.
+        #[test]
+        fn pinfl_check_digits_agree_with_the_agreements_wording(
+            first in 1u32..=6, day in 1u32..=28, month in 1u32..=12, yy in 0u32..=99, rest in "[0-9]{7}"
+        ) {
+            let body = format!("{first}{day:02}{month:02}{yy:02}{}", &rest[..6]);
+            let d: Vec<u32> = body.chars().filter_map(|c| c.to_digit(10)).collect();
+            let w = [7, 3, 1];
+            let check = (0..13).map(|i| d[i] * w[i % 3]).sum::<u32>() % 10;
+            let s = format!("{body}{}", &rest[6..]);
+            proptest::prop_assert_eq!(pinfl_ok(&s), rest[6..].parse::<u32>().ok() == Some(check));
         }
     }
 
