@@ -307,6 +307,29 @@ pub fn fault(point: &str) {
     }
 }
 
+/// Holds the process at a named point while `REESTR_PAUSE` is `point:FILE`: creates FILE and
+/// waits until it is removed (at most [`PAUSE_AT_MOST`]). Tests use it to look at the store
+/// from another process while a batch holds its transaction. Points: `validated` (the rows
+/// evaluated, the books writing their last changes), `response-kept` (just before the commit).
+pub fn pause(point: &str) {
+    let Ok(spec) = std::env::var("REESTR_PAUSE") else {
+        return;
+    };
+    let Some((name, file)) = spec.split_once(':') else {
+        return;
+    };
+    if name != point || fs::write(file, point).is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + PAUSE_AT_MOST;
+    while Path::new(file).exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The longest a [`pause`] holds the process.
+const PAUSE_AT_MOST: std::time::Duration = std::time::Duration::from_secs(120);
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -898,6 +921,7 @@ impl Engine {
                         self.evaluate_in(&sp, batch, true, |ev| {
                             // Evaluated; the books may still be writing their last changes.
                             fault("validated");
+                            pause("validated");
                             let (ack, s) = (ev.is_ack(), summary(&ev));
                             keep_response(&sent, &tmp, key, ev).map(|kept| (ack, s, kept))
                         })
@@ -910,6 +934,7 @@ impl Engine {
                 (answer, response)
             };
             fault("response-kept");
+            pause("response-kept");
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
                 "batch evaluated and applied, response kept (not committed)"

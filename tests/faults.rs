@@ -278,3 +278,67 @@ fn dir_size(p: &Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+/// From its rows to its commit, a batch keeps the store locked against every other process: at
+/// the moment its rows are evaluated and at the moment before its commit, another connection
+/// can neither take the write lock nor read anything of the batch; after the commit it reads
+/// all of it. (Closing any descriptor of the store would drop SQLite's locks: ARCHITECTURE.md,
+/// invariants.)
+#[test]
+fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
+    let (invoices, name, bytes) = batch(300);
+    for point in ["validated", "response-kept"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        setup(d, "var", &invoices);
+        std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+        let marker = d.join("paused");
+        let mut child = Command::new(BIN)
+            .current_dir(d)
+            .arg("--config")
+            .arg(d.join("reestr.toml"))
+            .arg("run")
+            .env("REESTR_PAUSE", format!("{point}:{}", marker.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let waited = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(
+                child.try_wait().expect("wait").is_none(),
+                "the run ended before {point}"
+            );
+            assert!(waited.elapsed().as_secs() < 60, "{point} never reached");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let probe = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
+        probe
+            .busy_timeout(std::time::Duration::ZERO)
+            .expect("timeout");
+        let write = probe.execute_batch("BEGIN IMMEDIATE; ROLLBACK;");
+        assert_eq!(
+            write.as_ref().err().and_then(|e| e.sqlite_error_code()),
+            Some(rusqlite::ErrorCode::DatabaseBusy),
+            "at {point} another process got the write lock: {write:?}"
+        );
+        match probe.query_row("SELECT count(*) FROM payments", [], |r| r.get::<_, i64>(0)) {
+            Ok(n) => assert_eq!(n, 0, "at {point} another process saw the batch's payments"),
+            Err(e) => assert_eq!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy),
+                "{e}"
+            ),
+        }
+        std::fs::remove_file(&marker).expect("go on");
+        assert!(child.wait().expect("wait").success(), "the run at {point}");
+        let paid = probe
+            .query_row("SELECT count(*) FROM payments", [], |r| r.get::<_, i64>(0))
+            .expect("read after the commit");
+        assert!(paid > 0, "the batch is applied once committed ({point})");
+        assert_eq!(
+            count(&d.join("var/reestr.db"), "SELECT count(*) FROM deliveries"),
+            1
+        );
+    }
+}
