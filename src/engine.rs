@@ -1040,7 +1040,20 @@ fn keep(
     ext: &str,
     what: &str,
 ) -> Result<(String, PathBuf, Option<fsutil::Stamp>), EngineError> {
-    let copy = fsutil::keep_by_hash(path, dir, ext).map_err(io_at(dir))?;
+    trusted(
+        fsutil::keep_by_hash(path, dir, ext).map_err(io_at(dir))?,
+        path,
+        what,
+    )
+}
+
+/// A kept copy of `path`, its hash in hex, its path and the source's stamp, once a copy that
+/// was already there (not made now) is found to hold the same bytes.
+fn trusted(
+    copy: fsutil::Kept,
+    path: &Path,
+    what: &str,
+) -> Result<(String, PathBuf, Option<fsutil::Stamp>), EngineError> {
     let sha = hex(&copy.sha256);
     if !copy.fresh && hex(&fsutil::sha256_file(&copy.path).map_err(io_at(&copy.path))?) != sha {
         return Err(EngineError::Refused(format!(
@@ -1183,15 +1196,23 @@ impl Engine {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = journal::next_seq(&tx)?;
+        tx.pragma_update(None, "cache_size", -crate::store::SMALL_CACHE_KIB)?;
         let f = File::open(path).map_err(io_at(path))?;
-        // Hashed in the pass that parses it: the file is read once.
-        let mut src = fsutil::HashingReader::new(io::BufReader::with_capacity(256 << 10, f));
+        let before = fsutil::Stamp::of(&f.metadata().map_err(io_at(path))?);
+        let read_began = fsutil::unix_now();
+        // Parsed, hashed and copied for keeping in one pass: the file is read once, and what
+        // is kept is what was loaded.
+        let imports = self.layout.imports();
+        let mut src =
+            fsutil::KeepingReader::new(io::BufReader::with_capacity(256 << 10, f), &imports, "csv")
+                .map_err(io_at(&imports))?;
         let loaded =
             match crate::invoices::load(&tx, &fname, &mut src, &self.cfg.schemas.invoices, seq)? {
                 Ok(l) => l,
                 Err(e) => return Ok(Err(e)),
             };
-        let sha = hex(&src.finish().map_err(io_at(path))?);
+        let copy = src.finish().map_err(io_at(path))?;
+        let sha = hex(&copy.sha256);
         let crate::invoices::Loaded { rows, changed } = loaded;
         let report = ImportReport {
             file: fname.clone(),
@@ -1203,17 +1224,20 @@ impl Engine {
             tx.rollback()?;
             return Ok(Ok(report));
         }
-        // Kept under the hash of the bytes loaded: a copy with other bytes means the export
-        // changed while it was read.
-        let (kept_sha, kept, _) = keep(path, &self.layout.imports(), "csv", "export")?;
-        if kept_sha != sha {
+        // The export must have been one version while it was read: its stamp says so (the
+        // same before and after, and older than the read), or its bytes are hashed again.
+        let after = File::open(path)
+            .and_then(|f| f.metadata())
+            .map(|m| fsutil::Stamp::of(&m));
+        let one_version = after.is_ok_and(|a| fsutil::Stamp::vouches(before, a, read_began))
+            || fsutil::sha256_file(path).map_err(io_at(path))? == copy.sha256;
+        if !one_version {
             return Err(EngineError::Refused(format!(
-                "{} changed while it was read ({} kept as {}); not imported",
-                path.display(),
-                fname,
-                kept.display()
+                "{} changed while it was read; not imported",
+                path.display()
             )));
         }
+        trusted(copy.keep().map_err(io_at(&imports))?, path, "export")?;
         let body = json!({
             "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
             "engine_version": crate::VERSION,

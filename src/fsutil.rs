@@ -167,35 +167,124 @@ pub fn unchanged_since(path: &Path, stamp: Stamp) -> bool {
 /// renamed to its name. Never overwrites: when a file of that name is already there, the
 /// copy is removed.
 pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
-    let tmp = temp_path(&dir.join(format!("incoming.{ext}")));
-    let result = (|| {
-        let mut from = File::open(src)?;
-        let before = Stamp::of(&from.metadata()?);
-        let read_began = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let (sha256, _) = copy_synced(&tmp, &mut from)?;
-        let after = Stamp::of(&from.metadata()?);
-        let source = Stamp::vouches(before, after, read_began).then_some(after);
-        let path = dir.join(format!("{}.{ext}", hex(&sha256)));
+    let mut from = File::open(src)?;
+    let before = Stamp::of(&from.metadata()?);
+    let read_began = unix_now();
+    let mut copy = KeepingReader::new(&mut from, dir, ext)?;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    while copy.read(&mut buf)? != 0 {}
+    let copy = copy.finish()?;
+    let after = Stamp::of(&from.metadata()?);
+    let mut kept = copy.keep()?;
+    kept.source = Stamp::vouches(before, after, read_began).then_some(after);
+    Ok(kept)
+}
+
+/// The time now, in Unix seconds (0 before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A reader that hashes (SHA-256) every byte read through it and copies it to a new temporary
+/// file in a folder, so that a file is parsed, hashed and copied for keeping in one pass
+/// ([`KeepingReader::finish`], then [`Copied::keep`]). A failure to write the copy is a
+/// failure of the read.
+pub struct KeepingReader<R> {
+    inner: R,
+    hash: Sha256,
+    copy: Copied,
+}
+
+/// The synced temporary copy a [`KeepingReader`] made: kept under its hash by
+/// [`Copied::keep`], or removed when dropped.
+pub struct Copied {
+    file: File,
+    tmp: PathBuf,
+    dir: PathBuf,
+    ext: String,
+    /// SHA-256 of the bytes copied (once finished).
+    pub sha256: [u8; 32],
+    /// Length of the bytes copied.
+    pub len: u64,
+    kept: bool,
+}
+
+impl<R: Read> KeepingReader<R> {
+    /// Copies what is read from `inner` to a new temporary file in `dir`, to be kept as
+    /// `<hex>.<ext>`.
+    pub fn new(inner: R, dir: &Path, ext: &str) -> io::Result<Self> {
+        let tmp = temp_path(&dir.join(format!("incoming.{ext}")));
+        let file = create_new(&tmp)?;
+        Ok(Self {
+            inner,
+            hash: Sha256::new(),
+            copy: Copied {
+                file,
+                tmp,
+                dir: dir.to_path_buf(),
+                ext: ext.to_string(),
+                sha256: [0; 32],
+                len: 0,
+                kept: false,
+            },
+        })
+    }
+
+    /// Reads and copies whatever is left, syncs the copy, and hands it over with its hash.
+    pub fn finish(mut self) -> io::Result<Copied> {
+        let mut buf = vec![0u8; COPY_CHUNK];
+        while self.read(&mut buf)? != 0 {}
+        self.copy.file.sync_all()?;
+        self.copy.sha256 = self.hash.finalize().into();
+        Ok(self.copy)
+    }
+
+    /// The reader the bytes come from.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+}
+
+impl<R: Read> Read for KeepingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let bytes = buf.get(..n).unwrap_or_default();
+        self.hash.update(bytes);
+        self.copy.file.write_all(bytes)?;
+        self.copy.len += n as u64;
+        Ok(n)
+    }
+}
+
+impl Copied {
+    /// Renames the copy to `<dir>/<hex>.<ext>` and syncs the folder; when a file of that name
+    /// is already there, it is left as it is (`fresh` false: the caller decides whether to
+    /// trust it) and the copy is removed. Never overwrites.
+    pub fn keep(mut self) -> io::Result<Kept> {
+        let path = self.dir.join(format!("{}.{}", hex(&self.sha256), self.ext));
         let fresh = !path.exists();
         if fresh {
-            fs::rename(&tmp, &path)?;
-            sync_dir(dir)?;
-        } else {
-            fs::remove_file(&tmp)?;
+            fs::rename(&self.tmp, &path)?;
+            self.kept = true;
+            sync_dir(&self.dir)?;
         }
         Ok(Kept {
-            sha256,
+            sha256: self.sha256,
             path,
             fresh,
-            source,
+            source: None,
         })
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
     }
-    result
+}
+
+impl Drop for Copied {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Runs `work` while another thread asks the kernel every `every` to write `file` to disk
@@ -288,6 +377,38 @@ mod tests {
     use super::*;
 
     type Test = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn a_keeping_reader_keeps_every_byte_it_read_under_their_hash() -> Test {
+        let dir = tempfile::tempdir()?;
+        let bytes: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let mut r = KeepingReader::new(&bytes[..], dir.path(), "csv")?;
+        let mut head = [0u8; 1000];
+        r.read_exact(&mut head)?; // the parser stops early: the rest is read by `finish`
+        let copy = r.finish()?;
+        assert_eq!(copy.len, bytes.len() as u64);
+        let kept = copy.keep()?;
+        assert!(kept.fresh);
+        assert_eq!(kept.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+        assert_eq!(fs::read(&kept.path)?, bytes);
+        assert_eq!(
+            kept.path.file_name().and_then(|n| n.to_str()),
+            Some(format!("{}.csv", hex(&kept.sha256)).as_str())
+        );
+        // The same bytes again: the kept file stays as it was, the new copy goes.
+        let again = KeepingReader::new(&bytes[..], dir.path(), "csv")?
+            .finish()?
+            .keep()?;
+        assert!(!again.fresh);
+        // A copy not kept (a refused export) leaves nothing behind.
+        drop(KeepingReader::new(&b"refused"[..], dir.path(), "csv")?.finish()?);
+        drop(KeepingReader::new(&b"abandoned"[..], dir.path(), "csv")?);
+        let names: Vec<_> = fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(names.len(), 1, "{names:?}");
+        Ok(())
+    }
 
     #[test]
     fn a_file_of_the_longest_name_is_written_atomically() -> Test {

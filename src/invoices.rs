@@ -3,12 +3,13 @@
 //! An export with any invalid line is refused whole, naming every bad line and field. Loading
 //! the same export twice changes nothing; payments (and so `paid`) are never touched.
 
+use crate::bind::{BorrowingStatement, Param};
 use crate::charset::Charset;
 use crate::dialect::{DialectError, RecordReader};
 use crate::schema::Schema;
 use crate::validate::{self, Context, Value};
 use chrono::DateTime;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use std::collections::HashSet;
 use std::io::Read;
 
@@ -205,12 +206,18 @@ pub fn load(
     )?;
     let mut rows = 0u64;
     let mut changed = 0u64;
-    let mut stage =
-        conn.prepare_cached("INSERT INTO temp.import_stage VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?;
-    let mut direct = conn.prepare_cached(&format!(
-        "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) {UPSERT}"
-    ))?;
+    // Text is bound in place, not copied by SQLite first ([`crate::bind`]).
+    let mut stage = BorrowingStatement::prepare(
+        conn,
+        "INSERT INTO temp.import_stage VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    )?;
+    let mut direct = BorrowingStatement::prepare(
+        conn,
+        &format!(
+            "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) {UPSERT}"
+        ),
+    )?;
     // Rows in ascending invoice number order (the usual export) are upserted as they come;
     // from the first row out of order on, the rest is staged and upserted sorted at the end.
     // Each row's upsert is independent of the others, so the result is the same either way.
@@ -244,10 +251,21 @@ pub fn load(
                     let in_order = last
                         .as_ref()
                         .is_some_and(|l| rows == 1 || v(0) > l.as_str());
-                    let (a, b, c, d, e, f, g, h) = (v(0), v(1), v(2), v(3), v(4), v(5), v(7), v(8));
-                    let values = params![a, b, c, d, e, f, r.amount_due, g, h, import_seq];
+                    let a = v(0);
+                    let values = [
+                        Param::Text(a),
+                        Param::Text(v(1)),
+                        Param::Text(v(2)),
+                        Param::Text(v(3)),
+                        Param::Text(v(4)),
+                        Param::Text(v(5)),
+                        Param::Int(r.amount_due),
+                        Param::Text(v(7)),
+                        Param::Text(v(8)),
+                        Param::Int(import_seq),
+                    ];
                     if in_order {
-                        changed += direct.execute(values)? as u64;
+                        changed += direct.execute(&values)?;
                         if let Some(l) = last.as_mut() {
                             l.clear();
                             l.push_str(a); // no allocation per row
