@@ -147,6 +147,35 @@ pub struct Store {
     pub conn: Connection,
 }
 
+/// A scratch store in a temporary file ([`Store::scratch`]), removed when dropped.
+pub struct Scratch {
+    store: Option<Store>,
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    /// The store (always there once [`Store::scratch`] returned it).
+    pub fn store(&mut self) -> Result<&mut Store, StoreError> {
+        self.store.as_mut().ok_or_else(|| StoreError::Refused {
+            path: self.path.display().to_string(),
+            message: "the scratch store is closed".into(),
+        })
+    }
+
+    /// Its file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Closed before its file goes.
+        drop(self.store.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store file; refuses a newer or foreign store.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -254,7 +283,42 @@ impl Store {
         Ok(Self { conn })
     }
 
-    /// A scratch store in memory (replay, check).
+    /// A scratch store in a file of its own in the system's temporary folder (`TMPDIR`),
+    /// removed when dropped: `replay` and `audit verify` rebuild the books there. Its page cache
+    /// is bounded ([`SMALL_CACHE_KIB`]: the exports are loaded, and the books compared, in key
+    /// order), so their memory does not grow with the books (the file
+    /// does); it never syncs, and keeps its rollback journal in memory (what a transaction
+    /// changes of pages that were there before it; new pages need none).
+    ///
+    /// The file is created here, new and readable by its owner only, before SQLite opens it:
+    /// a file of that name planted beforehand is an error, not a store another user can read.
+    pub fn scratch() -> Result<Scratch, StoreError> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "reestr-scratch-{}-{n}-{nanos}.db",
+            std::process::id()
+        ));
+        let io = |e: std::io::Error| StoreError::Refused {
+            path: path.display().to_string(),
+            message: format!("cannot be created for a scratch store: {e}"),
+        };
+        crate::fsutil::create_new(&path).map_err(io)?;
+        // From here on the file is removed when `scratch` is dropped, whatever fails.
+        let mut scratch = Scratch { store: None, path };
+        let conn = Connection::open(&scratch.path)?;
+        conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
+        conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB)?;
+        let store = Self { conn };
+        store.init_tables()?;
+        scratch.store = Some(store);
+        Ok(scratch)
+    }
+
+    /// A scratch store in memory (tests).
     pub fn in_memory() -> Result<Self, StoreError> {
         let s = Self {
             conn: Connection::open_in_memory()?,
@@ -823,6 +887,31 @@ mod tests {
             .expect("read");
         let want: Vec<(String, i64)> = want.into_iter().map(|(n, p, _)| (n, p)).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_scratch_store_is_a_private_file_removed_when_dropped() -> Result<(), StoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut scratch = Store::scratch()?;
+        let path = scratch.path().to_path_buf();
+        scratch
+            .store()?
+            .conn
+            .execute("INSERT INTO meta(key, value) VALUES ('scratch', 'yes')", [])?;
+        let meta = std::fs::metadata(&path).map_err(|e| StoreError::Refused {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(path.starts_with(std::env::temp_dir()));
+        let journal: String = scratch
+            .store()?
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(journal, "memory");
+        drop(scratch);
+        assert!(!path.exists(), "removed when dropped");
+        Ok(())
     }
 
     #[test]
