@@ -1,6 +1,6 @@
 //! A prepared SQLite statement whose text parameters SQLite reads where they are, instead of
-//! copying each one first: the crate's one use of `unsafe`, for the statement that writes a
-//! batch's payments.
+//! copying each one first: the crate's one use of `unsafe`, for the statements that write a
+//! batch's payments and balances and an export's invoices.
 //!
 //! `rusqlite` binds text with `SQLITE_TRANSIENT`, so SQLite allocates and copies every text
 //! parameter before the statement runs, and frees the copy at the next binding. For the
