@@ -236,8 +236,10 @@ impl Store {
             "PRAGMA journal_mode=DELETE; PRAGMA synchronous=EXTRA; PRAGMA foreign_keys=ON;",
         )?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-        let s = Self { conn };
+        let mut s = Self { conn };
         s.init_tables()?;
+        // From here on this connection writes: it waits for readers as long as they read.
+        s.conn.busy_handler(Some(wait_for_readers))?;
         Ok(s)
     }
 
@@ -490,6 +492,34 @@ fn touch_text(payments: &[PaymentRecord]) {
 
 /// How long a reader (`status`) waits for a batch that holds the store's write lock.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a writing connection (a batch's commit, an import) waits for other processes that
+/// read the store (`audit verify`, `status`, `sqlite3`): with a rollback journal the commit
+/// needs the store to itself, and one statement of `audit verify` reads every invoice, which
+/// takes many seconds on a large store. A reader delays a batch; it does not undo it.
+pub const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Pause between two tries of a lock by a writing connection ([`wait_for_readers`]).
+const COMMIT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The busy handler of a writing connection: `tries` is how often the lock was refused so
+/// far. Waits [`COMMIT_RETRY`] and tries again, up to [`COMMIT_WAIT`] in all; says once,
+/// after 5 s, what it waits for.
+fn wait_for_readers(tries: i32) -> bool {
+    let retry_ms = COMMIT_RETRY.as_millis().max(1);
+    let tries = u128::try_from(tries).unwrap_or(0);
+    if tries * retry_ms == 5_000 {
+        tracing::warn!(
+            up_to_s = COMMIT_WAIT.as_secs(),
+            "another process is reading the store (audit verify, status, sqlite3?): waiting for it to finish"
+        );
+    }
+    if tries * retry_ms >= COMMIT_WAIT.as_millis() {
+        return false;
+    }
+    std::thread::sleep(COMMIT_RETRY);
+    true
+}
 
 /// New balance rows inserted by one statement ([`Ledger::set_paid_all`]).
 pub const NEW_BALANCES_PER_STATEMENT: usize = 128;

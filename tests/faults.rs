@@ -342,3 +342,62 @@ fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
         );
     }
 }
+
+/// A process that reads the store when a batch is about to commit (`audit verify` reads every
+/// invoice in one statement, many seconds on a large store) delays the commit; it does not
+/// undo the batch. Held here for 12 s, longer than a reader waits for a batch (10 s).
+#[test]
+fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
+    let (invoices, name, bytes) = batch(200);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    setup(d, "var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    let marker = d.join("paused");
+    let child = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .arg("run")
+        .env(
+            "REESTR_PAUSE",
+            format!("response-kept:{}", marker.display()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let waited = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            waited.elapsed().as_secs() < 60,
+            "the batch never got to its commit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A read transaction: the store's shared lock, held until it ends.
+    let reader = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
+    reader.execute_batch("BEGIN").expect("begin");
+    let before: i64 = reader
+        .query_row("SELECT count(*) FROM payments", [], |r| r.get(0))
+        .expect("read while the batch waits");
+    assert_eq!(before, 0);
+    std::fs::remove_file(&marker).expect("go on");
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    reader.execute_batch("COMMIT").expect("end the read");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the run failed: {err}");
+    assert!(
+        err.contains("another process is reading the store"),
+        "the run says what it waits for: {err}"
+    );
+    let paid: i64 = reader
+        .query_row("SELECT count(*) FROM payments", [], |r| r.get(0))
+        .expect("read after the commit");
+    assert!(paid > 0, "the batch is applied");
+    assert!(
+        d.join("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")
+            .exists()
+    );
+}
