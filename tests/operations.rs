@@ -79,10 +79,23 @@ fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Imports `text` as the export `name`, which must be refused; returns why.
 fn refused_export(rx: &mut Rx, name: &str, text: &str) -> reestr::invoices::ExportError {
     let p = write_export(rx.dir.path(), name, text);
-    rx.engine
+    let why = rx
+        .engine
         .import_invoices(&p)
         .expect("runs")
-        .expect_err("refused")
+        .expect_err("refused");
+    // The copy made for keeping while the export was read is gone with the refusal.
+    let imports = rx.dir.path().join("var/imports");
+    assert!(imports.is_dir(), "{imports:?}");
+    let left: Vec<String> = list(&imports)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a refused export left {left:?} in {imports:?}"
+    );
+    why
 }
 
 /// A receiver that has loaded an export of these invoices.
