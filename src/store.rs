@@ -288,9 +288,9 @@ impl Store {
     /// A scratch store in a file of its own in the system's temporary folder (`TMPDIR`),
     /// removed when dropped: `replay` and `audit verify` rebuild the books there. Its page cache
     /// is bounded ([`SMALL_CACHE_KIB`]: the exports are loaded, and the books compared, in key
-    /// order), so their memory does not grow with the books (the file
-    /// does); it never syncs, and keeps its rollback journal in memory (what a transaction
-    /// changes of pages that were there before it; new pages need none).
+    /// order), so their memory does not grow with the books (the file does); it never syncs,
+    /// and keeps its rollback journal in memory (what a transaction changes of pages that were
+    /// there before it; new pages need none).
     ///
     /// The file is created here, new and readable by its owner only, before SQLite opens it:
     /// a file of that name planted beforehand is an error, not a store another user can read.
