@@ -279,6 +279,32 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
+/// Starts `reestr run` in `d`, held at `point` (`REESTR_PAUSE`), and waits until it is there:
+/// the process, and the file to remove to let it go on.
+fn run_paused_at(d: &Path, point: &str) -> (std::process::Child, std::path::PathBuf) {
+    let marker = d.join("paused");
+    let mut child = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .arg("run")
+        .env("REESTR_PAUSE", format!("{point}:{}", marker.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let waited = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before {point}"
+        );
+        assert!(waited.elapsed().as_secs() < 60, "{point} never reached");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, marker)
+}
+
 /// From its rows to its commit, a batch keeps the store locked against every other process: at
 /// the moment its rows are evaluated and at the moment before its commit, another connection
 /// can neither take the write lock nor read anything of the batch; after the commit it reads
@@ -292,26 +318,7 @@ fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
         let d = dir.path();
         setup(d, "var", &invoices);
         std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
-        let marker = d.join("paused");
-        let mut child = Command::new(BIN)
-            .current_dir(d)
-            .arg("--config")
-            .arg(d.join("reestr.toml"))
-            .arg("run")
-            .env("REESTR_PAUSE", format!("{point}:{}", marker.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let waited = std::time::Instant::now();
-        while !marker.exists() {
-            assert!(
-                child.try_wait().expect("wait").is_none(),
-                "the run ended before {point}"
-            );
-            assert!(waited.elapsed().as_secs() < 60, "{point} never reached");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let (child, marker) = run_paused_at(d, point);
         let probe = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
         probe
             .busy_timeout(std::time::Duration::ZERO)
@@ -331,7 +338,12 @@ fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
             ),
         }
         std::fs::remove_file(&marker).expect("go on");
-        assert!(child.wait().expect("wait").success(), "the run at {point}");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "the run at {point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let paid = probe
             .query_row("SELECT count(*) FROM payments", [], |r| r.get::<_, i64>(0))
             .expect("read after the commit");
@@ -353,28 +365,7 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
     let d = dir.path();
     setup(d, "var", &invoices);
     std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
-    let marker = d.join("paused");
-    let child = Command::new(BIN)
-        .current_dir(d)
-        .arg("--config")
-        .arg(d.join("reestr.toml"))
-        .arg("run")
-        .env(
-            "REESTR_PAUSE",
-            format!("response-kept:{}", marker.display()),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let waited = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(
-            waited.elapsed().as_secs() < 60,
-            "the batch never got to its commit"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (child, marker) = run_paused_at(d, "response-kept");
     // A read transaction: the store's shared lock, held until it ends.
     let reader = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
     reader.execute_batch("BEGIN").expect("begin");
