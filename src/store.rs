@@ -293,22 +293,28 @@ impl Store {
     /// there before it; new pages need none).
     ///
     /// The file is created here, new and readable by its owner only, before SQLite opens it:
-    /// a file of that name planted beforehand is an error, not a store another user can read.
+    /// a file of that name planted beforehand is passed over, never a store another user can
+    /// read.
     pub fn scratch() -> Result<Scratch, StoreError> {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "reestr-scratch-{}-{n}-{nanos}.db",
-            std::process::id()
-        ));
-        let io = |e: std::io::Error| StoreError::Refused {
-            path: path.display().to_string(),
-            message: format!("cannot be created for a scratch store: {e}"),
+        // A hidden temporary name of this process (`fsutil::temp_path`); a file left under
+        // that name by an earlier process of the same id is passed over, never opened.
+        let name = std::env::temp_dir().join("reestr-scratch.db");
+        let mut tries = 0;
+        let path = loop {
+            let path = crate::fsutil::temp_path(&name);
+            match crate::fsutil::create_new(&path) {
+                Ok(_) => break path,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => {
+                    tries += 1;
+                }
+                Err(e) => {
+                    return Err(StoreError::Refused {
+                        path: path.display().to_string(),
+                        message: format!("cannot be created for a scratch store: {e}"),
+                    });
+                }
+            }
         };
-        crate::fsutil::create_new(&path).map_err(io)?;
         // From here on the file is removed when `scratch` is dropped, whatever fails.
         let mut scratch = Scratch { store: None, path };
         let conn = Connection::open(&scratch.path)?;
