@@ -240,11 +240,6 @@ impl<R: Read> KeepingReader<R> {
         self.copy.sha256 = self.hash.finalize().into();
         Ok(self.copy)
     }
-
-    /// The reader the bytes come from.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
 }
 
 impl<R: Read> Read for KeepingReader<R> {

@@ -12,33 +12,12 @@ use rusqlite::Connection;
 use std::collections::HashSet;
 use std::io::Read;
 
-/// One invoice of an export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceRow {
-    /// Values in schema order, as text (amounts in tiyin as decimal text).
-    pub values: Vec<String>,
-    /// `amount_due` in tiyin.
-    pub amount_due: i64,
-}
-
 /// Why an export is refused: every problem found, one per line.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", problems.join("\n"))]
 pub struct ExportError {
     /// Problems, each naming the file, line and field.
     pub problems: Vec<String>,
-}
-
-/// Reads and validates a whole export. `file` names it in messages.
-pub fn parse(file: &str, src: impl Read, schema: &Schema) -> Result<Vec<InvoiceRow>, ExportError> {
-    let mut out = Vec::new();
-    each_row(file, src, schema, |values, amount_due| {
-        out.push(InvoiceRow {
-            values: values.to_vec(),
-            amount_due,
-        });
-    })?;
-    Ok(out)
 }
 
 /// Reads and validates a whole export, handing every valid row to `visit` in file order: its
