@@ -1214,8 +1214,7 @@ impl Engine {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = journal::next_seq(&tx)?;
         let f = File::open(path).map_err(io_at(path))?;
-        let before = fsutil::Stamp::of(&f.metadata().map_err(io_at(path))?);
-        let read_began = fsutil::unix_now();
+        let start = fsutil::ReadStart::of(&f).map_err(io_at(path))?;
         // Parsed, hashed and copied for keeping in one pass: the file is read once, and what
         // is kept is what was loaded.
         let imports = self.layout.imports();
@@ -1245,7 +1244,7 @@ impl Engine {
         let after = File::open(path)
             .and_then(|f| f.metadata())
             .map(|m| fsutil::Stamp::of(&m));
-        let one_version = after.is_ok_and(|a| fsutil::Stamp::vouches(before, a, read_began))
+        let one_version = after.is_ok_and(|a| start.vouched(a).is_some())
             || fsutil::sha256_file(path).map_err(io_at(path))? == copy.sha256;
         if !one_version {
             return Err(EngineError::Refused(format!(

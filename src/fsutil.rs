@@ -168,23 +168,39 @@ pub fn unchanged_since(path: &Path, stamp: Stamp) -> bool {
 /// copy is removed.
 pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
     let mut from = File::open(src)?;
-    let before = Stamp::of(&from.metadata()?);
-    let read_began = unix_now();
+    let start = ReadStart::of(&from)?;
     let mut copy = KeepingReader::new(&mut from, dir, ext)?;
     let mut buf = vec![0u8; COPY_CHUNK];
     while copy.read(&mut buf)? != 0 {}
     let copy = copy.finish()?;
-    let after = Stamp::of(&from.metadata()?);
     let mut kept = copy.keep()?;
-    kept.source = Stamp::vouches(before, after, read_began).then_some(after);
+    kept.source = start.vouched(Stamp::of(&from.metadata()?));
     Ok(kept)
 }
 
-/// The time now, in Unix seconds (0 before 1970).
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+/// A file's stamp when a read of it began, and when that was: what judges, once the read has
+/// ended, whether it saw one version of the file ([`Stamp::vouches`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadStart {
+    before: Stamp,
+    began: i64,
+}
+
+impl ReadStart {
+    /// Taken just before `file` is read.
+    pub fn of(file: &File) -> io::Result<Self> {
+        let before = Stamp::of(&file.metadata()?);
+        let began = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Ok(Self { before, began })
+    }
+
+    /// The stamp that names the version read, when `after` (the file's stamp once the read
+    /// ended) vouches for it.
+    pub fn vouched(&self, after: Stamp) -> Option<Stamp> {
+        Stamp::vouches(self.before, after, self.began).then_some(after)
+    }
 }
 
 /// A reader that hashes (SHA-256) every byte read through it and copies it to a new temporary
