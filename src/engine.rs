@@ -1190,13 +1190,9 @@ impl Engine {
         // Rows in ascending order append at the right edge of the table: a small page cache
         // serves them, and its dirty pages are written while the load runs (bench/RESULTS.md,
         // round 9). The store's usual cache is back afterwards, whatever happened.
-        self.store
-            .conn
-            .pragma_update(None, "cache_size", -crate::store::SMALL_CACHE_KIB)?;
+        self.store.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
         let imported = self.import_with_small_cache(path);
-        self.store
-            .conn
-            .pragma_update(None, "cache_size", -crate::store::CACHE_KIB)?;
+        usual_cache_back(&self.store);
         imported
     }
 
@@ -1407,7 +1403,7 @@ impl Engine {
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         // The books rebuilt in a file of their own: memory does not grow with them.
         let mut scratch_file = Store::scratch()?;
-        let scratch = scratch_file.store()?;
+        let scratch = &mut scratch_file.store;
         self.rebuild_before(scratch, seq)?;
         let tmp = std::env::temp_dir();
         let tx = scratch.conn.transaction()?;
@@ -1482,7 +1478,7 @@ impl Engine {
             |r| r.get(0),
         )?;
         let mut scratch_file = Store::scratch()?;
-        let scratch = scratch_file.store()?;
+        let scratch = &mut scratch_file.store;
         if let Err(e) = self.load_kept_exports(scratch, loaded.saturating_add(1)) {
             return Ok(vec![format!(
                 "invoices not checked against the kept exports: {e}"
@@ -1584,9 +1580,13 @@ impl Engine {
     pub fn audit(&self) -> Result<(Vec<String>, i64), EngineError> {
         // The audit reads the store in key order, table after table: a small page cache
         // serves it.
-        self.store
-            .conn
-            .pragma_update(None, "cache_size", -crate::store::SMALL_CACHE_KIB)?;
+        self.store.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
+        let audited = self.audit_with_small_cache();
+        usual_cache_back(&self.store);
+        audited
+    }
+
+    fn audit_with_small_cache(&self) -> Result<(Vec<String>, i64), EngineError> {
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root)?;
         match self.invoices_against_exports() {
             Ok(found) => problems.extend(found),
@@ -1602,6 +1602,15 @@ impl Engine {
             ));
         }
         Ok((problems, n))
+    }
+}
+
+/// Gives the store its usual page cache back after work that ran with a small one. A failure
+/// costs speed only, so it is logged, never put in place of the work's own result (an import
+/// already committed, say).
+fn usual_cache_back(store: &Store) {
+    if let Err(e) = store.set_cache_kib(crate::store::CACHE_KIB) {
+        tracing::warn!(error = %e, "the store's page cache was not set back to its usual size");
     }
 }
 

@@ -149,19 +149,12 @@ pub struct Store {
 
 /// A scratch store in a temporary file ([`Store::scratch`]), removed when dropped.
 pub struct Scratch {
-    store: Option<Store>,
+    /// The store.
+    pub store: Store,
     path: std::path::PathBuf,
 }
 
 impl Scratch {
-    /// The store (always there once [`Store::scratch`] returned it).
-    pub fn store(&mut self) -> Result<&mut Store, StoreError> {
-        self.store.as_mut().ok_or_else(|| StoreError::Refused {
-            path: self.path.display().to_string(),
-            message: "the scratch store is closed".into(),
-        })
-    }
-
     /// Its file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -170,8 +163,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Closed before its file goes.
-        drop(self.store.take());
+        // The connection, closed just after, needs no name: its journal is in memory.
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -315,15 +307,21 @@ impl Store {
                 }
             }
         };
-        // From here on the file is removed when `scratch` is dropped, whatever fails.
-        let mut scratch = Scratch { store: None, path };
-        let conn = Connection::open(&scratch.path)?;
-        conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
-        conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB)?;
-        let store = Self { conn };
-        store.init_tables()?;
-        scratch.store = Some(store);
-        Ok(scratch)
+        let opened = (|| {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
+            conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB)?;
+            let store = Self { conn };
+            store.init_tables()?;
+            Ok(store)
+        })();
+        match opened {
+            Ok(store) => Ok(Scratch { store, path }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     }
 
     /// A scratch store in memory (tests).
@@ -390,6 +388,12 @@ impl Store {
             );
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the connection's page cache, KiB ([`CACHE_KIB`] as opened).
+    pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -kib)?;
         Ok(())
     }
 
@@ -928,10 +932,10 @@ mod tests {
     #[test]
     fn a_scratch_store_is_a_private_file_removed_when_dropped() -> Result<(), StoreError> {
         use std::os::unix::fs::PermissionsExt;
-        let mut scratch = Store::scratch()?;
+        let scratch = Store::scratch()?;
         let path = scratch.path().to_path_buf();
         scratch
-            .store()?
+            .store
             .conn
             .execute("INSERT INTO meta(key, value) VALUES ('scratch', 'yes')", [])?;
         let meta = std::fs::metadata(&path).map_err(|e| StoreError::Refused {
@@ -941,7 +945,7 @@ mod tests {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert!(path.starts_with(std::env::temp_dir()));
         let journal: String = scratch
-            .store()?
+            .store
             .conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         assert_eq!(journal, "memory");
