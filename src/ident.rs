@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 
-/// The digits of a string of exactly `N` ASCII digits, on the stack (these checks run for
-/// every row of a registry; a vector each cost an allocation each).
+/// The digits of a string of exactly `N` ASCII digits, on the stack: these checks run for
+/// every row of a registry, where a vector of digits cost an allocation.
 fn digits<const N: usize>(s: &str) -> Option<[u32; N]> {
     let b: &[u8; N] = s.as_bytes().try_into().ok()?;
     let mut d = [0u32; N];
