@@ -1402,9 +1402,8 @@ impl Engine {
         }
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         // The books rebuilt in a file of their own: memory does not grow with them.
-        let mut scratch_file = Store::scratch()?;
-        let scratch = &mut scratch_file.store;
-        self.rebuild_before(scratch, seq)?;
+        let mut scratch = Store::scratch()?;
+        self.rebuild_before(&mut scratch, seq)?;
         let tmp = std::env::temp_dir();
         let tx = scratch.conn.transaction()?;
         let key = policy.key.as_ref();
@@ -1477,9 +1476,8 @@ impl Engine {
             [],
             |r| r.get(0),
         )?;
-        let mut scratch_file = Store::scratch()?;
-        let scratch = &mut scratch_file.store;
-        if let Err(e) = self.load_kept_exports(scratch, loaded.saturating_add(1)) {
+        let mut scratch = Store::scratch()?;
+        if let Err(e) = self.load_kept_exports(&mut scratch, loaded.saturating_add(1)) {
             return Ok(vec![format!(
                 "invoices not checked against the kept exports: {e}"
             )]);

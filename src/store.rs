@@ -147,27 +147,6 @@ pub struct Store {
     pub conn: Connection,
 }
 
-/// A scratch store in a temporary file ([`Store::scratch`]), removed when dropped.
-pub struct Scratch {
-    /// The store.
-    pub store: Store,
-    path: std::path::PathBuf,
-}
-
-impl Scratch {
-    /// Its file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // The connection, closed just after, needs no name: its journal is in memory.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 impl Store {
     /// Opens (creating if needed) the store file; refuses a newer or foreign store.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -277,51 +256,25 @@ impl Store {
         Ok(Self { conn })
     }
 
-    /// A scratch store in a file of its own in the system's temporary folder (`TMPDIR`),
-    /// removed when dropped: `replay` and `audit verify` rebuild the books there. Its page cache
-    /// is bounded ([`SMALL_CACHE_KIB`]: the exports are loaded, and the books compared, in key
-    /// order), so their memory does not grow with the books (the file does); it never syncs,
-    /// and keeps its rollback journal in memory (what a transaction changes of pages that were
-    /// there before it; new pages need none).
+    /// A scratch store: SQLite's private temporary database (opened under an empty name), in
+    /// which `replay` and `audit verify` rebuild the books. Its page cache is bounded
+    /// ([`SMALL_CACHE_KIB`]: the exports are loaded, and the books compared, in key order), so
+    /// their memory does not grow with the books: what does not fit spills to a file. It never
+    /// syncs, and keeps its rollback journal in memory (what a transaction changes of pages that
+    /// were there before it; new pages need none).
     ///
-    /// The file is created here, new and readable by its owner only, before SQLite opens it:
-    /// a file of that name planted beforehand is passed over, never a store another user can
-    /// read.
-    pub fn scratch() -> Result<Scratch, StoreError> {
-        // A hidden temporary name of this process (`fsutil::temp_path`); a file left under
-        // that name by an earlier process of the same id is passed over, never opened.
-        let name = std::env::temp_dir().join("reestr-scratch.db");
-        let mut tries = 0;
-        let path = loop {
-            let path = crate::fsutil::temp_path(&name);
-            match crate::fsutil::create_new(&path) {
-                Ok(_) => break path,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => {
-                    tries += 1;
-                }
-                Err(e) => {
-                    return Err(StoreError::Refused {
-                        path: path.display().to_string(),
-                        message: format!("cannot be created for a scratch store: {e}"),
-                    });
-                }
-            }
-        };
-        let opened = (|| {
-            let conn = Connection::open(&path)?;
-            conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
-            conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB)?;
-            let store = Self { conn };
-            store.init_tables()?;
-            Ok(store)
-        })();
-        match opened {
-            Ok(store) => Ok(Scratch { store, path }),
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                Err(e)
-            }
-        }
+    /// The file, made only once the cache spills, is in the first writable folder of
+    /// `SQLITE_TMPDIR`, `TMPDIR`, `/var/tmp`, `/usr/tmp`, `/tmp`. SQLite creates it under a
+    /// random name, new (`O_EXCL`, `O_NOFOLLOW`) and readable by its owner only (0600), and
+    /// unlinks it as soon as it is open: no other process can open it by name, and nothing is
+    /// left behind when the command ends, even by a crash or a kill.
+    pub fn scratch() -> Result<Self, StoreError> {
+        let conn = Connection::open("")?;
+        conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
+        conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB)?;
+        let store = Self { conn };
+        store.init_tables()?;
+        Ok(store)
     }
 
     /// A scratch store in memory (tests).
@@ -337,6 +290,11 @@ impl Store {
         // Takes effect only when the file is new (an existing store keeps its page size):
         // 16 KiB pages write a large batch with a quarter of the page writes (bench/RESULTS.md).
         self.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+        // A new page size rebuilds the page cache with as many pages as the old size gave (a
+        // cache of 16 MiB in 4 KiB pages became 64 MiB in 16 KiB pages): the cache's size,
+        // set in KiB before, is set again.
+        let kib: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        self.conn.pragma_update(None, "cache_size", kib)?;
         self.conn.execute_batch(DDL)?;
         self.conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1), ('engine_version', ?2)",
@@ -929,28 +887,96 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Set in the child process of [`a_scratch_store_spills_to_a_file_no_one_can_open`]: the
+    /// folder it takes for its temporary files.
+    const SCRATCH_PROBE: &str = "REESTR_TEST_SCRATCH_PROBE";
+
+    /// What a scratch store outgrows its cache into: a file in the temporary folder, unlinked
+    /// while open, so no process can open it by name and a killed process leaves nothing.
+    /// The test binary runs itself as the process that fills a scratch store, then kills it.
     #[test]
-    fn a_scratch_store_is_a_private_file_removed_when_dropped() -> Result<(), StoreError> {
-        use std::os::unix::fs::PermissionsExt;
-        let scratch = Store::scratch()?;
-        let path = scratch.path().to_path_buf();
-        scratch
-            .store
-            .conn
-            .execute("INSERT INTO meta(key, value) VALUES ('scratch', 'yes')", [])?;
-        let meta = std::fs::metadata(&path).map_err(|e| StoreError::Refused {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert!(path.starts_with(std::env::temp_dir()));
-        let journal: String = scratch
-            .store
-            .conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-        assert_eq!(journal, "memory");
-        drop(scratch);
-        assert!(!path.exists(), "removed when dropped");
+    fn a_scratch_store_spills_to_a_file_no_one_can_open() -> Result<(), Box<dyn std::error::Error>>
+    {
+        use std::io::{BufRead, Write};
+        if let Some(dir) = std::env::var_os(SCRATCH_PROBE) {
+            // The child: fill a scratch store past its cache, say where its pages went, wait.
+            let dir = std::path::PathBuf::from(dir);
+            let store = Store::scratch()?;
+            store.conn.execute_batch(
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 50000)
+                 INSERT INTO meta(key, value) SELECT 'k' || i, hex(randomblob(500)) FROM c;",
+            )?;
+            let mut spilled = Vec::new();
+            for fd in std::fs::read_dir("/proc/self/fd")? {
+                let fd = fd?.path();
+                let Ok(target) = std::fs::read_link(&fd) else {
+                    continue;
+                };
+                if target.starts_with(&dir) {
+                    // The descriptor still reaches the unlinked file.
+                    let size = std::fs::metadata(&fd)?.len();
+                    spilled.push(format!("{} {size}", target.display()));
+                }
+            }
+            let left: Vec<_> = std::fs::read_dir(&dir)?.collect();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "files by name in the folder: {}", left.len())?;
+            for s in spilled {
+                writeln!(out, "open: {s}")?;
+            }
+            writeln!(out, "done")?;
+            out.flush()?;
+            drop(out);
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::process::exit(0);
+        }
+        let dir = tempfile::tempdir()?;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "store::tests::a_scratch_store_spills_to_a_file_no_one_can_open",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(SCRATCH_PROBE, dir.path())
+            .env("SQLITE_TMPDIR", dir.path())
+            .env("TMPDIR", dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut report = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            for line in std::io::BufReader::new(out).lines() {
+                let line = line?;
+                let done = line == "done";
+                report.push(line);
+                if done {
+                    break;
+                }
+            }
+        }
+        child.kill()?;
+        child.wait()?;
+        let report = report.join("\n");
+        assert!(
+            report.contains("files by name in the folder: 0\n"),
+            "{report}"
+        );
+        // One open file, unlinked, holding the pages that did not fit the cache (the store
+        // holds about 50 MiB; its cache is 16 MiB).
+        let open: Vec<&str> = report.lines().filter(|l| l.starts_with("open: ")).collect();
+        assert_eq!(open.len(), 1, "{report}");
+        let size: u64 = open
+            .first()
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(open.iter().all(|l| l.contains(" (deleted) ")), "{report}");
+        assert!(size > 32 << 20, "{report}");
+        assert_eq!(
+            std::fs::read_dir(dir.path())?.count(),
+            0,
+            "nothing left after the kill"
+        );
         Ok(())
     }
 
