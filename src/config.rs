@@ -189,6 +189,25 @@ pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
     Key::parse(&text).ok_or_else(|| err("does not hold 64 hex digits".into()))
 }
 
+/// The key an "unknown field" error of the TOML parser names.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.split_once("unknown field `")?.1;
+    Some(rest.split_once('`')?.0)
+}
+
+/// Whether `key` is a setting of the top level. The parser itself is asked, with `key` alone
+/// at the top level: it is refused as unknown only if the top level has no such setting (any
+/// other refusal is about its value, or the settings missing). So no list of settings is kept
+/// by hand.
+fn is_top_level(key: &str) -> bool {
+    let mut probe = toml::Table::new();
+    probe.insert(key.to_owned(), toml::Value::Integer(0));
+    match toml::Value::Table(probe).try_into::<Raw>() {
+        Ok(_) => true,
+        Err(e) => !e.to_string().contains(&format!("unknown field `{key}`")),
+    }
+}
+
 impl Config {
     /// Loads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -210,24 +229,7 @@ impl Config {
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let mut m = e.to_string();
             // A top-level setting written below a table belongs to that table in TOML.
-            let top_level = [
-                "receiver",
-                "inbox",
-                "outbox",
-                "data",
-                "schemas",
-                "settle_seconds",
-                "unreadable_grace_seconds",
-                "rescan_seconds",
-                "run_wait_seconds",
-                "lock_wait_seconds",
-                "metrics_file",
-                "rec_due_hour",
-            ];
-            if top_level
-                .iter()
-                .any(|k| m.contains(&format!("unknown field `{k}`")))
-            {
+            if unknown_field(&m).is_some_and(is_top_level) {
                 m.push_str("\n(a top-level setting goes above the first [table]: below [partners.X] or [limits] it belongs to that table)");
             }
             invalid(m)
@@ -358,6 +360,39 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(!e.contains("[table]"), "{e}");
+    }
+
+    #[test]
+    fn every_top_level_setting_is_known_as_one_and_nothing_else_is() {
+        // The settings of `Raw`, as serde lists them for an unknown key at the top level.
+        let e = Config::from_toml(
+            "receiver = \"R1\"\nnot_a_setting = 1\n",
+            Path::new("."),
+            "x",
+        )
+        .expect_err("refused")
+        .to_string();
+        let listed = e.split_once("expected one of ").map_or("", |(_, l)| l);
+        let names: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        assert!(names.len() >= 12 && names.contains(&"rec_due_hour"), "{e}");
+        for n in &names {
+            assert!(super::is_top_level(n), "{n}");
+            let text = format!("receiver = \"R1\"\n[partners.MUNIS]\n{n} = 0\n");
+            let e = Config::from_toml(&text, Path::new("."), "x")
+                .expect_err("refused")
+                .to_string();
+            if n.as_bytes().iter().all(|b| *b != b'.') && !["limits", "partners"].contains(n) {
+                assert!(e.contains("goes above the first [table]"), "{n}: {e}");
+            }
+        }
+        for n in ["key_file", "max_entries", "not_a_setting", "x`y"] {
+            assert!(!super::is_top_level(n), "{n}");
+        }
+        assert_eq!(
+            super::unknown_field("unknown field `a b`, expected"),
+            Some("a b")
+        );
+        assert_eq!(super::unknown_field("invalid type"), None);
     }
 
     #[test]
