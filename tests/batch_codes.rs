@@ -1599,6 +1599,40 @@ fn b09_different_bytes_after_an_ack() {
     assert_nak(&rx, &h, "B09");
 }
 
+/// The same four files zipped again (stored instead of deflated: other bytes, the same
+/// content) are not a re-delivery: §7.1 defines one by its bytes, and a response names the
+/// SHA-256 of the archive file it answers (§8 `in_reply_to_sha256`), so the stored ACK cannot
+/// answer them, and applying them again is what `B09` is there to prevent.
+#[test]
+fn b09_the_same_files_zipped_again_are_not_a_redelivery() {
+    let mut rx = Rx::new();
+    let first = good_zip();
+    assert_ack(&rx.process(NAME, &first));
+    let rezipped = raw_zip(&raw_good_entries());
+    assert_ne!(rezipped, first);
+    let files = |z: &[u8]| {
+        let mut z = zip::ZipArchive::new(Cursor::new(z.to_vec())).expect("zip");
+        (0..z.len())
+            .map(|i| {
+                let mut e = z.by_index(i).expect("entry");
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut bytes).expect("read");
+                (String::from_utf8_lossy(e.name_raw()).into_owned(), bytes)
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(files(&first), files(&rezipped), "the same files");
+    let h = rx.process(NAME, &rezipped);
+    assert_nak(&rx, &h, "B09");
+    let control = rx.response_control(NAK);
+    assert_eq!(
+        control_value(&control, "in_reply_to_sha256"),
+        Some(sha256_hex(&rezipped))
+    );
+    // The first bytes still get the stored ACK.
+    assert_eq!(rx.process(NAME, &first).result, "RESENT");
+}
+
 #[test]
 fn b09_not_after_naks_only_a_corrected_batch_is_acknowledged() {
     let mut rx = Rx::new();
