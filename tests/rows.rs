@@ -398,10 +398,10 @@ fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
 
 #[test]
 fn reversal_fields_follow_section_5_2() {
-    // §5.2's `payment_id` names the payment being reversed: a MUNIS payment id, whose format is
-    // §5.1's (12 to 20 digits), just as its `amount` is an amount (§5) that must also equal the
-    // payment's. An id of another shape is a format error (`202`); a well-formed id of no
-    // payment is `4`. `reason` is 1 to 200 characters.
+    // §5.2 gives `payment_id` no format, only a meaning: "the payment being reversed" (REC's
+    // says "as in PAY"; REV's does not). Any id of no payment, whatever its shape, is `4`; an
+    // empty one is `201`. `amount` is an amount (§5's rule for every amount) that must also
+    // equal the payment's. `reason` is 1 to 200 characters.
     let mut w = World::new(&[(false, "1000.00", "OPEN")]);
     let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "500.00")]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
@@ -426,8 +426,8 @@ fn reversal_fields_follow_section_5_2() {
     assert_eq!(
         got,
         [
-            "1;12345;202;payment_id".to_string(),
-            "2;ABC-1;202;payment_id".to_string(),
+            "1;12345;4;".to_string(),
+            "2;ABC-1;4;".to_string(),
             format!("3;{};4;", pid(2)),
             "4;;201;payment_id".to_string(),
             format!("5;{};202;reason", pid(1)),
@@ -971,7 +971,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
         got,
         [
             "1;;201;payment_id".to_string(),
-            "2;123;202;payment_id".into(),
+            "2;123;202;reversed_at".into(),
             format!("3;{};1;", pid(3)),
         ]
     );
@@ -1199,7 +1199,7 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
             format!("6;{};202;reversed_at", pid(6)),
             format!("7;{};4;", pid(7)),
             "8;12345678901234567890;4;".to_string(),
-            "9;123456789012345678901;202;payment_id".to_string(),
+            "9;123456789012345678901;4;".to_string(),
         ]
     );
 
