@@ -63,6 +63,11 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     if dt.nanosecond() >= 1_000_000_000 {
         return None;
     }
+    // Nor year 0000, written as such (as in archive names and the registry's datetimes; nor
+    // do the readers of Python and .NET take it).
+    if s.starts_with("0000") {
+        return None;
+    }
     Some(dt)
 }
 
@@ -253,6 +258,10 @@ mod tests {
         assert!(parse_rfc3339("2017-01-01T04:59:60+05:00").is_none());
         assert!(parse_rfc3339("2026-11-22T01:05:59+05:00").is_some());
         assert!(parse_rfc3339("2016-12-31T23:59:59Z").is_some());
+        // Year 0000 is not a calendar year; 0001 is.
+        assert!(parse_rfc3339("0000-06-01T00:00:00+05:00").is_none());
+        assert!(parse_rfc3339("0000-12-31T23:00:00-05:00").is_none());
+        assert!(parse_rfc3339("0001-01-01T00:00:00Z").is_some());
     }
 
     #[test]

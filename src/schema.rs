@@ -337,7 +337,8 @@ impl Schemas {
     }
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS` strictly (exactly 19 characters, two-digit parts).
+/// Parses `YYYY-MM-DD HH:MM:SS` strictly (exactly 19 characters, two-digit parts, a calendar
+/// date from year 0001 on).
 pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
     if b.len() != 19
@@ -358,6 +359,11 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
             .iter()
             .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'))
     };
+    // Year 0000 is not a calendar year (as in archive names, `name.rs`): the Gregorian
+    // calendar goes from 1 BC to AD 1, though chrono's proleptic calendar has a year 0.
+    if n(0, 4) == 0 {
+        return None;
+    }
     chrono::NaiveDate::from_ymd_opt(n(0, 4) as i32, n(5, 2), n(8, 2))?.and_hms_opt(
         n(11, 2),
         n(14, 2),
@@ -413,6 +419,7 @@ mod tests {
     #[test]
     fn datetimes_are_strict() {
         assert!(parse_datetime("2026-11-21 13:22:10").is_some());
+        assert!(parse_datetime("0001-01-01 00:00:00").is_some());
         for bad in [
             "2026-11-21T13:22:10",
             "2026-1-21 13:22:10",
@@ -422,6 +429,8 @@ mod tests {
             "2026-11-21 13:22",
             "2026-02-29 00:00:00",
             " 2026-11-21 13:22:10",
+            "0000-01-01 00:00:00",
+            "0000-12-31 23:59:59",
         ] {
             assert!(parse_datetime(bad).is_none(), "{bad}");
         }

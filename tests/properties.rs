@@ -127,15 +127,17 @@ fn datetime_oracle(s: &str) -> Option<NaiveDateTime> {
     if (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b' ', b':', b':') {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    // Year 0000 is not a calendar year (README, decisions).
+    let year = num(0..4).filter(|y| *y > 0)?;
+    let date = NaiveDate::from_ymd_opt(year as i32, num(5..7)?, num(8..10)?)?;
     let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
     Some(date.and_time(time))
 }
 
 fn any_datetime() -> impl Strategy<Value = NaiveDateTime> {
-    // Years 0000 to 9999, any second of the day.
-    (0i64..3_652_059, 0u32..86_400).prop_map(|(days, secs)| {
-        let d = NaiveDate::from_ymd_opt(0, 1, 1).expect("year 0") + Duration::days(days);
+    // Years 0001 to 9999, any second of the day.
+    (0i64..3_652_059 - 366, 0u32..86_400).prop_map(|(days, secs)| {
+        let d = NaiveDate::from_ymd_opt(1, 1, 1).expect("year 1") + Duration::days(days);
         let t = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).expect("in a day");
         d.and_time(t)
     })

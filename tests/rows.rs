@@ -1186,6 +1186,8 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
             r(&pid(7), at, "10.00", &"Ж".repeat(200)),
             r("12345678901234567890", at, "10.00", "x"),
             r("123456789012345678901", at, "10.00", "x"),
+            // Year 0000 is not a calendar year (README, decisions).
+            r(&pid(8), "0000-01-01 00:00:00", "10.00", "x"),
         ],
     );
     assert_eq!(
@@ -1200,6 +1202,7 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
             format!("7;{};4;", pid(7)),
             "8;12345678901234567890;4;".to_string(),
             "9;123456789012345678901;4;".to_string(),
+            format!("10;{};202;reversed_at", pid(8)),
         ]
     );
 
