@@ -11,14 +11,15 @@
 # seconds, peak RSS (/usr/bin/time), and the ACK's sha256 (run) or the invoice count (import).
 #
 # The inputs are the benchmark's (scripts/bench.sh, run once before): its data set in
-# $BENCH_DIR/data-ROWS and its imported receiver $BENCH_DIR/work/import-1. Environment:
+# $BENCH_DIR/data-ROWS and its imported receiver $BENCH_DIR/work/import-1, which holds the
+# invoices of the last bench.sh run's ROWS (run it with the same ROWS first). Environment:
 # BENCH_DIR (default target/bench), ROWS (default 1000000), AB_DIR (scratch, default
 # $BENCH_DIR/ab). For replay and audit, the receiver after a `run` is made once by the first
 # BIN, in $AB_DIR/done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 3 ]; then
-  sed -n '2,17p' "$0" >&2
+  sed -n '2,18p' "$0" >&2
   exit 2
 fi
 mode=$1 n=$2
