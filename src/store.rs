@@ -264,10 +264,11 @@ impl Store {
     /// were there before it; new pages need none).
     ///
     /// The file, made only once the cache spills, is in the first writable folder of
-    /// `SQLITE_TMPDIR`, `TMPDIR`, `/var/tmp`, `/usr/tmp`, `/tmp`. SQLite creates it under a
-    /// random name, new (`O_EXCL`, `O_NOFOLLOW`) and readable by its owner only (0600), and
-    /// unlinks it as soon as it is open: no other process can open it by name, and nothing is
-    /// left behind when the command ends, even by a crash or a kill.
+    /// `SQLITE_TMPDIR`, `TMPDIR`, `/var/tmp`, `/usr/tmp`, `/tmp`. On Linux SQLite creates it
+    /// with `O_TMPFILE`: it never has a name. Where that is not supported, it is created under
+    /// a random name, new (`O_EXCL`, `O_NOFOLLOW`) and readable by its owner only (0600), and
+    /// unlinked as soon as it is open. Either way no other process can open it by name, and
+    /// nothing is left behind when the command ends, even by a crash or a kill.
     pub fn scratch() -> Result<Self, StoreError> {
         let conn = Connection::open("")?;
         conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")?;
@@ -891,8 +892,9 @@ mod tests {
     /// folder it takes for its temporary files.
     const SCRATCH_PROBE: &str = "REESTR_TEST_SCRATCH_PROBE";
 
-    /// What a scratch store outgrows its cache into: a file in the temporary folder, unlinked
-    /// while open, so no process can open it by name and a killed process leaves nothing.
+    /// What a scratch store outgrows its cache into: a file in the temporary folder that has no
+    /// name (`O_TMPFILE`) or is unlinked while open, so no process can open it by name and a
+    /// killed process leaves nothing.
     /// The test binary runs itself as the process that fills a scratch store, then kills it.
     #[test]
     fn a_scratch_store_spills_to_a_file_no_one_can_open() -> Result<(), Box<dyn std::error::Error>>
@@ -913,7 +915,7 @@ mod tests {
                     continue;
                 };
                 if target.starts_with(&dir) {
-                    // The descriptor still reaches the unlinked file.
+                    // The descriptor reaches the file, which has no name.
                     let size = std::fs::metadata(&fd)?.len();
                     spilled.push(format!("{} {size}", target.display()));
                 }
@@ -961,7 +963,7 @@ mod tests {
             report.contains("files by name in the folder: 0\n"),
             "{report}"
         );
-        // One open file, unlinked, holding the pages that did not fit the cache (the store
+        // One open file, with no name, holding the pages that did not fit the cache (the store
         // holds about 50 MiB; its cache is 16 MiB).
         let open: Vec<&str> = report.lines().filter(|l| l.starts_with("open: ")).collect();
         assert_eq!(open.len(), 1, "{report}");
