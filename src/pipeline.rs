@@ -162,7 +162,7 @@ fn refusal(job: &Job<'_>) -> Option<Reject> {
         return Some((
             BatchCode::B09,
             format!(
-                "batch {} was already processed with different content",
+                "batch {} was already processed (ACK) from an archive with other bytes; only the same bytes get that response again",
                 name.batch_id()
             ),
         ));

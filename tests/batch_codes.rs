@@ -1623,7 +1623,8 @@ fn b09_the_same_files_zipped_again_are_not_a_redelivery() {
     };
     assert_eq!(files(&first), files(&rezipped), "the same files");
     let h = rx.process(NAME, &rezipped);
-    assert_nak(&rx, &h, "B09");
+    let m = assert_nak(&rx, &h, "B09");
+    assert_mentions(&m, "other bytes");
     let control = rx.response_control(NAK);
     assert_eq!(
         control_value(&control, "in_reply_to_sha256"),
