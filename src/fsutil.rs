@@ -61,41 +61,15 @@ pub fn temp_path(dest: &Path) -> PathBuf {
 /// Writes `src` to `dest` durably and atomically, replacing `dest` if it exists.
 /// Returns the SHA-256 and length of what was written.
 pub fn write_atomic(dest: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
-    let tmp = temp_path(dest);
-    let result = (|| {
-        let written = copy_synced(&tmp, src)?;
-        fs::rename(&tmp, dest)?;
-        sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
-        Ok(written)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let copy = KeepingReader::at(src, temp_path(dest), dir, "")?.finish()?;
+    let written = (copy.sha256, copy.len);
+    copy.rename_to(dest)?;
+    Ok(written)
 }
 
-/// Bytes read at a time by [`copy_synced`].
+/// Bytes read at a time by [`KeepingReader::finish`].
 const COPY_CHUNK: usize = 256 << 10;
-
-/// Copies `src` into the new file `tmp` and syncs it; the SHA-256 and length of the bytes.
-fn copy_synced(tmp: &Path, src: &mut dyn Read) -> io::Result<([u8; 32], u64)> {
-    let mut f = create_new(tmp)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; COPY_CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let bytes = buf.get(..n).unwrap_or_default();
-        h.update(bytes);
-        f.write_all(bytes)?;
-        len += n as u64;
-    }
-    f.sync_all()?;
-    Ok((h.finalize().into(), len))
-}
 
 /// Writes bytes durably and atomically.
 pub fn write_bytes(dest: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -169,11 +143,7 @@ pub fn unchanged_since(path: &Path, stamp: Stamp) -> bool {
 pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
     let mut from = File::open(src)?;
     let start = ReadStart::of(&from)?;
-    let mut copy = KeepingReader::new(&mut from, dir, ext)?;
-    let mut buf = vec![0u8; COPY_CHUNK];
-    while copy.read(&mut buf)? != 0 {}
-    let copy = copy.finish()?;
-    let mut kept = copy.keep()?;
+    let mut kept = KeepingReader::new(&mut from, dir, ext)?.finish()?.keep()?;
     kept.source = start.vouched(Stamp::of(&from.metadata()?));
     Ok(kept)
 }
@@ -206,7 +176,7 @@ impl ReadStart {
 /// A reader that hashes (SHA-256) every byte read through it and copies it to a new temporary
 /// file in a folder, so that a file is parsed, hashed and copied for keeping in one pass
 /// ([`KeepingReader::finish`], then [`Copied::keep`]). A failure to write the copy is a
-/// failure of the read.
+/// failure of the read. [`write_atomic`] writes through one too.
 pub struct KeepingReader<R> {
     inner: R,
     hash: Sha256,
@@ -214,7 +184,7 @@ pub struct KeepingReader<R> {
 }
 
 /// The synced temporary copy a [`KeepingReader`] made: kept under its hash by
-/// [`Copied::keep`], or removed when dropped.
+/// [`Copied::keep`] (or renamed by [`write_atomic`]), or removed when dropped.
 pub struct Copied {
     file: File,
     tmp: PathBuf,
@@ -231,7 +201,16 @@ impl<R: Read> KeepingReader<R> {
     /// Copies what is read from `inner` to a new temporary file in `dir`, to be kept as
     /// `<hex>.<ext>`.
     pub fn new(inner: R, dir: &Path, ext: &str) -> io::Result<Self> {
-        let tmp = temp_path(&dir.join(format!("incoming.{ext}")));
+        Self::at(
+            inner,
+            temp_path(&dir.join(format!("incoming.{ext}"))),
+            dir,
+            ext,
+        )
+    }
+
+    /// The same, copying to the new file `tmp` (in `dir`).
+    fn at(inner: R, tmp: PathBuf, dir: &Path, ext: &str) -> io::Result<Self> {
         let file = create_new(&tmp)?;
         Ok(Self {
             inner,
@@ -273,20 +252,27 @@ impl Copied {
     /// Renames the copy to `<dir>/<hex>.<ext>` and syncs the folder; when a file of that name
     /// is already there, it is left as it is (`fresh` false: the caller decides whether to
     /// trust it) and the copy is removed. Never overwrites.
-    pub fn keep(mut self) -> io::Result<Kept> {
+    pub fn keep(self) -> io::Result<Kept> {
         let path = self.dir.join(format!("{}.{}", hex(&self.sha256), self.ext));
         let fresh = !path.exists();
+        let sha256 = self.sha256;
         if fresh {
-            fs::rename(&self.tmp, &path)?;
-            self.kept = true;
-            sync_dir(&self.dir)?;
+            self.rename_to(&path)?;
         }
         Ok(Kept {
-            sha256: self.sha256,
+            sha256,
             path,
             fresh,
             source: None,
         })
+    }
+
+    /// Renames the copy to `dest` (in its folder), replacing what is there, and syncs the
+    /// folder.
+    fn rename_to(mut self, dest: &Path) -> io::Result<()> {
+        fs::rename(&self.tmp, dest)?;
+        self.kept = true;
+        sync_dir(&self.dir)
     }
 }
 
