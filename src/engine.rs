@@ -1214,9 +1214,12 @@ impl Engine {
         // Parsed, hashed and copied for keeping in one pass: the file is read once, and what
         // is kept is what was loaded.
         let imports = self.layout.imports();
-        let mut src =
-            fsutil::KeepingReader::new(io::BufReader::with_capacity(256 << 10, f), &imports, "csv")
-                .map_err(io_at(&imports))?;
+        let mut src = fsutil::KeepingReader::new(
+            io::BufReader::with_capacity(256 << 10, &f),
+            &imports,
+            "csv",
+        )
+        .map_err(io_at(&imports))?;
         let loaded =
             match crate::invoices::load(&tx, &fname, &mut src, &self.cfg.schemas.invoices, seq)? {
                 Ok(l) => l,
@@ -1235,11 +1238,10 @@ impl Engine {
             tx.rollback()?;
             return Ok(Ok(report));
         }
-        // The export must have been one version while it was read: its stamp says so (the
-        // same before and after, and older than the read), or its bytes are hashed again.
-        let after = File::open(path)
-            .and_then(|f| f.metadata())
-            .map(|m| fsutil::Stamp::of(&m));
+        // The export must have been one version while it was read: the stamp of the file read
+        // says so (the same before and after, and older than the read), as for an inbox file
+        // (`fsutil::keep_by_hash`), or its bytes are hashed again.
+        let after = f.metadata().map(|m| fsutil::Stamp::of(&m));
         let one_version = after.is_ok_and(|a| start.vouched(a).is_some())
             || fsutil::sha256_file(path).map_err(io_at(path))? == copy.sha256;
         if !one_version {
