@@ -458,16 +458,11 @@ mod tests {
     /// Whether another process can take the write lock on the SQLite database at `db` now
     /// (the test binary runs itself as that process).
     fn another_process_can_write(db: &Path) -> io::Result<bool> {
-        let status = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "fsutil::tests::write_back_keeps_the_transactions_lock",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(LOCK_PROBE, db)
-            .stdout(std::process::Stdio::null())
-            .status()?;
+        let status =
+            crate::this_test_alone("fsutil::tests::write_back_keeps_the_transactions_lock")?
+                .env(LOCK_PROBE, db)
+                .stdout(std::process::Stdio::null())
+                .status()?;
         match status.code() {
             Some(0) => Ok(true),
             Some(3) => Ok(false),

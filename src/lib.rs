@@ -41,3 +41,13 @@ pub mod watch;
 
 /// The engine version, recorded in the store and the journal.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The running test binary, set to run the one test `name` (its path in the crate) with its
+/// output not captured: tests that need a second process (one that tries a lock, one that is
+/// killed) run themselves as it.
+#[cfg(test)]
+pub(crate) fn this_test_alone(name: &str) -> std::io::Result<std::process::Command> {
+    let mut c = std::process::Command::new(std::env::current_exe()?);
+    c.args(["--exact", name, "--nocapture", "--test-threads=1"]);
+    Ok(c)
+}

@@ -933,18 +933,14 @@ mod tests {
             std::process::exit(0);
         }
         let dir = tempfile::tempdir()?;
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "store::tests::a_scratch_store_spills_to_a_file_no_one_can_open",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(SCRATCH_PROBE, dir.path())
-            .env("SQLITE_TMPDIR", dir.path())
-            .env("TMPDIR", dir.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
+        let mut child = crate::this_test_alone(
+            "store::tests::a_scratch_store_spills_to_a_file_no_one_can_open",
+        )?
+        .env(SCRATCH_PROBE, dir.path())
+        .env("SQLITE_TMPDIR", dir.path())
+        .env("TMPDIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
         let mut report = Vec::new();
         if let Some(out) = child.stdout.take() {
             for line in std::io::BufReader::new(out).lines() {
