@@ -165,8 +165,8 @@ mod tests {
             proptest::prop_assert_eq!(digit_key(&s), reference);
         }
 
-        /// The account key as §5.4 words it, over strings: exactly one key digit of ten is
-        /// right, and [`account_key_ok`] agrees with the wording for any 25 digits.
+        /// The account key as §5.4 words it, over strings: [`account_key_ok`] agrees with the
+        /// wording for any 5-digit MFO and 20-digit account.
         #[test]
         fn account_keys_agree_with_the_agreements_wording(mfo in "[0-9]{5}", a in "[0-9]{20}") {
             let s: Vec<u32> = format!("{mfo}{}{}9", &a[0..8], &a[9..20])
