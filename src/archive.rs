@@ -40,10 +40,11 @@ pub struct Limits {
     pub max_entries: usize,
     /// Longest physical registry line, in bytes, without its line end.
     pub max_line_bytes: u64,
-    /// Longest registry record (a row, its quoted line breaks included), in bytes. Not in the
-    /// agreement: a guard against records made of many short lines; no valid row comes near,
-    /// and the default (16 MiB) is far above any record a test of the line limit would build.
-    pub max_record_bytes: u64,
+    /// Most bytes of a registry field held in memory. Not in the agreement, and not a limit on
+    /// the archive: a record of any length is read to its end, and a field longer than this
+    /// (possible only across quoted line breaks) is `202` for that field. No valid value comes
+    /// near the default (1 MiB); the longest are 500 characters.
+    pub max_field_bytes: u64,
 }
 
 impl Default for Limits {
@@ -55,7 +56,7 @@ impl Default for Limits {
             ratio_applies_above: 1 << 20,
             max_entries: 16,
             max_line_bytes: 64 << 10,
-            max_record_bytes: 16 << 20,
+            max_field_bytes: 1 << 20,
         }
     }
 }

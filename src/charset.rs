@@ -80,6 +80,17 @@ impl Charset {
         }
     }
 
+    /// A check of field bytes given in pieces, judging them as [`Self::decode`] judges them
+    /// whole: for the fields too long for the registry reader to keep
+    /// ([`crate::dialect::RecordReader::with_field_limits`]).
+    pub fn unkept_check(self) -> Box<dyn crate::dialect::Unkept> {
+        Box::new(PieceCheck {
+            charset: self,
+            utf8: None,
+            out: vec![0; 4096],
+        })
+    }
+
     /// Encodes text strictly; `Err(c)` names the first character this encoding cannot hold.
     pub fn encode(self, text: &str) -> Result<Vec<u8>, char> {
         let Some(enc) = self.single_byte() else {
@@ -104,6 +115,44 @@ impl Charset {
             encoding_rs::EncoderResult::Unmappable(c) => Err(c),
             encoding_rs::EncoderResult::OutputFull => Err('\u{FFFD}'),
         }
+    }
+}
+
+/// See [`Charset::unkept_check`].
+struct PieceCheck {
+    charset: Charset,
+    /// The UTF-8 decoder of the current field, which holds a sequence split between pieces.
+    utf8: Option<encoding_rs::Decoder>,
+    /// Where the decoder writes what it checked (thrown away).
+    out: Vec<u8>,
+}
+
+impl crate::dialect::Unkept for PieceCheck {
+    fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+        let ok = match self.charset {
+            Charset::Cp866 => true,
+            Charset::Windows1251 => !bytes.contains(&0x98),
+            Charset::Utf8 => {
+                let d = self
+                    .utf8
+                    .get_or_insert_with(|| encoding_rs::UTF_8.new_decoder_without_bom_handling());
+                let mut src = bytes;
+                loop {
+                    let (r, read, _) =
+                        d.decode_to_utf8_without_replacement(src, &mut self.out, last);
+                    src = src.get(read..).unwrap_or_default();
+                    match r {
+                        encoding_rs::DecoderResult::InputEmpty => break true,
+                        encoding_rs::DecoderResult::OutputFull => continue,
+                        encoding_rs::DecoderResult::Malformed(..) => break false,
+                    }
+                }
+            }
+        };
+        if last || !ok {
+            self.utf8 = None;
+        }
+        ok
     }
 }
 

@@ -229,8 +229,11 @@ impl Config {
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let mut m = e.to_string();
             // A top-level setting written below a table belongs to that table in TOML.
-            if unknown_field(&m).is_some_and(is_top_level) {
+            let unknown = unknown_field(&m);
+            if unknown.is_some_and(is_top_level) {
                 m.push_str("\n(a top-level setting goes above the first [table]: below [partners.X] or [limits] it belongs to that table)");
+            } else if unknown == Some("max_record_bytes") {
+                m.push_str("\n(max_record_bytes is gone: a record of any length is read, and a field longer than max_field_bytes is 202; see the README)");
             }
             invalid(m)
         })?;
@@ -361,6 +364,21 @@ mod tests {
         // Another unknown key gets no such hint.
         let e = refused("receiver = \"SUDBILLING\"\n[partners.MUNIS]\nkey = 1\n");
         assert!(!e.contains("[table]"), "{e}");
+    }
+
+    #[test]
+    fn the_setting_that_is_gone_says_what_replaced_it() {
+        let e = refused("receiver = \"SUDBILLING\"\n[limits]\nmax_record_bytes = 1024\n");
+        assert!(
+            e.contains("max_record_bytes is gone") && e.contains("max_field_bytes"),
+            "{e}"
+        );
+        let c = Config::from_toml(
+            "receiver = \"SUDBILLING\"\n[limits]\nmax_field_bytes = 1024\n",
+            Path::new("."),
+            "reestr.toml",
+        );
+        assert_eq!(c.map(|c| c.limits.max_field_bytes).ok(), Some(1024));
     }
 
     #[test]

@@ -8,6 +8,16 @@
 
 use std::io::{self, Read};
 
+/// Checks the bytes of fields that a [`RecordReader`] does not keep in memory (see
+/// [`RecordReader::with_field_limits`]): whether they are valid in the registry's encoding,
+/// which for kept fields is judged when they are decoded.
+pub trait Unkept: Send {
+    /// Takes the next piece of one field's bytes; `last` ends the field (with the piece given),
+    /// and the next call begins another. Returns `false` when the bytes so far are invalid;
+    /// the reader remembers that until the field ends.
+    fn check(&mut self, bytes: &[u8], last: bool) -> bool;
+}
+
 /// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DialectError {
@@ -48,7 +58,8 @@ pub struct RecordReader<R: Read> {
     src: R,
     buf: Vec<u8>,
     pos: usize,
-    len: usize,
+    /// End of the bytes read into `buf`.
+    filled: usize,
     eof: bool,
     started: bool,
     strip_bom: bool,
@@ -60,6 +71,26 @@ pub struct RecordReader<R: Read> {
     record_line: u64,
     quote_line: u64,
     max_record: usize,
+    /// Where the current field begins in `data`.
+    field_start: usize,
+    /// Fields of the current record so far, kept or not.
+    count: usize,
+    /// Bytes kept of a field; a longer field is not kept ([`Self::with_field_limits`]).
+    max_field: usize,
+    /// Fields kept of a record; the later ones are only counted and checked.
+    max_fields: usize,
+    /// Checks what is not kept.
+    unkept: Option<Box<dyn Unkept>>,
+    /// The current field's bytes go to `unkept`, not into `data`.
+    spill: bool,
+    /// The current field's bytes that went to `unkept` were valid.
+    spill_ok: bool,
+    /// `unkept` holds part of a field not yet ended.
+    fed: bool,
+    /// Indices of the kept fields of the record that were longer than `max_field`.
+    long: Vec<usize>,
+    /// The first field of the record whose unkept bytes were invalid.
+    invalid: Option<usize>,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -69,7 +100,7 @@ impl<R: Read> RecordReader<R> {
             src,
             buf: vec![0; 256 << 10],
             pos: 0,
-            len: 0,
+            filled: 0,
             eof: false,
             started: false,
             strip_bom,
@@ -79,17 +110,27 @@ impl<R: Read> RecordReader<R> {
             record_line: 1,
             quote_line: 1,
             max_record: usize::MAX,
+            field_start: 0,
+            count: 0,
+            max_field: usize::MAX,
+            max_fields: usize::MAX,
+            unkept: None,
+            spill: false,
+            spill_ok: true,
+            fed: false,
+            long: Vec::new(),
+            invalid: None,
         }
     }
 
     fn fill(&mut self) -> io::Result<bool> {
-        if self.pos < self.len {
+        if self.pos < self.filled {
             return Ok(true);
         }
         if self.eof {
             return Ok(false);
         }
-        self.len = loop {
+        self.filled = loop {
             match self.src.read(&mut self.buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -97,7 +138,7 @@ impl<R: Read> RecordReader<R> {
             }
         };
         self.pos = 0;
-        self.eof = self.len == 0;
+        self.eof = self.filled == 0;
         Ok(!self.eof)
     }
 
@@ -107,19 +148,19 @@ impl<R: Read> RecordReader<R> {
             return Ok(());
         }
         // The first read of a file may be short; gather three bytes first.
-        while self.len - self.pos < 3 && !self.eof {
-            let have = self.len - self.pos;
-            self.buf.copy_within(self.pos..self.len, 0);
+        while self.filled - self.pos < 3 && !self.eof {
+            let have = self.filled - self.pos;
+            self.buf.copy_within(self.pos..self.filled, 0);
             self.pos = 0;
-            self.len = have;
+            self.filled = have;
             let n = self.src.read(&mut self.buf[have..])?;
-            self.len += n;
+            self.filled += n;
             self.eof = n == 0;
         }
-        if self.buf[self.pos..self.len].starts_with(b"\xEF\xBB\xBF") {
+        if self.buf[self.pos..self.filled].starts_with(b"\xEF\xBB\xBF") {
             self.pos += 3;
         }
-        if self.len > 0 {
+        if self.filled > 0 {
             self.eof = false;
         }
         Ok(())
@@ -132,19 +173,36 @@ impl<R: Read> RecordReader<R> {
         self
     }
 
+    /// Keeps at most `max_field` bytes of a field and at most `max_fields` fields of a record,
+    /// so that memory stays bounded whatever the record's length, and every record is still
+    /// read to its end. A longer field is kept as empty and marked ([`Self::is_long`]); later
+    /// fields are only counted ([`Self::len`]). The bytes not kept go to `unkept`, which
+    /// judges whether they are valid ([`Self::unkept_invalid`]).
+    pub fn with_field_limits(
+        mut self,
+        max_field: usize,
+        max_fields: usize,
+        unkept: Box<dyn Unkept>,
+    ) -> Self {
+        self.max_field = max_field;
+        self.max_fields = max_fields;
+        self.unkept = Some(unkept);
+        self
+    }
+
     /// After a [`DialectError::Syntax`], skips the rest of the physical line where it was
     /// found, so that reading can go on with the next line (to report every bad line of a
     /// file that is refused anyway; the registry stops at the first).
     pub fn skip_line(&mut self) -> io::Result<()> {
         while self.fill()? {
-            let rest = &self.buf[self.pos..self.len];
+            let rest = &self.buf[self.pos..self.filled];
             match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     self.pos += i + 1;
                     self.line += 1;
                     return Ok(());
                 }
-                None => self.pos = self.len,
+                None => self.pos = self.filled,
             }
         }
         Ok(())
@@ -160,17 +218,45 @@ impl<R: Read> RecordReader<R> {
         self.data.len()
     }
 
-    /// Number of fields in the last record read.
+    /// Number of fields in the last record read, kept or not.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.count
     }
 
     /// Whether the last record had no fields (never true after a successful read).
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.count == 0
     }
 
-    /// Field `i` of the last record read, as raw bytes.
+    /// Number of fields kept of the last record read: [`Self::len`], or the `max_fields` of
+    /// [`Self::with_field_limits`] if that is fewer.
+    pub fn kept(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether kept field `i` of the last record was longer than the `max_field` bytes of
+    /// [`Self::with_field_limits`] (it then reads as empty).
+    pub fn is_long(&self, i: usize) -> bool {
+        self.long.contains(&i)
+    }
+
+    /// The first kept field of the last record that was too long to keep.
+    pub fn first_long(&self) -> Option<usize> {
+        self.long.first().copied()
+    }
+
+    /// The most bytes of a field kept ([`Self::with_field_limits`]).
+    pub fn max_field(&self) -> usize {
+        self.max_field
+    }
+
+    /// The first field of the last record with bytes not kept and invalid, as judged by the
+    /// [`Unkept`] check of [`Self::with_field_limits`].
+    pub fn unkept_invalid(&self) -> Option<usize> {
+        self.invalid
+    }
+
+    /// Field `i` of the last record read, as raw bytes; `None` beyond the kept fields.
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         let end = *self.ends.get(i)?;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -184,6 +270,19 @@ impl<R: Read> RecordReader<R> {
         }
         self.data.clear();
         self.ends.clear();
+        if self.fed {
+            // A field left unfinished by an error: the check starts afresh.
+            if let Some(u) = self.unkept.as_mut() {
+                u.check(&[], true);
+            }
+        }
+        self.field_start = 0;
+        self.count = 0;
+        self.spill = self.max_fields == 0;
+        self.spill_ok = true;
+        self.fed = false;
+        self.long.clear();
+        self.invalid = None;
         self.record_line = self.line;
         let mut state = State::FieldStart;
         let mut any = false;
@@ -197,12 +296,12 @@ impl<R: Read> RecordReader<R> {
                     State::CrAfterQuote => Err(self.syntax("text after a closing quote")),
                     _ if !any => Ok(false),
                     State::CrUnquoted => {
-                        self.data.push(b'\r');
-                        self.ends.push(self.data.len());
+                        self.put(b'\r');
+                        self.end_field();
                         Ok(true)
                     }
                     _ => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         Ok(true)
                     }
                 };
@@ -216,14 +315,25 @@ impl<R: Read> RecordReader<R> {
             }
             if state == State::Unquoted || state == State::Quoted {
                 // Fast path: copy a run of ordinary bytes at once.
-                let slice = &self.buf[self.pos..self.len];
+                let slice = &self.buf[self.pos..self.filled];
                 let stop = if state == State::Unquoted {
                     slice.iter().position(|b| matches!(b, b';' | b'\n' | b'\r'))
                 } else {
                     slice.iter().position(|b| matches!(b, b'"' | b'\n'))
                 };
                 let run = stop.unwrap_or(slice.len());
-                self.data.extend_from_slice(&slice[..run]);
+                let piece = &slice[..run];
+                if self.spill {
+                    if let Some(u) = self.unkept.as_mut() {
+                        self.spill_ok &= u.check(piece, false);
+                        self.fed = true;
+                    }
+                } else {
+                    self.data.extend_from_slice(piece);
+                    if self.data.len() - self.field_start > self.max_field {
+                        self.overflow();
+                    }
+                }
                 self.pos += run;
                 if stop.is_none() {
                     continue;
@@ -241,42 +351,42 @@ impl<R: Read> RecordReader<R> {
                         State::Quoted
                     }
                     b';' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         State::FieldStart
                     }
                     b'\n' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         return Ok(true);
                     }
                     b'\r' => State::CrUnquoted,
                     _ => {
-                        self.data.push(b);
+                        self.put(b);
                         State::Unquoted
                     }
                 },
                 State::Unquoted => match b {
                     b';' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         State::FieldStart
                     }
                     b'\n' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         return Ok(true);
                     }
                     b'\r' => State::CrUnquoted,
                     _ => {
-                        self.data.push(b);
+                        self.put(b);
                         State::Unquoted
                     }
                 },
                 State::CrUnquoted => match b {
                     b'\n' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         return Ok(true);
                     }
                     _ => {
                         // A lone CR is an ordinary byte; look at this byte again.
-                        self.data.push(b'\r');
+                        self.put(b'\r');
                         self.pos -= 1;
                         if b == b'\n' {
                             self.line -= 1;
@@ -287,21 +397,21 @@ impl<R: Read> RecordReader<R> {
                 State::Quoted => match b {
                     b'"' => State::QuoteInQuoted,
                     _ => {
-                        self.data.push(b);
+                        self.put(b);
                         State::Quoted
                     }
                 },
                 State::QuoteInQuoted => match b {
                     b'"' => {
-                        self.data.push(b'"');
+                        self.put(b'"');
                         State::Quoted
                     }
                     b';' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         State::FieldStart
                     }
                     b'\n' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         return Ok(true);
                     }
                     b'\r' => State::CrAfterQuote,
@@ -309,13 +419,65 @@ impl<R: Read> RecordReader<R> {
                 },
                 State::CrAfterQuote => match b {
                     b'\n' => {
-                        self.ends.push(self.data.len());
+                        self.end_field();
                         return Ok(true);
                     }
                     _ => return Err(self.syntax("text after a closing quote")),
                 },
             };
         }
+    }
+
+    /// Adds one byte to the current field.
+    #[inline]
+    fn put(&mut self, b: u8) {
+        if self.spill {
+            if let Some(u) = self.unkept.as_mut() {
+                self.spill_ok &= u.check(&[b], false);
+                self.fed = true;
+            }
+        } else {
+            self.data.push(b);
+            if self.data.len() - self.field_start > self.max_field {
+                self.overflow();
+            }
+        }
+    }
+
+    /// The current field has just grown past `max_field`: what it holds goes to the check,
+    /// and so will the rest of it.
+    #[cold]
+    fn overflow(&mut self) {
+        self.long.push(self.count);
+        self.spill = true;
+        self.spill_ok = true;
+        if let (Some(u), Some(held)) = (self.unkept.as_mut(), self.data.get(self.field_start..)) {
+            self.spill_ok = u.check(held, false);
+            self.fed = true;
+        }
+        self.data.truncate(self.field_start);
+    }
+
+    /// Ends the current field.
+    #[inline]
+    fn end_field(&mut self) {
+        if self.spill {
+            let ok = match self.unkept.as_mut() {
+                Some(u) => u.check(&[], true) && self.spill_ok,
+                None => true,
+            };
+            if !ok && self.invalid.is_none() {
+                self.invalid = Some(self.count);
+            }
+        }
+        if self.count < self.max_fields {
+            self.ends.push(self.data.len());
+        }
+        self.count += 1;
+        self.field_start = self.data.len();
+        self.spill = self.count >= self.max_fields;
+        self.spill_ok = true;
+        self.fed = false;
     }
 
     fn syntax(&self, message: &'static str) -> DialectError {
@@ -430,6 +592,68 @@ mod tests {
             Err(DialectError::Syntax { line, .. }) => assert_eq!(line, 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The field being given, and the fields given whole.
+    type Given = (Vec<u8>, Vec<Vec<u8>>);
+
+    /// Records the bytes it is given, field by field; refuses a field holding `!`.
+    #[derive(Clone, Default)]
+    struct Recorder(std::sync::Arc<std::sync::Mutex<Given>>);
+    impl Unkept for Recorder {
+        fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+            let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            g.0.extend_from_slice(bytes);
+            let ok = !g.0.contains(&b'!');
+            if last {
+                let field = std::mem::take(&mut g.0);
+                g.1.push(field);
+            }
+            ok
+        }
+    }
+
+    #[test]
+    fn with_field_limits_long_fields_and_extra_fields_are_counted_and_checked_not_kept() {
+        let input = b"ab;\"0123\n456\"\"7\";c;d;e\nx;\"!long!\";y\nshort\n";
+        let rec = Recorder::default();
+        let mut r =
+            RecordReader::new(&input[..], false).with_field_limits(5, 3, Box::new(rec.clone()));
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!((r.len(), r.kept(), r.first_long()), (5, 3, Some(1)));
+        assert!(!r.is_long(0) && r.is_long(1) && !r.is_long(2));
+        assert_eq!(r.field(0), Some(&b"ab"[..]));
+        assert_eq!(r.field(1), Some(&b""[..]));
+        assert_eq!(r.field(2), Some(&b"c"[..]));
+        assert_eq!(r.field(3), None);
+        assert_eq!(r.unkept_invalid(), None);
+        // The check saw the long field whole, and each field past the kept ones.
+        let seen = |rec: &Recorder| rec.0.lock().map(|g| g.1.clone()).unwrap_or_default();
+        assert_eq!(
+            seen(&rec),
+            vec![b"0123\n456\"7".to_vec(), b"d".to_vec(), b"e".to_vec()]
+        );
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!(
+            (r.len(), r.first_long(), r.unkept_invalid()),
+            (3, Some(1), Some(1))
+        );
+        assert_eq!(r.field(2), Some(&b"y"[..]));
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!(
+            (r.len(), r.first_long(), r.unkept_invalid()),
+            (1, None, None)
+        );
+        assert_eq!(r.field(0), Some(&b"short"[..]));
+        assert!(r.read_record().is_ok_and(|more| !more));
+        // A field of exactly the limit is kept.
+        let mut r = RecordReader::new(&b"12345;123456"[..], false).with_field_limits(
+            5,
+            9,
+            Box::new(Recorder::default()),
+        );
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!((r.field(0), r.first_long()), (Some(&b"12345"[..]), Some(1)));
     }
 
     #[test]

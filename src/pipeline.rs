@@ -253,9 +253,7 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         in_reply_to: name.batch_id(),
         in_reply_to_sha256: job.sha256.to_string(),
     };
-    // §8: an archive that did not pass the B01 and B02 checks, whether they were met while
-    // the archive was read or later among the rows (a record over `max_record_bytes`), gets
-    // the fallback `created_at`.
+    // §8: an archive that did not pass the B01 and B02 checks gets the fallback `created_at`.
     let nak = |mut header: Header, (code, message): Reject| {
         if matches!(code, BatchCode::B01 | BatchCode::B02) {
             header.created_at = Header::fallback_created_at(name.date);
@@ -424,24 +422,36 @@ fn decode_fields(
     what: impl Fn(usize) -> String,
 ) -> Result<(), Reject> {
     out.clear();
-    for i in 0..rr.len() {
-        let raw = rr.field(i).unwrap_or_default();
-        match cs.decode_text(raw) {
-            Some(s) => out.push(s),
-            None => {
-                return Err((
-                    BatchCode::B07,
-                    format!(
-                        "registry.csv line {}, {}: bytes invalid in {}",
-                        rr.record_line(),
-                        what(i),
-                        cs.as_str()
-                    ),
-                ));
+    let invalid = |i: usize| {
+        (
+            BatchCode::B07,
+            format!(
+                "registry.csv line {}, {}: bytes invalid in {}",
+                rr.record_line(),
+                what(i),
+                cs.as_str()
+            ),
+        )
+    };
+    for i in 0..rr.kept() {
+        if rr.is_long(i) {
+            // Not kept: its bytes were checked as they were read, and it fails as too long.
+            if rr.unkept_invalid() == Some(i) {
+                return Err(invalid(i));
             }
+            out.push(validate::Text::default());
+            continue;
+        }
+        match cs.decode_text(rr.field(i).unwrap_or_default()) {
+            Some(s) => out.push(s),
+            None => return Err(invalid(i)),
         }
     }
-    Ok(())
+    // Fields past the kept ones, checked as they were read.
+    match rr.unkept_invalid() {
+        Some(i) => Err(invalid(i)),
+        None => Ok(()),
+    }
 }
 
 /// With a key, the HMAC of a manifest too large to be kept in memory, computed by streaming
@@ -467,10 +477,10 @@ fn streamed_manifest_mac(
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
     match e {
         DialectError::Syntax { .. } => Ok((BatchCode::B07, format!("{REGISTRY} {e}"))),
-        DialectError::TooLong { .. } => Ok((
-            BatchCode::B02,
-            format!("{REGISTRY} {e} (limit max_record_bytes)"),
-        )),
+        // The registry's reader keeps long fields in part instead (`rows`).
+        DialectError::TooLong { .. } => Err(PipelineError::Io(io::Error::other(format!(
+            "{REGISTRY} {e}: the registry reader has no record limit"
+        )))),
         DialectError::Io(io)
             if matches!(
                 io.kind(),
@@ -598,7 +608,7 @@ fn produce<R: io::Read>(
             let _ = tx.send(Produced::Reject(r));
             return;
         }
-        let well_sized = fields.len() == schema.fields.len();
+        let well_sized = rr.len() == schema.fields.len();
         let row_amount = match amount_idx {
             Some(i) if well_sized => fields.get(i).and_then(|a| amount::parse(a)),
             _ => None,
@@ -609,7 +619,12 @@ fn produce<R: io::Read>(
         // The row's fields move into the check, which appends them to the chunk's values;
         // their vector is kept for the next row.
         let start = chunk.values.len();
-        let checked = validate::check_row_into(schema, ctx, &mut fields, &mut chunk.values)
+        let held = validate::Held {
+            fields: rr.len(),
+            first_long: rr.first_long(),
+            limit: rr.max_field(),
+        };
+        let checked = validate::check_held_into(schema, ctx, &mut fields, held, &mut chunk.values)
             .map(|()| start..chunk.values.len());
         chunk.rows.push(Pending {
             line: n,
@@ -844,8 +859,14 @@ fn rows(
     abandon: Option<&AtomicBool>,
 ) -> Result<RowsResult, PipelineError> {
     let cs = control.encoding;
-    let max_record = usize::try_from(job.limits.max_record_bytes).unwrap_or(usize::MAX);
-    let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_max_record(max_record);
+    // A record of any length is read to its end; memory holds at most `max_field_bytes` of a
+    // field, and one field more than the header has (enough to tell a row has too many).
+    let max_field = usize::try_from(job.limits.max_field_bytes).unwrap_or(usize::MAX);
+    let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_field_limits(
+        max_field,
+        schema.fields.len() + 1,
+        cs.unkept_check(),
+    );
     let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
     match rr.read_record() {
         Ok(true) => {}

@@ -93,21 +93,63 @@ pub fn check_row_into(
     fields: &mut Vec<Text>,
     values: &mut Vec<Value>,
 ) -> Result<(), Failure> {
-    if fields.len() != schema.fields.len() {
-        let found = fields.len();
+    let held = Held {
+        fields: fields.len(),
+        first_long: None,
+        limit: usize::MAX,
+    };
+    check_held_into(schema, ctx, fields, held, values)
+}
+
+/// What the registry reader held of a record whose fields it does not keep whole
+/// ([`crate::dialect::RecordReader::with_field_limits`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    /// The record's number of fields, kept or not.
+    pub fields: usize,
+    /// The first field longer than `limit` bytes: its text is not held, and it fails.
+    pub first_long: Option<usize>,
+    /// The most bytes of a field held.
+    pub limit: usize,
+}
+
+/// [`check_row_into`] for a record of which `held` tells what the reader held. A field longer
+/// than the reader holds is `202`, in column order like any other failure: no valid value comes
+/// near the limit (the registry's longest are 500 characters).
+pub fn check_held_into(
+    schema: &Schema,
+    ctx: &Context,
+    fields: &mut Vec<Text>,
+    held: Held,
+    values: &mut Vec<Value>,
+) -> Result<(), Failure> {
+    if held.fields != schema.fields.len() || fields.len() != held.fields {
         fields.clear();
         return Err(Failure {
             status: RowStatus::Invalid,
             field: None,
             message: format!(
-                "row has {found} fields, the header has {}",
+                "row has {} fields, the header has {}",
+                held.fields,
                 schema.fields.len()
             ),
         });
     }
     let start = values.len();
     for (i, (f, owned)) in schema.fields.iter().zip(fields.drain(..)).enumerate() {
-        match check_field(f, i, ctx, owned, values.get(start..).unwrap_or(&[]), &[]) {
+        let checked = if held.first_long == Some(i) {
+            Err(Failure {
+                status: RowStatus::Invalid,
+                field: Some(i),
+                message: format!(
+                    "{}: longer than {} bytes, the most the receiver reads of a field (max_field_bytes)",
+                    f.name, held.limit
+                ),
+            })
+        } else {
+            check_field(f, i, ctx, owned, values.get(start..).unwrap_or(&[]), &[])
+        };
+        match checked {
             Ok(value) => values.push(value),
             Err(e) => {
                 values.truncate(start);

@@ -528,6 +528,109 @@ proptest! {
     }
 }
 
+/// The field being given, and the fields given whole.
+type Given = (Vec<u8>, Vec<Vec<u8>>);
+
+/// Collects, field by field, the bytes a reader with field limits does not keep.
+#[derive(Clone, Default)]
+struct Unkept(std::sync::Arc<std::sync::Mutex<Given>>);
+
+impl reestr::dialect::Unkept for Unkept {
+    fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.extend_from_slice(bytes);
+        if last {
+            let whole = std::mem::take(&mut g.0);
+            g.1.push(whole);
+        }
+        true
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Field limits change what is kept, never what is read: the same records with the same
+    /// numbers of fields; a field up to the limit kept whole, a longer one kept empty and
+    /// marked, and every byte not kept handed to the check, a field at a time, in order.
+    #[test]
+    fn field_limits_keep_a_prefix_of_each_record_and_check_the_rest(
+        records in proptest::collection::vec(
+            proptest::collection::vec(dialect_field(), 1..7), 0..6),
+        max_field in 0usize..12,
+        max_fields in 1usize..5,
+    ) {
+        let text: String = records
+            .iter()
+            .map(|r| r.iter().map(|f| sample::field(f)).collect::<Vec<_>>().join(";") + "\n")
+            .collect();
+        let mut whole = RecordReader::new(text.as_bytes(), false);
+        let unkept = Unkept::default();
+        let mut part = RecordReader::new(text.as_bytes(), false)
+            .with_field_limits(max_field, max_fields, Box::new(unkept.clone()));
+        loop {
+            let (a, b) = (whole.read_record(), part.read_record());
+            let (Ok(a), Ok(b)) = (a, b) else {
+                return Err(TestCaseError::fail("records that read whole read with limits"));
+            };
+            prop_assert_eq!(a, b);
+            if !a {
+                break;
+            }
+            prop_assert_eq!(part.len(), whole.len());
+            prop_assert_eq!(part.kept(), whole.len().min(max_fields));
+            let mut want_unkept = Vec::new();
+            for i in 0..whole.len() {
+                let f = whole.field(i).unwrap_or_default();
+                let long = f.len() > max_field;
+                if i < max_fields {
+                    prop_assert_eq!(part.is_long(i), long);
+                    prop_assert_eq!(part.field(i), Some(if long { &b""[..] } else { f }));
+                }
+                if long || i >= max_fields {
+                    want_unkept.push(f.to_vec());
+                }
+            }
+            let first_long = (0..whole.len().min(max_fields))
+                .find(|&i| whole.field(i).is_some_and(|f| f.len() > max_field));
+            prop_assert_eq!(part.first_long(), first_long);
+            let got = unkept.0.lock().map(|mut g| std::mem::take(&mut g.1)).unwrap_or_default();
+            prop_assert_eq!(got, want_unkept);
+        }
+    }
+
+    /// The check of bytes not kept judges them, in any pieces, as decoding them whole does.
+    #[test]
+    fn the_check_of_unkept_bytes_agrees_with_decoding_them_whole(
+        bytes in proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::sample::select(vec![
+                    b'a', 0x98, 0xD0, 0x96, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x80, 0xED, 0xA0, 0xC0, 0xFF,
+                ]),
+                1 => any::<u8>(),
+            ],
+            0..24,
+        ),
+        cuts in proptest::collection::vec(0usize..24, 0..4),
+    ) {
+        for cs in [Charset::Utf8, Charset::Windows1251, Charset::Cp866] {
+            let mut check = cs.unkept_check();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| (*c).min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut ok = true;
+            let mut from = 0;
+            for c in cuts {
+                ok &= check.check(&bytes[from..c], false);
+                from = c;
+            }
+            ok &= check.check(&bytes[from..], true);
+            prop_assert_eq!(ok, cs.decode(&bytes).is_some(), "{:?} {:x?}", cs, bytes);
+            // The check starts afresh with the next field.
+            prop_assert!(check.check(b"ok", true));
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------- a whole row
 
 proptest! {
