@@ -310,7 +310,8 @@ pub fn fault(point: &str) {
 /// Holds the process at a named point while `REESTR_PAUSE` is `point:FILE`: creates FILE and
 /// waits until it is removed (at most [`PAUSE_AT_MOST`]). Tests use it to look at the store
 /// from another process while a batch holds its transaction. Points: `validated` (the rows
-/// evaluated, the books writing their last changes), `response-kept` (just before the commit).
+/// evaluated, the books writing their last changes), `response-kept` (just before the commit),
+/// `import-read` (an export read and loaded, before it is found to have stayed one version).
 pub fn pause(point: &str) {
     let Ok(spec) = std::env::var("REESTR_PAUSE") else {
         return;
@@ -1241,6 +1242,7 @@ impl Engine {
         // The export must have been one version while it was read: the stamp of the file read
         // says so (the same before and after, and older than the read), as for an inbox file
         // (`fsutil::keep_by_hash`), or its bytes are hashed again.
+        pause("import-read");
         let after = f.metadata().map(|m| fsutil::Stamp::of(&m));
         let one_version = after.is_ok_and(|a| start.vouched(a).is_some())
             || fsutil::sha256_file(path).map_err(io_at(path))? == copy.sha256;

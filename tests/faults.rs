@@ -282,12 +282,17 @@ fn dir_size(p: &Path) -> u64 {
 /// Starts `reestr run` in `d`, held at `point` (`REESTR_PAUSE`), and waits until it is there:
 /// the process, and the file to remove to let it go on.
 fn run_paused_at(d: &Path, point: &str) -> (std::process::Child, std::path::PathBuf) {
+    paused_at(d, point, &["run"])
+}
+
+/// Starts `reestr ARGS` in `d`, held at `point`, as [`run_paused_at`].
+fn paused_at(d: &Path, point: &str, args: &[&str]) -> (std::process::Child, std::path::PathBuf) {
     let marker = d.join("paused");
     let mut child = Command::new(BIN)
         .current_dir(d)
         .arg("--config")
         .arg(d.join("reestr.toml"))
-        .arg("run")
+        .args(args)
         .env("REESTR_PAUSE", format!("{point}:{}", marker.display()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -303,6 +308,47 @@ fn run_paused_at(d: &Path, point: &str) -> (std::process::Child, std::path::Path
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     (child, marker)
+}
+
+/// An export rewritten while it is read is imported only if it still holds the bytes that were
+/// loaded: other bytes are refused and leave no trace; the same bytes written again are taken.
+#[test]
+fn an_export_changed_while_it_was_read_is_not_imported() {
+    let count = |d: &Path, sql: &str| -> i64 {
+        let c = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
+        c.query_row(sql, [], |r| r.get(0)).expect("count")
+    };
+    for same_bytes in [false, true] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        let (first, _, _) = batch(50);
+        setup(d, "var", &first);
+        let (second, _, _) = batch(60);
+        let (third, _, _) = batch(70);
+        std::fs::write(d.join("second.csv"), &second).expect("csv");
+        let (child, marker) = paused_at(d, "import-read", &["invoices", "import", "second.csv"]);
+        let rewrite = if same_bytes { &second } else { &third };
+        std::fs::write(d.join("second.csv"), rewrite).expect("rewrite");
+        std::fs::remove_file(&marker).expect("go on");
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let kept = std::fs::read_dir(d.join("var/imports"))
+            .expect("imports")
+            .count();
+        let invoices = count(d, "SELECT count(*) FROM invoices");
+        let imports = count(d, "SELECT count(*) FROM imports");
+        if same_bytes {
+            assert!(out.status.success(), "{err}");
+            assert_eq!((invoices, imports, kept), (60, 2, 2), "{err}");
+        } else {
+            assert!(!out.status.success(), "imported: {err}");
+            assert!(
+                err.contains("changed while it was read; not imported"),
+                "{err}"
+            );
+            assert_eq!((invoices, imports, kept), (50, 1, 1), "{err}");
+        }
+    }
 }
 
 /// From its rows to its commit, a batch keeps the store locked against every other process: at
