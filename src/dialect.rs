@@ -71,10 +71,10 @@ pub struct RecordReader<R: Read> {
     record_line: u64,
     quote_line: u64,
     max_record: usize,
-    /// Where the current field begins in `data`.
-    field_start: usize,
-    /// Fields of the current record so far, kept or not.
-    count: usize,
+    /// The length of `data` past which the current field is longer than `max_field`.
+    limit_at: usize,
+    /// Fields of the current record past the kept ones, so far.
+    extra: usize,
     /// Bytes kept of a field; a longer field is not kept ([`Self::with_field_limits`]).
     max_field: usize,
     /// Fields kept of a record; the later ones are only counted and checked.
@@ -110,8 +110,8 @@ impl<R: Read> RecordReader<R> {
             record_line: 1,
             quote_line: 1,
             max_record: usize::MAX,
-            field_start: 0,
-            count: 0,
+            limit_at: usize::MAX,
+            extra: 0,
             max_field: usize::MAX,
             max_fields: usize::MAX,
             unkept: None,
@@ -220,12 +220,12 @@ impl<R: Read> RecordReader<R> {
 
     /// Number of fields in the last record read, kept or not.
     pub fn len(&self) -> usize {
-        self.count
+        self.ends.len() + self.extra
     }
 
     /// Whether the last record had no fields (never true after a successful read).
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.ends.is_empty() && self.extra == 0
     }
 
     /// Number of fields kept of the last record read: [`Self::len`], or the `max_fields` of
@@ -276,8 +276,8 @@ impl<R: Read> RecordReader<R> {
                 u.check(&[], true);
             }
         }
-        self.field_start = 0;
-        self.count = 0;
+        self.limit_at = self.max_field;
+        self.extra = 0;
         self.spill = self.max_fields == 0;
         self.spill_ok = true;
         self.fed = false;
@@ -330,7 +330,7 @@ impl<R: Read> RecordReader<R> {
                     }
                 } else {
                     self.data.extend_from_slice(piece);
-                    if self.data.len() - self.field_start > self.max_field {
+                    if self.data.len() > self.limit_at {
                         self.overflow();
                     }
                 }
@@ -429,7 +429,7 @@ impl<R: Read> RecordReader<R> {
     }
 
     /// Adds one byte to the current field.
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, b: u8) {
         if self.spill {
             if let Some(u) = self.unkept.as_mut() {
@@ -438,7 +438,7 @@ impl<R: Read> RecordReader<R> {
             }
         } else {
             self.data.push(b);
-            if self.data.len() - self.field_start > self.max_field {
+            if self.data.len() > self.limit_at {
                 self.overflow();
             }
         }
@@ -448,36 +448,51 @@ impl<R: Read> RecordReader<R> {
     /// and so will the rest of it.
     #[cold]
     fn overflow(&mut self) {
-        self.long.push(self.count);
+        let start = self.ends.last().copied().unwrap_or(0);
+        self.long.push(self.ends.len());
         self.spill = true;
         self.spill_ok = true;
-        if let (Some(u), Some(held)) = (self.unkept.as_mut(), self.data.get(self.field_start..)) {
+        if let (Some(u), Some(held)) = (self.unkept.as_mut(), self.data.get(start..)) {
             self.spill_ok = u.check(held, false);
             self.fed = true;
         }
-        self.data.truncate(self.field_start);
+        self.data.truncate(start);
     }
 
     /// Ends the current field.
-    #[inline]
+    #[inline(always)]
     fn end_field(&mut self) {
         if self.spill {
-            let ok = match self.unkept.as_mut() {
-                Some(u) => u.check(&[], true) && self.spill_ok,
-                None => true,
-            };
-            if !ok && self.invalid.is_none() {
-                self.invalid = Some(self.count);
-            }
+            self.end_unkept_field();
+            return;
         }
-        if self.count < self.max_fields {
-            self.ends.push(self.data.len());
+        self.ends.push(self.data.len());
+        self.limit_at = self.data.len().saturating_add(self.max_field);
+        if self.ends.len() >= self.max_fields {
+            self.spill = true;
         }
-        self.count += 1;
-        self.field_start = self.data.len();
-        self.spill = self.count >= self.max_fields;
+    }
+
+    /// Ends a field whose bytes went to the check: a kept field too long to keep (kept empty),
+    /// or one past the kept fields (only counted).
+    #[cold]
+    fn end_unkept_field(&mut self) {
+        let ok = match self.unkept.as_mut() {
+            Some(u) => u.check(&[], true) && self.spill_ok,
+            None => true,
+        };
+        if !ok && self.invalid.is_none() {
+            self.invalid = Some(self.len());
+        }
         self.spill_ok = true;
         self.fed = false;
+        if self.ends.len() < self.max_fields {
+            self.ends.push(self.data.len());
+            self.limit_at = self.data.len().saturating_add(self.max_field);
+            self.spill = self.ends.len() >= self.max_fields;
+        } else {
+            self.extra += 1;
+        }
     }
 
     fn syntax(&self, message: &'static str) -> DialectError {

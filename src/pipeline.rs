@@ -433,6 +433,16 @@ fn decode_fields(
             ),
         )
     };
+    if rr.first_long().is_none() && rr.unkept_invalid().is_none() {
+        // Every field kept is whole (the usual case), and any not kept were valid.
+        for i in 0..rr.kept() {
+            match cs.decode_text(rr.field(i).unwrap_or_default()) {
+                Some(s) => out.push(s),
+                None => return Err(invalid(i)),
+            }
+        }
+        return Ok(());
+    }
     for i in 0..rr.kept() {
         if rr.is_long(i) {
             // Not kept: its bytes were checked as they were read, and it fails as too long.
