@@ -204,49 +204,36 @@ if want long-line; then
   record "NAK B02 line 2"
 fi
 
-if want long-record; then
-  rec=$work/archives/MUNIS_SUDBILLING_PAY_20261121_003.zip
-  "$hostile" long-record "$rec" "$line_bytes" >"$work/long-record.json"
-  say "$(cat "$work/long-record.json")"
-  input="one record of $line_bytes B in 64 B lines, $(stat -c %s "$rec") B archive"
-  measure long-record check "$input" yes "$work/check-long-record.out" -- \
-    "$bin" --config "$rx/reestr.toml" check "$rec"
-  grep -q "^1;25786018516942;202;purpose;" "$work/check-long-record.out" ||
-    die "check long-record: $(head -c 2000 "$work/check-long-record.out")"
-  record "ACK; row 1 202 purpose"
-  cp "$rec" "$rx/inbox/"
-  measure long-record run "$input" yes "$work/run-long-record.json" -- \
+# long_records CASE SEQ BYTES COUNT: COUNT records of BYTES in 64 B lines, each row 202 purpose.
+long_records() {
+  local case=$1 seq=$2 bytes=$3 count=$4
+  local zip=$work/archives/MUNIS_SUDBILLING_PAY_20261121_$seq.zip
+  "$hostile" long-record "$zip" "$bytes" "$count" >"$work/$case.json"
+  say "$(cat "$work/$case.json")"
+  local input="$count record(s) of $bytes B in 64 B lines, $(stat -c %s "$zip") B archive"
+  measure "$case" check "$input" yes "$work/check-$case.out" -- \
+    "$bin" --config "$rx/reestr.toml" check "$zip"
+  grep -q "^$count;25786018516942;202;purpose;" "$work/check-$case.out" ||
+    die "check $case: $(head -c 2000 "$work/check-$case.out")"
+  record "ACK; $count row(s) 202 purpose"
+  cp "$zip" "$rx/inbox/"
+  measure "$case" run "$input" yes "$work/run-$case.json" -- \
     "$bin" --config "$rx/reestr.toml" run --json
-  python3 - "$work/run-long-record.json" <<'EOF' || die "run long-record: $(head -c 2000 "$work/run-long-record.json")"
+  python3 - "$work/run-$case.json" "$count" <<'EOF' || die "run $case: $(head -c 2000 "$work/run-$case.json")"
 import json, sys
 h = json.load(open(sys.argv[1]))["handled"][0]
 assert h["result"] == "ACK", h
-assert {str(k): v for k, v in h["statuses"].items()} == {"202": 1}, h
+assert {str(k): v for k, v in h["statuses"].items()} == {"202": int(sys.argv[2])}, h
 EOF
-  record "ACK; row 1 202 purpose"
+  record "ACK; $count row(s) 202 purpose"
+}
+
+if want long-record; then
+  long_records long-record 003 "$line_bytes" 1
 fi
 
 if want long-records; then
-  at=$work/archives/MUNIS_SUDBILLING_PAY_20261121_005.zip
-  at_bytes=$(((16 << 20) - (64 << 10)))
-  "$hostile" long-record "$at" "$at_bytes" 16 >"$work/long-records.json"
-  say "$(cat "$work/long-records.json")"
-  input="16 records of $at_bytes B in 64 B lines, $(stat -c %s "$at") B archive"
-  measure long-records check "$input" yes "$work/check-long-records.out" -- \
-    "$bin" --config "$rx/reestr.toml" check "$at"
-  grep -q "^16;25786018516942;202;purpose;" "$work/check-long-records.out" ||
-    die "check long-records: $(head -c 2000 "$work/check-long-records.out")"
-  record "ACK; 16 rows 202 purpose"
-  cp "$at" "$rx/inbox/"
-  measure long-records run "$input" yes "$work/run-long-records.json" -- \
-    "$bin" --config "$rx/reestr.toml" run --json
-  python3 - "$work/run-long-records.json" <<'EOF' || die "run long-records: $(head -c 2000 "$work/run-long-records.json")"
-import json, sys
-h = json.load(open(sys.argv[1]))["handled"][0]
-assert h["result"] == "ACK", h
-assert {str(k): v for k, v in h["statuses"].items()} == {"202": 16}, h
-EOF
-  record "ACK; 16 rows 202 purpose"
+  long_records long-records 005 $(((16 << 20) - (64 << 10))) 16
 fi
 
 # --- wide-rows: check then run -------------------------------------------------------------
