@@ -714,13 +714,25 @@ struct Answer<'s> {
 /// rows to the writing thread, and flushes its changes to the store; returns the ids the
 /// prefetch used.
 /// The `B07` message for a header that is not the schema's: the first column that differs.
-fn header_differs(fields: &[validate::Text], expected: &[&str], schema: &str) -> String {
+/// Says where the header (`fields`, of which `held` tells what the reader held) first differs
+/// from the schema's.
+fn header_differs(
+    fields: &[validate::Text],
+    held: validate::Held,
+    expected: &[&str],
+    schema: &str,
+) -> String {
     let at = fields
         .iter()
         .zip(expected)
         .position(|(f, e)| f != e)
         .unwrap_or(fields.len().min(expected.len()));
     let what = match (fields.get(at), expected.get(at)) {
+        (Some(_), Some(e)) if held.first_long == Some(at) => format!(
+            "field {} is longer than {} bytes where the schema has {e:?}",
+            at + 1,
+            held.limit
+        ),
         (Some(f), Some(e)) => format!(
             "field {} is {:?} where the schema has {e:?}",
             at + 1,
@@ -728,12 +740,12 @@ fn header_differs(fields: &[validate::Text], expected: &[&str], schema: &str) ->
         ),
         (None, Some(e)) => format!(
             "{} fields where the schema has {}, the next being {e:?}",
-            fields.len(),
+            held.fields,
             expected.len()
         ),
         _ => format!(
             "{} fields where the schema has {}",
-            fields.len(),
+            held.fields,
             expected.len()
         ),
     };
@@ -892,10 +904,15 @@ fn rows(
         return Ok(Err(r));
     }
     let expected: Vec<&str> = schema.header().collect();
-    if fields != expected {
+    if fields != expected || rr.len() != expected.len() {
+        let held = validate::Held {
+            fields: rr.len(),
+            first_long: rr.first_long(),
+            limit: rr.max_field(),
+        };
         return Ok(Err((
             BatchCode::B07,
-            header_differs(&fields, &expected, &schema.name),
+            header_differs(&fields, held, &expected, &schema.name),
         )));
     }
     let ctx = Context {
@@ -1027,25 +1044,59 @@ mod tests {
         let got = |v: &[&str]| -> Vec<validate::Text> {
             v.iter().map(|s| validate::Text::from(*s)).collect()
         };
-        let m = header_differs(&got(&["payment_id", "paid", "amount"]), &want, "PAY");
+        let whole = |n: usize| validate::Held {
+            fields: n,
+            first_long: None,
+            limit: usize::MAX,
+        };
+        let m = header_differs(
+            &got(&["payment_id", "paid", "amount"]),
+            whole(3),
+            &want,
+            "PAY",
+        );
         assert!(
             m.starts_with("registry.csv line 1: header differs from the PAY schema: field 2 is \"paid\" where the schema has \"paid_at\";"),
             "{m}"
         );
         assert!(m.ends_with("expected \"payment_id;paid_at;amount\""), "{m}");
-        let m = header_differs(&got(&["payment_id"]), &want, "PAY");
+        let m = header_differs(&got(&["payment_id"]), whole(1), &want, "PAY");
         assert!(
             m.contains(": 1 fields where the schema has 3, the next being \"paid_at\";"),
             "{m}"
         );
         let m = header_differs(
             &got(&["payment_id", "paid_at", "amount", "x"]),
+            whole(4),
             &want,
             "PAY",
         );
         assert!(m.contains(": 4 fields where the schema has 3;"), "{m}");
+        // What the reader did not hold: its true count, and a field too long to hold.
+        let held = validate::Held {
+            fields: 5000,
+            first_long: None,
+            limit: 64,
+        };
+        let m = header_differs(
+            &got(&["payment_id", "paid_at", "amount", "x"]),
+            held,
+            &want,
+            "PAY",
+        );
+        assert!(m.contains(": 5000 fields where the schema has 3;"), "{m}");
+        let held = validate::Held {
+            fields: 3,
+            first_long: Some(1),
+            limit: 64,
+        };
+        let m = header_differs(&got(&["payment_id", "", "amount"]), held, &want, "PAY");
+        assert!(
+            m.contains(": field 2 is longer than 64 bytes where the schema has \"paid_at\";"),
+            "{m}"
+        );
         let long = "x".repeat(70_000);
-        let m = header_differs(&got(&[&long]), &want, "PAY");
+        let m = header_differs(&got(&[&long]), whole(1), &want, "PAY");
         assert!(
             m.len() < 300,
             "a long field is shortened: {} bytes",
