@@ -710,12 +710,8 @@ struct Answer<'s> {
     message: String,
 }
 
-/// Reconciles a chunk in registry order (after prefetching what it reads), hands its result
-/// rows to the writing thread, and flushes its changes to the store; returns the ids the
-/// prefetch used.
-/// The `B07` message for a header that is not the schema's: the first column that differs.
-/// Says where the header (`fields`, of which `held` tells what the reader held) first differs
-/// from the schema's.
+/// The `B07` message for a header that is not the schema's: the first column that differs
+/// (`fields`, of which `held` tells what the reader held).
 fn header_differs(
     fields: &[validate::Text],
     held: validate::Held,
@@ -755,6 +751,9 @@ fn header_differs(
     )
 }
 
+/// Reconciles a chunk in registry order (after prefetching what it reads), hands its result
+/// rows to the writing thread, and flushes its changes to the store; returns the ids the
+/// prefetch used.
 fn settle_chunk<'s>(
     chunk: &mut Chunk,
     schema: &'s Schema,
