@@ -13,13 +13,17 @@
 //! # is BYTES of short lines (64 bytes and LF): every physical line is far under the 64 KiB line
 //! # limit, but each record is BYTES long.
 //! cargo run --release --example hostile -- long-record OUT.zip [BYTES] [COUNT]
+//! # The same, with the BYTES of short lines in the quoted payment_id instead (echoed whole in
+//! # result.csv) and the purpose empty.
+//! cargo run --release --example hostile -- long-id OUT.zip [BYTES] [COUNT]
 //! # A PAY archive whose registry.csv is BYTES of rows just under the 64 KiB line limit: each
 //! # row's payment_id is WIDTH pseudo-random digits (default 65000; a 202 payment_id), the
 //! # other fields valid.
 //! cargo run --release --example hostile -- wide-rows OUT.zip [BYTES] [WIDTH]
 //! ```
 //!
-//! `BYTES` defaults to 1 GiB (`rows`, `wide-rows`) and 64 MiB (`long-line`, `long-record`).
+//! `BYTES` defaults to 1 GiB (`rows`, `wide-rows`) and 64 MiB (`long-line`, `long-record`,
+//! `long-id`).
 //! The archives are signed with the reference key `tests/reference/MUNIS.key` and made for the
 //! batch of `OUT.zip`'s file name, which must be an agreement PAY name such as
 //! `MUNIS_SUDBILLING_PAY_20261121_001.zip`. Prints one JSON line: sizes, rows, amount total and
@@ -60,9 +64,12 @@ fn main() -> ExitCode {
             size(args.get(3), 65_000).and_then(|w| wide_rows(Path::new(&args[1]), n, w as usize))
         }),
         Some("long-record") if args.len() >= 2 => size(args.get(2), 64 << 20).and_then(|n| {
-            size(args.get(3), 1).and_then(|c| long_record(Path::new(&args[1]), n, c))
+            size(args.get(3), 1).and_then(|c| long_record(Path::new(&args[1]), n, c, false))
         }),
-        _ => Err("usage: hostile rows OUT.zip INVOICES.csv [BYTES] | hostile long-line OUT.zip [BYTES] | hostile long-record OUT.zip [BYTES] [COUNT] | hostile wide-rows OUT.zip [BYTES] [WIDTH]".into()),
+        Some("long-id") if args.len() >= 2 => size(args.get(2), 64 << 20).and_then(|n| {
+            size(args.get(3), 1).and_then(|c| long_record(Path::new(&args[1]), n, c, true))
+        }),
+        _ => Err("usage: hostile rows OUT.zip INVOICES.csv [BYTES] | hostile long-line OUT.zip [BYTES] | hostile long-record OUT.zip [BYTES] [COUNT] | hostile long-id OUT.zip [BYTES] [COUNT] | hostile wide-rows OUT.zip [BYTES] [WIDTH]".into()),
     };
     match result {
         Ok(summary) => {
@@ -335,12 +342,13 @@ fn long_line(out: &Path, bytes: u64) -> Res<String> {
 // ---------------------------------------------------------------------------------------------
 // long-record
 
-/// The header and `count` rows whose quoted purpose is `bytes` bytes of 63 pseudo-random
-/// characters and an LF each.
+/// The header and `count` rows whose quoted purpose (or, with `id`, payment id) is `bytes`
+/// bytes of 63 pseudo-random characters and an LF each.
 fn stream_long_record(
     w: &mut dyn Write,
     bytes: u64,
     count: u64,
+    id: bool,
     sha: Option<&mut Sha256>,
 ) -> Res<()> {
     let (start, _) = long_line_parts(1 << 10)?;
@@ -355,8 +363,10 @@ fn stream_long_record(
     put(&header_line())?;
     let mut rng = Rng::new(65);
     let mut buf = vec![0u8; 1 << 20];
+    // With `id`, the fields after the payment id, the purpose left empty.
+    let after_id = start.get(14..).ok_or("a payment id of 14 digits")?;
     for _ in 0..count {
-        put(&start)?;
+        put(if id { b"" } else { &start })?;
         put(b"\"")?;
         let mut left = bytes;
         while left > 0 {
@@ -370,20 +380,24 @@ fn stream_long_record(
             put(&buf[..n])?;
             left -= n as u64;
         }
-        put(b"\"\r\n")?;
+        put(b"\"")?;
+        if id {
+            put(after_id)?;
+        }
+        put(b"\r\n")?;
     }
     Ok(())
 }
 
-fn long_record(out: &Path, bytes: u64, count: u64) -> Res<String> {
+fn long_record(out: &Path, bytes: u64, count: u64, id: bool) -> Res<String> {
     let mut sha = Sha256::new();
-    stream_long_record(&mut std::io::sink(), bytes, count, Some(&mut sha))?;
+    stream_long_record(&mut std::io::sink(), bytes, count, id, Some(&mut sha))?;
     let digest = sha.finalize();
     let mut b = batch_for(out)?;
     b.rows = count;
     b.amount_total = 20_400_000 * i128::from(count);
     let zip_len = write_archive(out, &b, &digest, |w| {
-        stream_long_record(w, bytes, count, None)
+        stream_long_record(w, bytes, count, id, None)
     })?;
     Ok(format!(
         "{{\"archive\":{:?},\"archive_bytes\":{zip_len},\"record_bytes\":{bytes},\"rows\":{count},\"registry_sha256\":\"{}\"}}",

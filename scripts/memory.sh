@@ -14,6 +14,8 @@
 #               max_field_bytes (1 MiB) of the purpose: the row gets 202 purpose;
 #  long-records the same with 16 records of 16 MiB less 64 KiB each: every row gets 202
 #               purpose;
+#  long-id      one row whose quoted payment_id is 64 MiB of 64-byte lines: 202 payment_id,
+#               the id echoed whole in result.csv (through a file, not memory);
 #  wide-rows    registry.csv of 1 GiB of rows just under the 64 KiB line limit, each with a
 #               payment_id of 65000 pseudo-random digits (202 payment_id).
 # Runs `reestr check` (read-only, rolled back) and `reestr run` on each under /usr/bin/time -v
@@ -24,7 +26,7 @@
 # Environment: MEMORY_BOUND_MIB (default 256), HOSTILE_ROWS_BYTES (default 1073741824; several
 # sizes, space-separated, make a series), HOSTILE_LINE_BYTES (default 67108864, also the
 # long-record size), HOSTILE_WIDE_BYTES (default 1073741824), MEMORY_CASES (default
-# "rows long-line long-record long-records wide-rows info"), MEMORY_DIR (default $CARGO_TARGET_DIR/memory,
+# "rows long-line long-record long-records long-id wide-rows info"), MEMORY_DIR (default $CARGO_TARGET_DIR/memory,
 # removed first). Needs about 4 GiB of free disk per GiB of rows, and, for wide-rows, several
 # GiB of free memory (see docs/MEMORY.md).
 set -euo pipefail
@@ -37,7 +39,7 @@ bound_mib=${MEMORY_BOUND_MIB:-256}
 rows_sizes=${HOSTILE_ROWS_BYTES:-1073741824}
 line_bytes=${HOSTILE_LINE_BYTES:-67108864}
 wide_bytes=${HOSTILE_WIDE_BYTES:-1073741824}
-cases=" ${MEMORY_CASES:-rows long-line long-record long-records wide-rows info} "
+cases=" ${MEMORY_CASES:-rows long-line long-record long-records long-id wide-rows info} "
 want() { [[ $cases == *" $1 "* ]]; }
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -204,18 +206,23 @@ if want long-line; then
   record "NAK B02 line 2"
 fi
 
-# long_records CASE SEQ BYTES COUNT: COUNT records of BYTES in 64 B lines, each row 202 purpose.
+# long_records CASE SEQ BYTES COUNT [id]: COUNT records of BYTES in 64 B lines in the purpose
+# (each row 202 purpose) or, with "id", in the payment_id (202 payment_id, the id echoed whole).
 long_records() {
-  local case=$1 seq=$2 bytes=$3 count=$4
-  local zip=$work/archives/MUNIS_SUDBILLING_PAY_20261121_$seq.zip
-  "$hostile" long-record "$zip" "$bytes" "$count" >"$work/$case.json"
+  local case=$1 seq=$2 bytes=$3 count=$4 kind=${5:-purpose}
+  local zip=$work/archives/MUNIS_SUDBILLING_PAY_20261121_$seq.zip mode=long-record
+  local want="^$count;25786018516942;202;purpose;"
+  if [ "$kind" = id ]; then
+    mode=long-id want="^$count;\""
+  fi
+  "$hostile" "$mode" "$zip" "$bytes" "$count" >"$work/$case.json"
   say "$(cat "$work/$case.json")"
-  local input="$count record(s) of $bytes B in 64 B lines, $(stat -c %s "$zip") B archive"
+  local input="$count record(s) of $bytes B in 64 B lines ($kind), $(stat -c %s "$zip") B archive"
   measure "$case" check "$input" yes "$work/check-$case.out" -- \
     "$bin" --config "$rx/reestr.toml" check "$zip"
-  grep -q "^$count;25786018516942;202;purpose;" "$work/check-$case.out" ||
+  grep -q "$want" "$work/check-$case.out" ||
     die "check $case: $(head -c 2000 "$work/check-$case.out")"
-  record "ACK; $count row(s) 202 purpose"
+  record "ACK; $count row(s) 202 $kind"
   cp "$zip" "$rx/inbox/"
   measure "$case" run "$input" yes "$work/run-$case.json" -- \
     "$bin" --config "$rx/reestr.toml" run --json
@@ -225,7 +232,14 @@ h = json.load(open(sys.argv[1]))["handled"][0]
 assert h["result"] == "ACK", h
 assert {str(k): v for k, v in h["statuses"].items()} == {"202": int(sys.argv[2])}, h
 EOF
-  record "ACK; $count row(s) 202 purpose"
+  if [ "$kind" = id ]; then
+    # The id is echoed whole: result.csv holds every byte of it.
+    local ack=$rx/outbox/SUDBILLING_MUNIS_PAY_20261121_${seq}_ACK.zip
+    local size
+    size=$(python3 -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).getinfo("result.csv").file_size)' "$ack")
+    [ "$size" -gt "$((bytes * count))" ] || die "run $case: result.csv of $size B does not hold the ids"
+  fi
+  record "ACK; $count row(s) 202 $kind"
 }
 
 if want long-record; then
@@ -234,6 +248,10 @@ fi
 
 if want long-records; then
   long_records long-records 005 $(((16 << 20) - (64 << 10))) 16
+fi
+
+if want long-id; then
+  long_records long-id 006 "$line_bytes" 1 id
 fi
 
 # --- wide-rows: check then run -------------------------------------------------------------

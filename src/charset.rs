@@ -128,7 +128,7 @@ struct PieceCheck {
 }
 
 impl crate::dialect::Unkept for PieceCheck {
-    fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+    fn check(&mut self, _field: usize, bytes: &[u8], last: bool) -> bool {
         let ok = match self.charset {
             Charset::Cp866 => true,
             Charset::Windows1251 => !bytes.contains(&0x98),

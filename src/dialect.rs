@@ -12,10 +12,11 @@ use std::io::{self, Read};
 /// [`RecordReader::with_field_limits`]): whether they are valid in the registry's encoding,
 /// which for kept fields is judged when they are decoded.
 pub trait Unkept: Send {
-    /// Takes the next piece of one field's bytes; `last` ends the field (with the piece given),
-    /// and the next call begins another. Returns `false` when the bytes so far are invalid;
-    /// the reader remembers that until the field ends.
-    fn check(&mut self, bytes: &[u8], last: bool) -> bool;
+    /// Takes the next piece of the bytes of field `field` (0-based) of the record being read;
+    /// `last` ends the field (with the piece given), and the next call begins another. Returns
+    /// `false` when the bytes so far are invalid; the reader remembers that until the field
+    /// ends.
+    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool;
 }
 
 /// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
@@ -268,14 +269,15 @@ impl<R: Read> RecordReader<R> {
         if !self.started {
             self.skip_bom()?;
         }
-        self.data.clear();
-        self.ends.clear();
         if self.fed {
             // A field left unfinished by an error: the check starts afresh.
+            let field = self.len();
             if let Some(u) = self.unkept.as_mut() {
-                u.check(&[], true);
+                u.check(field, &[], true);
             }
         }
+        self.data.clear();
+        self.ends.clear();
         self.limit_at = self.max_field;
         self.extra = 0;
         self.spill = self.max_fields == 0;
@@ -324,8 +326,9 @@ impl<R: Read> RecordReader<R> {
                 let run = stop.unwrap_or(slice.len());
                 let piece = &slice[..run];
                 if self.spill {
+                    let field = self.ends.len() + self.extra;
                     if let Some(u) = self.unkept.as_mut() {
-                        self.spill_ok &= u.check(piece, false);
+                        self.spill_ok &= u.check(field, piece, false);
                         self.fed = true;
                     }
                 } else {
@@ -432,8 +435,9 @@ impl<R: Read> RecordReader<R> {
     #[inline(always)]
     fn put(&mut self, b: u8) {
         if self.spill {
+            let field = self.len();
             if let Some(u) = self.unkept.as_mut() {
-                self.spill_ok &= u.check(&[b], false);
+                self.spill_ok &= u.check(field, &[b], false);
                 self.fed = true;
             }
         } else {
@@ -453,7 +457,7 @@ impl<R: Read> RecordReader<R> {
         self.spill = true;
         self.spill_ok = true;
         if let (Some(u), Some(held)) = (self.unkept.as_mut(), self.data.get(start..)) {
-            self.spill_ok = u.check(held, false);
+            self.spill_ok = u.check(self.ends.len(), held, false);
             self.fed = true;
         }
         self.data.truncate(start);
@@ -477,8 +481,9 @@ impl<R: Read> RecordReader<R> {
     /// or one past the kept fields (only counted).
     #[cold]
     fn end_unkept_field(&mut self) {
+        let field = self.len();
         let ok = match self.unkept.as_mut() {
-            Some(u) => u.check(&[], true) && self.spill_ok,
+            Some(u) => u.check(field, &[], true) && self.spill_ok,
             None => true,
         };
         if !ok && self.invalid.is_none() {
@@ -609,20 +614,20 @@ mod tests {
         }
     }
 
-    /// The field being given, and the fields given whole.
-    type Given = (Vec<u8>, Vec<Vec<u8>>);
+    /// The field being given, and the fields given whole with their indices.
+    type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
 
     /// Records the bytes it is given, field by field; refuses a field holding `!`.
     #[derive(Clone, Default)]
     struct Recorder(std::sync::Arc<std::sync::Mutex<Given>>);
     impl Unkept for Recorder {
-        fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+        fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
             let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
             g.0.extend_from_slice(bytes);
             let ok = !g.0.contains(&b'!');
             if last {
-                let field = std::mem::take(&mut g.0);
-                g.1.push(field);
+                let whole = std::mem::take(&mut g.0);
+                g.1.push((field, whole));
             }
             ok
         }
@@ -646,7 +651,11 @@ mod tests {
         let seen = |rec: &Recorder| rec.0.lock().map(|g| g.1.clone()).unwrap_or_default();
         assert_eq!(
             seen(&rec),
-            vec![b"0123\n456\"7".to_vec(), b"d".to_vec(), b"e".to_vec()]
+            vec![
+                (1, b"0123\n456\"7".to_vec()),
+                (3, b"d".to_vec()),
+                (4, b"e".to_vec())
+            ]
         );
         assert!(r.read_record().is_ok_and(|more| more));
         assert_eq!(

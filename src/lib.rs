@@ -20,6 +20,7 @@ pub mod code;
 pub mod config;
 pub mod control;
 pub mod dialect;
+pub mod echo;
 pub mod engine;
 pub mod fsutil;
 pub mod ident;

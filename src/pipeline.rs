@@ -515,6 +515,8 @@ const CHUNK_BYTES: usize = 4 << 20;
 struct Pending {
     line: u64,
     pid: validate::Text,
+    /// Where the payment id lies in the spool of ids too long to hold (`pid` is then empty).
+    spooled: Option<crate::echo::Spooled>,
     amount: Option<i64>,
     /// Where the row's values lie in its chunk's [`Chunk::values`], or why it is not
     /// well-formed.
@@ -571,6 +573,7 @@ struct Spent {
 #[allow(clippy::too_many_arguments)]
 fn produce<R: io::Read>(
     mut rr: RecordReader<R>,
+    pids: &crate::echo::PidSpool,
     schema: &Schema,
     ctx: &Context,
     cs: Charset,
@@ -625,6 +628,15 @@ fn produce<R: io::Read>(
         };
         total += i128::from(row_amount.unwrap_or(0));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
+        // A key field too long to hold was spooled while it was read.
+        let spooled = match pk.filter(|&i| rr.is_long(i)).map(|_| pids.take()) {
+            Some(Ok(sp)) => sp,
+            Some(Err(e)) => {
+                let _ = tx.send(Produced::Failed(e.into()));
+                return;
+            }
+            None => None,
+        };
         chunk_bytes += rr.record_bytes() + pid.len();
         // The row's fields move into the check, which appends them to the chunk's values;
         // their vector is kept for the next row.
@@ -639,6 +651,7 @@ fn produce<R: io::Read>(
         chunk.rows.push(Pending {
             line: n,
             pid,
+            spooled,
             amount: row_amount,
             checked,
             slot: Slot::Unresolved,
@@ -705,6 +718,7 @@ struct Tally {
 struct Answer<'s> {
     line: u64,
     pid: validate::Text,
+    spooled: Option<crate::echo::Spooled>,
     status: RowStatus,
     field: &'s str,
     message: String,
@@ -806,6 +820,7 @@ fn settle_chunk<'s>(
         out.push(Answer {
             line: p.line,
             pid: p.pid,
+            spooled: p.spooled,
             status,
             field,
             message,
@@ -882,11 +897,22 @@ fn rows(
     let cs = control.encoding;
     // A record of any length is read to its end; memory holds at most `max_field_bytes` of a
     // field, and one field more than the header has (enough to tell a row has too many).
+    // A payment id too long to hold goes to a file, for `result.csv` to echo (`echo`).
     let max_field = usize::try_from(job.limits.max_field_bytes).unwrap_or(usize::MAX);
+    let pids = crate::echo::PidSpool::new(job.spool_dir.join(format!(
+        ".pids.{}.{}.tmp",
+        std::process::id(),
+        job.sha256
+    )));
+    let check = crate::echo::RegistryCheck {
+        check: cs.unkept_check(),
+        key: schema.primary_key,
+        spool: pids.clone(),
+    };
     let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_field_limits(
         max_field,
         schema.fields.len() + 1,
-        cs.unkept_check(),
+        Box::new(check),
     );
     let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
     match rr.read_record() {
@@ -950,16 +976,27 @@ fn rows(
         // result rows are written by a third, lighter thread.
         let ctx = &ctx;
         let invoices = keys.as_deref().zip(reconciler.invoice_col());
+        let reading = pids.clone();
         scope.spawn(move || {
             produce(
-                rr, schema, ctx, cs, chunk_rows, stop, invoices, tx, spent_rx,
+                rr, &reading, schema, ctx, cs, chunk_rows, stop, invoices, tx, spent_rx,
             )
         });
         let (answers, answered) = mpsc::sync_channel::<Vec<Answer<'_>>>(4);
+        let pids_path = pids.path();
         let writer = scope.spawn(move || -> io::Result<ResultWriter<_>> {
+            let mut spooled: Option<File> = None;
             for chunk in answered {
                 for a in chunk {
-                    w.row(Some(a.line), &a.pid, a.status, a.field, &a.message)?;
+                    match a.spooled {
+                        None => w.row(Some(a.line), &a.pid, a.status, a.field, &a.message)?,
+                        Some(sp) => {
+                            let mut pid = crate::echo::reader(&mut spooled, &pids_path, sp)?;
+                            w.row_echoing(
+                                a.line, &mut pid, sp.quote, a.status, a.field, &a.message,
+                            )?;
+                        }
+                    }
                 }
             }
             Ok(w)

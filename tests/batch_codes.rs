@@ -866,11 +866,13 @@ fn a_field_longer_than_max_field_bytes_fails_in_column_order() {
     rx.import_reference_invoices();
     assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
     let got = row_results(&rx);
+    // The long id is echoed whole (`a_payment_id_too_long_to_hold_is_echoed_whole`), quoted.
+    let long_id = format!("\"{long}\"");
     let want = [
         ("1:202", "25786018516942", "purpose"),
         ("2:202", "25786018516943", "invoice_no"),
         ("3:202", "25786018516950", "payer_name"),
-        ("4:202", "", "payment_id"),
+        ("4:202", long_id.as_str(), "payment_id"),
         ("5:202", "25786018516951", ""),
         ("6:1", "25786018516945", ""),
     ];
@@ -889,6 +891,68 @@ fn a_field_longer_than_max_field_bytes_fails_in_column_order() {
         result.contains("row has 20 fields, the header has 11"),
         "{result}"
     );
+}
+
+#[test]
+fn a_payment_id_too_long_to_hold_is_echoed_whole() {
+    // §8: result.csv's payment_id column is the row's own value. An id too long for the reader
+    // to hold (here over 4,096 bytes) is echoed from a file, byte for byte as the registry has
+    // it: the same result.csv rows as when it is held, quoted and with `"` doubled as §5 says.
+    let long_a = format!("12\"34;{}", "ЖЖ\n".repeat(1500));
+    let long_b = format!("{}\n{}", "9".repeat(3000), "8".repeat(3000));
+    for cs in [Charset::Utf8, Charset::Windows1251] {
+        let mut rows = pay_rows();
+        rows[0][0] = long_a.clone();
+        rows[2][0] = long_b.clone();
+        let b = Batch::new(BatchType::Pay, "001", cs, &PAY_HEADER, &rows, 6);
+        let mut got = Vec::new();
+        for config in ["", "max_field_bytes = 4096"] {
+            let mut rx = Rx::with(&limits(config));
+            rx.import_reference_invoices();
+            assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
+            let result = rx.response_entry(ACK, "result.csv").expect("result.csv");
+            let mut rr = reestr::dialect::RecordReader::new(&result[..], false);
+            let mut parsed = Vec::new();
+            while rr.read_record().expect("a result.csv that reads back") {
+                let f = |i: usize| cs.decode(rr.field(i).unwrap_or_default()).expect("decodes");
+                parsed.push([f(0), f(1), f(2), f(3)]);
+            }
+            // Nothing of the spool is left behind.
+            let left: Vec<_> = walkdir::WalkDir::new(rx.dir.path())
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains(".pids."))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+            got.push((parsed, result));
+        }
+        let (held, spooled) = (&got[0], &got[1]);
+        assert_eq!(held.0, spooled.0, "{cs:?}: rows held and spooled");
+        let ids: Vec<(&str, &str)> = spooled
+            .0
+            .iter()
+            .map(|r| (r[1].as_str(), r[2].as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("payment_id", "status"),
+                (long_a.as_str(), "202"),
+                ("25786018516943", "1"),
+                (long_b.as_str(), "202")
+            ],
+            "{cs:?}"
+        );
+        // The raw bytes too: only the messages differ ("length ... is outside", "longer than").
+        let line_of = |bytes: &[u8], id: &str| {
+            let raw = cs.encode(id).expect("encodable");
+            bytes.windows(raw.len()).any(|w| w == raw.as_slice())
+        };
+        assert!(
+            line_of(&spooled.1, "\"12\"\"34;") && line_of(&held.1, "\"12\"\"34;"),
+            "{cs:?}"
+        );
+    }
 }
 
 #[test]

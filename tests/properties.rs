@@ -528,20 +528,20 @@ proptest! {
     }
 }
 
-/// The field being given, and the fields given whole.
-type Given = (Vec<u8>, Vec<Vec<u8>>);
+/// The field being given, and the fields given whole with their indices.
+type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
 
 /// Collects, field by field, the bytes a reader with field limits does not keep.
 #[derive(Clone, Default)]
 struct Unkept(std::sync::Arc<std::sync::Mutex<Given>>);
 
 impl reestr::dialect::Unkept for Unkept {
-    fn check(&mut self, bytes: &[u8], last: bool) -> bool {
+    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         g.0.extend_from_slice(bytes);
         if last {
             let whole = std::mem::take(&mut g.0);
-            g.1.push(whole);
+            g.1.push((field, whole));
         }
         true
     }
@@ -588,7 +588,7 @@ proptest! {
                     prop_assert_eq!(part.field(i), Some(if long { &b""[..] } else { f }));
                 }
                 if long || i >= max_fields {
-                    want_unkept.push(f.to_vec());
+                    want_unkept.push((i, f.to_vec()));
                 }
             }
             let first_long = (0..whole.len().min(max_fields))
@@ -620,13 +620,13 @@ proptest! {
             let mut ok = true;
             let mut from = 0;
             for c in cuts {
-                ok &= check.check(&bytes[from..c], false);
+                ok &= check.check(0, &bytes[from..c], false);
                 from = c;
             }
-            ok &= check.check(&bytes[from..], true);
+            ok &= check.check(0, &bytes[from..], true);
             prop_assert_eq!(ok, cs.decode(&bytes).is_some(), "{:?} {:x?}", cs, bytes);
             // The check starts afresh with the next field.
-            prop_assert!(check.check(b"ok", true));
+            prop_assert!(check.check(1, b"ok", true));
         }
     }
 }
