@@ -641,13 +641,9 @@ fn produce<R: io::Read>(
         // The row's fields move into the check, which appends them to the chunk's values;
         // their vector is kept for the next row.
         let start = chunk.values.len();
-        let held = validate::Held {
-            fields: rr.len(),
-            first_long: rr.first_long(),
-            limit: rr.max_field(),
-        };
-        let checked = validate::check_held_into(schema, ctx, &mut fields, held, &mut chunk.values)
-            .map(|()| start..chunk.values.len());
+        let checked =
+            validate::check_held_into(schema, ctx, &mut fields, held(&rr), &mut chunk.values)
+                .map(|()| start..chunk.values.len());
         chunk.rows.push(Pending {
             line: n,
             pid,
@@ -722,6 +718,15 @@ struct Answer<'s> {
     status: RowStatus,
     field: &'s str,
     message: String,
+}
+
+/// What `rr` held of the record it read last.
+fn held(rr: &RecordReader<impl io::Read>) -> validate::Held {
+    validate::Held {
+        fields: rr.len(),
+        first_long: rr.first_long(),
+        limit: rr.max_field(),
+    }
 }
 
 /// The `B07` message for a header that is not the schema's: the first column that differs
@@ -930,14 +935,9 @@ fn rows(
     }
     let expected: Vec<&str> = schema.header().collect();
     if fields != expected || rr.len() != expected.len() {
-        let held = validate::Held {
-            fields: rr.len(),
-            first_long: rr.first_long(),
-            limit: rr.max_field(),
-        };
         return Ok(Err((
             BatchCode::B07,
-            header_differs(&fields, held, &expected, &schema.name),
+            header_differs(&fields, held(&rr), &expected, &schema.name),
         )));
     }
     let ctx = Context {
