@@ -17,8 +17,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Where a spooled payment id lies in the spool file, and whether `result.csv` must quote it
-/// (it starts with `"` or holds `;` or a line feed, §5).
+/// Where a spooled payment id lies in the spool file, and whether `result.csv` quotes it (it
+/// starts with `"` or holds `;`, a line feed or a carriage return, as [`crate::respond`] does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spooled {
     /// Offset of its first byte.
@@ -101,7 +101,7 @@ impl Inner {
         if cur.len == 0 && bytes.first() == Some(&b'"') {
             cur.quote = true;
         }
-        cur.quote |= bytes.iter().any(|b| matches!(b, b';' | b'\n'));
+        cur.quote |= bytes.iter().any(|b| matches!(b, b';' | b'\n' | b'\r'));
         cur.len += bytes.len() as u64;
         let file = match &mut self.file {
             Some(f) => f,

@@ -197,7 +197,7 @@ pub struct ResultWriter<W: Write> {
 /// must (§5)"): it holds the separator or a line feed, or starts with a quote. A `"` further in
 /// and a CR not before an LF are ordinary characters of an unquoted field (§5).
 fn needs_quotes(s: &str) -> bool {
-    s.starts_with('"') || s.bytes().any(|b| matches!(b, b';' | b'\n'))
+    s.starts_with('"') || s.bytes().any(|b| matches!(b, b';' | b'\n' | b'\r'))
 }
 
 impl<W: Write> ResultWriter<W> {
@@ -438,7 +438,8 @@ mod tests {
             .unwrap();
         w.row(None, "1;2\"", RowStatus::NotInStatement, "", "")
             .unwrap();
-        // A quote further in and a lone CR need no quotes; a leading quote or an LF does.
+        // A quote further in needs no quotes; a leading quote, an LF or a CR (a line end to
+        // most CSV readers, though not to §5's) does.
         for (line, id) in [(3, "12\"34"), (4, "\"12"), (5, "a\rb"), (6, "x\ny")] {
             w.row(Some(line), id, RowStatus::Invalid, "payment_id", "")
                 .unwrap();
@@ -448,7 +449,7 @@ mod tests {
             bytes,
             b"line;payment_id;status;field;message\r\n1;123;202;amount;amount: bad\r\n;\"1;2\"\"\";306;;\r\n\
               3;12\"34;202;payment_id;\r\n4;\"\"\"12\";202;payment_id;\r\n\
-              5;a\rb;202;payment_id;\r\n6;\"x\ny\";202;payment_id;\r\n"
+              5;\"a\rb\";202;payment_id;\r\n6;\"x\ny\";202;payment_id;\r\n"
         );
         assert_eq!(len, bytes.len() as u64);
         assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(&bytes)));
@@ -468,12 +469,12 @@ mod tests {
             }
         }
         let cs = Charset::Windows1251;
-        for id in ["12\"34", "\"Ж\"", "a;б", "x\ny\"\"", "plain", ""] {
+        for id in ["12\"34", "\"Ж\"", "a;б", "x\ny\"\"", "a\rb", "plain", ""] {
             let mut a = ResultWriter::new(Vec::new(), cs).unwrap();
             a.row(Some(7), id, RowStatus::Invalid, "payment_id", "m")
                 .unwrap();
             let raw = cs.encode(id).unwrap();
-            let quote = id.starts_with('"') || id.contains([';', '\n']);
+            let quote = id.starts_with('"') || id.contains([';', '\n', '\r']);
             let mut b = ResultWriter::new(Vec::new(), cs).unwrap();
             b.row_echoing(
                 7,
