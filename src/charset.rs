@@ -62,6 +62,12 @@ impl Charset {
         self.decode(bytes).map(Text::from)
     }
 
+    /// For the single-byte encodings, whether each byte has a character: all do but
+    /// windows-1251's `0x98`, which encoding_rs decodes without an error.
+    fn defines_every_byte_of(self, bytes: &[u8]) -> bool {
+        self != Self::Windows1251 || !bytes.contains(&0x98)
+    }
+
     /// Decodes bytes strictly; `None` if any byte sequence is invalid in this encoding.
     pub fn decode(self, bytes: &[u8]) -> Option<String> {
         if bytes.is_ascii() {
@@ -71,7 +77,7 @@ impl Charset {
         match self.single_byte() {
             None => std::str::from_utf8(bytes).ok().map(str::to_owned),
             Some(enc) => {
-                if self == Self::Windows1251 && bytes.contains(&0x98) {
+                if !self.defines_every_byte_of(bytes) {
                     return None;
                 }
                 enc.decode_without_bom_handling_and_without_replacement(bytes)
@@ -130,8 +136,7 @@ struct PieceCheck {
 impl crate::dialect::Unkept for PieceCheck {
     fn check(&mut self, _field: usize, bytes: &[u8], last: bool) -> bool {
         let ok = match self.charset {
-            Charset::Cp866 => true,
-            Charset::Windows1251 => !bytes.contains(&0x98),
+            Charset::Cp866 | Charset::Windows1251 => self.charset.defines_every_byte_of(bytes),
             Charset::Utf8 => {
                 let d = self
                     .utf8
