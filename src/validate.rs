@@ -142,7 +142,7 @@ pub fn check_held_into(
                 status: RowStatus::Invalid,
                 field: Some(i),
                 message: format!(
-                    "{}: longer than {} bytes, the most the receiver reads of a field (max_field_bytes)",
+                    "{}: longer than {} bytes, the most the receiver holds of a field (max_field_bytes)",
                     f.name, held.limit
                 ),
             })
