@@ -3,8 +3,12 @@
 //!
 //! Invariants: no panic; reading the bytes all at once and in small chunks (crossing every
 //! buffer boundary) gives the same records and the same error; records written back with the
-//! sender's quoting read back the same; a row that passes `check_row` has a value per field,
-//! and a failure names a field within the row and has a one-line message.
+//! sender's quoting read back the same; with field limits (`with_field_limits`, limits taken
+//! from the input's first bytes) the same records and error, each field up to the limit kept
+//! whole, a longer one kept empty and marked, and every byte not kept handed to the check, a
+//! field at a time with its index; each charset's check of those bytes agrees with decoding
+//! them whole; a row that passes `check_row` has a value per field, and a failure names a
+//! field within the row and has a one-line message.
 #![no_main]
 
 mod common;
@@ -34,6 +38,72 @@ impl Read for Chunks<'_> {
 }
 
 type Records = (Vec<(u64, Vec<Vec<u8>>)>, Option<String>);
+
+/// The field being given, and the fields given whole with their indices.
+type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
+
+/// Collects the bytes a reader with field limits does not keep.
+#[derive(Clone, Default)]
+struct Unkept(std::sync::Arc<std::sync::Mutex<Given>>);
+
+impl reestr::dialect::Unkept for Unkept {
+    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.extend_from_slice(bytes);
+        if last {
+            let whole = std::mem::take(&mut g.0);
+            g.1.push((field, whole));
+        }
+        true
+    }
+}
+
+/// Reads `data` with field limits and checks it against `whole`, read without.
+fn limited(data: &[u8], strip_bom: bool, whole: &Records, max_field: usize, max_fields: usize) {
+    let unkept = Unkept::default();
+    let mut rr = RecordReader::new(Chunks { rest: data, n: 0 }, strip_bom).with_field_limits(
+        max_field,
+        max_fields,
+        Box::new(unkept.clone()),
+    );
+    let mut recs = whole.0.iter();
+    loop {
+        match rr.read_record() {
+            Ok(true) => {
+                let (line, fields) = recs.next().expect("a record the whole reading has");
+                assert_eq!(rr.record_line(), *line);
+                assert_eq!(rr.len(), fields.len());
+                assert_eq!(rr.kept(), fields.len().min(max_fields));
+                let mut want = Vec::new();
+                for (i, f) in fields.iter().enumerate() {
+                    let long = f.len() > max_field;
+                    if i < max_fields {
+                        assert_eq!(rr.is_long(i), long);
+                        assert_eq!(rr.field(i), Some(if long { &b""[..] } else { &f[..] }));
+                    }
+                    if long || i >= max_fields {
+                        want.push((i, f.clone()));
+                    }
+                }
+                let got = unkept
+                    .0
+                    .lock()
+                    .map(|mut g| std::mem::take(&mut g.1))
+                    .unwrap_or_default();
+                assert_eq!(got, want, "the bytes not kept");
+            }
+            Ok(false) => {
+                assert!(recs.next().is_none() && whole.1.is_none(), "records lost");
+                return;
+            }
+            Err(e) => {
+                assert!(recs.next().is_none(), "records lost before an error");
+                assert_eq!(Some(e.to_string()), whole.1, "another error");
+                return;
+            }
+        }
+    }
+}
 
 fn records<R: Read>(src: R, strip_bom: bool) -> Records {
     let mut rr = RecordReader::new(src, strip_bom);
@@ -77,10 +147,15 @@ fuzz_target!(|data: &[u8]| {
         created_at: DateTime::parse_from_rfc3339("2026-11-22T01:05:00+05:00").expect("fixed"),
         business_date: NaiveDate::from_ymd_opt(2026, 11, 21).expect("fixed"),
     };
+    let (max_field, max_fields) = match data {
+        [a, b, ..] => (usize::from(*a % 32), usize::from(*b % 6) + 1),
+        _ => (0, 1),
+    };
     for strip_bom in [true, false] {
         let whole = records(data, strip_bom);
         let chunked = records(Chunks { rest: data, n: 0 }, strip_bom);
         assert_eq!(whole, chunked, "chunked reading differs");
+        limited(data, strip_bom, &whole, max_field, max_fields);
         if whole.1.is_none() {
             let mut again = Vec::new();
             for (_, fields) in &whole.0 {
@@ -96,6 +171,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let (recs, _) = records(data, true);
+    for cs in [Charset::Utf8, Charset::Windows1251, Charset::Cp866] {
+        // The check of bytes not kept, given them in pieces, judges them as decoding does.
+        let mut check = cs.unkept_check();
+        let mut ok = true;
+        for piece in data.chunks(max_field.max(1)) {
+            ok &= check.check(0, piece, false);
+        }
+        ok &= check.check(0, &[], true);
+        assert_eq!(ok, cs.decode(data).is_some(), "{cs:?}");
+    }
     SCHEMAS.with(|s| {
         for cs in [Charset::Utf8, Charset::Windows1251, Charset::Cp866] {
             for (_, raw) in &recs {
