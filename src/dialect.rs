@@ -19,6 +19,40 @@ pub trait Unkept: Send {
     fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool;
 }
 
+/// An [`Unkept`] check that takes every byte for valid and records what it is given, field by
+/// field: for tests, fuzzing and tools that look at what a reader did not keep. Clones share
+/// one record.
+#[derive(Clone, Default)]
+pub struct Recorded(std::sync::Arc<std::sync::Mutex<Given>>);
+
+#[derive(Default)]
+struct Given {
+    /// The field being given.
+    current: Vec<u8>,
+    /// The fields given whole, with their indices.
+    whole: Vec<(usize, Vec<u8>)>,
+}
+
+impl Recorded {
+    /// The fields given whole since the last call, with their indices, in order.
+    pub fn take(&self) -> Vec<(usize, Vec<u8>)> {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut g.whole)
+    }
+}
+
+impl Unkept for Recorded {
+    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.current.extend_from_slice(bytes);
+        if last {
+            let whole = std::mem::take(&mut g.current);
+            g.whole.push((field, whole));
+        }
+        true
+    }
+}
+
 /// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DialectError {
@@ -614,20 +648,19 @@ mod tests {
         }
     }
 
-    /// The field being given, and the fields given whole with their indices.
-    type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
-
-    /// Records the bytes it is given, field by field; refuses a field holding `!`.
+    /// [`Recorded`], refusing a field that holds `!`.
     #[derive(Clone, Default)]
-    struct Recorder(std::sync::Arc<std::sync::Mutex<Given>>);
+    struct Recorder {
+        seen: Recorded,
+        bad: bool,
+    }
     impl Unkept for Recorder {
         fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
-            let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            g.0.extend_from_slice(bytes);
-            let ok = !g.0.contains(&b'!');
+            self.seen.check(field, bytes, last);
+            self.bad |= bytes.contains(&b'!');
+            let ok = !self.bad;
             if last {
-                let whole = std::mem::take(&mut g.0);
-                g.1.push((field, whole));
+                self.bad = false;
             }
             ok
         }
@@ -648,9 +681,8 @@ mod tests {
         assert_eq!(r.field(3), None);
         assert_eq!(r.unkept_invalid(), None);
         // The check saw the long field whole, and each field past the kept ones.
-        let seen = |rec: &Recorder| rec.0.lock().map(|g| g.1.clone()).unwrap_or_default();
         assert_eq!(
-            seen(&rec),
+            rec.seen.take(),
             vec![
                 (1, b"0123\n456\"7".to_vec()),
                 (3, b"d".to_vec()),

@@ -528,25 +528,6 @@ proptest! {
     }
 }
 
-/// The field being given, and the fields given whole with their indices.
-type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
-
-/// Collects, field by field, the bytes a reader with field limits does not keep.
-#[derive(Clone, Default)]
-struct Unkept(std::sync::Arc<std::sync::Mutex<Given>>);
-
-impl reestr::dialect::Unkept for Unkept {
-    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.0.extend_from_slice(bytes);
-        if last {
-            let whole = std::mem::take(&mut g.0);
-            g.1.push((field, whole));
-        }
-        true
-    }
-}
-
 proptest! {
     #![proptest_config(config(256))]
 
@@ -565,7 +546,7 @@ proptest! {
             .map(|r| r.iter().map(|f| sample::field(f)).collect::<Vec<_>>().join(";") + "\n")
             .collect();
         let mut whole = RecordReader::new(text.as_bytes(), false);
-        let unkept = Unkept::default();
+        let unkept = reestr::dialect::Recorded::default();
         let mut part = RecordReader::new(text.as_bytes(), false)
             .with_field_limits(max_field, max_fields, Box::new(unkept.clone()));
         loop {
@@ -594,7 +575,7 @@ proptest! {
             let first_long = (0..whole.len().min(max_fields))
                 .find(|&i| whole.field(i).is_some_and(|f| f.len() > max_field));
             prop_assert_eq!(part.first_long(), first_long);
-            let got = unkept.0.lock().map(|mut g| std::mem::take(&mut g.1)).unwrap_or_default();
+            let got = unkept.take();
             prop_assert_eq!(got, want_unkept);
         }
     }

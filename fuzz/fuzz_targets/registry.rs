@@ -39,28 +39,9 @@ impl Read for Chunks<'_> {
 
 type Records = (Vec<(u64, Vec<Vec<u8>>)>, Option<String>);
 
-/// The field being given, and the fields given whole with their indices.
-type Given = (Vec<u8>, Vec<(usize, Vec<u8>)>);
-
-/// Collects the bytes a reader with field limits does not keep.
-#[derive(Clone, Default)]
-struct Unkept(std::sync::Arc<std::sync::Mutex<Given>>);
-
-impl reestr::dialect::Unkept for Unkept {
-    fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.0.extend_from_slice(bytes);
-        if last {
-            let whole = std::mem::take(&mut g.0);
-            g.1.push((field, whole));
-        }
-        true
-    }
-}
-
 /// Reads `data` with field limits and checks it against `whole`, read without.
 fn limited(data: &[u8], strip_bom: bool, whole: &Records, max_field: usize, max_fields: usize) {
-    let unkept = Unkept::default();
+    let unkept = reestr::dialect::Recorded::default();
     let mut rr = RecordReader::new(Chunks { rest: data, n: 0 }, strip_bom).with_field_limits(
         max_field,
         max_fields,
@@ -85,11 +66,7 @@ fn limited(data: &[u8], strip_bom: bool, whole: &Records, max_field: usize, max_
                         want.push((i, f.clone()));
                     }
                 }
-                let got = unkept
-                    .0
-                    .lock()
-                    .map(|mut g| std::mem::take(&mut g.1))
-                    .unwrap_or_default();
+                let got = unkept.take();
                 assert_eq!(got, want, "the bytes not kept");
             }
             Ok(false) => {
