@@ -307,6 +307,22 @@ pub fn fault(point: &str) {
     }
 }
 
+/// The bytes of `path`'s file name in hex, when they are not UTF-8 (the name recorded
+/// elsewhere then has U+FFFD in their place).
+fn name_bytes_if_not_utf8(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = path.file_name()?.as_bytes();
+        std::str::from_utf8(raw).is_err().then(|| hex(raw))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Holds the process at a named point while `REESTR_PAUSE` is `point:FILE`: creates FILE and
 /// waits until it is removed (at most [`PAUSE_AT_MOST`]). Tests use it to look at the store
 /// from another process while a batch holds its transaction. Points: `validated` (the rows
@@ -988,24 +1004,30 @@ impl Engine {
         let sha = sha.as_str();
         let kept_as = format!("{sha}.bin");
         let n = journal::next_seq(&self.store.conn)?;
-        let note = dir.join(format!("{sha}.{n}.reason.json"));
-        let note_body = serde_json::to_vec_pretty(
-            &json!({"original_name": fname, "sha256": sha, "reason": reason}),
-        )
-        .unwrap_or_default();
-        fsutil::write_bytes(&note, &note_body).map_err(io_at(&note))?;
+        let note_path = dir.join(format!("{sha}.{n}.reason.json"));
+        let mut note = json!({"original_name": fname, "sha256": sha, "reason": reason});
+        // A name that is not UTF-8 is shown with U+FFFD above; its exact bytes are kept too.
+        let raw_name = name_bytes_if_not_utf8(path);
+        if let (Some(raw), Some(obj)) = (&raw_name, note.as_object_mut()) {
+            obj.insert("original_name_bytes".into(), raw.clone().into());
+        }
+        let note_body = serde_json::to_vec_pretty(&note).unwrap_or_default();
+        fsutil::write_bytes(&note_path, &note_body).map_err(io_at(&note_path))?;
         let tx = self
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let note_sha = hex(&<sha2::Sha256 as sha2::Digest>::digest(&note_body));
-        let body = json!({
+        let mut body = json!({
             "original_name": fname, "sha256": sha, "reason": reason, "engine_version": crate::VERSION,
             "kept": [
                 {"path": format!("set-aside/{kept_as}"), "sha256": sha},
                 {"path": format!("set-aside/{sha}.{n}.reason.json"), "sha256": note_sha},
             ],
         });
+        if let (Some(raw), Some(obj)) = (raw_name, body.as_object_mut()) {
+            obj.insert("original_name_bytes".into(), raw.into());
+        }
         let seq = journal::append(&tx, "set_aside", &now_text(), &body)?;
         tx.execute(
             "INSERT INTO set_aside(journal_seq, original_name, sha256, kept_as, reason, state) VALUES (?1,?2,?3,?4,?5,'committed')",

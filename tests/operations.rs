@@ -548,6 +548,26 @@ fn a_name_that_is_not_utf8_is_set_aside_once_and_leaves_the_inbox() {
     assert!(rx.run().is_empty(), "set aside again");
     let (kept, reasons) = set_aside_contents(&rx);
     assert_eq!((kept.len(), reasons.len()), (1, 1));
+    // The name's exact bytes are kept beside the name shown with U+FFFD: in the reason file
+    // and in the journal.
+    let bytes = "\"original_name_bytes\": \"4d554e49535fff5f5041592e7a6970\"";
+    assert!(reasons[0].contains(bytes), "{reasons:?}");
+    let body: String = rx
+        .engine
+        .store
+        .conn
+        .query_row(
+            "SELECT body FROM journal WHERE kind = 'set_aside'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("journal");
+    assert!(
+        body.contains("\"original_name_bytes\":\"4d554e49535fff5f5041592e7a6970\""),
+        "{body}"
+    );
+    let (problems, _) = rx.engine.audit().expect("audit");
+    assert!(problems.is_empty(), "{problems:?}");
 }
 
 #[test]
