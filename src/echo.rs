@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where a spooled payment id lies in the spool file, and whether `result.csv` quotes it (it
-/// starts with `"` or holds `;`, a line feed or a carriage return, as [`crate::respond`] does).
+/// starts with `"` or holds a byte of [`crate::respond::quoted_for`], as a held id would be).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spooled {
     /// Offset of its first byte.
@@ -101,7 +101,7 @@ impl Inner {
         if cur.len == 0 && bytes.first() == Some(&b'"') {
             cur.quote = true;
         }
-        cur.quote |= bytes.iter().any(|b| matches!(b, b';' | b'\n' | b'\r'));
+        cur.quote |= bytes.iter().copied().any(crate::respond::quoted_for);
         cur.len += bytes.len() as u64;
         let file = match &mut self.file {
             Some(f) => f,

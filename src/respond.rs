@@ -194,10 +194,17 @@ pub struct ResultWriter<W: Write> {
 }
 
 /// Whether a field must be quoted to be read back as itself (§8: "quotes a field only when it
-/// must (§5)"): it holds the separator or a line feed, or starts with a quote. A `"` further in
-/// and a CR not before an LF are ordinary characters of an unquoted field (§5).
+/// must (§5)"): it starts with a quote, or holds a byte of [`quoted_for`]. A `"` further in is
+/// an ordinary character of an unquoted field (§5).
 fn needs_quotes(s: &str) -> bool {
-    s.starts_with('"') || s.bytes().any(|b| matches!(b, b';' | b'\n' | b'\r'))
+    s.starts_with('"') || s.bytes().any(quoted_for)
+}
+
+/// Whether this byte anywhere in a `result.csv` field makes it quoted: the separator, a line
+/// feed, or a CR (ordinary to §5 when not before an LF, but a line end to most CSV readers:
+/// README, "Decisions"). The same in all three encodings.
+pub fn quoted_for(b: u8) -> bool {
+    matches!(b, b';' | b'\n' | b'\r')
 }
 
 impl<W: Write> ResultWriter<W> {
