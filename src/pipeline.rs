@@ -433,18 +433,10 @@ fn decode_fields(
             ),
         )
     };
-    if rr.first_long().is_none() && rr.unkept_invalid().is_none() {
-        // Every field kept is whole (the usual case), and any not kept were valid.
-        for i in 0..rr.kept() {
-            match cs.decode_text(rr.field(i).unwrap_or_default()) {
-                Some(s) => out.push(s),
-                None => return Err(invalid(i)),
-            }
-        }
-        return Ok(());
-    }
+    // Usually every field kept is whole: then no field is looked up among the long ones.
+    let any_long = rr.first_long().is_some();
     for i in 0..rr.kept() {
-        if rr.is_long(i) {
+        if any_long && rr.is_long(i) {
             // Not kept: its bytes were checked as they were read, and it fails as too long.
             if rr.unkept_invalid() == Some(i) {
                 return Err(invalid(i));
