@@ -64,15 +64,6 @@ pub enum DialectError {
         /// What is wrong.
         message: &'static str,
     },
-    /// A record is longer than the reader's limit (a hostile registry: no valid row comes
-    /// near it).
-    #[error("line {line}: a record longer than {limit} bytes")]
-    TooLong {
-        /// Physical line (1-based) where the record began.
-        line: u64,
-        /// The limit in bytes.
-        limit: usize,
-    },
     /// Reading failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -105,7 +96,6 @@ pub struct RecordReader<R: Read> {
     line: u64,
     record_line: u64,
     quote_line: u64,
-    max_record: usize,
     /// The length of `data` past which the current field is longer than `max_field`.
     limit_at: usize,
     /// Fields of the current record past the kept ones, so far.
@@ -144,7 +134,6 @@ impl<R: Read> RecordReader<R> {
             line: 1,
             record_line: 1,
             quote_line: 1,
-            max_record: usize::MAX,
             limit_at: usize::MAX,
             extra: 0,
             max_field: usize::MAX,
@@ -199,13 +188,6 @@ impl<R: Read> RecordReader<R> {
             self.eof = false;
         }
         Ok(())
-    }
-
-    /// Refuses records longer than `bytes` (field bytes plus separators) with
-    /// [`DialectError::TooLong`], so that memory stays bounded.
-    pub fn with_max_record(mut self, bytes: usize) -> Self {
-        self.max_record = bytes;
-        self
     }
 
     /// Keeps at most `max_field` bytes of a field and at most `max_fields` fields of a record,
@@ -273,6 +255,11 @@ impl<R: Read> RecordReader<R> {
     /// [`Self::with_field_limits`] (it then reads as empty).
     pub fn is_long(&self, i: usize) -> bool {
         self.long.contains(&i)
+    }
+
+    /// The kept fields of the last record that were too long to keep, in order.
+    pub fn long_fields(&self) -> &[usize] {
+        &self.long
     }
 
     /// The first kept field of the last record that was too long to keep.
@@ -343,12 +330,6 @@ impl<R: Read> RecordReader<R> {
                 };
             }
             any = true;
-            if self.data.len() + self.ends.len() > self.max_record {
-                return Err(DialectError::TooLong {
-                    line: self.record_line,
-                    limit: self.max_record,
-                });
-            }
             if state == State::Unquoted || state == State::Quoted {
                 // Fast path: copy a run of ordinary bytes at once.
                 let slice = &self.buf[self.pos..self.filled];
@@ -713,18 +694,10 @@ mod tests {
     }
 
     #[test]
-    fn an_open_quote_is_reported_where_it_opened_and_long_records_are_refused() {
+    fn an_open_quote_is_reported_where_it_opened() {
         match records(b"h\nok\n\"open\nmore\nlines\n") {
             Err(DialectError::Syntax { line, .. }) => assert_eq!(line, 3),
             other => panic!("{other:?}"),
         }
-        let long = format!("a;\"{}\"\nb\n", "x\n".repeat(100));
-        let mut r = RecordReader::new(long.as_bytes(), false).with_max_record(50);
-        match r.read_record() {
-            Err(DialectError::TooLong { line, limit }) => assert_eq!((line, limit), (1, 50)),
-            other => panic!("{other:?}"),
-        }
-        let mut r = RecordReader::new(long.as_bytes(), false).with_max_record(1000);
-        assert!(r.read_record().is_ok_and(|more| more) && r.len() == 2);
     }
 }

@@ -1205,6 +1205,11 @@ pub struct CheckReport {
 }
 
 impl Engine {
+    /// The most bytes of a field held in memory, for exports as for registries.
+    fn max_field(&self) -> usize {
+        usize::try_from(self.cfg.limits.max_field_bytes).unwrap_or(usize::MAX)
+    }
+
     /// Loads a billing export (agreement §9). Refused whole on any invalid line.
     pub fn import_invoices(
         &mut self,
@@ -1227,6 +1232,7 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let max_field = self.max_field();
         let tx = self
             .store
             .conn
@@ -1243,11 +1249,17 @@ impl Engine {
             "csv",
         )
         .map_err(io_at(&imports))?;
-        let loaded =
-            match crate::invoices::load(&tx, &fname, &mut src, &self.cfg.schemas.invoices, seq)? {
-                Ok(l) => l,
-                Err(e) => return Ok(Err(e)),
-            };
+        let loaded = match crate::invoices::load(
+            &tx,
+            &fname,
+            &mut src,
+            &self.cfg.schemas.invoices,
+            seq,
+            max_field,
+        )? {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
         let copy = src.finish().map_err(io_at(path))?;
         let sha = hex(&copy.sha256);
         let crate::invoices::Loaded { rows, changed } = loaded;
@@ -1484,6 +1496,7 @@ impl Engine {
                 io::BufReader::new(f),
                 &self.cfg.schemas.invoices,
                 iseq,
+                self.max_field(),
             )?
             .map_err(|e| EngineError::Refused(format!("kept export {}: {e}", kept.display())))?;
         }

@@ -4,6 +4,7 @@
 //! the same export twice changes nothing; payments (and so `paid`) are never touched.
 
 use crate::bind::{BorrowingStatement, Param};
+use crate::charset::Charset;
 use crate::dialect::{DialectError, RecordReader};
 use crate::schema::Schema;
 use crate::validate::{self, Context, Value};
@@ -23,14 +24,24 @@ pub struct ExportError {
 /// Reads and validates a whole export, handing every valid row to `visit` in file order: its
 /// values in schema order, as text, and its `amount_due` in tiyin. Every problem is collected;
 /// the error lists them all.
+///
+/// A record of any length is read to its end, as in a registry: at most `max_field` bytes of
+/// a field are held, and a longer field is a problem of its own line and field (no valid
+/// value comes near: the longest are 200 characters), so the lines after it are judged too.
 pub fn each_row(
     file: &str,
     src: impl Read,
     schema: &Schema,
+    max_field: usize,
     mut visit: impl FnMut(&[String], i64),
 ) -> Result<(), ExportError> {
     let mut problems = Vec::new();
-    let mut rr = RecordReader::new(src, true).with_max_record(1 << 20);
+    let width = schema.fields.len();
+    let mut rr = RecordReader::new(src, true).with_field_limits(
+        max_field,
+        width + 1,
+        Charset::Utf8.unkept_check(),
+    );
     let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file} {e}"));
     let header: Vec<String> = match rr.read_record() {
         Ok(true) => (0..rr.len())
@@ -89,32 +100,48 @@ pub fn each_row(
         n += 1;
         let line = rr.record_line();
         // The row's text goes into the strings of the row before: no allocation a field.
-        fields.resize_with(rr.len(), String::new);
-        let mut bad_bytes = false;
+        fields.resize_with(rr.kept(), String::new);
+        let mut bad_bytes = rr.unkept_invalid();
         for (i, text) in fields.iter_mut().enumerate() {
+            if bad_bytes.is_some_and(|b| b <= i) {
+                break;
+            }
             match std::str::from_utf8(rr.field(i).unwrap_or_default()) {
                 Ok(s) => {
                     text.clear();
                     text.push_str(s);
                 }
                 Err(_) => {
-                    let f = schema.fields.get(i).map_or("?", |f| f.name.as_str());
-                    problems.push(format!("{file} line {line}, field {f}: not valid UTF-8"));
-                    bad_bytes = true;
+                    bad_bytes = Some(i);
                     break;
                 }
             }
         }
-        if bad_bytes {
+        if let Some(i) = bad_bytes {
+            let f = schema.fields.get(i).map_or("?", |f| f.name.as_str());
+            problems.push(format!("{file} line {line}, field {f}: not valid UTF-8"));
             continue;
         }
         texts.clear();
         texts.extend(fields.iter().map(|f| validate::Text::from(f.as_str())));
         values.clear();
-        match validate::check_row_into(schema, &ctx, &mut texts, &mut values) {
+        let held = validate::Held {
+            fields: rr.len(),
+            first_long: rr.first_long(),
+            limit: max_field,
+        };
+        match validate::check_held_into(schema, &ctx, &mut texts, held, &mut values) {
             Err(_) => {
                 // Every bad field of the line is named, not only the first (§9).
-                for f in validate::every_failure(schema, &ctx, &fields) {
+                let every = validate::every_failure_held(
+                    schema,
+                    &ctx,
+                    &fields,
+                    rr.len(),
+                    rr.long_fields(),
+                    max_field,
+                );
+                for f in every {
                     let fname = f
                         .field
                         .and_then(|i| schema.fields.get(i))
@@ -303,13 +330,15 @@ const STAGE_CHUNK: usize = 4096;
 
 /// Validates a whole export while staging it in a temporary table, then upserts it by
 /// `invoice_no` in one sorted statement, within the caller's transaction. An export with any
-/// invalid line changes nothing (the caller rolls back) and every problem is returned.
+/// invalid line changes nothing (the caller rolls back) and every problem is returned. At most
+/// `max_field` bytes of a field are held ([`each_row`]).
 pub fn load(
     conn: &Connection,
     file: &str,
     src: impl Read + Send,
     schema: &Schema,
     import_seq: i64,
+    max_field: usize,
 ) -> Result<Result<Loaded, ExportError>, rusqlite::Error> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS import_stage (
@@ -341,7 +370,7 @@ pub fn load(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
         let reader = scope.spawn(move || {
             let mut chunk = Chunk::default();
-            let r = each_row(file, src, schema, |values, amount_due| {
+            let r = each_row(file, src, schema, max_field, |values, amount_due| {
                 chunk.push(values, amount_due);
                 if chunk.amounts.len() >= STAGE_CHUNK {
                     let next = chunk.sized_alike();

@@ -479,10 +479,6 @@ fn streamed_manifest_mac(
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
     match e {
         DialectError::Syntax { .. } => Ok((BatchCode::B07, format!("{REGISTRY} {e}"))),
-        // The registry's reader keeps long fields in part instead (`rows`).
-        DialectError::TooLong { .. } => Err(PipelineError::Io(io::Error::other(format!(
-            "{REGISTRY} {e}: the registry reader has no record limit"
-        )))),
         DialectError::Io(io)
             if matches!(
                 io.kind(),

@@ -125,27 +125,12 @@ pub fn check_held_into(
 ) -> Result<(), Failure> {
     if held.fields != schema.fields.len() || fields.len() != held.fields {
         fields.clear();
-        return Err(Failure {
-            status: RowStatus::Invalid,
-            field: None,
-            message: format!(
-                "row has {} fields, the header has {}",
-                held.fields,
-                schema.fields.len()
-            ),
-        });
+        return Err(count_failure(schema, held.fields));
     }
     let start = values.len();
     for (i, (f, owned)) in schema.fields.iter().zip(fields.drain(..)).enumerate() {
         let checked = if held.first_long == Some(i) {
-            Err(Failure {
-                status: RowStatus::Invalid,
-                field: Some(i),
-                message: format!(
-                    "{}: longer than {} bytes, the most the receiver holds of a field (max_field_bytes)",
-                    f.name, held.limit
-                ),
-            })
+            Err(too_long(f, i, held.limit))
         } else {
             check_field(f, i, ctx, owned, values.get(start..).unwrap_or(&[]), &[])
         };
@@ -160,18 +145,62 @@ pub fn check_held_into(
     Ok(())
 }
 
+/// The failure of a row with `count` fields where the header has another number.
+fn count_failure(schema: &Schema, count: usize) -> Failure {
+    Failure {
+        status: RowStatus::Invalid,
+        field: None,
+        message: format!(
+            "row has {count} fields, the header has {}",
+            schema.fields.len()
+        ),
+    }
+}
+
+/// The failure of field `i` (`f`), longer than the `limit` bytes the reader holds of a field.
+fn too_long(f: &schema::Field, i: usize, limit: usize) -> Failure {
+    Failure {
+        status: RowStatus::Invalid,
+        field: Some(i),
+        message: format!(
+            "{}: longer than {limit} bytes, the most the receiver holds of a field (max_field_bytes)",
+            f.name
+        ),
+    }
+}
+
 /// Every failing field of a row, in column order (empty when the row is valid), for reports
 /// that name them all (the billing export, §9) rather than the first (§7.2). A rule between
 /// two fields is not judged when the earlier field itself failed.
 pub fn every_failure(schema: &Schema, ctx: &Context, fields: &[String]) -> Vec<Failure> {
-    if fields.len() != schema.fields.len() {
-        return check_row(schema, ctx, fields).err().into_iter().collect();
+    every_failure_held(schema, ctx, fields, fields.len(), &[], usize::MAX)
+}
+
+/// [`every_failure`] for a record the reader held in part
+/// ([`crate::dialect::RecordReader::with_field_limits`]): it had `count` fields in all, and
+/// the fields at the indices `long` were longer than the `limit` bytes held of a field (each
+/// fails, as in [`check_held_into`]).
+pub fn every_failure_held(
+    schema: &Schema,
+    ctx: &Context,
+    fields: &[String],
+    count: usize,
+    long: &[usize],
+    limit: usize,
+) -> Vec<Failure> {
+    if count != schema.fields.len() || fields.len() != count {
+        return vec![count_failure(schema, count)];
     }
     let mut values: Vec<Value> = Vec::with_capacity(fields.len());
     let mut failed = Vec::with_capacity(fields.len());
     let mut failures = Vec::new();
     for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
-        match check_field(f, i, ctx, Text::from(text.as_str()), &values, &failed) {
+        let checked = if long.contains(&i) {
+            Err(too_long(f, i, limit))
+        } else {
+            check_field(f, i, ctx, Text::from(text.as_str()), &values, &failed)
+        };
+        match checked {
             Ok(v) => {
                 values.push(v);
                 failed.push(false);

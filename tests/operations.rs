@@ -967,6 +967,97 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
 }
 
 #[test]
+fn an_export_with_a_field_longer_than_held_names_it_and_every_line_after_it() {
+    // §9: every bad line and field is named. A field longer than `max_field_bytes` (1 MiB) is
+    // read to its end but not held: a problem of its own line and field, and the lines after
+    // it are still judged. Its bytes not held are still checked as UTF-8.
+    let mut rx = Rx::new();
+    let good =
+        "70000000000000000003;1703002;2-3/2026;J;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN";
+    let long = "Ali \"\"aka\"\"\r\n".repeat(200_000); // 3 MB in short lines, quotes doubled
+    let mut bad_deep = long.clone().into_bytes();
+    let at = bad_deep.len() - 1000;
+    bad_deep[at] = 0xFF;
+    let bad_deep = String::from_utf8_lossy(&bad_deep).replace('\u{FFFD}', "\u{1}");
+    let many = vec!["x"; 100].join(";");
+    let text = export_lines(&[
+        good,
+        // line 3: payer_name far too long, in one quoted field of many lines
+        &format!(
+            "70000000000000000004;1703002;2-4/2026;J;212345678;\"{long}\";100.00;2026-10-01 09:00:00;OPEN"
+        ),
+        // the next line after the long record: a bad status
+        "70000000000000000005;1703002;2-5/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;CLOSED",
+        // a row of 100 fields: its true count is named
+        &many,
+    ]);
+    let lines_of_long = long.matches('\n').count() as u64;
+    let status_line = 4 + lines_of_long;
+    let e = refused_export(&mut rx, "long.csv", &text);
+    let all = e.problems.join("\n");
+    assert_eq!(e.problems.len(), 3, "{all}");
+    assert!(
+        e.problems[0].contains(
+            "long.csv line 3 (row 2), field payer_name: payer_name: longer than 1048576 bytes"
+        ),
+        "{all}"
+    );
+    assert!(
+        e.problems[1].contains(&format!("line {status_line} (row 3), field status")),
+        "{all}"
+    );
+    assert!(
+        e.problems[2].contains("row has 100 fields, the header has 9"),
+        "{all}"
+    );
+    assert_eq!(
+        count(&rx.engine.store.conn, "invoices"),
+        0,
+        "nothing loaded"
+    );
+
+    // An invalid byte deep inside the long field, past what is held: named as not UTF-8.
+    let mut bytes = export_lines(&[&format!(
+        "70000000000000000004;1703002;2-4/2026;J;212345678;\"{bad_deep}\";100.00;2026-10-01 09:00:00;OPEN"
+    )])
+    .into_bytes();
+    let at = bytes.iter().position(|&b| b == 1).expect("the marked byte");
+    bytes[at] = 0xFF;
+    let p = rx.dir.path().join("deep.csv");
+    std::fs::write(&p, &bytes).expect("write");
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    assert_eq!(
+        e.problems,
+        ["deep.csv line 2, field payer_name: not valid UTF-8"],
+        "{:?}",
+        e.problems
+    );
+    // The same long field, valid: refused for its length alone.
+    let p = write_export(
+        rx.dir.path(),
+        "valid-bytes.csv",
+        &export_lines(&[&format!(
+            "70000000000000000004;1703002;2-4/2026;J;212345678;\"{long}\";100.00;2026-10-01 09:00:00;OPEN"
+        )]),
+    );
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    assert_eq!(e.problems.len(), 1, "{:?}", e.problems);
+    assert!(
+        e.problems[0].contains("field payer_name: payer_name: longer than"),
+        "{:?}",
+        e.problems
+    );
+}
+
+#[test]
 fn an_export_with_a_repeated_invoice_no_is_refused() {
     let mut rx = Rx::new();
     let inv = invoices(&[(false, "1000.00", "OPEN"), (false, "500.00", "OPEN")]);
@@ -2103,6 +2194,7 @@ fn an_import_committed_during_an_audit_is_left_for_the_next_one() {
         first.as_bytes(),
         &rx.engine.cfg.schemas.invoices,
         loaded,
+        1 << 20,
     )
     .expect("runs")
     .expect("valid");
