@@ -300,6 +300,22 @@ impl Config {
             Some(dir) => Schemas::from_dir(&abs(dir))?,
             None => Schemas::built_in()?,
         };
+        // A field longer than the reader holds fails (`202`): the limit must leave room for the
+        // longest valid value, up to 4 bytes a character (UTF-8).
+        if let Some((chars, name)) = [&schemas.pay, &schemas.rev, &schemas.rec, &schemas.invoices]
+            .iter()
+            .flat_map(|s| s.fields.iter())
+            .filter_map(|f| f.max_length.map(|m| (m, &f.name)))
+            .max()
+        {
+            let need = u64::try_from(chars).unwrap_or(u64::MAX).saturating_mul(4);
+            if raw.limits.max_field_bytes < need {
+                return Err(invalid(format!(
+                    "[limits] max_field_bytes = {} is below {need}: a valid {name} of {chars} characters can take {need} bytes, and a field longer than max_field_bytes is refused (202)",
+                    raw.limits.max_field_bytes
+                )));
+            }
+        }
         Ok(Self {
             receiver: raw.receiver,
             inbox: abs(&raw.inbox),
@@ -374,11 +390,22 @@ mod tests {
             "{e}"
         );
         let c = Config::from_toml(
-            "receiver = \"SUDBILLING\"\n[limits]\nmax_field_bytes = 1024\n",
+            "receiver = \"SUDBILLING\"\n[limits]\nmax_field_bytes = 2000\n",
             Path::new("."),
             "reestr.toml",
         );
-        assert_eq!(c.map(|c| c.limits.max_field_bytes).ok(), Some(1024));
+        assert_eq!(c.map(|c| c.limits.max_field_bytes).ok(), Some(2000));
+    }
+
+    #[test]
+    fn a_field_limit_below_the_longest_valid_value_is_refused() {
+        // PAY's `purpose` is up to 500 characters, up to 2000 bytes in UTF-8: a lower limit
+        // would answer a valid row `202`.
+        let e = refused("receiver = \"SUDBILLING\"\n[limits]\nmax_field_bytes = 1999\n");
+        assert!(
+            e.contains("max_field_bytes = 1999 is below 2000") && e.contains("purpose"),
+            "{e}"
+        );
     }
 
     #[test]
