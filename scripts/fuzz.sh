@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-60}
 shift || true
-all_targets=(archive control manifest registry pipeline batch)
+all_targets=(archive control manifest registry pipeline batch export)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
@@ -32,7 +32,7 @@ command -v unzip >/dev/null || { echo "unzip missing" >&2; exit 2; }
 
 # ---------------------------------------------------------------- seed corpus
 corpus=$root/fuzz/corpus
-mkdir -p "$corpus"/{archive,control,manifest,registry,pipeline,batch}
+mkdir -p "$corpus"/{archive,control,manifest,registry,pipeline,batch,export}
 
 names=(MUNIS_SUDBILLING_PAY_20261121_001 MUNIS_SUDBILLING_PAY_20261121_002
   MUNIS_SUDBILLING_PAY_20261121_003 MUNIS_SUDBILLING_PAY_20261121_004
@@ -68,6 +68,8 @@ seed_from_zip() { # zip, key bit for the pipeline target (8: reference key, 16: 
 for z in "$root"/tests/reference/*.zip; do seed_from_zip "$z" 8; done
 for z in "$root"/samples/inbox/*.zip; do seed_from_zip "$z" 16; done
 cp "$root/tests/reference/invoices.csv" "$corpus/registry/seed-reference-invoices.csv"
+cp "$root/tests/reference/invoices.csv" "$corpus/export/seed-reference-invoices.csv"
+cp "$root/samples/invoices.csv" "$corpus/export/seed-sample-invoices.csv"
 # The manifest target's archive holds control.txt = "control" and registry.csv = "registry".
 {
   printf '%s  control.txt\n' "$(printf control | sha256sum | cut -d' ' -f1)"

@@ -64,9 +64,16 @@ fn fixture() -> Fixture {
     let store = Store::in_memory().expect("in-memory store");
     let schemas = Schemas::built_in().expect("built-in schemas");
     let csv: &[u8] = include_bytes!("../../../tests/reference/invoices.csv");
-    reestr::invoices::load(&store.conn, "invoices.csv", csv, &schemas.invoices, 1, 1 << 20)
-        .expect("load invoices")
-        .expect("reference invoices are valid");
+    reestr::invoices::load(
+        &store.conn,
+        "invoices.csv",
+        csv,
+        &schemas.invoices,
+        1,
+        1 << 20,
+    )
+    .expect("load invoices")
+    .expect("reference invoices are valid");
     Fixture { store, schemas }
 }
 
