@@ -109,9 +109,28 @@ pub fn created_at_line(bytes: &[u8]) -> Option<String> {
 /// Parses and checks `control.txt` against the archive name. The error is the `B06` message.
 pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     const F: &str = "control.txt";
-    if !bytes.is_ascii() {
-        let pos = bytes.iter().position(|b| !b.is_ascii()).unwrap_or(0);
-        return Err(format!("{F}: byte {pos} is not ASCII"));
+    if let Some(pos) = bytes.iter().position(|b| !b.is_ascii()) {
+        // Named by line, and by key where the byte is in the value of a line with one.
+        let start = bytes
+            .get(..pos)
+            .and_then(|b| memchr::memrchr(b'\n', b))
+            .map_or(0, |i| i + 1);
+        let n = 1 + bytes
+            .get(..start)
+            .map_or(0, |b| memchr::memchr_iter(b'\n', b).count());
+        let key = bytes
+            .get(start..pos)
+            .and_then(|b| b.split(|c| *c == b'=').next().filter(|_| b.contains(&b'=')))
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .and_then(|k| KEYS.iter().find(|known| **known == k.trim()));
+        let byte = bytes.get(pos).copied().unwrap_or(0);
+        let at = match key {
+            Some(k) => format!("line {n}, key {k}"),
+            None => format!("line {n}"),
+        };
+        return Err(format!(
+            "{F} {at}: byte 0x{byte:02X} (offset {pos} of the file) is not ASCII"
+        ));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| format!("{F}: not ASCII"))?;
     let mut values: [Option<(usize, &str)>; 10] = [None; 10];
@@ -131,7 +150,11 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
             .split_once('=')
             .ok_or_else(|| format!("{F} line {n}: no '=' in {line:?}"))?;
         if key.trim() != key || value.trim() != value {
-            return Err(format!("{F} line {n}: spaces around '=' or at the ends"));
+            let at = match KEYS.iter().find(|k| **k == key.trim()) {
+                Some(k) => format!("line {n}, key {k}"),
+                None => format!("line {n}"),
+            };
+            return Err(format!("{F} {at}: spaces around '=' or at the ends"));
         }
         if line.contains('\r') {
             return Err(format!("{F} line {n}: a carriage return inside the line"));
@@ -287,8 +310,19 @@ mod tests {
     #[test]
     fn every_defect_is_refused() {
         let cases: Vec<(String, &str)> = vec![
-            (GOOD.replace("rows=24", "rows =24"), "spaces"),
-            (GOOD.replace("rows=24", "rows= 24"), "spaces"),
+            (
+                GOOD.replace("rows=24", "rows =24"),
+                "line 9, key rows: spaces",
+            ),
+            (
+                GOOD.replace("rows=24", "rows= 24"),
+                "line 9, key rows: spaces",
+            ),
+            (
+                GOOD.replace("utf-8", "utf-8 "),
+                "line 8, key encoding: spaces",
+            ),
+            (GOOD.replace("rows=24", " x=24"), "line 9: spaces"),
             (format!("{GOOD}extra=1\n"), "unknown key"),
             (format!("{GOOD}rows=24\n"), "twice"),
             (GOOD.replace("rows=24\r\n", ""), "missing"),
@@ -318,11 +352,22 @@ mod tests {
             (GOOD.replace("rows=24", "rows="), "whole"),
             (GOOD.replace("5918666.66", "5918666.6"), "decimals"),
             (GOOD.replace("rows=24", "rows24"), "no '='"),
-            (GOOD.replace("MUNIS\r\n", "MUNÏS\r\n"), "ASCII"),
+            (
+                GOOD.replace("MUNIS\r\n", "MUNÏS\r\n"),
+                "line 4, key sender: byte 0xC3 (offset 88 of the file) is not ASCII",
+            ),
+            (
+                GOOD.replace("rows=24", "rows=２4"),
+                "line 9, key rows: byte 0xEF",
+            ),
+            (format!("\u{FEFF}{GOOD}"), "line 1: byte 0xEF (offset 0 "),
+            (GOOD.replace("rows=24", "rÖws=24"), "line 9: byte 0xC3"),
+            (GOOD.replace("rows=24", "rows24\u{e9}"), "line 9: byte 0xC3"),
         ];
         for (text, why) in cases {
             let err = parse(text.as_bytes(), &name()).expect_err(why);
-            assert!(err.contains("control.txt"), "{err}");
+            assert!(err.starts_with("control.txt"), "{err}");
+            assert!(err.contains(why), "{why:?} in {err:?}");
         }
     }
 
