@@ -163,8 +163,10 @@ fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// An entry name as text, for messages that show it with `{:?}` (which escapes it once:
+/// quotes, backslashes and control characters).
 fn display_name(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).escape_debug().to_string()
+    String::from_utf8_lossy(raw).into_owned()
 }
 
 /// Reads and judges a whole archive file (pass one). See the module docs for the order.

@@ -502,7 +502,13 @@ fn b02_entry_name_with_a_slash() {
 #[test]
 fn b02_entry_name_with_a_backslash() {
     let m = nak(&good_plus_entry_named(b"sub\\readme.txt"), "B02");
-    assert_mentions(&m, "readme.txt");
+    // The name is quoted and escaped once, as a Rust or JSON string would show it: one
+    // backslash doubled, not four.
+    assert_mentions(&m, "\"sub\\\\readme.txt\"");
+    assert!(!m.contains("\\\\\\"), "escaped twice: {m}");
+    // A control character is escaped once too.
+    let m = nak(&good_plus_entry_named(b"control.txt\0.exe"), "B02");
+    assert_mentions(&m, "\"control.txt\\0.exe\"");
 }
 
 #[test]
