@@ -5,15 +5,18 @@
 //! themselves and never taken from what the archive declares. Nothing is ever written to disk
 //! under a name taken from the archive.
 //!
-//! Reading happens in two steps, both "as the archive is read": first every central-directory
-//! record is judged (count, names, types, encryption, method, declared sizes), then every entry
-//! is inflated in central-directory order, its local header compared with its central record
-//! before and its data descriptor after. The first problem met gives the answer.
+//! Reading happens in three steps, all "as the archive is read": first every central-directory
+//! record is judged (count, names, types, encryption, method, declared sizes), then where every
+//! entry lies (its local header and data descriptor compared with its central record, the
+//! entries filling the file up to the directory with no byte unaccounted for), then every entry
+//! is inflated in central-directory order. The first problem met gives the answer.
 //!
 //! A zip states each entry's facts twice (central record, local header or data descriptor), and
 //! tools differ in which copy they believe; the end record counts the central records, which a
 //! tool may also walk on its own. Any disagreement is `B01`, so that what is judged here is
-//! what every tool would read; so are entries that overlap one another or the directory.
+//! what every tool would read; so are entries that overlap one another or the directory, and
+//! bytes no part of the archive holds (before the first entry, between two, after the end
+//! record).
 
 use crate::code::BatchCode;
 use flate2::{Decompress, FlushDecompress, Status};
@@ -289,26 +292,28 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ));
         }
     }
-    // Step two: the real bytes.
-    let mut total: u64 = 0;
-    let mut entries = Vec::with_capacity(count);
+    // Step two: where every entry lies, from its local header to the end of its data and data
+    // descriptor. Each local header must repeat its central record, and the entries must fill
+    // the file from its first byte to the central directory, one after another: no bytes before
+    // the first (a second archive before this one, say), none between two, no overlap (the
+    // "overlapped components" of zip bombs). A tool reading the local headers from the start
+    // then sees the entries judged here, and nothing else.
     let mut raw = File::open(path)?;
-    // Where each entry lies (local header to the end of its data), to refuse entries that
-    // overlap one another or the central directory (the "overlapped components" of zip bombs).
     let directory_start = zip.central_directory_start();
     let mut spans: Vec<(u64, u64, String)> = Vec::with_capacity(count);
     for index in 0..count {
         let f = zip.by_index_raw(index).map_err(zip_error)?;
-        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
         let shown = display_name(f.name_raw());
-        let (declared, csize, crc) = (f.size(), f.compressed_size(), f.crc32());
-        let deflated = f.compression() == CompressionMethod::Deflated;
         let central = Central {
             name: f.name_raw().to_vec(),
-            method: if deflated { 8 } else { 0 },
-            crc,
-            csize,
-            size: declared,
+            method: if f.compression() == CompressionMethod::Deflated {
+                8
+            } else {
+                0
+            },
+            crc: f.crc32(),
+            csize: f.compressed_size(),
+            size: f.size(),
             header_start: f.header_start(),
         };
         let local = local_header(&mut raw, &central)
@@ -319,20 +324,49 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                     format!("entry {shown:?}: {what} in its local header differs from the central directory"),
                 )
             })?;
-        let span = (central.header_start, local.data_start.saturating_add(csize));
-        if span.1 > directory_start {
+        let data_end = local.data_start.saturating_add(central.csize);
+        let end = if local.descriptor {
+            let len = descriptor_len(&mut raw, data_end, &central)
+                .map_err(|e| read_failure(e, &shown))?
+                .ok_or_else(|| {
+                    reject(
+                        BatchCode::B01,
+                        format!("entry {shown:?}: its data descriptor differs from the central directory"),
+                    )
+                })?;
+            data_end.saturating_add(len)
+        } else {
+            data_end
+        };
+        if end > directory_start {
             return Err(reject(
                 BatchCode::B01,
                 format!("entry {shown:?}: its data runs into the central directory"),
             ));
         }
-        if let Some((_, _, other)) = spans.iter().find(|(s, e, _)| span.0 < *e && *s < span.1) {
+        if let Some((_, _, other)) = spans
+            .iter()
+            .find(|(s, e, _)| central.header_start < *e && *s < end)
+        {
             return Err(reject(
                 BatchCode::B01,
                 format!("entry {shown:?} overlaps entry {other:?} in the archive"),
             ));
         }
-        spans.push((span.0, span.1, shown.clone()));
+        spans.push((central.header_start, end, shown));
+    }
+    if let Some(why) = unaccounted(&mut spans, directory_start) {
+        return Err(reject(BatchCode::B01, why));
+    }
+    // Step three: the real bytes.
+    let mut total: u64 = 0;
+    let mut entries = Vec::with_capacity(count);
+    for index in 0..count {
+        let f = zip.by_index_raw(index).map_err(zip_error)?;
+        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+        let shown = display_name(f.name_raw());
+        let (declared, csize, crc) = (f.size(), f.compressed_size(), f.crc32());
+        let deflated = f.compression() == CompressionMethod::Deflated;
         let is_registry = name == REGISTRY;
         let keep = !is_registry && declared <= KEEP_LIMIT;
         let mut reader = EntryReader::new(f, deflated);
@@ -415,15 +449,6 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                 format!(
                     "entry {shown:?}: its deflate stream ends after {used} of the {csize} compressed bytes it declares"
                 ),
-            ));
-        }
-        if local.descriptor
-            && !descriptor_matches(&mut raw, local.data_start.saturating_add(csize), &central)
-                .map_err(|e| read_failure(e, &shown))?
-        {
-            return Err(reject(
-                BatchCode::B01,
-                format!("entry {shown:?}: its data descriptor differs from the central directory"),
             ));
         }
         entries.push(Entry {
@@ -543,6 +568,12 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
                 display_name(&rec.name)
             )));
         }
+        if let Some((id, _)) = extra_blocks(&rec.extra).find(|(_, data)| data.is_none()) {
+            return Ok(Some(format!(
+                "entry {:?}: extra block 0x{id:04x} of its central record runs past the record",
+                display_name(&rec.name)
+            )));
+        }
         at += rec.len;
     }
     let walked = at - start;
@@ -603,6 +634,19 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     let size = le32(&e, 8).unwrap_or(0);
     if u64::from(size) != walked && !(zip64 && size == u32::MAX) {
         return mismatch("end record's size");
+    }
+    // The end record and its comment end the file: bytes after them would be a place for
+    // another end record, which a tool searching from the end would take instead.
+    let after = r.stream_position()? + u64::from(le16(&e, 16));
+    let len = r.get_ref().metadata()?.len();
+    if after < len {
+        return Ok(Some(format!(
+            "{} bytes after the end record that no part of the archive holds",
+            len - after
+        )));
+    }
+    if after > len {
+        return Ok(Some("the end record's comment is cut short".into()));
     }
     Ok(None)
 }
@@ -718,24 +762,67 @@ fn local_sizes(extra: &[u8], csize: u32, size: u32) -> (u64, u64) {
     (wide(csize, csize64), wide(size, size64))
 }
 
-/// Whether the data descriptor at `at` (APPNOTE 4.3.9: an optional signature, the CRC-32, then
-/// the two sizes in 4 or, for zip64, 8 bytes each) repeats the central record's values.
-fn descriptor_matches(raw: &mut File, at: u64, c: &Central) -> io::Result<bool> {
+/// The bytes between the entries of `spans` (start, end, name; sorted here by start) and
+/// around them, up to `directory_start`, that no entry accounts for: `Some(why)` if any.
+fn unaccounted(spans: &mut [(u64, u64, String)], directory_start: u64) -> Option<String> {
+    spans.sort_by_key(|s| s.0);
+    let mut at = 0;
+    let mut before: Option<&str> = None;
+    for (start, end, name) in spans.iter() {
+        if *start != at {
+            return Some(match before {
+                None => {
+                    format!("{start} bytes before the first entry ({name:?}) that no entry holds")
+                }
+                Some(b) => format!(
+                    "{} bytes between entries {b:?} and {name:?} that no entry holds",
+                    start.saturating_sub(at)
+                ),
+            });
+        }
+        at = *end;
+        before = Some(name);
+    }
+    (at != directory_start).then(|| match before {
+        None => format!("{directory_start} bytes before the central directory, and no entry"),
+        Some(b) => format!(
+            "{} bytes between the last entry ({b:?}) and the central directory that no entry holds",
+            directory_start.saturating_sub(at)
+        ),
+    })
+}
+
+/// The length of the data descriptor at `at` (APPNOTE 4.3.9: an optional signature, the
+/// CRC-32, then the two sizes in 4 or, for zip64, 8 bytes each) that repeats the central
+/// record's values; `None` if none does.
+fn descriptor_len(raw: &mut File, at: u64, c: &Central) -> io::Result<Option<u64>> {
     raw.seek(io::SeekFrom::Start(at))?;
     let mut d = Vec::with_capacity(24);
     raw.take(24).read_to_end(&mut d)?;
     let u32_at = |i: usize| le32(&d, i);
     let u64_at = |i: usize| le64(&d, i);
-    let starts = if u32_at(0) == Some(0x0807_4b50) {
-        [0, 4]
+    // With its signature first (as most writers do), then without one (a CRC-32 that happens
+    // to equal the signature); sizes of 4 bytes, then of 8.
+    let starts: &[usize] = if u32_at(0) == Some(0x0807_4b50) {
+        &[4, 0]
     } else {
-        [0, 0]
+        &[0]
     };
-    Ok(starts.iter().any(|&o| {
-        u32_at(o) == Some(c.crc)
-            && ((u32_at(o + 4).map(u64::from), u32_at(o + 8).map(u64::from))
-                == (Some(c.csize), Some(c.size))
-                || (u64_at(o + 4), u64_at(o + 12)) == (Some(c.csize), Some(c.size)))
+    let sizes = Some((c.csize, c.size));
+    Ok(starts.iter().find_map(|&o| {
+        if u32_at(o) != Some(c.crc) {
+            None
+        } else if u32_at(o + 4)
+            .zip(u32_at(o + 8))
+            .map(|(a, b)| (u64::from(a), u64::from(b)))
+            == sizes
+        {
+            Some(o as u64 + 12)
+        } else if u64_at(o + 4).zip(u64_at(o + 12)) == sizes {
+            Some(o as u64 + 20)
+        } else {
+            None
+        }
     }))
 }
 

@@ -475,6 +475,94 @@ fn b01_data_descriptor_differs_from_the_central_directory() {
     }
 }
 
+#[test]
+fn b01_bytes_no_entry_holds_before_between_or_after_the_entries() {
+    // A tool reading local headers from the start, and one searching for the end record from
+    // the end, must see the entries judged here and nothing else.
+    let good = good_zip();
+    // Bytes before the first entry (offsets in the directory counting them or not).
+    let m = nak(&[b"junk!".as_slice(), &good].concat(), "B01");
+    assert_mentions(&m, "5 bytes before the first entry");
+    // Two archives back to back: the first is not what a directory reader sees.
+    let other = Batch::new(
+        BatchType::Pay,
+        "001",
+        Charset::Utf8,
+        &PAY_HEADER,
+        &pay_rows()[..1],
+        6,
+    )
+    .zip(Some(&key()));
+    let m = nak(&[other.as_slice(), &good].concat(), "B01");
+    assert_mentions(&m, "before the first entry");
+    // Bytes after the end record (a place for another end record).
+    let m = nak(&[good.as_slice(), b"GARBAGE!"].concat(), "B01");
+    assert_mentions(&m, "8 bytes after the end record");
+    // The end record's comment counts: a real comment is part of the archive.
+    let mut commented = good.clone();
+    let n = commented.len();
+    put_u16(&mut commented, n - 2, 7);
+    commented.extend_from_slice(b"comment");
+    ack(&commented);
+    // A comment declared longer than what follows.
+    let mut cut = good.clone();
+    put_u16(&mut cut, n - 2, 7);
+    cut.extend_from_slice(b"com");
+    nak(&cut, "B01");
+    // An entry between two others that the directory does not list (`../evil.csv`, which a
+    // streaming reader would write out).
+    let mut entries = raw_good_entries();
+    entries.insert(1, RawEntry::stored("../evil.csv", b"evil"));
+    let z = without_central_record(&raw_zip(&entries), "../evil.csv");
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "bytes between entries");
+    // The same bytes after the last entry, before the directory.
+    let mut entries = raw_good_entries();
+    entries.push(RawEntry::stored("../evil.csv", b"evil"));
+    let z = without_central_record(&raw_zip(&entries), "../evil.csv");
+    let m = nak(&z, "B01");
+    assert_mentions(&m, "between the last entry");
+    // Without the hidden entry, the raw archive is good: the removal itself is sound.
+    let mut entries = raw_good_entries();
+    entries.push(RawEntry::stored("extra", b""));
+    let z = raw_zip(&entries);
+    let dropped = without_central_record(&z, "extra");
+    assert_eq!(dropped.len(), z.len() - 46 - 5);
+    ack(&raw_zip(&raw_good_entries()));
+}
+
+#[test]
+fn b01_an_extra_block_running_past_its_central_record() {
+    // A zip64 block whose length (255) runs past the record's extra field: the directory is
+    // corrupt, whether or not the entry's sizes use zip64 (Python's zipfile refuses it too).
+    let mut entries = raw_good_entries();
+    entries[2].extra = vec![1, 0, 0xff, 0];
+    let m = nak(&raw_zip(&entries), "B01");
+    assert_mentions(&m, "extra block 0x0001");
+    // Fewer than four bytes left over are not a block (APPNOTE 4.5.1): allowed, as before.
+    let mut entries = raw_good_entries();
+    entries[2].extra = vec![0xfe, 0xca, 0, 0, 0];
+    ack(&raw_zip(&entries));
+}
+
+/// `z` with the central record of `name` taken out (its local entry left in place), and the end
+/// record's counts and directory size made to match.
+fn without_central_record(z: &[u8], name: &str) -> Vec<u8> {
+    let r = raw_entry(z, name);
+    let len =
+        46 + u16_at(z, r.central + 28) + u16_at(z, r.central + 30) + u16_at(z, r.central + 32);
+    let mut out = [&z[..r.central], &z[r.central + len..]].concat();
+    let eocd = out.len() - 22;
+    assert_eq!(u32_at(&out, eocd), 0x0605_4b50);
+    for at in [eocd + 8, eocd + 10] {
+        let v = u16_at(&out, at) as u16;
+        put_u16(&mut out, at, v - 1);
+    }
+    let size = u32_at(&out, eocd + 12);
+    put_u32(&mut out, eocd + 12, size - len as u32);
+    out
+}
+
 /// The batch's files written by a streaming zip writer: local headers with flag bit 3 and a
 /// data descriptor after each entry's data (with 8-byte sizes when `zip64`).
 fn streamed_zip(zip64: bool) -> Vec<u8> {
