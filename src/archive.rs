@@ -326,7 +326,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             })?;
         let data_end = local.data_start.saturating_add(central.csize);
         let end = if local.descriptor {
-            let len = descriptor_len(&mut raw, data_end, &central)
+            let len = descriptor_len(&mut raw, data_end, &central, local.zip64)
                 .map_err(|e| read_failure(e, &shown))?
                 .ok_or_else(|| {
                     reject(
@@ -678,6 +678,9 @@ struct Central {
 struct Local {
     data_start: u64,
     descriptor: bool,
+    /// The local header holds a zip64 extra block: a data descriptor's sizes are then 8 bytes
+    /// each (APPNOTE 4.3.9.2).
+    zip64: bool,
 }
 
 /// A failure to read the receiver's own copy is `Io`; running out of bytes is the archive's
@@ -696,7 +699,7 @@ fn read_failure(e: io::Error, shown: &str) -> ReadError {
 /// Reads an entry's local header (APPNOTE 4.3.7) and compares it with the central record: a
 /// tool that reads the local headers (a streaming unzip) must see the same name, method,
 /// encryption flag, CRC and sizes. With a data descriptor (flag bit 3) the local CRC and sizes
-/// may be zero; the descriptor is compared after the data ([`descriptor_matches`]).
+/// may be zero; the descriptor after the data is compared too ([`descriptor_len`]).
 /// `Ok(Err(what))` names the field that differs.
 fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'static str>> {
     raw.seek(io::SeekFrom::Start(c.header_start))?;
@@ -734,6 +737,7 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
         None => Ok(Local {
             data_start: c.header_start.saturating_add(30 + name_extra.len() as u64),
             descriptor,
+            zip64: extra_blocks(extra).any(|(id, _)| id == 1),
         }),
     })
 }
@@ -794,8 +798,11 @@ fn unaccounted(spans: &mut [(u64, u64, String)], directory_start: u64) -> Option
 
 /// The length of the data descriptor at `at` (APPNOTE 4.3.9: an optional signature, the
 /// CRC-32, then the two sizes in 4 or, for zip64, 8 bytes each) that repeats the central
-/// record's values; `None` if none does.
-fn descriptor_len(raw: &mut File, at: u64, c: &Central) -> io::Result<Option<u64>> {
+/// record's values; `None` if none does. The sizes are read as 8 bytes first when the local
+/// header holds a zip64 block (`zip64`, APPNOTE 4.3.9.2), as 4 bytes first otherwise: for an
+/// empty entry both readings of a zip64 descriptor match (the high half of an 8-byte size is
+/// zero), and only the length decides where the next entry must begin.
+fn descriptor_len(raw: &mut File, at: u64, c: &Central, zip64: bool) -> io::Result<Option<u64>> {
     raw.seek(io::SeekFrom::Start(at))?;
     let mut d = Vec::with_capacity(24);
     raw.take(24).read_to_end(&mut d)?;
@@ -809,19 +816,20 @@ fn descriptor_len(raw: &mut File, at: u64, c: &Central) -> io::Result<Option<u64
         &[0]
     };
     let sizes = Some((c.csize, c.size));
+    let narrow = |o: usize| {
+        let read = u32_at(o + 4)
+            .zip(u32_at(o + 8))
+            .map(|(a, b)| (u64::from(a), u64::from(b)));
+        (read == sizes).then_some(o as u64 + 12)
+    };
+    let wide = |o: usize| (u64_at(o + 4).zip(u64_at(o + 12)) == sizes).then_some(o as u64 + 20);
     Ok(starts.iter().find_map(|&o| {
         if u32_at(o) != Some(c.crc) {
             None
-        } else if u32_at(o + 4)
-            .zip(u32_at(o + 8))
-            .map(|(a, b)| (u64::from(a), u64::from(b)))
-            == sizes
-        {
-            Some(o as u64 + 12)
-        } else if u64_at(o + 4).zip(u64_at(o + 12)) == sizes {
-            Some(o as u64 + 20)
+        } else if zip64 {
+            wide(o).or_else(|| narrow(o))
         } else {
-            None
+            narrow(o).or_else(|| wide(o))
         }
     }))
 }

@@ -2597,6 +2597,34 @@ fn stored_zip64_and_streamed_archives_are_accepted() {
         let h = rx.process(NAME, &z);
         assert_eq!(h.result, "ACK", "{what}: {:?}", h.message);
     }
+    // An empty entry streamed with zip64 descriptors (24 bytes, where a 4-byte reading of the
+    // sizes also matches, the high halves being zero): an HMAC file, allowed and ignored when
+    // no key is configured (§3), first and last in the archive.
+    for first in [true, false] {
+        let mut files = b.entries(None);
+        let empty = entry("manifest.sha256.hmac", Vec::new());
+        if first {
+            files.insert(0, empty);
+        } else {
+            files.push(empty);
+        }
+        let mut z = zip::ZipWriter::new_stream(Vec::new());
+        let o = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for (n, bytes) in &files {
+            z.start_file(n.as_str(), o).expect("start");
+            z.write_all(bytes).expect("write");
+        }
+        let z = z.finish().expect("finish").into_inner();
+        let mut rx = Rx::with(&config_text("[partners.MUNIS]\n"));
+        let h = rx.process(NAME, &z);
+        assert_eq!(
+            h.result, "ACK",
+            "empty entry first {first}: {:?}",
+            h.message
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
