@@ -566,12 +566,16 @@ fn without_central_record(z: &[u8], name: &str) -> Vec<u8> {
 /// The batch's files written by a streaming zip writer: local headers with flag bit 3 and a
 /// data descriptor after each entry's data (with 8-byte sizes when `zip64`).
 fn streamed_zip(zip64: bool) -> Vec<u8> {
-    let files = batch().entries(Some(&key()));
+    stream_zip(&batch().entries(Some(&key())), zip64)
+}
+
+/// `files` written by a streaming zip writer, deflated (see [`streamed_zip`]).
+fn stream_zip(files: &[(String, Vec<u8>)], zip64: bool) -> Vec<u8> {
     let mut z = zip::ZipWriter::new_stream(Vec::new());
     let o = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(zip64);
-    for (n, bytes) in &files {
+    for (n, bytes) in files {
         z.start_file(n.as_str(), o).expect("start");
         z.write_all(bytes).expect("write");
     }
@@ -2608,15 +2612,7 @@ fn stored_zip64_and_streamed_archives_are_accepted() {
         } else {
             files.push(empty);
         }
-        let mut z = zip::ZipWriter::new_stream(Vec::new());
-        let o = SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .large_file(true);
-        for (n, bytes) in &files {
-            z.start_file(n.as_str(), o).expect("start");
-            z.write_all(bytes).expect("write");
-        }
-        let z = z.finish().expect("finish").into_inner();
+        let z = stream_zip(&files, true);
         let mut rx = Rx::with(&config_text("[partners.MUNIS]\n"));
         let h = rx.process(NAME, &z);
         assert_eq!(
