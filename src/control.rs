@@ -36,6 +36,8 @@ pub struct Control {
     pub amount_total: i128,
     /// `rows` and `amount_total` as written, shortened to at most 40 characters, for messages.
     pub declared: (String, String),
+    /// The lines (1-based) of `rows` and `amount_total`, for messages.
+    pub declared_at: (usize, usize),
 }
 
 /// `text` as it may appear in a one-line message: a long value shows its start and its length.
@@ -224,6 +226,7 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
         rows: rows_n,
         amount_total,
         declared: (shown(rows.1), shown(total.1)),
+        declared_at: (rows.0, total.0),
     })
 }
 
@@ -253,6 +256,7 @@ mod tests {
             format!("{}... (43 characters)", "9".repeat(24))
         );
         assert_eq!(c.declared.0, "24");
+        assert_eq!(c.declared_at, (9, 10));
         let wide_total = GOOD.replace(
             "amount_total=5918666.66",
             &format!("amount_total={}.25", "1".repeat(33)),

@@ -1013,8 +1013,8 @@ fn rows(
         return Ok(Err((
             BatchCode::B08,
             format!(
-                "control.txt rows={} but registry.csv has {n} data rows",
-                control.declared.0
+                "control.txt line {}, key rows: {} but registry.csv has {n} data rows",
+                control.declared_at.0, control.declared.0
             ),
         )));
     }
@@ -1022,7 +1022,8 @@ fn rows(
         return Ok(Err((
             BatchCode::B08,
             format!(
-                "control.txt amount_total={} but the amounts in registry.csv sum to {}",
+                "control.txt line {}, key amount_total: {} but the amounts in registry.csv sum to {}",
+                control.declared_at.1,
                 control.declared.1,
                 amount::format(total)
             ),

@@ -1793,7 +1793,9 @@ fn b08_rows_count_wrong() {
         let mut b = batch();
         b.rows = (b.rows as i64 + delta) as u64;
         let m = nak(&b.zip(Some(&key())), "B08");
-        assert_mentions(&m, "rows");
+        // File, line and key of the declared count (§8), and the count found.
+        assert_mentions(&m, "control.txt line 9, key rows: ");
+        assert_mentions(&m, "registry.csv has 3 data rows");
     }
 }
 
@@ -1803,7 +1805,7 @@ fn b08_amount_total_wrong() {
         let mut b = batch();
         b.amount_total += delta;
         let m = nak(&b.zip(Some(&key())), "B08");
-        assert_mentions(&m, "amount_total");
+        assert_mentions(&m, "control.txt line 10, key amount_total: ");
     }
 }
 
