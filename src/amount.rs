@@ -1,7 +1,7 @@
 //! Exact money amounts in tiyin (1 so'm = 100 tiyin), never floating point.
 //!
 //! The agreement's amount pattern is `[0-9]{1,13}\.[0-9]{2}`; [`parse`] accepts exactly that,
-//! and [`format`] writes any non-negative sum back with two decimals.
+//! and [`format()`] writes any non-negative sum back with two decimals.
 
 /// Parses an amount of the form `[0-9]{1,13}\.[0-9]{2}` into tiyin.
 ///

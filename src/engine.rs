@@ -324,7 +324,7 @@ fn name_bytes_if_not_utf8(path: &Path) -> Option<String> {
 }
 
 /// Holds the process at a named point while `REESTR_PAUSE` is `point:FILE`: creates FILE and
-/// waits until it is removed (at most [`PAUSE_AT_MOST`]). Tests use it to look at the store
+/// waits until it is removed (at most `PAUSE_AT_MOST`). Tests use it to look at the store
 /// from another process while a batch holds its transaction. Points: `validated` (the rows
 /// evaluated, the books writing their last changes), `response-kept` (just before the commit),
 /// `import-read` (an export read and loaded, before it is found to have stayed one version).
