@@ -108,6 +108,15 @@ pub fn created_at_line(bytes: &[u8]) -> Option<String> {
     }
 }
 
+/// Where in `control.txt` a problem is, for messages: `control.txt line N`, followed by
+/// `, key K` when `key` (trimmed) is one of the agreement's keys.
+pub fn place(line: usize, key: &str) -> String {
+    match KEYS.iter().find(|k| **k == key.trim()) {
+        Some(k) => format!("control.txt line {line}, key {k}"),
+        None => format!("control.txt line {line}"),
+    }
+}
+
 /// Parses and checks `control.txt` against the archive name. The error is the `B06` message.
 pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     const F: &str = "control.txt";
@@ -124,14 +133,11 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
             .get(start..pos)
             .and_then(|b| b.split(|c| *c == b'=').next().filter(|_| b.contains(&b'=')))
             .and_then(|k| std::str::from_utf8(k).ok())
-            .and_then(|k| KEYS.iter().find(|known| **known == k.trim()));
+            .unwrap_or_default();
         let byte = bytes.get(pos).copied().unwrap_or(0);
-        let at = match key {
-            Some(k) => format!("line {n}, key {k}"),
-            None => format!("line {n}"),
-        };
         return Err(format!(
-            "{F} {at}: byte 0x{byte:02X} (offset {pos} of the file) is not ASCII"
+            "{}: byte 0x{byte:02X} (offset {pos} of the file) is not ASCII",
+            place(n, key)
         ));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| format!("{F}: not ASCII"))?;
@@ -152,11 +158,10 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
             .split_once('=')
             .ok_or_else(|| format!("{F} line {n}: no '=' in {line:?}"))?;
         if key.trim() != key || value.trim() != value {
-            let at = match KEYS.iter().find(|k| **k == key.trim()) {
-                Some(k) => format!("line {n}, key {k}"),
-                None => format!("line {n}"),
-            };
-            return Err(format!("{F} {at}: spaces around '=' or at the ends"));
+            return Err(format!(
+                "{}: spaces around '=' or at the ends",
+                place(n, key)
+            ));
         }
         if line.contains('\r') {
             return Err(format!("{F} line {n}: a carriage return inside the line"));
@@ -173,9 +178,8 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
     let get = |k: usize| -> Result<(usize, &str), String> {
         values[k].ok_or_else(|| format!("{F}: key {:?} is missing", KEYS[k]))
     };
-    let bad = |(n, v): (usize, &str), k: usize, why: &str| {
-        format!("{F} line {n}, key {}: {v:?} {why}", KEYS[k])
-    };
+    let bad =
+        |(n, v): (usize, &str), k: usize, why: &str| format!("{}: {v:?} {why}", place(n, KEYS[k]));
     let format = get(0)?;
     if format.1 != FORMAT {
         return Err(bad(format, 0, &format!("is not {FORMAT}")));

@@ -1013,8 +1013,9 @@ fn rows(
         return Ok(Err((
             BatchCode::B08,
             format!(
-                "control.txt line {}, key rows: {} but registry.csv has {n} data rows",
-                control.declared_at.0, control.declared.0
+                "{}: {} but registry.csv has {n} data rows",
+                crate::control::place(control.declared_at.0, "rows"),
+                control.declared.0
             ),
         )));
     }
@@ -1022,8 +1023,8 @@ fn rows(
         return Ok(Err((
             BatchCode::B08,
             format!(
-                "control.txt line {}, key amount_total: {} but the amounts in registry.csv sum to {}",
-                control.declared_at.1,
+                "{}: {} but the amounts in registry.csv sum to {}",
+                crate::control::place(control.declared_at.1, "amount_total"),
                 control.declared.1,
                 amount::format(total)
             ),
