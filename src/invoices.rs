@@ -125,23 +125,11 @@ pub fn each_row(
         texts.clear();
         texts.extend(fields.iter().map(|f| validate::Text::from(f.as_str())));
         values.clear();
-        let held = validate::Held {
-            fields: rr.len(),
-            first_long: rr.first_long(),
-            limit: max_field,
-        };
+        let held = validate::Held::of(&rr);
         match validate::check_held_into(schema, &ctx, &mut texts, held, &mut values) {
             Err(_) => {
                 // Every bad field of the line is named, not only the first (§9).
-                let every = validate::every_failure_held(
-                    schema,
-                    &ctx,
-                    &fields,
-                    rr.len(),
-                    rr.long_fields(),
-                    max_field,
-                );
-                for f in every {
+                for f in validate::every_failure_held(schema, &ctx, &fields, held) {
                     let fname = f
                         .field
                         .and_then(|i| schema.fields.get(i))

@@ -629,9 +629,14 @@ fn produce<R: io::Read>(
         // The row's fields move into the check, which appends them to the chunk's values;
         // their vector is kept for the next row.
         let start = chunk.values.len();
-        let checked =
-            validate::check_held_into(schema, ctx, &mut fields, held(&rr), &mut chunk.values)
-                .map(|()| start..chunk.values.len());
+        let checked = validate::check_held_into(
+            schema,
+            ctx,
+            &mut fields,
+            validate::Held::of(&rr),
+            &mut chunk.values,
+        )
+        .map(|()| start..chunk.values.len());
         chunk.rows.push(Pending {
             line: n,
             pid,
@@ -708,20 +713,11 @@ struct Answer<'s> {
     message: String,
 }
 
-/// What `rr` held of the record it read last.
-fn held(rr: &RecordReader<impl io::Read>) -> validate::Held {
-    validate::Held {
-        fields: rr.len(),
-        first_long: rr.first_long(),
-        limit: rr.max_field(),
-    }
-}
-
 /// The `B07` message for a header that is not the schema's: the first column that differs
 /// (`fields`, of which `held` tells what the reader held).
 fn header_differs(
     fields: &[validate::Text],
-    held: validate::Held,
+    held: validate::Held<'_>,
     expected: &[&str],
     schema: &str,
 ) -> String {
@@ -731,7 +727,7 @@ fn header_differs(
         .position(|(f, e)| f != e)
         .unwrap_or(fields.len().min(expected.len()));
     let what = match (fields.get(at), expected.get(at)) {
-        (Some(_), Some(e)) if held.first_long == Some(at) => format!(
+        (Some(_), Some(e)) if held.long.contains(&at) => format!(
             "field {} is longer than {} bytes where the schema has {e:?}",
             at + 1,
             held.limit
@@ -926,7 +922,7 @@ fn rows(
     if fields != expected {
         return Ok(Err((
             BatchCode::B07,
-            header_differs(&fields, held(&rr), &expected, &schema.name),
+            header_differs(&fields, validate::Held::of(&rr), &expected, &schema.name),
         )));
     }
     let ctx = Context {
@@ -1073,7 +1069,7 @@ mod tests {
         };
         let whole = |n: usize| validate::Held {
             fields: n,
-            first_long: None,
+            long: &[],
             limit: usize::MAX,
         };
         let m = header_differs(
@@ -1102,7 +1098,7 @@ mod tests {
         // What the reader did not hold: its true count, and a field too long to hold.
         let held = validate::Held {
             fields: 5000,
-            first_long: None,
+            long: &[],
             limit: 64,
         };
         let m = header_differs(
@@ -1114,7 +1110,7 @@ mod tests {
         assert!(m.contains(": 5000 fields where the schema has 3;"), "{m}");
         let held = validate::Held {
             fields: 3,
-            first_long: Some(1),
+            long: &[1],
             limit: 64,
         };
         let m = header_differs(&got(&["payment_id", "", "amount"]), held, &want, "PAY");

@@ -95,22 +95,33 @@ pub fn check_row_into(
 ) -> Result<(), Failure> {
     let held = Held {
         fields: fields.len(),
-        first_long: None,
+        long: &[],
         limit: usize::MAX,
     };
     check_held_into(schema, ctx, fields, held, values)
 }
 
-/// What the registry reader held of a record whose fields it does not keep whole
+/// What a reader held of a record whose fields it does not keep whole
 /// ([`crate::dialect::RecordReader::with_field_limits`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Held {
+pub struct Held<'a> {
     /// The record's number of fields, kept or not.
     pub fields: usize,
-    /// The first field longer than `limit` bytes: its text is not held, and it fails.
-    pub first_long: Option<usize>,
+    /// The fields longer than `limit` bytes, in order: their text is not held, and each fails.
+    pub long: &'a [usize],
     /// The most bytes of a field held.
     pub limit: usize,
+}
+
+impl<'a> Held<'a> {
+    /// What `rr` held of the record it read last.
+    pub fn of<R: std::io::Read>(rr: &'a crate::dialect::RecordReader<R>) -> Self {
+        Self {
+            fields: rr.len(),
+            long: rr.long_fields(),
+            limit: rr.max_field(),
+        }
+    }
 }
 
 /// [`check_row_into`] for a record of which `held` tells what the reader held. A field longer
@@ -120,7 +131,7 @@ pub fn check_held_into(
     schema: &Schema,
     ctx: &Context,
     fields: &mut Vec<Text>,
-    held: Held,
+    held: Held<'_>,
     values: &mut Vec<Value>,
 ) -> Result<(), Failure> {
     if held.fields != schema.fields.len() || fields.len() != held.fields {
@@ -129,7 +140,7 @@ pub fn check_held_into(
     }
     let start = values.len();
     for (i, (f, owned)) in schema.fields.iter().zip(fields.drain(..)).enumerate() {
-        let checked = if held.first_long == Some(i) {
+        let checked = if held.long.contains(&i) {
             Err(too_long(f, i, held.limit))
         } else {
             check_field(f, i, ctx, owned, values.get(start..).unwrap_or(&[]), &[])
@@ -173,30 +184,31 @@ fn too_long(f: &schema::Field, i: usize, limit: usize) -> Failure {
 /// that name them all (the billing export, §9) rather than the first (§7.2). A rule between
 /// two fields is not judged when the earlier field itself failed.
 pub fn every_failure(schema: &Schema, ctx: &Context, fields: &[String]) -> Vec<Failure> {
-    every_failure_held(schema, ctx, fields, fields.len(), &[], usize::MAX)
+    let held = Held {
+        fields: fields.len(),
+        long: &[],
+        limit: usize::MAX,
+    };
+    every_failure_held(schema, ctx, fields, held)
 }
 
-/// [`every_failure`] for a record the reader held in part
-/// ([`crate::dialect::RecordReader::with_field_limits`]): it had `count` fields in all, and
-/// the fields at the indices `long` were longer than the `limit` bytes held of a field (each
-/// fails, as in [`check_held_into`]).
+/// [`every_failure`] for a record of which `held` tells what the reader held (each field too
+/// long to hold fails, as in [`check_held_into`]).
 pub fn every_failure_held(
     schema: &Schema,
     ctx: &Context,
     fields: &[String],
-    count: usize,
-    long: &[usize],
-    limit: usize,
+    held: Held<'_>,
 ) -> Vec<Failure> {
-    if count != schema.fields.len() || fields.len() != count {
-        return vec![count_failure(schema, count)];
+    if held.fields != schema.fields.len() || fields.len() != held.fields {
+        return vec![count_failure(schema, held.fields)];
     }
     let mut values: Vec<Value> = Vec::with_capacity(fields.len());
     let mut failed = Vec::with_capacity(fields.len());
     let mut failures = Vec::new();
     for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
-        let checked = if long.contains(&i) {
-            Err(too_long(f, i, limit))
+        let checked = if held.long.contains(&i) {
+            Err(too_long(f, i, held.limit))
         } else {
             check_field(f, i, ctx, Text::from(text.as_str()), &values, &failed)
         };
