@@ -396,6 +396,42 @@ fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
     assert_eq!(w.payments(), 2);
 }
 
+/// §5: "An empty field is a missing value". A field of spaces is not empty: it is a value, judged
+/// by its field's rule like any other (README, "Decisions").
+#[test]
+fn a_field_of_spaces_is_a_value_judged_by_its_rule_not_a_missing_one() {
+    let mut w = World::new(&[(false, "100000.00", "OPEN")]);
+    let base = |w: &World, n: u64| w.pay(&pid(n), 0, "1.00");
+    let mut rows = Vec::new();
+    let mut r = base(&w, 1);
+    r[0] = " ".repeat(14);
+    rows.push(r); // a payment_id of spaces is not 12 to 20 digits
+    let mut r = base(&w, 2);
+    r[5] = "   ".into();
+    rows.push(r); // payer_name: 1 to 200 characters, spaces are characters
+    let mut r = base(&w, 3);
+    r[6] = " ".into();
+    rows.push(r);
+    let mut r = base(&w, 4);
+    r[9] = " ".into();
+    rows.push(r); // an optional account of spaces is present, and not 20 digits
+    let mut r = base(&w, 5);
+    r[10] = "  ".into();
+    rows.push(r); // purpose: 0 to 500 characters
+    let got = w.send(BatchType::Pay, "001", &rows);
+    assert_eq!(
+        got,
+        [
+            format!("1;{};202;payment_id", " ".repeat(14)),
+            format!("2;{};1;", pid(2)),
+            format!("3;{};202;amount", pid(3)),
+            format!("4;{};202;account", pid(4)),
+            format!("5;{};1;", pid(5)),
+        ]
+    );
+    assert_eq!(w.payments(), 2);
+}
+
 #[test]
 fn reversal_fields_follow_section_5_2() {
     // §5.2 gives `payment_id` no format, only a meaning: "the payment being reversed" (REC's
