@@ -818,14 +818,7 @@ fn a_later_export_updates_invoices_and_never_touches_payments() {
     let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
     assert_eq!(r.changed, 2);
     let conn = &rx.engine.store.conn;
-    let row = |no: &str| -> (String, i64, i64) {
-        conn.query_row(
-            "SELECT status, amount_due, paid FROM invoices_paid WHERE invoice_no=?1",
-            [no],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .expect("invoice")
-    };
+    let row = |no: &str| invoice_row(conn, no);
     assert_eq!(row(&inv[0].no), ("CANCELLED".into(), 200_000, 30_000));
     assert_eq!(row(&inv[1].no), ("OPEN".into(), 80_000, 50_000));
     assert_eq!(dump(conn, PAYMENTS_SQL), payments);
@@ -847,6 +840,44 @@ fn a_later_export_updates_invoices_and_never_touches_payments() {
         .expect("result");
     let codes: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
     assert_eq!(codes, ["302", "303", "1"], "{h:?}");
+
+    // A later export that leaves an invoice out (README, "Decisions"): §9 updates invoices by
+    // `invoice_no` and deletes none, so the one left out stays as it was: known, here fully
+    // paid (302, not 4).
+    inv[0].status = "OPEN".into();
+    let p = write_export(rx.dir.path(), "c.csv", &sample::invoices_csv(&inv[..1]));
+    let r = rx.engine.import_invoices(&p).expect("runs").expect("valid");
+    assert_eq!(r.changed, 1);
+    let conn = &rx.engine.store.conn;
+    let row = |no: &str| invoice_row(conn, no);
+    assert_eq!(row(&inv[0].no), ("OPEN".into(), 200_000, 30_000));
+    assert_eq!(row(&inv[1].no), ("OPEN".into(), 80_000, 80_000));
+    rx.process(
+        "MUNIS_SUDBILLING_PAY_20261121_003.zip",
+        &pay(
+            "003",
+            &[
+                pay_row("30000000000006", &inv[0], "0.01"),
+                pay_row("30000000000007", &inv[1], "0.01"),
+            ],
+        )
+        .zip(Some(&key())),
+    );
+    let result = rx
+        .response_entry("SUDBILLING_MUNIS_PAY_20261121_003_ACK.zip", "result.csv")
+        .expect("result");
+    let codes: Vec<String> = statuses(&result).into_iter().map(|r| r.2).collect();
+    assert_eq!(codes, ["1", "302"]);
+}
+
+/// An invoice's status, amount due and paid sum, in tiyin.
+fn invoice_row(conn: &rusqlite::Connection, no: &str) -> (String, i64, i64) {
+    conn.query_row(
+        "SELECT status, amount_due, paid FROM invoices_paid WHERE invoice_no=?1",
+        [no],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .expect("invoice")
 }
 
 fn export_lines(lines: &[&str]) -> String {

@@ -475,6 +475,21 @@ fn reversal_fields_follow_section_5_2() {
     assert_eq!(w.paid(0), 50_000, "nothing reversed");
 }
 
+/// §5.2 bounds `reversed_at` by `created_at` only: a reversal dated before the payment it
+/// reverses is still applied (README, "Decisions").
+#[test]
+fn a_reversal_dated_before_its_payment_is_applied() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN")]);
+    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "400.00")]);
+    assert_eq!(got, [format!("1;{};1;", pid(1))]);
+    let mut r = rev(&pid(1), "400.00");
+    r[1] = "2026-11-21 09:59:59".into(); // paid at 10:00:00
+    let got = w.send(BatchType::Rev, "001", &[r]);
+    assert_eq!(got, [format!("1;{};1;", pid(1))]);
+    assert_eq!(w.payment_state(&pid(1)).as_deref(), Some("REVERSED"));
+    assert_eq!(w.paid(0), 0);
+}
+
 #[test]
 fn reversals_reopen_the_amount_and_are_not_applied_twice() {
     let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
