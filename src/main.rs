@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use reestr::config::Config;
 use reestr::engine::{Engine, EngineError, Handled};
+use reestr::respond::one_line;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -320,7 +321,7 @@ fn main() -> ExitCode {
                             .unwrap_or_default()
                     );
                     if let Some(m) = &r.message {
-                        println!("  {m}");
+                        println!("  {}", one_line(m));
                     }
                     if let Some(c) = &r.control {
                         println!("--- control.txt\n{c}");
@@ -460,7 +461,7 @@ fn print_status(s: &reestr::status::Status) {
     for w in &s.waiting {
         println!(
             "  {:<48} {:>12} bytes  {}",
-            w.name,
+            one_line(&w.name),
             w.bytes,
             match w.state {
                 "settling" => "waiting (settling)",
@@ -477,7 +478,9 @@ fn print_status(s: &reestr::status::Status) {
     for a in &s.set_aside {
         println!(
             "  {:<48} kept as set-aside/{}\n    {}",
-            a.original_name, a.kept_as, a.reason
+            one_line(&a.original_name),
+            a.kept_as,
+            one_line(&a.reason)
         );
     }
     println!("last batches:");
@@ -546,7 +549,7 @@ fn print_run(handled: &[Handled], totals_line: bool) {
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for h in handled {
         *totals.entry(h.result.clone()).or_default() += 1;
-        let who = h.batch_id.clone().unwrap_or_else(|| h.file.clone());
+        let who = one_line(h.batch_id.as_deref().unwrap_or(&h.file));
         match h.result.as_str() {
             "ACK" | "RESENT" => {
                 let statuses: Vec<String> =
@@ -564,11 +567,11 @@ fn print_run(handled: &[Handled], totals_line: bool) {
             "NAK" => println!(
                 "{who:<40} NAK {}    {}",
                 h.code.as_deref().unwrap_or(""),
-                h.message.as_deref().unwrap_or("")
+                one_line(h.message.as_deref().unwrap_or(""))
             ),
             _ => println!(
                 "{who:<40} SET ASIDE  {}",
-                h.message.as_deref().unwrap_or("")
+                one_line(h.message.as_deref().unwrap_or(""))
             ),
         }
     }

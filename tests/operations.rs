@@ -2295,3 +2295,41 @@ fn the_metrics_count_every_file_waiting_in_the_inbox_held_ones_too() {
     let prom = std::fs::read_to_string(cli.path("reestr.prom")).expect("metrics");
     assert!(prom.contains("\nreestr_inbox_waiting 2\n"), "{prom}");
 }
+
+/// What the command line prints of a message or a file name is one line of printable ASCII, as
+/// in the response (`respond::one_line`): a CR from a manifest line or an escape sequence in a
+/// file name cannot rewrite the operator's terminal or split a log line.
+#[test]
+fn printed_messages_and_names_are_one_line_of_printable_ascii() {
+    let rx = Rx::new();
+    let b = common::batches::batch();
+    let manifest = String::from_utf8(sample::manifest(&[
+        ("control.txt", &b.control()),
+        ("registry.csv", &b.registry),
+    ]))
+    .expect("ascii")
+    .replace('\n', "\r\n");
+    let zip = sample::zip_entries(&common::batches::files_with_manifest(
+        &b.control(),
+        &b.registry,
+        manifest.as_bytes(),
+        Some(&key()),
+    ));
+    rx.drop_in(&b.file_name(), &zip);
+    rx.drop_in("x\u{1b}[2J\r.zip", b"not of the form");
+    let run = reestr_cmd(&rx.config_path(), &["run"]);
+    let out = stdout(&run);
+    assert!(out.contains(" NAK B04 "), "{out}");
+    assert!(out.contains("\\r"), "the CR is shown escaped: {out}");
+    assert!(out.contains("SET ASIDE"), "{out}");
+    let status = reestr_cmd(&rx.config_path(), &["status"]);
+    let shown = stdout(&status);
+    assert!(shown.contains("\\u{1b}[2J\\r.zip"), "{shown}");
+    for text in [&out, &shown] {
+        assert!(
+            text.bytes()
+                .all(|c| c == b'\n' || (b' '..=b'~').contains(&c)),
+            "only printable ASCII and line feeds: {text:?}"
+        );
+    }
+}
