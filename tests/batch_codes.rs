@@ -13,7 +13,6 @@ use reestr::engine::{Engine, Handled};
 use reestr::integrity::Key;
 use reestr::name::BatchType;
 use reestr::sample::{self, Batch, PAY_HEADER, REC_HEADER, REV_HEADER};
-use sha2::{Digest, Sha256};
 use std::io::{Cursor, Write};
 use zip::write::SimpleFileOptions;
 
@@ -151,10 +150,6 @@ fn assert_mentions(message: &str, what: &str) {
         message.contains(what),
         "message {message:?} should name {what:?}"
     );
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
 }
 
 #[test]

@@ -32,7 +32,7 @@
 mod common;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use common::{Rx, control_value, key, statuses};
+use common::{Rx, control_value, env_u64, key, statuses};
 use reestr::charset::Charset;
 use reestr::engine::Handled;
 use reestr::name::BatchType;
@@ -1332,17 +1332,6 @@ fn shrink(mut sc: Scenario, mut fail: Disagreement, budget: usize) -> (Scenario,
         if !progress || runs >= budget {
             return (sc, fail);
         }
-    }
-}
-
-/// An environment variable as a number.
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={v:?} is not a number: {e}")),
-        Err(_) => default,
     }
 }
 

@@ -8,7 +8,6 @@ use reestr::config::Config;
 use reestr::engine::Engine;
 use reestr::name::BatchType;
 use reestr::sample::{self, Batch, Invoice, PAY_HEADER, Rng};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
@@ -18,10 +17,6 @@ const PAY1: &str = "MUNIS_SUDBILLING_PAY_20261121_001.zip";
 const PAY2: &str = "MUNIS_SUDBILLING_PAY_20261121_002.zip";
 /// A reference archive answered NAK B04.
 const PAY4: &str = "MUNIS_SUDBILLING_PAY_20261121_004.zip";
-
-fn sha(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
-}
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -351,7 +346,7 @@ fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
     assert!(
         control.contains(&format!(
             "in_reply_to_sha256={}\n",
-            hex::encode(Sha256::digest(&whole[..1600]))
+            sha256_hex(&whole[..1600])
         )),
         "taken only when whole: {control}"
     );
@@ -604,10 +599,14 @@ fn every_received_archive_and_every_response_is_kept_by_its_sha256() {
             .engine
             .layout
             .received()
-            .join(format!("{}.zip", sha(&bytes)));
+            .join(format!("{}.zip", sha256_hex(&bytes)));
         assert_eq!(read(&kept), bytes, "{name} kept");
         let resp = rx.response(h.response.as_deref().expect("response"));
-        let kept = rx.engine.layout.sent().join(format!("{}.zip", sha(&resp)));
+        let kept = rx
+            .engine
+            .layout
+            .sent()
+            .join(format!("{}.zip", sha256_hex(&resp)));
         assert_eq!(read(&kept), resp, "response to {name} kept");
     }
     assert_eq!(list(&rx.engine.layout.received()).len(), 2);
@@ -636,13 +635,17 @@ fn a_newer_response_replaces_the_older_in_the_outbox_and_both_stay_kept() {
     let c = String::from_utf8(entry_of(&second, "control.txt").expect("control")).expect("ascii");
     assert_eq!(control_value(&c, "error").as_deref(), Some("B08"));
     for (inb, resp) in [(&first_in, &first), (&second_in, &second)] {
-        let kept = rx.engine.layout.sent().join(format!("{}.zip", sha(resp)));
+        let kept = rx
+            .engine
+            .layout
+            .sent()
+            .join(format!("{}.zip", sha256_hex(resp)));
         assert_eq!(&read(&kept), resp, "both responses kept");
         let kept = rx
             .engine
             .layout
             .received()
-            .join(format!("{}.zip", sha(inb)));
+            .join(format!("{}.zip", sha256_hex(inb)));
         assert_eq!(&read(&kept), inb, "both deliveries kept");
     }
     // Finally the right content: ACK, next to the NAK.
@@ -696,7 +699,7 @@ fn an_export_whose_kept_copy_differs_is_refused_and_nothing_is_imported() {
     let mut rx = Rx::new();
     let csv = sample::invoices_csv(&invoices(&[(false, "1000.00", "OPEN")]));
     let p = write_export(rx.dir.path(), "invoices.csv", &csv);
-    let sha = reestr::fsutil::hex(&Sha256::digest(csv.as_bytes()));
+    let sha = sha256_hex(csv.as_bytes());
     let kept = rx.engine.layout.imports().join(format!("{sha}.csv"));
     std::fs::write(&kept, b"not the export").expect("plant");
     let err = rx.engine.import_invoices(&p).expect_err("refused");
@@ -1932,7 +1935,7 @@ fn a_kept_copy_that_differs_from_the_inbox_file_is_refused_and_the_file_waits() 
     // earlier attempt) is hashed again before it is trusted; one that differs stops the batch.
     let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN")]);
     let bytes = pay("001", &[pay_row("30000000000001", &inv[0], "300.00")]).zip(Some(&key()));
-    let sha = reestr::fsutil::hex(&Sha256::digest(&bytes));
+    let sha = sha256_hex(&bytes);
     let kept = rx.engine.layout.received().join(format!("{sha}.zip"));
     std::fs::write(&kept, b"not the archive").expect("plant");
     let path = rx.drop_in(PAY1, &bytes);

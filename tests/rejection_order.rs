@@ -39,13 +39,12 @@ mod common;
 
 use common::batches::key;
 use common::rawzip::{raw_entry, rename, set_crc, set_flags, set_usize};
-use common::{MUNIS_WITH_KEY, Rx, config_text, control_value};
+use common::{MUNIS_WITH_KEY, Rx, config_text, control_value, env_u64, sha256_hex};
 use reestr::charset::Charset;
 use reestr::config::Config;
 use reestr::engine::{Engine, Handled};
 use reestr::integrity::Key;
 use reestr::sample::{PAY_HEADER, Rng, field};
-use sha2::{Digest, Sha256};
 use std::io::{Cursor, Write};
 use zip::write::SimpleFileOptions;
 
@@ -895,11 +894,6 @@ fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
     }
 }
 
-/// Lower-case hex SHA-256.
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
-}
-
 /// Runs one case on a fresh receiver: for `B09`, first the faultless batch (other
 /// `created_at`) under [`Case::earlier_config`], then the faulty archive under
 /// [`Case::config`]. Returns what happened to the faulty archive and the receiver.
@@ -979,13 +973,10 @@ fn judge(case: &Case) -> Option<String> {
 
 /// Number of cases and first seed, from the environment.
 fn cases() -> (u64, u64) {
-    let var = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?}")))
-            .unwrap_or(default)
-    };
-    (var("REESTR_ORDER_CASES", 500), var("REESTR_ORDER_SEED", 1))
+    (
+        env_u64("REESTR_ORDER_CASES", 500),
+        env_u64("REESTR_ORDER_SEED", 1),
+    )
 }
 
 /// Runs the seeds `first..first+n` on all cores; returns the failures in seed order.

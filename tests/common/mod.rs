@@ -218,3 +218,21 @@ pub fn set_mtime(p: &Path, t: std::time::SystemTime) {
         .set_modified(t)
         .expect("set mtime");
 }
+
+/// Lower-case hex SHA-256 of these bytes (as a manifest line or `in_reply_to_sha256` writes it).
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(b))
+}
+
+/// The number in environment variable `name`, or `default` when it is not set; a value that is
+/// not a number stops the test (a count mistyped should not silently run the default).
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={v:?} is not a number: {e}")),
+        Err(_) => default,
+    }
+}
