@@ -73,12 +73,22 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     Some(dt)
 }
 
+/// The lines of a control record (§4: "one `key=value` per line, LF or CRLF"): each line
+/// without its LF or CRLF. A CR that no LF follows ends no line, even at the very end of the
+/// file: it stays in its line (which is then malformed), and a CR alone after the last LF is a
+/// line of its own, not a blank one.
+fn record_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split_inclusive(|b| *b == b'\n').map(|l| {
+        l.strip_suffix(b"\r\n")
+            .or_else(|| l.strip_suffix(b"\n"))
+            .unwrap_or(l)
+    })
+}
+
 /// The `rows` a control record declares, read leniently (a hint for planning, never an
 /// answer): the value of the one `rows=` line when it is a whole number.
 pub fn rows_hint(bytes: &[u8]) -> Option<u64> {
-    let mut lines = bytes
-        .split(|b| *b == b'\n')
-        .filter_map(|l| l.strip_suffix(b"\r").unwrap_or(l).strip_prefix(b"rows="));
+    let mut lines = record_lines(bytes).filter_map(|l| l.strip_prefix(b"rows="));
     let v = lines.next()?;
     if lines.next().is_some() || v.is_empty() || v.len() > 18 {
         return None;
@@ -92,8 +102,7 @@ pub fn rows_hint(bytes: &[u8]) -> Option<u64> {
 pub fn created_at_line(bytes: &[u8]) -> Option<String> {
     let mut found = None;
     let mut count = 0;
-    for line in bytes.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for line in record_lines(bytes) {
         if let Some(v) = line.strip_prefix(b"created_at=") {
             count += 1;
             found = std::str::from_utf8(v)
@@ -140,19 +149,19 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
             place(n, key)
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| format!("{F}: not ASCII"))?;
     let mut values: [Option<(usize, &str)>; 10] = [None; 10];
-    let mut lines: Vec<&str> = text.split('\n').collect();
-    if lines.last() == Some(&"") {
-        lines.pop();
-    }
-    for (i, raw) in lines.iter().enumerate() {
+    for (i, line) in record_lines(bytes).enumerate() {
         let n = i + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let line = std::str::from_utf8(line).map_err(|_| format!("{F}: not ASCII"))?;
         // Blank: empty, as §5 uses the word ("a blank line is a row of one empty field"); a
         // line of spaces is a line without '='.
         if line.is_empty() {
             continue;
+        }
+        if line.contains('\r') {
+            return Err(format!(
+                "{F} line {n}: a carriage return that no line feed follows (lines end with LF or CRLF)"
+            ));
         }
         let (key, value) = line
             .split_once('=')
@@ -162,9 +171,6 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
                 "{}: spaces around '=' or at the ends",
                 place(n, key)
             ));
-        }
-        if line.contains('\r') {
-            return Err(format!("{F} line {n}: a carriage return inside the line"));
         }
         let idx = KEYS
             .iter()
@@ -313,6 +319,56 @@ mod tests {
             let e = parse(spaced.as_bytes(), &name()).unwrap_err();
             assert!(e.contains("no '='"), "{spaces:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_carriage_return_that_no_line_feed_follows_ends_no_line_even_at_the_end() {
+        let lf = GOOD.replace("\r\n", "\n");
+        let no_final_end = lf.strip_suffix('\n').unwrap();
+        // Without a final line end, or with LF or CRLF ones, the record is good.
+        assert!(parse(no_final_end.as_bytes(), &name()).is_ok());
+        assert!(parse(GOOD.strip_suffix("\r\n").unwrap().as_bytes(), &name()).is_ok());
+        let cases = [
+            // LF lines, the last one ending in a CR and nothing after it.
+            (format!("{no_final_end}\r"), 10),
+            // A CR alone after the last LF: a line of its own, not a blank one.
+            (format!("{lf}\r"), 11),
+            (format!("{GOOD}\r"), 11),
+            // CRLF lines whose last LF is missing.
+            (GOOD.strip_suffix('\n').unwrap().to_owned(), 10),
+            // Mid-file, a CR before the CRLF.
+            (GOOD.replace("utf-8\r\n", "utf-8\r\r\n"), 8),
+        ];
+        for (text, line) in cases {
+            let e = parse(text.as_bytes(), &name()).unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "control.txt line {line}: a carriage return that no line feed follows (lines end with LF or CRLF)"
+                ),
+                "{text:?}"
+            );
+        }
+        // The response's created_at falls back when its line ends in such a CR (§8: "exactly
+        // one created_at line with a valid value"); the planning hint ignores such a rows line.
+        let last = |k: &str| {
+            let mut ls: Vec<&str> = lf.lines().filter(|l| !l.starts_with(k)).collect();
+            let moved = lf.lines().find(|l| l.starts_with(k)).unwrap();
+            ls.push(moved);
+            ls.join("\n")
+        };
+        let created_last = last("created_at=");
+        assert_eq!(
+            created_at_line(created_last.as_bytes()).as_deref(),
+            Some("2026-11-22T01:05:00+05:00")
+        );
+        assert_eq!(
+            created_at_line(format!("{created_last}\r").as_bytes()),
+            None
+        );
+        let rows_last = last("rows=");
+        assert_eq!(rows_hint(rows_last.as_bytes()), Some(24));
+        assert_eq!(rows_hint(format!("{rows_last}\r").as_bytes()), None);
     }
 
     #[test]
