@@ -129,8 +129,8 @@ def judge(rx, label, name, data, want, alts=(), msg_has=(), created=None, rows=N
     """want: 'ACK' | 'Bxx' | 'ASIDE' | 'IGNORED'. alts: other answers the agreement leaves open (noted, not a diff)."""
     chk = None
     if data is not None and not os.environ.get("NOCHECK"):
-        os.makedirs(SCRATCH + "/chk", exist_ok=True)
-        cp = SCRATCH + "/chk/" + name
+        os.makedirs(rx + "/chk", exist_ok=True)
+        cp = rx + "/chk/" + name
         open(cp, "wb").write(data)
         pc = sh([BIN, "--config", rx + "/reestr.toml", "check", "--json", cp], check=False)
         try:
@@ -881,4 +881,4 @@ def summary():
 
 
 if __name__ == "__main__":
-    run_cases("archive", CASES, lambda c: new_receiver(c[0], key=c[4], limits=c[5]), notes=NOTES, summary=summary)
+    run_cases("archive", CASES, lambda c: new_receiver(c[0], key=c[4], limits=c[5]), notes=NOTES, summary=summary, stats=STATS)

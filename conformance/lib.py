@@ -484,36 +484,74 @@ def check_response(r, inbound_name, inbound_bytes, exp, key=True):
 
 
 # ---------- running a suite ----------
-def run_cases(suite, cases, receiver, notes=None, after_case=None, summary=None):
+def _run_one(c, receiver, notes, after_case, stats):
+    """Runs one case: (differences, notes it made, seconds, its additions to stats)."""
+    t = time.time()
+    if notes is not None:
+        notes.clear()
+    before = dict(stats or {})
+    rx = None
+    try:
+        rx = receiver(c)
+        diffs = c[3](rx)
+    except Exception:
+        diffs = ["EXCEPTION " + traceback.format_exc()[-1500:]]
+    if after_case is not None and rx is not None and not diffs:
+        after_case(c, rx)
+    added = {k: v - before.get(k, 0) for k, v in (stats or {}).items()}
+    return diffs, list(notes or ()), time.time() - t, added
+
+
+_POOL_JOB = None
+
+
+def _pool_run(i):
+    # In a forked worker: the suite's cases and callbacks were inherited, not pickled.
+    sel, receiver, notes, after_case, stats = _POOL_JOB
+    return _run_one(sel[i], receiver, notes, after_case, stats)
+
+
+def run_cases(suite, cases, receiver, notes=None, after_case=None, summary=None, stats=None):
     """Runs the cases whose name contains one of the command-line arguments (all without any).
     cases: tuples (name, area, description, function, ...); receiver(case) makes the case's
     receiver folder; function(rx) returns a list of differences (empty: as the agreement says).
     notes: a list the cases fill with remarks (printed, not differences); after_case(case, rx)
-    runs after each case; summary() adds to the last line. Prints one line per case and a last
-    line `== SUITE: N/M cases OK`; exits 1 if any case differs or raised, 0 otherwise."""
+    runs after each case that passed; stats: a dict of counts the cases add to, which summary()
+    may show; summary() adds to the last line. Prints one line per case, in the suite's order,
+    and a last line `== SUITE: N/M cases OK`; exits 1 if any case differs or raised, 0
+    otherwise.
+
+    CONFORMANCE_JOBS=N (default 1) runs N cases at a time, each in a forked worker process; the
+    cases must then be independent of each other (each has its own receiver folder)."""
+    global _POOL_JOB
     pats = sys.argv[1:]
     sel = [c for c in cases if not pats or any(p in c[0] for p in pats)]
-    print(f"{suite}: {len(sel)} of {len(cases)} cases against {BIN} (scratch {SCRATCH})", flush=True)
+    jobs = max(1, int(os.environ.get("CONFORMANCE_JOBS", "1") or "1"))
+    print(f"{suite}: {len(sel)} of {len(cases)} cases against {BIN} (scratch {SCRATCH}"
+          f"{f', {jobs} at a time' if jobs > 1 else ''})", flush=True)
     ok, t0 = 0, time.time()
-    for c in sel:
-        name, area, desc, fn = c[:4]
-        t = time.time()
-        if notes is not None:
-            notes.clear()
-        rx = None
-        try:
-            rx = receiver(c)
-            diffs = fn(rx)
-        except Exception:
-            diffs = ["EXCEPTION " + traceback.format_exc()[-1500:]]
+    if jobs > 1 and len(sel) > 1:
+        import multiprocessing
+        _POOL_JOB = (sel, receiver, notes, after_case, stats)
+        pool = multiprocessing.get_context("fork").Pool(jobs)
+        results = pool.imap(_pool_run, range(len(sel)))
+    else:
+        pool = None
+        results = (_run_one(c, receiver, notes, after_case, stats) for c in sel)
+    for c, (diffs, made, secs, added) in zip(sel, results):
+        name, area, desc = c[:3]
         ok += not diffs
-        print(f"{'OK  ' if not diffs else 'DIFF'} area{area} {name} ({time.time() - t:.1f}s) :: {desc}", flush=True)
-        for x in notes or ():
+        if pool is not None and stats is not None:
+            for k, v in added.items():
+                stats[k] = stats.get(k, 0) + v
+        print(f"{'OK  ' if not diffs else 'DIFF'} area{area} {name} ({secs:.1f}s) :: {desc}", flush=True)
+        for x in made:
             print("     " + x[:800], flush=True)
         for x in diffs:
             print("     - " + x[:2000], flush=True)
-        if after_case is not None and rx is not None and not diffs:
-            after_case(c, rx)
+    if pool is not None:
+        pool.close()
+        pool.join()
     failed = len(sel) - ok
     extra = summary() if summary else ""
     print(f"== {suite}: {ok}/{len(sel)} cases OK{extra} ({time.time() - t0:.0f} s)", flush=True)

@@ -871,8 +871,8 @@ def s1_replay_chain(rx):
         reg = registry(bid.split("_")[2], rows)
         data = build_archive(bid, reg)
         # check first: must print the same outcome and change nothing
-        os.makedirs(os.path.join(SCRATCH, "rx", "tmp_in"), exist_ok=True)
-        fn = os.path.join(SCRATCH, "rx", "tmp_in", bid + ".zip")
+        os.makedirs(os.path.join(rx, "tmp_in"), exist_ok=True)
+        fn = os.path.join(rx, "tmp_in", bid + ".zip")
         open(fn, "wb").write(data)
         c = sh([BIN, "--config", rx + "/reestr.toml", "check", fn], check=False)
         out = c.stdout.decode(errors="replace")
@@ -883,7 +883,7 @@ def s1_replay_chain(rx):
         d += dd
         raws[bid] = (fn, r.get("raw"))
     for bid, (fn, raw) in raws.items():
-        od = os.path.join(SCRATCH, "rx", "replay_out", bid)
+        od = os.path.join(rx, "replay_out", bid)
         shutil.rmtree(od, ignore_errors=True); os.makedirs(od)
         p = sh([BIN, "--config", rx + "/reestr.toml", "replay", "--out", od, fn], check=False)
         files = [f for f in os.listdir(od) if f.endswith(".zip")]
