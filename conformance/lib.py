@@ -483,6 +483,76 @@ def check_response(r, inbound_name, inbound_bytes, exp, key=True):
     return d
 
 
+# ---------- batches of rows (rows.py, records.py) ----------
+# Remarks of the running case (not differences), printed after its line: the default notes of
+# run1 and run_cases.
+NOTES = []
+PYENC = {"utf-8": "utf-8", "windows-1251": "cp1251", "cp866": "cp866"}
+
+
+def bid_of(typ, seq, date="20261121"):
+    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq:03d}"
+
+
+def ack(rows, aa=None, **kw):
+    e = {"result": "ACK", "rows": rows}
+    if aa is not None:
+        e["amount_accepted"] = aa
+    e.update(kw)
+    return e
+
+
+def nak(code, created="2026-11-22T01:05:00+05:00", msg_has=(), **kw):
+    e = {"result": "NAK", "code": code, "created_at": created, "msg_has": list(msg_has)}
+    e.update(kw)
+    return e
+
+
+def rev_row(pid, amount, at="2026-11-21 12:00:00", reason="oshibka"):
+    return [pid, at, amount, reason]
+
+
+def rec_row(pid, amount, inv="A", paid_at="2026-11-21 10:00:00", state="PAID"):
+    return [pid, paid_at, INV[inv][0] if inv in INV else inv, amount, state]
+
+
+def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, **bk):
+    """Builds batch bid from reg (bytes, or a list of rows), runs it and checks the response.
+    exp: a dict for check_response (plus msg_has: words the NAK message must hold), or a list of
+    the answers the agreement allows (the one given is noted in notes, default NOTES). Returns
+    (differences, response)."""
+    typ = bid.split("_")[2]
+    if not isinstance(reg, bytes):
+        reg = registry(typ, reg, enc=PYENC[enc])
+    data = build_archive(bid, reg, enc=enc, **bk)
+    r = run_archive(rx, bid + ".zip", data)
+    alts = exp if isinstance(exp, list) else [exp]
+    results = []
+    for e in alts:
+        e = dict(e)
+        if e.get("result") == "ACK":
+            e.setdefault("enc", enc)
+        msg_has = e.pop("msg_has", [])
+        d = check_response(r, bid + ".zip", data, e)
+        msg = r.get("ctl", {}).get("message", "") if r.get("ctl") else ""
+        for s in msg_has:
+            if s.lower() not in msg.lower():
+                d.append(f"NAK message {msg!r} does not name {s!r}")
+        results.append(d)
+        if not d:
+            break
+    ok = any(not x for x in results)
+    c = r.get("ctl", {}) or {}
+    if len(alts) > 1 and ok:
+        note = (f"(ambiguous {label or bid}: alternative #{[not x for x in results].index(True) + 1}; "
+                f"receiver answered {c.get('result')} {c.get('error', '')} {c.get('message', '')!r})")
+        (NOTES if notes is None else notes).append(note)
+    if ok:
+        return [], r
+    got = f"got {c.get('result')} {c.get('error', '')} {c.get('message', '')!r}"
+    return [f"[{label or bid}] " + x for x in results[0]] + ([f"[{label or bid}] {got}"] if c.get("result") == "NAK" else []), r
+
+
 # ---------- running a suite ----------
 def _run_one(c, receiver, notes, after_case, stats):
     """Runs one case: (differences, notes it made, seconds, its additions to stats)."""
@@ -515,7 +585,7 @@ def run_cases(suite, cases, receiver, notes=None, after_case=None, summary=None,
     """Runs the cases whose name contains one of the command-line arguments (all without any).
     cases: tuples (name, area, description, function, ...); receiver(case) makes the case's
     receiver folder; function(rx) returns a list of differences (empty: as the agreement says).
-    notes: a list the cases fill with remarks (printed, not differences); after_case(case, rx)
+    notes: a list the cases fill with remarks (printed, not differences; default NOTES); after_case(case, rx)
     runs after each case that passed; stats: a dict of counts the cases add to, which summary()
     may show; summary() adds to the last line. Prints one line per case, in the suite's order,
     and a last line `== SUITE: N/M cases OK`; exits 1 if any case differs or raised, 0
@@ -524,6 +594,8 @@ def run_cases(suite, cases, receiver, notes=None, after_case=None, summary=None,
     CONFORMANCE_JOBS=N (default 1) runs N cases at a time, each in a forked worker process; the
     cases must then be independent of each other (each has its own receiver folder)."""
     global _POOL_JOB
+    if notes is None:
+        notes = NOTES
     pats = sys.argv[1:]
     sel = [c for c in cases if not pats or any(p in c[0] for p in pats)]
     jobs = max(1, int(os.environ.get("CONFORMANCE_JOBS", "1") or "1"))

@@ -40,64 +40,6 @@ def case(area, desc):
         CASES.append((f.__name__, area, desc, f)); return f
     return deco
 
-PYENC = {"utf-8": "utf-8", "windows-1251": "cp1251", "cp866": "cp866"}
-
-
-def bid_of(typ, seq, date="20261121"):
-    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq:03d}"
-
-
-def run1(rx, bid, reg, exp, enc="utf-8", label="", **bk):
-    """reg: bytes or list of rows. exp: dict for check_response (+ msg_has) or a list of acceptable dicts.
-    Returns (diffs, response)."""
-    typ = bid.split("_")[2]
-    if not isinstance(reg, bytes):
-        reg = registry(typ, reg, enc=PYENC[enc])
-    data = build_archive(bid, reg, enc=enc, **bk)
-    r = run_archive(rx, bid + ".zip", data)
-    alts = exp if isinstance(exp, list) else [exp]
-    results = []
-    for e in alts:
-        e = dict(e)
-        if e.get("result") == "ACK":
-            e.setdefault("enc", enc)
-        msg_has = e.pop("msg_has", [])
-        d = check_response(r, bid + ".zip", data, e)
-        msg = r.get("ctl", {}).get("message", "") if r.get("ctl") else ""
-        for s in msg_has:
-            if s.lower() not in msg.lower():
-                d.append(f"NAK message {msg!r} does not name {s!r}")
-        results.append(d)
-        if not d:
-            break
-    d = [] if any(not x for x in results) else results[0]
-    if len(alts) > 1 and not d:
-        c = r.get("ctl", {})
-        print(f"     (ambiguous case {label or bid}: receiver answered {c.get('result')} {c.get('error','')} {c.get('message','')!r})")
-    pre = f"[{label or bid}] "
-    return [pre + x for x in d], r
-
-
-def ack(rows, aa=None, **kw):
-    e = {"result": "ACK", "rows": rows}
-    if aa is not None:
-        e["amount_accepted"] = aa
-    e.update(kw)
-    return e
-
-
-def nak(code, created="2026-11-22T01:05:00+05:00", msg_has=(), **kw):
-    e = {"result": "NAK", "code": code, "created_at": created, "msg_has": list(msg_has)}
-    e.update(kw)
-    return e
-
-
-def rev_row(pid, amount, at="2026-11-21 12:00:00", reason="oshibka"):
-    return [pid, at, amount, reason]
-
-
-def rec_row(pid, amount, inv="A", paid_at="2026-11-21 10:00:00", state="PAID"):
-    return [pid, paid_at, INV[inv][0] if inv in INV else inv, amount, state]
 
 
 # =====================================================================
@@ -697,7 +639,7 @@ def s5_messages(rx):
     bid = bid_of("PAY", 273)
     reg = registry("PAY", [pay_row("690000000273", amount="1.00"), pay_row("690000000274", amount="1.00", name="Ali@ev")], enc="cp1251").replace(b"@", b"\x98")
     dd, r = run1(rx, bid, reg, nak("B07", msg_has=["registry.csv", "payer_name"]), enc="windows-1251", rows=2, total="2.00", label="B07 bad byte 2nd data row")
-    print("     (B07 message for a bad byte in data row 2 = physical line 3: %r)" % r.get("ctl", {}).get("message"))
+    NOTES.append("(B07 message for a bad byte in data row 2 = physical line 3: %r)" % r.get("ctl", {}).get("message"))
     d += dd
     return d
 
