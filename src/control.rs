@@ -159,8 +159,10 @@ pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
             continue;
         }
         if line.contains('\r') {
+            let key = line.split_once('=').map_or("", |(k, _)| k);
             return Err(format!(
-                "{F} line {n}: a carriage return that no line feed follows (lines end with LF or CRLF)"
+                "{}: a carriage return that no line feed follows (lines end with LF or CRLF)",
+                place(n, key)
             ));
         }
         let (key, value) = line
@@ -330,21 +332,27 @@ mod tests {
         assert!(parse(GOOD.strip_suffix("\r\n").unwrap().as_bytes(), &name()).is_ok());
         let cases = [
             // LF lines, the last one ending in a CR and nothing after it.
-            (format!("{no_final_end}\r"), 10),
+            (format!("{no_final_end}\r"), "line 10, key amount_total"),
             // A CR alone after the last LF: a line of its own, not a blank one.
-            (format!("{lf}\r"), 11),
-            (format!("{GOOD}\r"), 11),
+            (format!("{lf}\r"), "line 11"),
+            (format!("{GOOD}\r"), "line 11"),
             // CRLF lines whose last LF is missing.
-            (GOOD.strip_suffix('\n').unwrap().to_owned(), 10),
+            (
+                GOOD.strip_suffix('\n').unwrap().to_owned(),
+                "line 10, key amount_total",
+            ),
             // Mid-file, a CR before the CRLF.
-            (GOOD.replace("utf-8\r\n", "utf-8\r\r\n"), 8),
+            (
+                GOOD.replace("utf-8\r\n", "utf-8\r\r\n"),
+                "line 8, key encoding",
+            ),
         ];
-        for (text, line) in cases {
+        for (text, place) in cases {
             let e = parse(text.as_bytes(), &name()).unwrap_err();
             assert_eq!(
                 e,
                 format!(
-                    "control.txt line {line}: a carriage return that no line feed follows (lines end with LF or CRLF)"
+                    "control.txt {place}: a carriage return that no line feed follows (lines end with LF or CRLF)"
                 ),
                 "{text:?}"
             );

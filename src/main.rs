@@ -327,7 +327,14 @@ fn main() -> ExitCode {
                         println!("--- control.txt\n{c}");
                     }
                     if let Some(c) = &r.result_csv {
-                        println!("--- result.csv\n{c}");
+                        // As it is into a file or a pipe; on a terminal, with control
+                        // characters a registry may echo escaped.
+                        use std::io::IsTerminal;
+                        if std::io::stdout().is_terminal() {
+                            println!("--- result.csv\n{}", reestr::respond::for_terminal(c));
+                        } else {
+                            println!("--- result.csv\n{c}");
+                        }
                     }
                 }
                 ExitCode::SUCCESS

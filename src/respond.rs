@@ -140,6 +140,23 @@ pub fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// Text of a response shown on a terminal (`check`): line ends become LF, and every other
+/// control character is escaped (`\u{1b}`), so that bytes a registry echoes into
+/// `result.csv` cannot move the cursor or rewrite the screen. Letters of any script stay.
+pub fn for_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The response `control.txt` (LF line ends, keys in the agreement's order).
 pub fn control_text(h: &Header, v: &Verdict) -> String {
     let ack = matches!(v, Verdict::Ack { .. });
@@ -377,6 +394,15 @@ pub fn write_zip<W: Write + Seek>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_for_a_terminal_keeps_letters_and_line_ends_and_escapes_other_controls() {
+        assert_eq!(
+            for_terminal("line;payment_id\r\n1;Қ\u{1b}[2J\t\rx\u{7f}\u{9b}\r\n"),
+            "line;payment_id\n1;Қ\\u{1b}[2J\t\\rx\\u{7f}\\u{9b}\n"
+        );
+        assert_eq!(for_terminal("no end\r"), "no end\\r");
+    }
 
     fn header() -> Header {
         Header {
