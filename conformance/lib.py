@@ -516,16 +516,27 @@ def rec_row(pid, amount, inv="A", paid_at="2026-11-21 10:00:00", state="PAID"):
     return [pid, paid_at, INV[inv][0] if inv in INV else inv, amount, state]
 
 
-def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, **bk):
-    """Builds batch bid from reg (bytes, or a list of rows), runs it and checks the response.
-    exp: a dict for check_response (plus msg_has: words the NAK message must hold), or a list of
-    the answers the agreement allows (the one given is noted in notes, default NOTES). Returns
-    (differences, response)."""
+def clear_outbox(rx):
+    for f in os.listdir(rx + "/outbox"):
+        os.remove(os.path.join(rx, "outbox", f))
+
+
+def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, data=None, clear=False, **bk):
+    """Builds batch bid from reg (bytes, or a list of rows), or takes the archive's bytes from
+    data; empties the outbox first when clear; runs it and checks the response.
+    exp: a dict for check_response (plus msg_has: words the NAK message must hold; key: whether
+    the response is signed, default True), or a list of the answers the agreement allows (the
+    one given is noted in notes, default NOTES). Returns (differences, response); the response's
+    "archive" is the bytes sent."""
     typ = bid.split("_")[2]
-    if not isinstance(reg, bytes):
-        reg = registry(typ, reg, enc=PYENC[enc])
-    data = build_archive(bid, reg, enc=enc, **bk)
+    if data is None:
+        if not isinstance(reg, bytes):
+            reg = registry(typ, reg, enc=PYENC[enc])
+        data = build_archive(bid, reg, enc=enc, **bk)
+    if clear:
+        clear_outbox(rx)
     r = run_archive(rx, bid + ".zip", data)
+    r["archive"] = data
     alts = exp if isinstance(exp, list) else [exp]
     results = []
     for e in alts:
@@ -533,7 +544,7 @@ def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, **bk):
         if e.get("result") == "ACK":
             e.setdefault("enc", enc)
         msg_has = e.pop("msg_has", [])
-        d = check_response(r, bid + ".zip", data, e)
+        d = check_response(r, bid + ".zip", data, e, key=e.pop("key", True))
         msg = r.get("ctl", {}).get("message", "") if r.get("ctl") else ""
         for s in msg_has:
             if s.lower() not in msg.lower():

@@ -3,7 +3,8 @@
 #
 #   scripts/conformance.sh [SUITE...]
 #
-# SUITE is responses, rows, records, archive or operations (default: all five, in that order). The
+# SUITE is responses, rows, records, batches, archive or operations (default: all six, in that
+# order). The
 # binary is $REESTR_BIN when set; otherwise the release binary is built (`cargo build --release
 # --locked`, honouring CARGO_TARGET_DIR) and used. Each suite prints one line per case; at the
 # end one line per suite says how many cases passed and how long it took. Exits 1 if any case of
@@ -13,12 +14,12 @@
 # $CONFORMANCE_DIR (default: the system's temporary folder), removed at the end unless a case
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
 # operations suite always runs one at a time). Approximate times with a release binary on 2
-# cores: responses 1 min, rows 3 s, records 4 s, archive 3 s, operations 3 min.
+# cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, operations 3 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-all_suites=(responses rows records archive operations)
+all_suites=(responses rows records batches archive operations)
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=("${all_suites[@]}")
 for s in "${suites[@]}"; do
