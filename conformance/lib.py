@@ -516,6 +516,26 @@ def rec_row(pid, amount, inv="A", paid_at="2026-11-21 10:00:00", state="PAID"):
     return [pid, paid_at, INV[inv][0] if inv in INV else inv, amount, state]
 
 
+def pinfl_rows(pid_prefix, spec):
+    """PAY rows paying invoice A with each PINFL of spec [(label, value, valid)], and their
+    expected statuses: a valid PINFL passes its rule and differs from A's payer (304), an
+    invalid one is 202 payer_id."""
+    rows, exp = [], []
+    for i, (lab, val, ok) in enumerate(spec):
+        pid = pid_prefix + "%02d" % i
+        rows.append(pay_row(pid, amount="1.00", payer=val))
+        exp.append((i + 1, pid, 304 if ok else 202, "" if ok else "payer_id"))
+    return rows, exp
+
+
+def pinfl_diffs(r, spec):
+    """Names each PINFL of spec whose row in the response r did not get its status."""
+    got = r.get("result_raw", b"").decode(errors="replace").split("\r\n")[1:]
+    return [f"    PINFL {lab} = {val}: want {304 if ok else 202} got {got[i]!r}"
+            for i, (lab, val, ok) in enumerate(spec)
+            if i < len(got) and got[i].split(";")[2:3] != [str(304 if ok else 202)]]
+
+
 def clear_outbox(rx):
     for f in os.listdir(rx + "/outbox"):
         os.remove(os.path.join(rx, "outbox", f))

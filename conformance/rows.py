@@ -275,22 +275,9 @@ PINFL_CASES = [  # (label, value, valid?)
 @case(3, "PINFL century digit 0-9 with dates valid/invalid in that century, check digit, length, non-ASCII digits "
          "(valid -> passes format, differs from invoice A's payer -> 304; invalid -> 202 payer_id)")
 def s3_pinfl(rx):
-    rows, exp = [], []
-    for i, (lab, val, ok) in enumerate(PINFL_CASES):
-        pid = "6000000000%02d" % i
-        rows.append(pay_row(pid, amount="1.00", payer=val))
-        exp.append((i + 1, pid, 304 if ok else 202, "" if ok else "payer_id"))
+    rows, exp = pinfl_rows("6000000000", PINFL_CASES)
     d, r = run1(rx, bid_of("PAY", 1), rows, ack(exp, "0.00"), label="PINFL")
-    # name the input in each diff
-    out = []
-    for x in d:
-        out.append(x)
-    if d:
-        got = r.get("result_raw", b"").decode(errors="replace").split("\r\n")[1:]
-        for i, (lab, val, ok) in enumerate(PINFL_CASES):
-            if i < len(got) and got[i].split(";")[2:3] != [str(304 if ok else 202)]:
-                out.append(f"    PINFL {lab} = {val}: want {304 if ok else 202} got {got[i]!r}")
-    return out
+    return d + (pinfl_diffs(r, PINFL_CASES) if d else [])
 
 
 @case(3, "PINFL 2099-12-31 (century digit 6, future date): a valid calendar date in the century -> 304 (ambiguity: future birth date)")
