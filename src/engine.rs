@@ -507,8 +507,12 @@ impl Engine {
                 continue;
             };
             if !meta.file_type().is_file() {
-                if meta.file_type().is_symlink() {
+                let t = meta.file_type();
+                if t.is_symlink() {
                     tracing::warn!(file = %name, "inbox entry is a symbolic link; left alone");
+                } else if !t.is_dir() {
+                    // Never opened: opening a FIFO would wait for a writer.
+                    tracing::warn!(file = %name, "inbox entry is not a regular file (a FIFO, socket or device); left alone");
                 }
                 continue;
             }
@@ -1063,8 +1067,10 @@ fn keep(
     ext: &str,
     what: &str,
 ) -> Result<(String, PathBuf, Option<fsutil::Stamp>), EngineError> {
+    // Opened first, so that a source that cannot be read is named, not the folder.
+    let from = File::open(path).map_err(io_at(path))?;
     trusted(
-        fsutil::keep_by_hash(path, dir, ext).map_err(io_at(dir))?,
+        fsutil::keep_open_by_hash(from, dir, ext).map_err(io_at(dir))?,
         path,
         what,
     )
@@ -1693,4 +1699,35 @@ pub fn read_response(path: &Path) -> io::Result<(String, Option<String>)> {
     let control = read("control.txt")?.unwrap_or_default();
     let result = read("result.csv")?;
     Ok((control, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_cannot_be_opened_is_named_not_the_folder_it_was_to_be_kept_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let received = dir.path().join("received");
+        fs::create_dir(&received).unwrap();
+        let gone = dir
+            .path()
+            .join("inbox")
+            .join("MUNIS_SUDBILLING_PAY_20261121_001.zip");
+        match keep(&gone, &received, "zip", "inbox file") {
+            Err(EngineError::Io { path, source }) => {
+                assert_eq!(path, gone.display().to_string());
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A folder that cannot be written is still named as the folder.
+        let src = dir.path().join("a.zip");
+        fs::write(&src, b"bytes").unwrap();
+        let missing = dir.path().join("no-such-folder");
+        match keep(&src, &missing, "zip", "inbox file") {
+            Err(EngineError::Io { path, .. }) => assert_eq!(path, missing.display().to_string()),
+            other => panic!("{other:?}"),
+        }
+    }
 }

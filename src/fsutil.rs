@@ -141,7 +141,12 @@ pub fn unchanged_since(path: &Path, stamp: Stamp) -> bool {
 /// renamed to its name. Never overwrites: when a file of that name is already there, the
 /// copy is removed.
 pub fn keep_by_hash(src: &Path, dir: &Path, ext: &str) -> io::Result<Kept> {
-    let mut from = File::open(src)?;
+    keep_open_by_hash(File::open(src)?, dir, ext)
+}
+
+/// [`keep_by_hash`] of a file already opened, so that a caller can tell a source that cannot
+/// be opened from a folder that cannot be written.
+pub fn keep_open_by_hash(mut from: File, dir: &Path, ext: &str) -> io::Result<Kept> {
     let start = ReadStart::of(&from)?;
     let mut kept = KeepingReader::new(&mut from, dir, ext)?.finish()?.keep()?;
     kept.source = start.vouched(Stamp::of(&from.metadata()?));

@@ -141,7 +141,26 @@ fn init_logs(format: &str) {
         use std::io::IsTerminal;
         let colour = std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        b.with_target(false).with_ansi(colour).init();
+        // Field values (file names, reasons, errors) as one line of printable ASCII, as `run`
+        // prints them: a file name holding an LF or an escape sequence cannot split a line of
+        // a cron mail or rewrite the terminal. Messages are the engine's own text.
+        use tracing_subscriber::field::MakeExt;
+        let fields = tracing_subscriber::fmt::format::debug_fn(
+            |w: &mut tracing_subscriber::fmt::format::Writer<'_>,
+             field: &tracing::field::Field,
+             value: &dyn std::fmt::Debug| {
+                if field.name() == "message" {
+                    write!(w, "{value:?}")
+                } else {
+                    write!(w, "{}={}", field.name(), one_line(&format!("{value:?}")))
+                }
+            },
+        )
+        .delimited(" ");
+        b.with_target(false)
+            .with_ansi(colour)
+            .fmt_fields(fields)
+            .init();
     }
 }
 
@@ -159,7 +178,9 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
         });
         eprintln!("{line}");
     } else {
-        eprintln!("error: {msg}");
+        // Line ends kept (an import names every bad line on a line of its own); other control
+        // characters, from file names or echoed values, escaped.
+        eprintln!("error: {}", reestr::respond::for_terminal(&msg.to_string()));
     }
     ExitCode::from(code)
 }

@@ -22,7 +22,8 @@ pub struct Waiting {
     /// Why it is there: `ready`, `settling` (still changing, or an unreadable zip within its
     /// grace time), `held` (ready, but an earlier batch in the §7.2 order is still settling),
     /// `bad name` (not of the agreement's form: it will be set aside once settled),
-    /// `temporary` (a `*.part` or dot-file name, left alone), `folder` or `link` (left alone).
+    /// `temporary` (a `*.part` or dot-file name, left alone), `folder`, `link` or `special` (a
+    /// FIFO, socket or device; left alone).
     pub state: &'static str,
 }
 
@@ -110,6 +111,7 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
         let state = match meta.map(|m| m.file_type()) {
             Some(t) if t.is_dir() => "folder",
             Some(t) if t.is_symlink() => "link",
+            Some(t) if !t.is_file() => "special",
             _ if name.starts_with('.') || name.ends_with(".part") => "temporary",
             _ if BatchName::parse(&name).is_err() => "bad name",
             _ if is_ready => "ready",

@@ -434,6 +434,26 @@ fn status_says_why_each_inbox_entry_is_there() {
     rx.drop_in("MUNIS_SUDBILLING_PAY_20261121_009.zip.part", b"half");
     rx.drop_in(".hidden.zip", b"x");
     std::fs::create_dir(rx.engine.cfg.inbox.join("folder")).expect("folder");
+    // A FIFO and a link named like archives: left alone, and the FIFO never opened (opening it
+    // would wait for a writer, and status would hang).
+    let fifo = rx
+        .engine
+        .cfg
+        .inbox
+        .join("MUNIS_SUDBILLING_PAY_20261121_007.zip");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink(
+        &settled,
+        rx.engine
+            .cfg
+            .inbox
+            .join("MUNIS_SUDBILLING_PAY_20261121_008.zip"),
+    )
+    .expect("symlink");
     let s = reestr::status::status(&rx.engine, chrono::Utc::now(), 5).expect("status");
     let got: Vec<(&str, &str, bool)> = s
         .waiting
@@ -447,6 +467,8 @@ fn status_says_why_each_inbox_entry_is_there() {
             (PAY1, "ready", true),
             (PAY2, "settling", false),
             (PAY4, "held", false),
+            ("MUNIS_SUDBILLING_PAY_20261121_007.zip", "special", false),
+            ("MUNIS_SUDBILLING_PAY_20261121_008.zip", "link", false),
             (
                 "MUNIS_SUDBILLING_PAY_20261121_009.zip.part",
                 "temporary",
@@ -2320,15 +2342,27 @@ fn printed_messages_and_names_are_one_line_of_printable_ascii() {
     ));
     rx.drop_in(&b.file_name(), &zip);
     rx.drop_in("x\u{1b}[2J\r.zip", b"not of the form");
+    rx.drop_in(
+        "MUNIS_SUDBILLING_PAY_20261121_002\nFAKE LINE.zip",
+        b"not of the form",
+    );
     let run = reestr_cmd(&rx.config_path(), &["run"]);
     let out = stdout(&run);
+    // The log on stderr (what cron mails) names the set-aside files the same way.
+    let log = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(log.contains("file=x\\u{1b}[2J\\r.zip"), "{log}");
+    assert!(log.contains("FAKE LINE.zip"), "{log}");
+    assert!(
+        log.lines().all(|l| !l.starts_with("FAKE LINE")),
+        "no line of the log starts in a file name: {log}"
+    );
     assert!(out.contains(" NAK B04 "), "{out}");
     assert!(out.contains("\\r"), "the CR is shown escaped: {out}");
     assert!(out.contains("SET ASIDE"), "{out}");
     let status = reestr_cmd(&rx.config_path(), &["status"]);
     let shown = stdout(&status);
     assert!(shown.contains("\\u{1b}[2J\\r.zip"), "{shown}");
-    for text in [&out, &shown] {
+    for text in [&out, &shown, &log] {
         assert!(
             text.bytes()
                 .all(|c| c == b'\n' || (b' '..=b'~').contains(&c)),
