@@ -35,17 +35,13 @@ INV["M"] = ("20000000000000000003", "P", P2, "Karimova Dilnoza", "100.00", "OPEN
 INV["L"] = ("20000000000000000004", "P", P1, "Aliyev Anvar", "100.00", "CANCELLED")
 UNK = "29999999999999999999"
 
-CASES = []
+CASES, area_case = case_list()
 # This suite's statements are of invoice H unless a case says otherwise.
 rec_row = functools.partial(rec_row, inv="H")
 
 
 def case(desc):
-    def deco(f):
-        CASES.append((f.__name__, 0, desc, f)); return f
-    return deco
-
-
+    return area_case(0, desc)
 
 
 def B(typ, seq="001", date="20261121", rcv="SUDBILLING", snd="MUNIS"):

@@ -584,6 +584,60 @@ def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, data=None, clear=
     return [f"[{label or bid}] " + x for x in results[0]] + ([f"[{label or bid}] {got}"] if c.get("result") == "NAK" else []), r
 
 
+# ---------- whole archives by sequence number (operations.py, environment.py) ----------
+def bidn(seq, typ="PAY", date="20261121"):
+    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq if isinstance(seq, str) else '%03d' % seq}"
+
+
+def resp_name(bid, res):
+    p = bid.split("_")
+    return f"SUDBILLING_{p[0]}_{p[2]}_{p[3]}_{p[4]}_{res}.zip"
+
+
+def pay(bid, pids, inv="A", amount="1.00", paid_at=None, **kw):
+    """A PAY archive paying invoice inv once for each id of pids, at 10:00 of the batch's day."""
+    d = bid.split("_")[3]
+    pa = paid_at or f"{d[:4]}-{d[4:6]}-{d[6:]} 10:00:00"
+    return build_archive(bid, registry("PAY", [pay_row(p, inv=inv, amount=amount, paid_at=pa) for p in pids]), **kw)
+
+
+def rev(bid, items, **kw):
+    """A REV archive reversing each (payment_id, amount) of items at 12:00 of the batch's day."""
+    d = bid.split("_")[3]
+    return build_archive(bid, registry("REV", [[p, f"{d[:4]}-{d[4:6]}-{d[6:]} 12:00:00", a, "xato"] for p, a in items]), **kw)
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def outbox(rx):
+    """The files of the outbox, by name, with their bytes."""
+    o = rx + "/outbox"
+    return {f: open(os.path.join(o, f), "rb").read() for f in sorted(os.listdir(o)) if os.path.isfile(os.path.join(o, f))}
+
+
+def results(raw):
+    """(result, error code, [(line, payment_id, status)]) of a response's bytes."""
+    r = parse_response("x", raw)
+    if "result_raw" not in r:
+        return r["ctl"].get("result"), r["ctl"].get("error"), []
+    rows = [l.split(";") for l in r["result_raw"].decode().split("\r\n")[1:] if l]
+    return r["ctl"]["result"], None, [(x[0], x[1], x[2]) for x in rows]
+
+
+def case_list():
+    """A suite's list of cases and the decorator that adds one: @case(area, description)."""
+    cases = []
+
+    def case(area, desc):
+        def deco(f):
+            cases.append((f.__name__, area, desc, f))
+            return f
+        return deco
+    return cases, case
+
+
 # ---------- running a suite ----------
 def _run_one(c, receiver, notes, after_case, stats):
     """Runs one case: (differences, notes it made, seconds, its additions to stats)."""

@@ -32,15 +32,9 @@ import sys, json, signal, threading, traceback, glob
 from lib import *
 
 CA = "2026-11-22T01:05:00+05:00"
-CASES = []
+CASES, case = case_list()
 NOTES = []
 RNG = random.Random(int(os.environ.get("SEED", "6")))
-
-
-def case(area, desc):
-    def deco(f):
-        CASES.append((f.__name__, area, desc, f)); return f
-    return deco
 
 
 # ---------------------------------------------------------------- building blocks
@@ -62,37 +56,8 @@ def rb(cmd_rx, *args, check=False):
     return sh([BIN, "--config", cmd_rx + "/reestr.toml", *args], check=check)
 
 
-def bidn(seq, typ="PAY", date="20261121"):
-    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq if isinstance(seq, str) else '%03d' % seq}"
-
-
-def resp_name(bid, res):
-    p = bid.split("_")
-    return f"SUDBILLING_{p[0]}_{p[2]}_{p[3]}_{p[4]}_{res}.zip"
-
-
-def pay(bid, pids, inv="A", amount="1.00", paid_at=None, **kw):
-    d = bid.split("_")[3]
-    pa = paid_at or f"{d[:4]}-{d[4:6]}-{d[6:]} 10:00:00"
-    return build_archive(bid, registry("PAY", [pay_row(p, inv=inv, amount=amount, paid_at=pa) for p in pids]), **kw)
-
-
-def rev(bid, items, **kw):
-    d = bid.split("_")[3]
-    return build_archive(bid, registry("REV", [[p, f"{d[:4]}-{d[4:6]}-{d[6:]} 12:00:00", a, "xato"] for p, a in items]), **kw)
-
-
 def rec(bid, items, **kw):
     return build_archive(bid, registry("REC", [[p, pa, INV[i][0], a, st] for p, pa, i, a, st in items]), **kw)
-
-
-def sha(b):
-    return hashlib.sha256(b).hexdigest()
-
-
-def outbox(rx):
-    o = rx + "/outbox"
-    return {f: open(os.path.join(o, f), "rb").read() for f in sorted(os.listdir(o))}
 
 
 def kept(rx, sub):
@@ -113,14 +78,6 @@ def drop(rx, name, data, via_part=True, age=10):
 
 def run(rx, *extra):
     return rb(rx, "run", "--json", *extra)
-
-
-def results(raw):
-    r = parse_response("x", raw)
-    if "result_raw" not in r:
-        return r["ctl"].get("result"), r["ctl"].get("error"), []
-    rows = [l.split(";") for l in r["result_raw"].decode().split("\r\n")[1:] if l]
-    return r["ctl"]["result"], None, [(x[0], x[1], x[2]) for x in rows]
 
 
 class Watch:

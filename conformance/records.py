@@ -31,14 +31,7 @@ ending control.txt with no LF after it was dropped (now B06).
 import sys
 from lib import *
 
-CASES = []
-
-
-def case(area, desc):
-    def deco(f):
-        CASES.append((f.__name__, area, desc, f))
-        return f
-    return deco
+CASES, case = case_list()
 
 
 CA = "2026-11-22T01:05:00+05:00"

@@ -31,11 +31,7 @@ Areas:
 import sys, json, traceback
 from lib import *
 
-CASES = []
-def case(area, desc):
-    def deco(f):
-        CASES.append((f.__name__, area, desc, f)); return f
-    return deco
+CASES, case = case_list()
 
 B1 = "MUNIS_SUDBILLING_PAY_20261121_001"
 def nm(bid): return bid + ".zip"

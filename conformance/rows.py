@@ -34,12 +34,7 @@ INV["D"] = ("10000000000000000004", "P", P1, "Aliyev Anvar", "100.00", "OPEN")
 INV["E"] = ("10000000000000000005", "J", TIN2, "Firma Beta", "50.00", "OPEN")
 INV["G"] = ("10000000000000000006", "P", P1, "Aliyev Anvar", "9999999999999.99", "OPEN")
 
-CASES = []
-def case(area, desc):
-    def deco(f):
-        CASES.append((f.__name__, area, desc, f)); return f
-    return deco
-
+CASES, case = case_list()
 
 
 # =====================================================================
