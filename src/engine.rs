@@ -1630,7 +1630,8 @@ impl Engine {
     }
 
     fn audit_with_small_cache(&self) -> Result<(Vec<String>, i64), EngineError> {
-        let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root)?;
+        let mut in_hand = self.in_hand();
+        let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
             Ok(found) => problems.extend(found),
             // A store too damaged to read its invoices is still checked below, and said so.
@@ -1645,6 +1646,44 @@ impl Engine {
             ));
         }
         Ok((problems, n))
+    }
+}
+
+impl Engine {
+    /// For the audit: whether a kept file no journal entry names belongs to an archive still in
+    /// the inbox ([`journal::verify`]): `received/<sha>.zip` when an inbox file holds those
+    /// bytes, `sent/…` when the response answers such a file (`in_reply_to_sha256`), and
+    /// `set-aside/<sha>.…` likewise. The inbox is hashed once, when first needed.
+    fn in_hand(&self) -> impl FnMut(&str) -> bool + '_ {
+        let mut inbox: Option<std::collections::HashSet<String>> = None;
+        move |kept: &str| {
+            let shas = inbox.get_or_insert_with(|| {
+                let Ok(rd) = fs::read_dir(&self.cfg.inbox) else {
+                    return std::collections::HashSet::new();
+                };
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter_map(|e| fsutil::sha256_file(&e.path()).ok())
+                    .map(|h| hex(&h))
+                    .collect()
+            });
+            let (dir, name) = kept.split_once('/').unwrap_or(("", kept));
+            let sha = match dir {
+                "received" | "set-aside" => name.split('.').next().map(str::to_string),
+                "sent" => {
+                    read_response(&self.layout.root.join(kept))
+                        .ok()
+                        .and_then(|(control, _)| {
+                            control
+                                .lines()
+                                .find_map(|l| l.strip_prefix("in_reply_to_sha256="))
+                                .map(str::to_string)
+                        })
+                }
+                _ => None,
+            };
+            sha.is_some_and(|s| shas.contains(&s))
+        }
     }
 }
 

@@ -79,7 +79,18 @@ pub fn entries(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
 
 /// Verifies the chain, the kept files it names, and that every table row points at an entry.
 /// Returns the problems found (empty when all is well) and the number of entries.
-pub fn verify(conn: &Connection, data: &Path) -> Result<(Vec<String>, i64), StoreError> {
+///
+/// `in_hand(path)` says whether a kept file that no entry names (`received/…`, `sent/…`,
+/// `set-aside/…`, relative to `data`) belongs to an archive still in the inbox: kept by a run
+/// applying it now, or by one that stopped before answering it (the next run answers it). It
+/// is asked after the kept folders are listed and before the journal is read again for entries
+/// committed meanwhile, so that a batch committing while the audit runs is seen one way or the
+/// other: its entry, or its archive in the inbox (removed only after the commit).
+pub fn verify(
+    conn: &Connection,
+    data: &Path,
+    in_hand: &mut dyn FnMut(&str) -> bool,
+) -> Result<(Vec<String>, i64), StoreError> {
     let mut problems = Vec::new();
     let mut st = conn.prepare(
         "SELECT seq, recorded_at, kind, body, prev_hash, hash FROM journal ORDER BY seq",
@@ -150,7 +161,30 @@ pub fn verify(conn: &Connection, data: &Path) -> Result<(Vec<String>, i64), Stor
     }
     drop(rows);
     problems.extend(store_against_journal(conn, data, &walked)?);
-    problems.extend(unnamed_kept_files(data, &walked));
+    let last_walked = walked.last().map_or(0, |(seq, ..)| *seq);
+    let mut unnamed = unnamed_kept_files(data, &walked);
+    unnamed.retain(|p| !in_hand(p));
+    if !unnamed.is_empty() {
+        // Entries committed since the chain was walked.
+        let mut st = conn.prepare("SELECT seq, kind, body FROM journal WHERE seq > ?1")?;
+        let later: Vec<(i64, String, Value)> = st
+            .query_map([last_walked], |r| {
+                let body: String = r.get(2)?;
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    serde_json::from_str(&body).unwrap_or(Value::Null),
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let named = named_kept_files(&later);
+        unnamed.retain(|p| !named.contains(p));
+    }
+    problems.extend(unnamed.into_iter().map(|n| {
+        format!(
+            "{n}: in a kept folder but named by no journal entry (put there by hand, or kept by a run that stopped before answering an archive then taken out of the inbox)"
+        )
+    }));
     Ok((problems, count))
 }
 
@@ -378,9 +412,9 @@ fn store_against_journal(
     Ok(problems)
 }
 
-/// Files in the kept folders that no journal entry names (a set-aside file's reason, written
-/// beside it, counts as named by its entry).
-fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<String> {
+/// The kept files these journal entries name (a set-aside file's reason, written beside it,
+/// counts as named by its entry), relative to the data folder.
+fn named_kept_files(entries: &[(i64, String, Value)]) -> std::collections::HashSet<String> {
     let mut named = std::collections::HashSet::new();
     for (seq, kind, body) in entries {
         for f in body
@@ -399,7 +433,14 @@ fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<Stri
             named.insert(format!("set-aside/{sha}.{seq}.reason.json"));
         }
     }
-    let mut problems = Vec::new();
+    named
+}
+
+/// Files in the kept folders that no journal entry names, relative to the data folder, sorted
+/// by folder then name.
+fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<String> {
+    let named = named_kept_files(entries);
+    let mut unnamed = Vec::new();
     for dir in ["received", "sent", "set-aside", "imports"] {
         let Ok(rd) = std::fs::read_dir(data.join(dir)) else {
             continue;
@@ -413,13 +454,9 @@ fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<Stri
             .filter(|p| !named.contains(p))
             .collect();
         names.sort();
-        for n in names {
-            problems.push(format!(
-                "{n}: in a kept folder but named by no journal entry (put there by hand, or kept by a run that stopped before answering an archive then taken out of the inbox)"
-            ));
-        }
+        unnamed.extend(names);
     }
-    problems
+    unnamed
 }
 
 /// A value for an audit message: quoted, or NULL.

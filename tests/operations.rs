@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 const MFO: &str = "00014";
 const PAY1: &str = "MUNIS_SUDBILLING_PAY_20261121_001.zip";
 const PAY2: &str = "MUNIS_SUDBILLING_PAY_20261121_002.zip";
+const PAY3: &str = "MUNIS_SUDBILLING_PAY_20261121_003.zip";
 /// A reference archive answered NAK B04.
 const PAY4: &str = "MUNIS_SUDBILLING_PAY_20261121_004.zip";
 
@@ -1312,6 +1313,38 @@ fn with_history() -> Rx {
 
 fn problems(rx: &Rx) -> Vec<String> {
     rx.engine.audit().expect("audit").0
+}
+
+#[test]
+fn audit_takes_the_kept_copy_of_an_archive_still_in_the_inbox_for_a_batch_in_hand() {
+    // A run keeps the archive before it applies it, and journals it when it commits; an audit
+    // in between (or after a run that stopped there) finds the copy named by no entry. While
+    // the archive is in the inbox, that is a batch in hand, not tampering.
+    let rx = with_history();
+    let bytes = reference(PAY3);
+    rx.drop_in(PAY3, &bytes);
+    let kept = rx
+        .engine
+        .layout
+        .received()
+        .join(format!("{}.zip", common::sha256_hex(&bytes)));
+    std::fs::write(&kept, &bytes).expect("kept copy");
+    let p = problems(&rx);
+    assert!(p.is_empty(), "a batch in hand: {p:?}");
+    // Once the archive has left the inbox with no entry naming its copy, the copy is reported.
+    std::fs::remove_file(rx.engine.cfg.inbox.join(PAY3)).expect("taken out");
+    let p = problems(&rx);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("received/") && p[0].contains("named by no journal entry"),
+        "{p:?}"
+    );
+    // A file planted beside it is reported whatever the inbox holds.
+    rx.drop_in(PAY3, &bytes);
+    std::fs::write(rx.engine.layout.received().join("planted.zip"), b"x").expect("planted");
+    let p = problems(&rx);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("received/planted.zip"), "{p:?}");
 }
 
 #[test]
