@@ -343,6 +343,7 @@ impl Config {
                 types: p.types.iter().map(|t| t.as_str().to_string()).collect(),
                 key_fingerprint: p.key.as_ref().map(Key::fingerprint),
                 key: p.key.clone(),
+                limits: Some(self.limits.clone()),
             },
             None => Policy {
                 own: self.receiver.clone(),
@@ -350,6 +351,7 @@ impl Config {
                 types: Vec::new(),
                 key_fingerprint: None,
                 key: None,
+                limits: Some(self.limits.clone()),
             },
         }
     }

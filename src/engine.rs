@@ -1393,7 +1393,9 @@ impl Engine {
             .store
             .conn
             .query_row(
-                "SELECT journal_seq, inbound_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND resent_of IS NULL ORDER BY id LIMIT 1",
+                // The delivery that processed the batch (its ACK) when there is one: bytes
+                // NAKed and later ACKed (§7.1: judged afresh) are answered by that ACK.
+                "SELECT journal_seq, inbound_name, response_sha256 FROM deliveries WHERE inbound_sha256=?1 AND resent_of IS NULL ORDER BY result = 'ACK' DESC, id LIMIT 1",
                 [&sha],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -1574,7 +1576,7 @@ impl Engine {
             sha256: b.sha256,
             policy: b.policy,
             schemas: &self.cfg.schemas,
-            limits: &self.cfg.limits,
+            limits: b.policy.limits.as_ref().unwrap_or(&self.cfg.limits),
             already_acked: b.already_acked,
             spool_dir: b.spool_dir,
             cancel: live.then_some(&*self.cancel),

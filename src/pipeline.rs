@@ -38,6 +38,10 @@ pub struct Policy {
     /// The key itself (never serialized).
     #[serde(skip)]
     pub key: Option<Key>,
+    /// The limits of §3 in force (journaled so that a replay judges under them; entries
+    /// written before 2026-11-24 have none, and a replay of them uses the current ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::archive::Limits>,
 }
 
 /// A failure of the receiver itself: the archive is not answered now and stays for a retry.
@@ -1162,6 +1166,7 @@ mod tests {
             types: vec!["PAY".into()],
             key_fingerprint: None,
             key: None,
+            limits: None,
         };
         let schemas = Schemas::built_in()?;
         let limits = Limits::default();

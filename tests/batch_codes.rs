@@ -2938,3 +2938,45 @@ fn b02_declared_sizes_over_the_total_are_judged_before_inflating() {
     assert_mentions(&m, "100000");
     nak(&z, "B01");
 }
+
+#[test]
+fn replay_answers_bytes_naked_then_acked_by_their_ack_under_the_limits_then_in_force() {
+    // Under max_entries = 3 the good archive (4 entries) is B02; the limit raised, the same
+    // bytes are judged afresh (§7.1) and ACKed.
+    let tight = format!("{MUNIS_WITH_KEY}[limits]\nmax_entries = 3\n");
+    let mut rx = Rx::with(&config_text(&tight));
+    let z = good_zip();
+    let h = rx.process(NAME, &z);
+    assert_nak(&rx, &h, "B02");
+    let normal = rx.dir.path().join("normal.toml");
+    std::fs::write(&normal, config_text(MUNIS_WITH_KEY)).expect("config");
+    let mut engine =
+        Engine::open(reestr::config::Config::load(&normal).expect("loads")).expect("open");
+    rx.drop_in(NAME, &z);
+    let out = engine.run();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.handled[0].result, "ACK", "{:?}", out.handled[0]);
+    let kept = engine
+        .layout
+        .received()
+        .join(format!("{}.zip", sha256_hex(&z)));
+    // Replayed, the bytes are answered by the delivery that processed them, the ACK...
+    let dir = tempfile::tempdir().expect("out");
+    let r = engine.replay(&kept, dir.path()).expect("replay");
+    assert_eq!(
+        (r.result.as_str(), r.identical),
+        ("ACK", Some(true)),
+        "{r:?}"
+    );
+    // ...and under the limits journaled with it, whatever the configuration says now.
+    let dir = tempfile::tempdir().expect("out");
+    let r = rx
+        .engine
+        .replay(&kept, dir.path())
+        .expect("replay under max_entries = 3");
+    assert_eq!(
+        (r.result.as_str(), r.identical),
+        ("ACK", Some(true)),
+        "{r:?}"
+    );
+}
