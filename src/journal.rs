@@ -161,6 +161,7 @@ pub fn verify(
     }
     drop(rows);
     problems.extend(store_against_journal(conn, data, &walked)?);
+    problems.extend(releases_against_journal(conn, &walked)?);
     let last_walked = walked.last().map_or(0, |(seq, ..)| *seq);
     let mut unnamed = unnamed_kept_files(data, &walked);
     unnamed.retain(|p| !in_hand(p));
@@ -186,6 +187,44 @@ pub fn verify(
         )
     }));
     Ok((problems, count))
+}
+
+/// Set-aside files released (`state = 'released'`) against the `release` entries: each
+/// released row has its entry, and each entry's row is released.
+fn releases_against_journal(
+    conn: &Connection,
+    entries: &[(i64, String, Value)],
+) -> Result<Vec<String>, StoreError> {
+    let journaled: std::collections::HashMap<i64, i64> = entries
+        .iter()
+        .filter(|(_, kind, _)| kind == "release")
+        .filter_map(|(seq, _, body)| Some((body.get("set_aside_id")?.as_i64()?, *seq)))
+        .collect();
+    let mut st = conn.prepare("SELECT id, original_name, state FROM set_aside ORDER BY id")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut problems = Vec::new();
+    for row in rows {
+        let (id, name, state) = row?;
+        match (state == "released", journaled.get(&id)) {
+            (true, None) => problems.push(format!(
+                "set_aside row {id} ({}): released, but no journal entry records its release",
+                shown(Some(&name))
+            )),
+            (false, Some(seq)) => problems.push(format!(
+                "set_aside row {id} ({}): journal entry {seq} records its release, but its state is {}",
+                shown(Some(&name)),
+                shown(Some(&state))
+            )),
+            _ => {}
+        }
+    }
+    Ok(problems)
 }
 
 /// A row of `deliveries`, `set_aside` or `imports` as the audit compares it with its entry:

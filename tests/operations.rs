@@ -1348,6 +1348,32 @@ fn audit_takes_the_kept_copy_of_an_archive_still_in_the_inbox_for_a_batch_in_han
 }
 
 #[test]
+fn audit_finds_a_release_whose_entry_was_removed() {
+    let mut rx = with_history();
+    let r = reestr::status::release(&mut rx.engine, "payments.zip", None).expect("release");
+    assert_eq!(r.released_as, "payments.zip");
+    let p = problems(&rx);
+    assert!(p.is_empty(), "clean after a release: {p:?}");
+    // The release is the last entry: removing it breaks no link of the chain.
+    let n = rx
+        .engine
+        .store
+        .conn
+        .execute(
+            "DELETE FROM journal WHERE seq = (SELECT max(seq) FROM journal) AND kind = 'release'",
+            [],
+        )
+        .expect("delete");
+    assert_eq!(n, 1);
+    let p = problems(&rx);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("\"payments.zip\"") && p[0].contains("no journal entry records its release"),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn audit_finds_an_edited_entry() {
     let rx = with_history();
     let n = rx
