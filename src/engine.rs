@@ -400,37 +400,22 @@ impl Engine {
     /// Takes the exclusive lock on the data folder, waiting up to `lock_wait`. Held until the
     /// engine is dropped. `run`, `watch`, `replay`, `invoices import` and `release` take it.
     pub fn lock(&mut self) -> Result<(), EngineError> {
-        if self.lock.is_some() {
-            return Ok(());
+        if self.lock.is_none() {
+            self.lock = Some(take_lock(&self.layout.root, self.cfg.lock_wait)?);
         }
-        let path = self.layout.root.join("reestr.lock");
-        let mut o = std::fs::OpenOptions::new();
-        o.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(fsutil::FILE_MODE);
-        }
-        let f = o.open(&path).map_err(io_at(&path))?;
-        let start = Instant::now();
-        loop {
-            match f.try_lock() {
-                Ok(()) => {
-                    self.lock = Some(f);
-                    return Ok(());
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if start.elapsed() >= self.cfg.lock_wait {
-                        return Err(EngineError::Locked(
-                            path.display().to_string(),
-                            self.cfg.lock_wait,
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
-            }
-        }
+        Ok(())
+    }
+
+    /// Opens an initialised engine holding the data folder's lock, taken before the store is
+    /// opened: a process in the middle of a batch also holds the store, and waiting on the
+    /// store would end in "database is locked" after SQLite's busy timeout, not in saying that
+    /// another process holds the lock.
+    pub fn open_locked(cfg: Config) -> Result<Self, EngineError> {
+        Layout::initialised(&cfg)?;
+        let lock = take_lock(&cfg.data, cfg.lock_wait)?;
+        let mut engine = Self::with_data(cfg)?;
+        engine.lock = Some(lock);
+        Ok(engine)
     }
 
     /// Opens an initialised engine; refuses when `init` has not been run.
@@ -1685,6 +1670,32 @@ impl Engine {
                 _ => None,
             };
             sha.is_some_and(|s| shas.contains(&s))
+        }
+    }
+}
+
+/// Takes the exclusive lock on the data folder `root` (`reestr.lock`), waiting up to `wait`.
+fn take_lock(root: &Path, wait: Duration) -> Result<File, EngineError> {
+    let path = root.join("reestr.lock");
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(fsutil::FILE_MODE);
+    }
+    let f = o.open(&path).map_err(io_at(&path))?;
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if start.elapsed() >= wait {
+                    return Err(EngineError::Locked(path.display().to_string(), wait));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
         }
     }
 }

@@ -185,6 +185,21 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Exit code 4: another process holds the data folder's lock. `run --json` answers on stdout
+/// whatever happens.
+fn refuse_locked(command: &Command, e: EngineError) -> ExitCode {
+    if let Command::Run { json: true, .. } = command {
+        let refused = reestr::engine::RunOutcome {
+            error: Some(e),
+            ..Default::default()
+        };
+        println!("{}", run_document(&refused));
+        let said = refused.error.map(|e| e.to_string()).unwrap_or_default();
+        return fail(EXIT_LOCKED, said);
+    }
+    fail(EXIT_LOCKED, e)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(&cli.log_format);
@@ -207,22 +222,6 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EXIT_CANNOT_RUN, e),
     };
-    let opened = match &cli.command {
-        Command::Init => Engine::init(cfg),
-        Command::Status { .. } | Command::Audit { .. } => Engine::open_read_only(cfg),
-        _ => Engine::open(cfg),
-    };
-    let mut engine = match opened {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_CANNOT_RUN, e),
-    };
-    let exchanges = matches!(
-        cli.command,
-        Command::Run { .. } | Command::Watch | Command::Status { .. } | Command::Release { .. }
-    );
-    if exchanges && let Err(e) = engine.require_exchange_folders() {
-        return fail(EXIT_CANNOT_RUN, e);
-    }
     let needs_lock = matches!(
         cli.command,
         Command::Run { .. }
@@ -231,22 +230,24 @@ fn main() -> ExitCode {
             | Command::Invoices { .. }
             | Command::Release { .. }
     );
-    if needs_lock && let Err(e) = engine.lock() {
-        let code = match e {
-            EngineError::Locked(..) => EXIT_LOCKED,
-            _ => EXIT_CANNOT_RUN,
-        };
-        // `run --json` answers on stdout whatever happens.
-        if let Command::Run { json: true, .. } = cli.command {
-            let refused = reestr::engine::RunOutcome {
-                error: Some(e),
-                ..Default::default()
-            };
-            println!("{}", run_document(&refused));
-            let said = refused.error.map(|e| e.to_string()).unwrap_or_default();
-            return fail(code, said);
-        }
-        return fail(code, e);
+    // The lock is taken before the store is opened (`Engine::open_locked`).
+    let opened = match &cli.command {
+        Command::Init => Engine::init(cfg),
+        Command::Status { .. } | Command::Audit { .. } => Engine::open_read_only(cfg),
+        _ if needs_lock => Engine::open_locked(cfg),
+        _ => Engine::open(cfg),
+    };
+    let mut engine = match opened {
+        Ok(e) => e,
+        Err(e @ EngineError::Locked(..)) => return refuse_locked(&cli.command, e),
+        Err(e) => return fail(EXIT_CANNOT_RUN, e),
+    };
+    let exchanges = matches!(
+        cli.command,
+        Command::Run { .. } | Command::Watch | Command::Status { .. } | Command::Release { .. }
+    );
+    if exchanges && let Err(e) = engine.require_exchange_folders() {
+        return fail(EXIT_CANNOT_RUN, e);
     }
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register(sig, engine.cancel.clone()) {

@@ -438,3 +438,59 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
             .exists()
     );
 }
+
+/// While a run is in the middle of a batch, a second writer is refused at once with exit code 4
+/// (another process holds the data folder), not after SQLite's busy timeout with code 3; and an
+/// audit sees no tampering in the batch's kept copy, which no journal entry names yet.
+#[test]
+fn a_second_writer_during_a_batch_is_told_the_lock_is_held_and_an_audit_finds_nothing() {
+    let (invoices, name, bytes) = batch(300);
+    for point in ["validated", "response-kept"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        setup(d, "var", &invoices);
+        std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+        let (child, marker) = run_paused_at(d, point);
+        let cmd = |args: &[&str]| {
+            Command::new(BIN)
+                .current_dir(d)
+                .arg("--config")
+                .arg(d.join("reestr.toml"))
+                .args(args)
+                .output()
+                .expect("runs")
+        };
+        for args in [&["run"][..], &["invoices", "import", "invoices.csv"]] {
+            let o = cmd(args);
+            assert_eq!(
+                o.status.code(),
+                Some(4),
+                "{args:?} at {point}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(String::from_utf8_lossy(&o.stderr).contains("another reestr process"));
+        }
+        let audit = cmd(&["audit", "verify"]);
+        // Done (0), or the store busy with the batch (3): never "problems found" (1).
+        assert_ne!(
+            audit.status.code(),
+            Some(1),
+            "audit at {point}: {}",
+            String::from_utf8_lossy(&audit.stdout)
+        );
+        std::fs::remove_file(&marker).expect("go on");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let audit = cmd(&["audit", "verify"]);
+        assert_eq!(
+            audit.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&audit.stdout)
+        );
+    }
+}
