@@ -3,8 +3,9 @@
 #
 #   scripts/conformance.sh [SUITE...]
 #
-# SUITE is responses, rows, records, batches, archive, operations or environment (default: all
-# seven, in that order; environment needs root for its FIFOs, devices and mounts). The
+# SUITE is responses, rows, records, batches, archive, operations, environment or evidence
+# (default: all eight, in that order; environment and evidence need root for FIFOs, devices,
+# mounts and another user). The
 # binary is $REESTR_BIN when set; otherwise the release binary is built (`cargo build --release
 # --locked`, honouring CARGO_TARGET_DIR) and used. Each suite prints one line per case; at the
 # end one line per suite says how many cases passed and how long it took. Exits 1 if any case of
@@ -13,14 +14,14 @@
 # Needs python3 (standard library only). Scratch receivers are made in a fresh folder under
 # $CONFORMANCE_DIR (default: the system's temporary folder), removed at the end unless a case
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
-# operations and environment suites always run one at a time). Approximate times with a release binary on 2
+# operations, environment and evidence suites always run one at a time). Approximate times with a release binary on 2
 # cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, operations 3 min,
-# environment 45 s.
+# environment 45 s, evidence 4 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-all_suites=(responses rows records batches archive operations environment)
+all_suites=(responses rows records batches archive operations environment evidence)
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=("${all_suites[@]}")
 for s in "${suites[@]}"; do
@@ -50,10 +51,10 @@ for s in "${suites[@]}"; do
   log=$(mktemp)
   rc=0
   # Cases run two (or as many as there are cores) at a time, each with its own receiver; the
-  # operations and environment suites time kills, growing files and mounts, so their cases run
-  # one at a time.
+  # operations, environment and evidence suites time kills, growing files and mounts, or
+  # share one history, so their cases run one at a time.
   jobs=${CONFORMANCE_JOBS:-$(nproc 2>/dev/null || echo 1)}
-  case $s in operations | environment) jobs=1 ;; esac
+  case $s in operations | environment | evidence) jobs=1 ;; esac
   CONFORMANCE_JOBS=$jobs python3 "conformance/$s.py" 2>&1 | tee "$log" || rc=$?
   secs=$(( $(date +%s) - start ))
   last=$(grep -E '^== [a-z]+: [0-9]+/[0-9]+ cases OK' "$log" | tail -n 1 || true)

@@ -1510,6 +1510,9 @@ impl Engine {
         )?;
         let mut scratch = Store::scratch()?;
         if let Err(e) = self.load_kept_exports(&mut scratch, loaded.saturating_add(1)) {
+            if busy_store(&e).is_some() {
+                return Err(e);
+            }
             return Ok(vec![format!(
                 "invoices not checked against the kept exports: {e}"
             )]);
@@ -1621,10 +1624,17 @@ impl Engine {
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
             Ok(found) => problems.extend(found),
-            // A store too damaged to read its invoices is still checked below, and said so.
-            Err(e) => problems.push(format!(
-                "invoices not checked against the kept exports: {e}"
-            )),
+            Err(e) => match busy_store(&e) {
+                // A batch being applied holds the store: the audit says so (exit 3), as it
+                // does when the store is busy at its first read; it is no finding.
+                Some(sql) => {
+                    return Err(crate::store::first_read_failed(&self.layout.db(), sql).into());
+                }
+                // A store too damaged to read its invoices is still checked below, and said so.
+                None => problems.push(format!(
+                    "invoices not checked against the kept exports: {e}"
+                )),
+            },
         }
         if !self.store.integrity_ok()? {
             problems.push(format!(
@@ -1697,6 +1707,18 @@ fn take_lock(root: &Path, wait: Duration) -> Result<File, EngineError> {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
         }
+    }
+}
+
+/// The SQLite error of a store busy with another process's batch, if that is what `e` is.
+fn busy_store(e: &EngineError) -> Option<&rusqlite::Error> {
+    match e {
+        EngineError::Store(StoreError::Sql(sql))
+            if sql.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+        {
+            Some(sql)
+        }
+        _ => None,
     }
 }
 

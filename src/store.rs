@@ -96,7 +96,7 @@ pub const COVER_EVERY_PAYMENT: &str = "INSERT INTO main.payment_days(day, first_
 
 /// Why the first read of a store failed: busy with a batch being applied (after waiting), or
 /// not readable at all.
-fn first_read_failed(path: &Path, e: &rusqlite::Error) -> StoreError {
+pub fn first_read_failed(path: &Path, e: &rusqlite::Error) -> StoreError {
     let message = if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
         format!(
             "is busy: a batch is being applied (waited {} s); try again when it is done",

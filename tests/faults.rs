@@ -285,6 +285,17 @@ fn run_paused_at(d: &Path, point: &str) -> (std::process::Child, std::path::Path
     paused_at(d, point, &["run"])
 }
 
+/// A receiver in a fresh folder holding one 300-row batch, and `reestr run` held at `point` in
+/// the middle of it: the folder, the process, and the file to remove to let it go on.
+fn batch_paused_at(point: &str) -> (tempfile::TempDir, std::process::Child, std::path::PathBuf) {
+    let (invoices, name, bytes) = batch(300);
+    let dir = tempfile::tempdir().expect("tmp");
+    setup(dir.path(), "var", &invoices);
+    std::fs::write(dir.path().join("inbox").join(&name), &bytes).expect("drop");
+    let (child, marker) = run_paused_at(dir.path(), point);
+    (dir, child, marker)
+}
+
 /// Starts `reestr ARGS` in `d`, held at `point`, as [`run_paused_at`].
 fn paused_at(d: &Path, point: &str, args: &[&str]) -> (std::process::Child, std::path::PathBuf) {
     let marker = d.join("paused");
@@ -358,13 +369,9 @@ fn an_export_changed_while_it_was_read_is_not_imported() {
 /// invariants.)
 #[test]
 fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
-    let (invoices, name, bytes) = batch(300);
     for point in ["validated", "response-kept"] {
-        let dir = tempfile::tempdir().expect("tmp");
+        let (dir, child, marker) = batch_paused_at(point);
         let d = dir.path();
-        setup(d, "var", &invoices);
-        std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
-        let (child, marker) = run_paused_at(d, point);
         let probe = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
         probe
             .busy_timeout(std::time::Duration::ZERO)
@@ -444,13 +451,9 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
 /// audit sees no tampering in the batch's kept copy, which no journal entry names yet.
 #[test]
 fn a_second_writer_during_a_batch_is_told_the_lock_is_held_and_an_audit_finds_nothing() {
-    let (invoices, name, bytes) = batch(300);
     for point in ["validated", "response-kept"] {
-        let dir = tempfile::tempdir().expect("tmp");
+        let (dir, child, marker) = batch_paused_at(point);
         let d = dir.path();
-        setup(d, "var", &invoices);
-        std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
-        let (child, marker) = run_paused_at(d, point);
         let cmd = |args: &[&str]| {
             Command::new(BIN)
                 .current_dir(d)
