@@ -397,7 +397,14 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
             }
-            Err(e) => fail(EXIT_INCOMPLETE, e),
+            Err(e) => {
+                // `--json` answers on stdout when replay cannot run too (a key changed since,
+                // say), as `run --json` does.
+                if json {
+                    println!("{}", serde_json::json!({ "error": e.to_string() }));
+                }
+                fail(EXIT_INCOMPLETE, e)
+            }
         },
         Command::Audit {
             command: AuditCommand::Verify { json },

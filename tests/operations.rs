@@ -1786,6 +1786,16 @@ fn replay_of_a_processed_archive_is_identical_and_of_a_new_one_uses_the_current_
     let o = cli.run(&["replay", "--json", "copy.zip", "--out", "r1"]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(doc["identical"], true);
+    // A replay that cannot run answers in JSON too.
+    let o = cli.run(&["replay", "--json", "no-such-file.zip", "--out", "r1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json when refused");
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no-such-file.zip")),
+        "{doc}"
+    );
 
     let before = cli.counts();
     let never = pay("002", &[pay_row("30000000000002", &inv, "0.01")]);
