@@ -16,7 +16,7 @@
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
 # operations, environment and evidence suites always run one at a time). Approximate times with a release binary on 2
 # cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, operations 3 min,
-# environment 45 s, evidence 4 min.
+# environment 45 s, evidence 1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
