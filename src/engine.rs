@@ -1616,7 +1616,13 @@ impl Engine {
         self.store.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
         let audited = self.audit_with_small_cache();
         usual_cache_back(&self.store);
-        audited
+        // A batch being applied holds the store at any step of the audit: the audit says so
+        // (exit 3), as it does when the store is busy at its first read; it is no finding.
+        audited.map_err(|e| {
+            let busy = busy_store(&e)
+                .map(|sql| crate::store::first_read_failed(&self.layout.db(), sql).into());
+            busy.unwrap_or(e)
+        })
     }
 
     fn audit_with_small_cache(&self) -> Result<(Vec<String>, i64), EngineError> {
@@ -1624,17 +1630,11 @@ impl Engine {
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
             Ok(found) => problems.extend(found),
-            Err(e) => match busy_store(&e) {
-                // A batch being applied holds the store: the audit says so (exit 3), as it
-                // does when the store is busy at its first read; it is no finding.
-                Some(sql) => {
-                    return Err(crate::store::first_read_failed(&self.layout.db(), sql).into());
-                }
-                // A store too damaged to read its invoices is still checked below, and said so.
-                None => problems.push(format!(
-                    "invoices not checked against the kept exports: {e}"
-                )),
-            },
+            Err(e) if busy_store(&e).is_some() => return Err(e),
+            // A store too damaged to read its invoices is still checked below, and said so.
+            Err(e) => problems.push(format!(
+                "invoices not checked against the kept exports: {e}"
+            )),
         }
         if !self.store.integrity_ok()? {
             problems.push(format!(
@@ -1644,9 +1644,7 @@ impl Engine {
         }
         Ok((problems, n))
     }
-}
 
-impl Engine {
     /// For the audit: whether a kept file no journal entry names belongs to an archive still in
     /// the inbox ([`journal::verify`]): `received/<sha>.zip` when an inbox file holds those
     /// bytes, `sent/…` when the response answers such a file (`in_reply_to_sha256`), and

@@ -167,17 +167,11 @@ pub fn verify(
     unnamed.retain(|p| !in_hand(p));
     if !unnamed.is_empty() {
         // Entries committed since the chain was walked.
-        let mut st = conn.prepare("SELECT seq, kind, body FROM journal WHERE seq > ?1")?;
-        let later: Vec<(i64, String, Value)> = st
-            .query_map([last_walked], |r| {
-                let body: String = r.get(2)?;
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    serde_json::from_str(&body).unwrap_or(Value::Null),
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
+        let later: Vec<(i64, String, Value)> = entries(conn)?
+            .into_iter()
+            .filter(|e| e.seq > last_walked)
+            .map(|e| (e.seq, e.kind, e.body))
+            .collect();
         let named = named_kept_files(&later);
         unnamed.retain(|p| !named.contains(p));
     }
