@@ -49,10 +49,6 @@ def newpid():
     return str(PID[0])
 
 
-def bidn(seq, typ="PAY", date="20261121", snd="MUNIS", rcv="SUDBILLING"):
-    s = seq if isinstance(seq, str) else "%03d" % seq
-    return f"{snd}_{rcv}_{typ}_{date}_{s}"
-
 
 def std(bid, pid=None, key=KEY, reg=None, ctl=None, man=None, hm=None, enc="utf-8", created=CA, rows=None, total=None):
     """Valid files of a one-row PAY (or given registry) batch: [(name, bytes)], in the usual order."""

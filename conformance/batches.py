@@ -45,7 +45,7 @@ def case(desc):
 
 
 def B(typ, seq="001", date="20261121", rcv="SUDBILLING", snd="MUNIS"):
-    return f"{snd}_{rcv}_{typ}_{date}_{seq}"
+    return bidn(seq, typ, date, snd, rcv)
 
 
 def P(pid, inv="H", amount="1.00", **kw):

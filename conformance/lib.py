@@ -491,7 +491,7 @@ PYENC = {"utf-8": "utf-8", "windows-1251": "cp1251", "cp866": "cp866"}
 
 
 def bid_of(typ, seq, date="20261121"):
-    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq:03d}"
+    return bidn(seq, typ, date)
 
 
 def ack(rows, aa=None, **kw):
@@ -585,8 +585,9 @@ def run1(rx, bid, reg, exp, enc="utf-8", label="", notes=None, data=None, clear=
 
 
 # ---------- whole archives by sequence number (operations.py, environment.py) ----------
-def bidn(seq, typ="PAY", date="20261121"):
-    return f"MUNIS_SUDBILLING_{typ}_{date}_{seq if isinstance(seq, str) else '%03d' % seq}"
+def bidn(seq, typ="PAY", date="20261121", snd="MUNIS", rcv="SUDBILLING"):
+    """A batch id; seq a number (written with 3 digits) or the digits as written."""
+    return f"{snd}_{rcv}_{typ}_{date}_{seq if isinstance(seq, str) else '%03d' % seq}"
 
 
 def resp_name(bid, res):
