@@ -274,7 +274,12 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
     }
     let archive = match read {
         Ok(a) => a,
-        Err(ReadError::Reject { code, message }) => return Ok(nak(header, (code, message))),
+        // What the zip reader finds is about the archive file itself or an entry in it: the
+        // message names the archive (§8: "naming the file").
+        Err(ReadError::Reject { code, message }) => {
+            let message = format!("{}.zip: {message}", name.batch_id());
+            return Ok(nak(header, (code, message)));
+        }
         Err(ReadError::Io(e)) => return Err(e.into()),
     };
     let checks = match integrity::check_files(&archive) {

@@ -177,11 +177,14 @@ fn b01_truncated_archive_at_many_offsets() {
             z.len(),
             h.message
         );
-        // Said in the receiver's words, not the zip library's.
+        // Said in the receiver's words, not the zip library's, naming the archive (§8).
         let m = h.message.unwrap_or_default();
-        assert!(
-            m == "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
-            "cut at {cut}: {m}"
+        assert_eq!(
+            m,
+            format!(
+                "{NAME}: not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)"
+            ),
+            "cut at {cut}"
         );
     }
     // A NAK never makes the batch id "processed": the whole archive still gets an ACK.

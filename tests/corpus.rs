@@ -158,6 +158,16 @@ fn judge(e: &Expected, check: Check) -> Result<(), String> {
             "manifest.sha256",
             e.field.as_str(),
         ];
+        // A fault found while the zip is read is in the archive file, which is named; an
+        // entry's fault names the entry as well.
+        if matches!(e.answer.as_str(), "B01" | "B02")
+            && !message.starts_with(&format!("{}: ", e.as_name))
+        {
+            return Err(format!(
+                "message {message:?} does not name the archive {}",
+                e.as_name
+            ));
+        }
         let from_b02 = !matches!(e.answer.as_str(), "B01" | "B09" | "B10");
         if from_b02 && !entries.iter().any(|n| !n.is_empty() && message.contains(n)) {
             return Err(format!("message {message:?} names no archive entry"));
