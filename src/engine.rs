@@ -1415,21 +1415,13 @@ impl Engine {
                 .query_row("SELECT body FROM journal WHERE seq=?1", [seq], |r| r.get(0))?;
         let body: serde_json::Value = serde_json::from_str(&body)
             .map_err(|e| EngineError::Refused(format!("journal entry {seq}: {e}")))?;
-        let mut policy: pipeline::Policy =
-            serde_json::from_value(body.get("policy").cloned().unwrap_or_default()).map_err(
-                |e| EngineError::Refused(format!("journal entry {seq} has no usable policy: {e}")),
-            )?;
-        if let Some(fp) = &policy.key_fingerprint {
-            match self.cfg.key_of(&name.sender) {
-                Some(k) if &k.fingerprint() == fp => policy.key = Some(k.clone()),
-                _ => {
-                    return Err(EngineError::Refused(format!(
-                        "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
-                        name.sender,
-                        &fp[..16.min(fp.len())]
-                    )));
-                }
-            }
+        let (policy, unkeyed) = self.journaled_policy(seq, &body, &name)?;
+        if let Some(fp) = unkeyed {
+            return Err(EngineError::Refused(format!(
+                "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
+                name.sender,
+                &fp[..16.min(fp.len())]
+            )));
         }
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         // The books rebuilt in a file of their own: memory does not grow with them.
@@ -1468,6 +1460,31 @@ impl Engine {
         })
     }
 
+    /// The policy journaled with delivery entry `seq` (its `body`), with the partner's key when
+    /// the key used then is still configured; otherwise without a key, and the fingerprint of
+    /// the key that was used.
+    fn journaled_policy(
+        &self,
+        seq: i64,
+        body: &serde_json::Value,
+        name: &BatchName,
+    ) -> Result<(Policy, Option<String>), EngineError> {
+        let mut policy: pipeline::Policy =
+            serde_json::from_value(body.get("policy").cloned().unwrap_or_default()).map_err(
+                |e| EngineError::Refused(format!("journal entry {seq} has no usable policy: {e}")),
+            )?;
+        let Some(fp) = policy.key_fingerprint.clone() else {
+            return Ok((policy, None));
+        };
+        match self.cfg.key_of(&name.sender) {
+            Some(k) if k.fingerprint() == fp => {
+                policy.key = Some(k.clone());
+                Ok((policy, None))
+            }
+            _ => Ok((policy, Some(fp))),
+        }
+    }
+
     /// Loads into a scratch store, in journal order, the kept invoice exports imported before
     /// journal entry `seq`: the invoices as `invoices import` left them then.
     fn load_kept_exports(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
@@ -1481,20 +1498,132 @@ impl Engine {
         };
         let tx = scratch.conn.transaction()?;
         for (iseq, fname, sha) in imports {
-            let kept = self.layout.imports().join(format!("{sha}.csv"));
-            let f = File::open(&kept).map_err(io_at(&kept))?;
-            crate::invoices::load(
-                &tx,
-                &fname,
-                io::BufReader::new(f),
-                &self.cfg.schemas.invoices,
-                iseq,
-                self.max_field(),
-            )?
-            .map_err(|e| EngineError::Refused(format!("kept export {}: {e}", kept.display())))?;
+            self.load_kept_export(&tx, iseq, &fname, &sha)?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Loads the kept export `imports/<sha>.csv`, imported as `fname` by journal entry `seq`,
+    /// into a scratch store.
+    fn load_kept_export(
+        &self,
+        conn: &rusqlite::Connection,
+        seq: i64,
+        fname: &str,
+        sha: &str,
+    ) -> Result<(), EngineError> {
+        let kept = self.layout.imports().join(format!("{sha}.csv"));
+        let f = File::open(&kept).map_err(io_at(&kept))?;
+        crate::invoices::load(
+            conn,
+            fname,
+            io::BufReader::new(f),
+            &self.cfg.schemas.invoices,
+            seq,
+            self.max_field(),
+        )?
+        .map_err(|e| EngineError::Refused(format!("kept export {}: {e}", kept.display())))?;
+        Ok(())
+    }
+
+    /// For `audit verify --rebuild`: the books rebuilt from the kept evidence alone, every kept
+    /// export and every ACKed `PAY` and `REV` archive judged again in journal order, each under
+    /// the policy journaled with it, in a scratch store; then every payment of the store
+    /// against them ([`journal::payments_against`]), and each rebuilt response against the one
+    /// sent (when the partner's key of the time is still configured: a response signed with
+    /// another key cannot be reproduced). Returns the problems and how many batches were
+    /// judged again.
+    fn books_against_evidence(&self) -> Result<(Vec<String>, u64), EngineError> {
+        let entries = journal::entries(&self.store.conn)?;
+        let mut scratch = Store::scratch()?;
+        let tmp = std::env::temp_dir();
+        let mut problems = Vec::new();
+        let mut judged = 0u64;
+        let text = |b: &serde_json::Value, k: &str| {
+            b.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        for e in &entries {
+            let b = &e.body;
+            if e.kind == "import" {
+                let tx = scratch.conn.transaction()?;
+                self.load_kept_export(&tx, e.seq, &text(b, "file_name"), &text(b, "sha256"))?;
+                tx.commit()?;
+                continue;
+            }
+            if e.kind != "delivery" || text(b, "result") != "ACK" {
+                continue;
+            }
+            let Ok(name) = BatchName::parse(&text(b, "inbound_name")) else {
+                continue; // Its delivery row is checked against the journal.
+            };
+            if name.kind == crate::name::BatchType::Rec {
+                continue; // A statement changes nothing in the books.
+            }
+            let (policy, unkeyed) = self.journaled_policy(e.seq, b, &name)?;
+            let sha = text(b, "inbound_sha256");
+            let path = self.layout.received().join(format!("{sha}.zip"));
+            if !path.is_file() {
+                continue; // A kept file missing is reported by the chain's walk.
+            }
+            judged += 1;
+            let tx = scratch.conn.transaction()?;
+            let batch = Batch {
+                path: &path,
+                name: &name,
+                sha256: &sha,
+                policy: &policy,
+                already_acked: false,
+                journal_seq: e.seq,
+                spool_dir: &tmp,
+            };
+            let sent = text(b, "response_sha256");
+            // What is wrong with the batch judged again, and whether its rows apply (an ACK
+            // applies them even when its bytes differ, so that later batches see them).
+            let (problem, applies) = self.evaluate_in(&tx, batch, false, |ev| {
+                let (result, code, message, ..) = summary(&ev);
+                if result != "ACK" {
+                    return Ok((Some(format!(
+                        "{}: journal entry {} answered it ACK; judged again it is {result} {} ({})",
+                        text(b, "inbound_name"),
+                        e.seq,
+                        code.unwrap_or_default(),
+                        message.unwrap_or_default()
+                    )), false));
+                }
+                if unkeyed.is_some() {
+                    return Ok((None, true));
+                }
+                let dir = tempdir_in(&tmp)?;
+                let kept = keep_response(&dir, &dir, policy.key.as_ref(), ev);
+                let _ = fs::remove_dir_all(&dir);
+                let (_, resp_sha) = kept?;
+                let differs = (resp_sha != sent).then(|| {
+                    format!(
+                        "{}: judged again, its response differs from the one sent (journal entry {}; `reestr replay` shows how)",
+                        text(b, "inbound_name"),
+                        e.seq
+                    )
+                });
+                Ok((differs, true))
+            })?;
+            problems.extend(problem);
+            if applies {
+                tx.commit()?;
+            } else {
+                tx.rollback()?;
+            }
+        }
+        let last = entries.last().map_or(0, |e| e.seq);
+        problems.extend(journal::payments_against(
+            &self.store.conn,
+            &scratch.conn,
+            last,
+        )?);
+        Ok((problems, judged))
     }
 
     /// The store's invoices against the ones the kept exports give, loaded again in journal
@@ -1611,10 +1740,20 @@ impl Engine {
     /// Verifies the journal chain, every kept file it names, the store against the journal
     /// and the kept invoice exports, and the store file.
     pub fn audit(&self) -> Result<(Vec<String>, i64), EngineError> {
+        self.audit_with(false).map(|(problems, n, _)| (problems, n))
+    }
+
+    /// [`Engine::audit`], and with `rebuild` the books rebuilt from the kept evidence alone
+    /// and compared with the store, payment by payment (`audit verify --rebuild`): then also
+    /// how many batches were judged again.
+    pub fn audit_with(
+        &self,
+        rebuild: bool,
+    ) -> Result<(Vec<String>, i64, Option<u64>), EngineError> {
         // The audit reads the store in key order, table after table: a small page cache
         // serves it.
         self.store.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
-        let audited = self.audit_with_small_cache();
+        let audited = self.audit_with_small_cache(rebuild);
         usual_cache_back(&self.store);
         // A batch being applied holds the store at any step of the audit: the audit says so
         // (exit 3), as it does when the store is busy at its first read; it is no finding.
@@ -1625,7 +1764,10 @@ impl Engine {
         })
     }
 
-    fn audit_with_small_cache(&self) -> Result<(Vec<String>, i64), EngineError> {
+    fn audit_with_small_cache(
+        &self,
+        rebuild: bool,
+    ) -> Result<(Vec<String>, i64, Option<u64>), EngineError> {
         let mut in_hand = self.in_hand();
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
@@ -1636,13 +1778,19 @@ impl Engine {
                 "invoices not checked against the kept exports: {e}"
             )),
         }
+        let mut judged = None;
+        if rebuild {
+            let (found, n) = self.books_against_evidence()?;
+            problems.extend(found);
+            judged = Some(n);
+        }
         if !self.store.integrity_ok()? {
             problems.push(format!(
                 "{}: SQLite integrity check failed",
                 self.layout.db().display()
             ));
         }
-        Ok((problems, n))
+        Ok((problems, n, judged))
     }
 
     /// For the audit: whether a kept file no journal entry names belongs to an archive still in

@@ -423,6 +423,17 @@ fn store_against_journal(
             "payments point at {strays} journal entr(y/ies) that applied or reversed no payments"
         ));
     }
+    // A payment is REVERSED exactly when a reversal is recorded on it.
+    let unrecorded: i64 = conn.query_row(
+        "SELECT count(*) FROM payments WHERE (state = 'REVERSED') IS NOT (reversed_journal_seq IS NOT NULL AND reversed_at IS NOT NULL AND reversed_batch_id IS NOT NULL) OR state NOT IN ('PAID', 'REVERSED')",
+        [],
+        |r| r.get(0),
+    )?;
+    if unrecorded > 0 {
+        problems.push(format!(
+            "{unrecorded} payment(s) have a state that their reversal record does not give (REVERSED with no reversal recorded, PAID with one, or another state)"
+        ));
+    }
     // Balances: the sum of each invoice's payments not reversed.
     let off: Vec<String> = {
         let mut st = conn.prepare(
@@ -509,8 +520,116 @@ fn shown_value(v: &rusqlite::types::Value) -> String {
     }
 }
 
-/// Differing invoices the audit names one by one; the rest are counted.
-const INVOICE_PROBLEMS_SHOWN: usize = 20;
+/// Differing rows (invoices, payments) the audit names one by one; the rest are counted.
+const ROW_PROBLEMS_SHOWN: usize = 20;
+
+/// A row of a table as the audit compares it: its columns' values, the key first.
+type Values = Vec<rusqlite::types::Value>;
+
+/// Where a key was found when two tables are walked side by side in key order.
+enum Found {
+    /// In both, with their values (the store's, then the rebuilt one's).
+    Both(Values, Values),
+    /// In the store only.
+    Ours(Values),
+    /// In the rebuilt table only.
+    Theirs(Values),
+}
+
+/// Walks the rows of `ours` and `theirs` (each ordered by its first column, the key) side by
+/// side, handing `each` every key as it is found.
+fn walk_keyed(
+    mut ours: rusqlite::Rows<'_>,
+    mut theirs: rusqlite::Rows<'_>,
+    width: usize,
+    mut each: impl FnMut(Found),
+) -> Result<(), StoreError> {
+    let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Values>, StoreError> {
+        let Some(r) = r else { return Ok(None) };
+        Ok(Some(
+            (0..width).map(|i| r.get(i)).collect::<Result<_, _>>()?,
+        ))
+    };
+    let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
+    loop {
+        let ours_first = match (key_of(&a), key_of(&b)) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) if x != y => x < y,
+            (Some(_), Some(_)) => {
+                each(Found::Both(
+                    a.take().unwrap_or_default(),
+                    b.take().unwrap_or_default(),
+                ));
+                a = row(ours.next()?)?;
+                b = row(theirs.next()?)?;
+                continue;
+            }
+        };
+        if ours_first {
+            each(Found::Ours(a.take().unwrap_or_default()));
+            a = row(ours.next()?)?;
+        } else {
+            each(Found::Theirs(b.take().unwrap_or_default()));
+            b = row(theirs.next()?)?;
+        }
+    }
+}
+
+/// The key (first column) of a row, as text.
+fn key_of(v: &Option<Values>) -> Option<String> {
+    match v.as_ref()?.first()? {
+        rusqlite::types::Value::Text(t) => Some(t.clone()),
+        other => Some(shown_value(other)),
+    }
+}
+
+/// How `have` (the store's) differs from `want` (what `source` gives), column by column.
+fn differences(
+    names: &[&str],
+    have: &[rusqlite::types::Value],
+    want: &[rusqlite::types::Value],
+    source: &str,
+) -> Vec<String> {
+    names
+        .iter()
+        .zip(have.iter().zip(want))
+        .filter(|(_, (h, w))| h != w)
+        .map(|(c, (h, w))| {
+            format!(
+                "{c} is {} where {source} give {}",
+                shown_value(h),
+                shown_value(w)
+            )
+        })
+        .collect()
+}
+
+/// Collects the audit's findings about rows: the first [`ROW_PROBLEMS_SHOWN`] one by one, then
+/// how many more there were.
+#[derive(Default)]
+struct Findings {
+    shown: Vec<String>,
+    more: u64,
+}
+
+impl Findings {
+    fn say(&mut self, line: String) {
+        if self.shown.len() < ROW_PROBLEMS_SHOWN {
+            self.shown.push(line);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn done(mut self, what: &str) -> Vec<String> {
+        if self.more > 0 {
+            self.shown.push(format!("{} more {what}", self.more));
+        }
+        self.shown
+    }
+}
 
 /// The store's invoices (`store`) against the ones the kept exports give (`rebuilt`: the
 /// exports up to journal entry `loaded`, loaded again in journal order): an invoice changed,
@@ -528,111 +647,114 @@ pub fn invoices_against(
     let sql = format!("SELECT {columns} FROM invoices ORDER BY invoice_no");
     let mut ours = store.prepare(&sql)?;
     let mut theirs = rebuilt.prepare(&sql)?;
-    let mut ours = ours.query([])?;
-    let mut theirs = theirs.query([])?;
-    let row = |r: Option<&rusqlite::Row<'_>>| -> Result<Option<Vec<Sql>>, StoreError> {
-        let Some(r) = r else { return Ok(None) };
-        Ok(Some(
-            (0..names.len())
-                .map(|i| r.get(i))
-                .collect::<Result<_, _>>()?,
-        ))
-    };
-    let key = |v: &Option<Vec<Sql>>| -> Option<String> {
-        match v.as_ref()?.first()? {
-            Sql::Text(t) => Some(t.clone()),
-            other => Some(shown_value(other)),
-        }
-    };
     // The import that last changed a store invoice, when it came after `loaded`.
-    let later = |v: &Option<Vec<Sql>>| -> Option<i64> {
-        match v.as_ref()?.last()? {
+    let later = |v: &Values| -> Option<i64> {
+        match v.last()? {
             Sql::Integer(seq) if *seq > loaded => Some(*seq),
             _ => None,
         }
     };
-    let mut problems = Vec::new();
-    let mut differ = 0u64;
-    let mut say = |problems: &mut Vec<String>, line: String| {
-        differ += 1;
-        if problems.len() < INVOICE_PROBLEMS_SHOWN {
-            problems.push(line);
-        }
-    };
+    let mut found = Findings::default();
     let mut left: Vec<(String, i64)> = Vec::new();
-    let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
-    loop {
-        let (ka, kb) = (key(&a), key(&b));
-        let store_only = match (&ka, &kb) {
-            (None, None) => break,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(x), Some(y)) if x != y => x < y,
-            (Some(k), Some(_)) => {
-                if let Some(seq) = later(&a) {
-                    left.push((k.clone(), seq));
-                } else {
-                    let (have, want) = (a.take().unwrap_or_default(), b.take().unwrap_or_default());
-                    let changed: Vec<String> = names
-                        .iter()
-                        .zip(have.iter().zip(&want))
-                        .filter(|(_, (h, w))| h != w)
-                        .map(|(c, (h, w))| {
-                            format!(
-                                "{c} is {} where the kept exports give {}",
-                                shown_value(h),
-                                shown_value(w)
-                            )
-                        })
-                        .collect();
-                    if !changed.is_empty() {
-                        say(
-                            &mut problems,
-                            format!("invoice {k}: {}", changed.join("; ")),
-                        );
-                    }
+    walk_keyed(
+        ours.query([])?,
+        theirs.query([])?,
+        names.len(),
+        |f| match f {
+            Found::Ours(have) | Found::Both(have, _) if later(&have).is_some() => {
+                let k = key_of(&Some(have.clone())).unwrap_or_default();
+                left.push((k, later(&have).unwrap_or_default()));
+            }
+            Found::Both(have, want) => {
+                let changed = differences(&names, &have, &want, "the kept exports");
+                if !changed.is_empty() {
+                    let k = key_of(&Some(have)).unwrap_or_default();
+                    found.say(format!("invoice {k}: {}", changed.join("; ")));
                 }
-                a = row(ours.next()?)?;
-                b = row(theirs.next()?)?;
-                continue;
             }
-        };
-        if store_only {
-            let k = ka.unwrap_or_default();
-            match later(&a) {
-                Some(seq) => left.push((k, seq)),
-                None => say(
-                    &mut problems,
-                    format!("invoice {k}: in the store, in no kept export"),
-                ),
+            Found::Ours(have) => {
+                let k = key_of(&Some(have)).unwrap_or_default();
+                found.say(format!("invoice {k}: in the store, in no kept export"));
             }
-            a = row(ours.next()?)?;
-        } else {
-            let k = kb.unwrap_or_default();
-            say(
-                &mut problems,
-                format!("invoice {k}: in the kept exports, missing from the store"),
-            );
-            b = row(theirs.next()?)?;
-        }
-    }
+            Found::Theirs(want) => {
+                let k = key_of(&Some(want)).unwrap_or_default();
+                found.say(format!(
+                    "invoice {k}: in the kept exports, missing from the store"
+                ));
+            }
+        },
+    )?;
     // Invoices left for a later import: that import must exist.
     let mut st = store.prepare("SELECT 1 FROM imports WHERE journal_seq = ?1")?;
     for (k, seq) in left {
         if !st.exists([seq])? {
-            say(
-                &mut problems,
-                format!("invoice {k}: import_seq is {seq}, which names no import"),
-            );
+            found.say(format!(
+                "invoice {k}: import_seq is {seq}, which names no import"
+            ));
         }
     }
-    if differ > problems.len() as u64 {
-        problems.push(format!(
-            "{} more invoice(s) differ from the kept exports",
-            differ - problems.len() as u64
-        ));
-    }
-    Ok(problems)
+    Ok(found.done("invoice(s) differ from the kept exports"))
+}
+
+/// The payments table's columns, as `audit verify --rebuild` compares them (the key first).
+const PAYMENT_COLUMNS: &str = "payment_id, invoice_no, paid_at, amount, payer_type, payer_id, payer_name, currency, bank_mfo, account, purpose, batch_id, line, journal_seq, state, reversed_at, reverse_reason, reversed_batch_id, reversed_journal_seq";
+
+/// The store's payments (`store`) against the ones the kept evidence gives (`rebuilt`: every
+/// kept export and every ACKed archive up to journal entry `last`, judged again in journal
+/// order): a payment added, removed or changed other than by a batch is a problem, whatever
+/// the balances say. Payments a batch after `last` applied or reversed (one that committed
+/// while the audit ran) are taken as they were before it.
+pub fn payments_against(
+    store: &Connection,
+    rebuilt: &Connection,
+    last: i64,
+) -> Result<Vec<String>, StoreError> {
+    let names: Vec<&str> = PAYMENT_COLUMNS.split(", ").collect();
+    let as_of_last = names
+        .iter()
+        .map(|c| match *c {
+            "state" => "CASE WHEN reversed_journal_seq > ?1 THEN 'PAID' ELSE state END".to_string(),
+            "reversed_at" | "reverse_reason" | "reversed_batch_id" | "reversed_journal_seq" => {
+                format!("CASE WHEN reversed_journal_seq > ?1 THEN NULL ELSE {c} END")
+            }
+            c => c.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut ours = store.prepare(&format!(
+        "SELECT {as_of_last} FROM payments WHERE journal_seq <= ?1 ORDER BY payment_id"
+    ))?;
+    let mut theirs = rebuilt.prepare(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ?1 = ?1 ORDER BY payment_id"
+    ))?;
+    let mut found = Findings::default();
+    walk_keyed(
+        ours.query([last])?,
+        theirs.query([last])?,
+        names.len(),
+        |f| match f {
+            Found::Both(have, want) => {
+                let changed = differences(&names, &have, &want, "the kept archives");
+                if !changed.is_empty() {
+                    let k = key_of(&Some(have)).unwrap_or_default();
+                    found.say(format!("payment {k}: {}", changed.join("; ")));
+                }
+            }
+            Found::Ours(have) => {
+                let k = key_of(&Some(have)).unwrap_or_default();
+                found.say(format!(
+                    "payment {k}: in the store, applied by no kept archive"
+                ));
+            }
+            Found::Theirs(want) => {
+                let k = key_of(&Some(want)).unwrap_or_default();
+                found.say(format!(
+                    "payment {k}: applied by a kept archive, missing from the store"
+                ));
+            }
+        },
+    )?;
+    Ok(found.done("payment(s) differ from the kept archives"))
 }
 
 /// `accepted` and `amount_accepted` (tiyin) of a kept ACK, from its `control.txt`.

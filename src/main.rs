@@ -124,6 +124,12 @@ enum AuditCommand {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Also rebuild the books from the kept evidence alone (every kept export and every
+        /// ACKed PAY and REV archive, judged again in journal order) and compare every payment
+        /// of the store and every response sent with them; takes about as long as the batches
+        /// took.
+        #[arg(long)]
+        rebuild: bool,
     },
 }
 
@@ -407,18 +413,24 @@ fn main() -> ExitCode {
             }
         },
         Command::Audit {
-            command: AuditCommand::Verify { json },
-        } => match engine.audit() {
-            Ok((problems, n)) => {
+            command: AuditCommand::Verify { json, rebuild },
+        } => match engine.audit_with(rebuild) {
+            Ok((problems, n, judged)) => {
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"entries": n, "problems": problems})
-                    );
+                    let mut doc = serde_json::json!({"entries": n, "problems": problems});
+                    if let Some(j) = judged {
+                        doc["rebuilt_batches"] = j.into();
+                    }
+                    println!("{doc}");
                 } else if problems.is_empty() {
                     println!(
                         "journal: {n} entries, chain intact; every kept file matches; the store agrees with it"
                     );
+                    if let Some(j) = judged {
+                        println!(
+                            "rebuilt from the kept evidence ({j} batches judged again): every payment and response agrees"
+                        );
+                    }
                 } else {
                     for p in &problems {
                         println!("PROBLEM: {p}");

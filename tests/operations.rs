@@ -18,6 +18,7 @@ const PAY2: &str = "MUNIS_SUDBILLING_PAY_20261121_002.zip";
 const PAY3: &str = "MUNIS_SUDBILLING_PAY_20261121_003.zip";
 /// A reference archive answered NAK B04.
 const PAY4: &str = "MUNIS_SUDBILLING_PAY_20261121_004.zip";
+const REV1: &str = "MUNIS_SUDBILLING_REV_20261121_001.zip";
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -1345,6 +1346,139 @@ fn audit_takes_the_kept_copy_of_an_archive_still_in_the_inbox_for_a_batch_in_han
     let p = problems(&rx);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("received/planted.zip"), "{p:?}");
+}
+
+/// `audit verify --rebuild`: the problems, and how many batches were judged again.
+fn rebuilt(rx: &Rx) -> (Vec<String>, Option<u64>) {
+    let (p, _, judged) = rx.engine.audit_with(true).expect("audit");
+    (p, judged)
+}
+
+/// Runs `edit` on the store, then both audits (without and with `--rebuild`), then undoes it.
+fn audits_after(rx: &Rx, edit: &str) -> (Vec<String>, Vec<String>) {
+    let conn = &rx.engine.store.conn;
+    conn.execute_batch(&format!("BEGIN; {edit}")).expect("edit");
+    let found = (problems(rx), rebuilt(rx).0);
+    conn.execute_batch("ROLLBACK").expect("undo");
+    found
+}
+
+#[test]
+fn audit_rebuilding_the_books_from_the_kept_evidence_finds_edits_that_keep_every_sum() {
+    let mut rx = with_history();
+    assert_eq!(rx.process(REV1, &reference(REV1)).result, "ACK");
+    let (p, judged) = rebuilt(&rx);
+    assert!(p.is_empty(), "clean: {p:?}");
+    assert_eq!(judged, Some(3), "PAY 001, PAY 002 and the REV; not the NAK");
+    // A paid payment of the first batch, and another invoice.
+    let conn = &rx.engine.store.conn;
+    let (pid, from, amount): (String, String, i64) = conn
+        .query_row(
+            "SELECT payment_id, invoice_no, amount FROM payments WHERE state='PAID' ORDER BY payment_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("a payment");
+    let to: String = conn
+        .query_row(
+            "SELECT invoice_no FROM invoices WHERE invoice_no <> ?1 ORDER BY invoice_no LIMIT 1",
+            [&from],
+            |r| r.get(0),
+        )
+        .expect("another invoice");
+    // Moved to another invoice with the balances moved too: every count, sum and balance holds.
+    let (plain, deep) = audits_after(
+        &rx,
+        &format!(
+            "UPDATE payments SET invoice_no='{to}' WHERE payment_id='{pid}';
+             UPDATE balances SET paid = paid - {amount} WHERE invoice_no='{from}';
+             INSERT INTO balances(invoice_no, paid) VALUES ('{to}', {amount})
+               ON CONFLICT(invoice_no) DO UPDATE SET paid = paid + {amount};"
+        ),
+    );
+    assert!(plain.is_empty(), "the sums cannot see it: {plain:?}");
+    assert_eq!(
+        deep,
+        [format!(
+            "payment {pid}: invoice_no is \"{to}\" where the kept archives give \"{from}\""
+        )]
+    );
+    // A payer's name changed.
+    let (plain, deep) = audits_after(
+        &rx,
+        &format!("UPDATE payments SET payer_name='X' WHERE payment_id='{pid}';"),
+    );
+    assert!(plain.is_empty(), "{plain:?}");
+    assert_eq!(deep.len(), 1, "{deep:?}");
+    assert!(
+        deep[0].starts_with(&format!("payment {pid}: payer_name is \"X\" where")),
+        "{deep:?}"
+    );
+    // Reversed by hand, its balance lowered: the plain audit sees a state no reversal gives,
+    // the rebuilt books the payment that no REV reversed.
+    let (plain, deep) = audits_after(
+        &rx,
+        &format!(
+            "UPDATE payments SET state='REVERSED' WHERE payment_id='{pid}';
+             UPDATE balances SET paid = paid - {amount} WHERE invoice_no='{from}';"
+        ),
+    );
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    assert!(
+        plain[0].contains("REVERSED with no reversal recorded"),
+        "{plain:?}"
+    );
+    assert_eq!(
+        deep.last().map(String::as_str),
+        Some(
+            format!("payment {pid}: state is \"REVERSED\" where the kept archives give \"PAID\"")
+                .as_str()
+        ),
+        "{deep:?}"
+    );
+    // A payment removed with its balance: the count of its batch no longer matches, and the
+    // rebuilt books name it.
+    let (_, deep) = audits_after(
+        &rx,
+        &format!(
+            "DELETE FROM payments WHERE payment_id='{pid}';
+             UPDATE balances SET paid = paid - {amount} WHERE invoice_no='{from}';"
+        ),
+    );
+    assert!(
+        deep.contains(&format!(
+            "payment {pid}: applied by a kept archive, missing from the store"
+        )),
+        "{deep:?}"
+    );
+    // And the store is as it was.
+    assert!(rebuilt(&rx).0.is_empty());
+}
+
+#[test]
+fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was() {
+    let rx = with_history();
+    // The journaled policy of the first ACK made stricter: judged again, it is a NAK (its
+    // registry has longer lines than this), and its payments are then applied by nothing.
+    let conn = &rx.engine.store.conn;
+    let n = conn
+        .execute(
+            "UPDATE journal SET body = json_set(body, '$.policy.limits.max_line_bytes', 10) WHERE seq = 2",
+            [],
+        )
+        .expect("edit");
+    assert_eq!(n, 1);
+    let (p, _) = rebuilt(&rx);
+    assert!(
+        p.iter().any(|m| m.starts_with(&format!(
+            "{PAY1}: journal entry 2 answered it ACK; judged again it is NAK B02"
+        ))),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|m| m.contains("applied by no kept archive")),
+        "{p:?}"
+    );
 }
 
 #[test]
