@@ -107,9 +107,9 @@ def tree_state(rx):
     return out
 
 
-def audit(rx, **kw):
-    p = rb(rx, "audit", "verify", **kw)
-    pj = rb(rx, "audit", "verify", "--json", **kw)
+def audit(rx, *extra, **kw):
+    p = rb(rx, "audit", "verify", *extra, **kw)
+    pj = rb(rx, "audit", "verify", "--json", *extra, **kw)
     try:
         j = json.loads(pj.stdout)
     except Exception:
@@ -117,8 +117,8 @@ def audit(rx, **kw):
     return p, pj, j
 
 
-def audit_clean(rx, label):
-    p, pj, j = audit(rx)
+def audit_clean(rx, label, *extra):
+    p, pj, j = audit(rx, *extra)
     if p.returncode != 0 or pj.returncode != 0 or not j or j.get("problems"):
         return [f"[{label}] A1: audit verify on an untouched store must find nothing: rc={p.returncode}/{pj.returncode} "
                 f"{p.out[-1500:]!r}"]
@@ -425,6 +425,19 @@ def r_replay_all_k1(_rx):
     return d
 
 
+@case(2, "A1 `audit verify --rebuild` on the untouched history, with K2 and with K1 configured: the books rebuilt from the kept "
+         "evidence (every export and ACKed PAY/REV, NAKs, re-deliveries, two partners, a rotated key) equal the store, exit 0")
+def r_audit_rebuild(_rx):
+    rx, log = copy_hist("audit_rebuild")
+    d = audit_clean(rx, "rebuild, K2", "--rebuild")
+    p, pj, j = audit(rx, "--rebuild")
+    NOTES.append(f"(rebuilt_batches={(j or {}).get('rebuilt_batches')}; {p.out.strip()[-200:]!r})")
+    if not j or not j.get("rebuilt_batches"):
+        d.append(f"--rebuild --json names no batch judged again: {pj.stdout[-300:]!r}")
+    set_key(rx, K1)
+    return d + audit_clean(rx, "rebuild, K1", "--rebuild")
+
+
 @case(2, "R0/§1 every response that was ever written to the outbox equals a kept response, and replay of the inbound "
          "archive it answered (by in_reply_to_sha256) reproduces it, with the right key configured")
 def r_replay_every_response(_rx):
@@ -651,14 +664,14 @@ def r_replay_nak_limits_then_ack(_rx):
 
 
 # ---------------------------------------------------------------------- 3. tamper-evidence
-def tampered(name, fn, hints=(), expect_detect=True, why=""):
-    """A case: copy the history, apply fn(rx), run audit verify. hints: strings one of which should appear in the
-    report (naming what and where)."""
+def tampered(name, fn, hints=(), expect_detect=True, why="", extra=()):
+    """A case: copy the history, apply fn(rx), run audit verify (with the options in extra). hints: strings one of
+    which should appear in the report (naming what and where)."""
     def t(_rx):
         rx, log = copy_hist("t_" + name)
         info = fn(rx) or {}
         hs = list(hints) + list(info.get("hints", []))
-        p, pj, j = audit(rx)
+        p, pj, j = audit(rx, *extra)
         probs = (j or {}).get("problems", [])
         rep = p.out.strip().replace("\n", " | ")[:700]
         NOTES.append(f"(audit verify rc={p.returncode}: {rep})")
@@ -676,8 +689,8 @@ def tampered(name, fn, hints=(), expect_detect=True, why=""):
     return t
 
 
-def add_tamper(name, desc, fn, hints=(), expect_detect=True, why=""):
-    case(3, desc)(tampered(name, fn, hints, expect_detect, why))
+def add_tamper(name, desc, fn, hints=(), expect_detect=True, why="", extra=()):
+    case(3, desc)(tampered(name, fn, hints, expect_detect, why, extra))
 
 
 def pick_delivery(rx, name, result="ACK"):
@@ -1053,14 +1066,22 @@ add_tamper("delivery_deleted", "A1 a deliveries row deleted -> detected", _deliv
 add_tamper("setaside_row_deleted", "A1 a set_aside row deleted -> detected", _setaside_row)
 add_tamper("import_row_edited", "A1 an imports row edited -> detected", _import_row)
 # Outside the README's list: reported as notes, not differences (the README does not promise them).
-add_tamper("payment_state_and_balance", "gap? a payment marked REVERSED by hand (no REV batch) with its balance lowered to match",
-           _pay_state_bal, expect_detect=False, why="README checks payments only by ACK sums and balances")
+add_tamper("payment_state_and_balance", "A1 a payment marked REVERSED by hand (no REV batch) with its balance lowered to match "
+           "-> detected (README: 'a payment REVERSED exactly when a reversal is recorded on it')", _pay_state_bal)
 add_tamper("payment_unreversed", "gap? an applied reversal undone by hand, balance raised to match", _pay_unreverse,
            expect_detect=False, why="README checks payments only by ACK sums and balances")
 add_tamper("payment_moved", "gap? a payment moved to another invoice, balances moved to match", _pay_move, expect_detect=False,
            why="README checks payments only by ACK sums and balances")
 add_tamper("payment_payer_edited", "gap? a payment's payer name and account edited", _pay_payer, expect_detect=False,
            why="README: payments are checked by ACK sums only")
+# The same edits, with the books rebuilt from the kept evidence (README: `audit verify --rebuild`).
+for _n, _f, _what in (("payment_state_and_balance", _pay_state_bal, "a payment marked REVERSED by hand, balance lowered"),
+                      ("payment_unreversed", _pay_unreverse, "an applied reversal undone by hand, balance raised"),
+                      ("payment_moved", _pay_move, "a payment moved to another invoice, balances moved"),
+                      ("payment_payer_edited", _pay_payer, "a payment's payer name and account edited"),
+                      ("payment_inserted", _pay_insert, "a payment no batch carried inserted, balance raised"),
+                      ("payment_deleted", _pay_delete, "a payment deleted with its balance lowered")):
+    add_tamper(_n + "_rebuild", f"A1 --rebuild: {_what} -> detected, naming the payment", _f, extra=("--rebuild",))
 add_tamper("journal_tail_rollback", "gap? the last journal entry (a resend) and its deliveries row removed together",
            _j_last_consistent, expect_detect=False, why="no anchor of the chain's head outside the store")
 add_tamper("journal_tail_rollback_3", "gap? the last three entries and everything they wrote removed (journal, deliveries, payments, "

@@ -424,14 +424,18 @@ fn store_against_journal(
         ));
     }
     // A payment is REVERSED exactly when a reversal is recorded on it.
-    let unrecorded: i64 = conn.query_row(
-        "SELECT count(*) FROM payments WHERE (state = 'REVERSED') IS NOT (reversed_journal_seq IS NOT NULL AND reversed_at IS NOT NULL AND reversed_batch_id IS NOT NULL) OR state NOT IN ('PAID', 'REVERSED')",
-        [],
-        |r| r.get(0),
-    )?;
-    if unrecorded > 0 {
+    let unrecorded: Vec<String> = {
+        let mut st = conn.prepare(
+            "SELECT payment_id FROM payments WHERE (state = 'REVERSED') IS NOT (reversed_journal_seq IS NOT NULL AND reversed_at IS NOT NULL AND reversed_batch_id IS NOT NULL) OR state NOT IN ('PAID', 'REVERSED') LIMIT 6",
+        )?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if !unrecorded.is_empty() {
         problems.push(format!(
-            "{unrecorded} payment(s) have a state that their reversal record does not give (REVERSED with no reversal recorded, PAID with one, or another state)"
+            "payment(s) {}{}: the state is not what the reversal record gives (REVERSED with no reversal recorded, PAID with one, or another state)",
+            unrecorded.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if unrecorded.len() > 5 { ", ..." } else { "" }
         ));
     }
     // Balances: the sum of each invoice's payments not reversed.
