@@ -426,7 +426,7 @@ def r_replay_all_k1(_rx):
 
 
 @case(2, "A1 `audit verify --rebuild` on the untouched history, with K2 and with K1 configured: the books rebuilt from the kept "
-         "evidence (every export and ACKed PAY/REV, NAKs, re-deliveries, two partners, a rotated key) equal the store, exit 0")
+         "evidence (every export and ACKed PAY/REV/REC, NAKs, re-deliveries, two partners, a rotated key) equal the store, exit 0")
 def r_audit_rebuild(_rx):
     rx, log = copy_hist("audit_rebuild")
     d = audit_clean(rx, "rebuild, K2", "--rebuild")

@@ -1528,10 +1528,10 @@ impl Engine {
     }
 
     /// For `audit verify --rebuild`: the books rebuilt from the kept evidence alone, every kept
-    /// export and every ACKed `PAY` and `REV` archive judged again in journal order, each under
-    /// the policy journaled with it, in a scratch store; then every payment of the store
-    /// against them ([`journal::payments_against`]), and each rebuilt response against the one
-    /// sent (when the partner's key of the time is still configured: a response signed with
+    /// export and every ACKed archive judged again in journal order, each under the policy
+    /// journaled with it, in a scratch store (`PAY` and `REV` applied, `REC` judged against
+    /// them); then every payment of the store against them ([`journal::payments_against`]),
+    /// and each rebuilt response against the one sent (when the partner's key of the time is still configured: a response signed with
     /// another key cannot be reproduced). Returns the problems and how many batches were
     /// judged again.
     fn books_against_evidence(&self) -> Result<(Vec<String>, u64), EngineError> {
@@ -1560,9 +1560,6 @@ impl Engine {
             let Ok(name) = BatchName::parse(&text(b, "inbound_name")) else {
                 continue; // Its delivery row is checked against the journal.
             };
-            if name.kind == crate::name::BatchType::Rec {
-                continue; // A statement changes nothing in the books.
-            }
             let (policy, unkeyed) = self.journaled_policy(e.seq, b, &name)?;
             let sha = text(b, "inbound_sha256");
             let path = self.layout.received().join(format!("{sha}.zip"));
@@ -1611,7 +1608,8 @@ impl Engine {
                 Ok((differs, true))
             })?;
             problems.extend(problem);
-            if applies {
+            // A statement (REC) is judged against the books, and changes nothing in them.
+            if applies && name.kind != crate::name::BatchType::Rec {
                 tx.commit()?;
             } else {
                 tx.rollback()?;

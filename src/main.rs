@@ -125,7 +125,7 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
         /// Also rebuild the books from the kept evidence alone (every kept export and every
-        /// ACKed PAY and REV archive, judged again in journal order) and compare every payment
+        /// ACKed archive, judged again in journal order) and compare every payment
         /// of the store and every response sent with them; takes about as long as the batches
         /// took.
         #[arg(long)]
