@@ -19,6 +19,7 @@ const PAY3: &str = "MUNIS_SUDBILLING_PAY_20261121_003.zip";
 /// A reference archive answered NAK B04.
 const PAY4: &str = "MUNIS_SUDBILLING_PAY_20261121_004.zip";
 const REV1: &str = "MUNIS_SUDBILLING_REV_20261121_001.zip";
+const REC1: &str = "MUNIS_SUDBILLING_REC_20261121_001.zip";
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -1479,6 +1480,41 @@ fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was(
     assert!(
         p.iter().any(|m| m.contains("applied by no kept archive")),
         "{p:?}"
+    );
+}
+
+#[test]
+fn audit_rebuilding_the_books_judges_each_statement_against_the_books_of_its_moment() {
+    let mut rx = with_history();
+    for name in [PAY3, REV1, REC1] {
+        assert_eq!(rx.process(name, &reference(name)).result, "ACK", "{name}");
+    }
+    let (p, judged) = rebuilt(&rx);
+    assert!(p.is_empty(), "{p:?}");
+    assert_eq!(judged, Some(5), "PAY 001-003, the REV and the REC");
+    // The statement's response as journaled no longer the one its books give.
+    let seq: i64 = rx
+        .engine
+        .store
+        .conn
+        .query_row(
+            "SELECT journal_seq FROM deliveries WHERE batch_id = ?1",
+            [REC1.trim_end_matches(".zip")],
+            |r| r.get(0),
+        )
+        .expect("the REC's entry");
+    let (_, deep) = audits_after(
+        &rx,
+        &format!(
+            "UPDATE journal SET body = json_set(body, '$.response_sha256', '{}') WHERE seq = {seq};",
+            "0".repeat(64)
+        ),
+    );
+    assert!(
+        deep.contains(&format!(
+            "{REC1}: judged again, its response differs from the one sent (journal entry {seq}; `reestr replay` shows how)"
+        )),
+        "{deep:?}"
     );
 }
 
