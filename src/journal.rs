@@ -424,40 +424,40 @@ fn store_against_journal(
         ));
     }
     // A payment is REVERSED exactly when a reversal is recorded on it.
-    let unrecorded: Vec<String> = {
-        let mut st = conn.prepare(
-            "SELECT payment_id FROM payments WHERE (state = 'REVERSED') IS NOT (reversed_journal_seq IS NOT NULL AND reversed_at IS NOT NULL AND reversed_batch_id IS NOT NULL) OR state NOT IN ('PAID', 'REVERSED') LIMIT 6",
-        )?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    if !unrecorded.is_empty() {
-        problems.push(format!(
-            "payment(s) {}{}: the state is not what the reversal record gives (REVERSED with no reversal recorded, PAID with one, or another state)",
-            unrecorded.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
-            if unrecorded.len() > 5 { ", ..." } else { "" }
-        ));
-    }
+    problems.extend(first_keys(
+        conn,
+        "SELECT payment_id FROM payments WHERE (state = 'REVERSED') IS NOT (reversed_journal_seq IS NOT NULL AND reversed_at IS NOT NULL AND reversed_batch_id IS NOT NULL) OR state NOT IN ('PAID', 'REVERSED')",
+        |keys| format!("payment(s) {keys}: the state is not what the reversal record gives (REVERSED with no reversal recorded, PAID with one, or another state)"),
+    )?);
     // Balances: the sum of each invoice's payments not reversed.
-    let off: Vec<String> = {
-        let mut st = conn.prepare(
-            "WITH p AS (SELECT invoice_no, sum(amount) AS paid FROM payments WHERE state = 'PAID' GROUP BY invoice_no)
-             SELECT p.invoice_no FROM p LEFT JOIN balances b USING (invoice_no) WHERE b.paid IS NOT p.paid
-             UNION ALL
-             SELECT b.invoice_no FROM balances b LEFT JOIN p USING (invoice_no) WHERE b.paid <> 0 AND p.invoice_no IS NULL
-             LIMIT 6",
-        )?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    if !off.is_empty() {
-        problems.push(format!(
-            "balances differ from the payments not reversed for invoice(s) {}{}",
-            off.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
-            if off.len() > 5 { ", ..." } else { "" }
-        ));
-    }
+    problems.extend(first_keys(
+        conn,
+        "WITH p AS (SELECT invoice_no, sum(amount) AS paid FROM payments WHERE state = 'PAID' GROUP BY invoice_no)
+         SELECT p.invoice_no FROM p LEFT JOIN balances b USING (invoice_no) WHERE b.paid IS NOT p.paid
+         UNION ALL
+         SELECT b.invoice_no FROM balances b LEFT JOIN p USING (invoice_no) WHERE b.paid <> 0 AND p.invoice_no IS NULL",
+        |keys| format!("balances differ from the payments not reversed for invoice(s) {keys}"),
+    )?);
     Ok(problems)
+}
+
+/// A problem naming the first five keys `sql` (a query of one text column, every row a
+/// finding) gives, as `say` words it, followed by `...` when there are more; none if no row.
+fn first_keys(
+    conn: &Connection,
+    sql: &str,
+    say: impl Fn(&str) -> String,
+) -> Result<Option<String>, StoreError> {
+    let mut st = conn.prepare(&format!("{sql} LIMIT 6"))?;
+    let keys: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let more = if keys.len() > 5 { ", ..." } else { "" };
+    Ok(Some(say(&format!(
+        "{}{more}",
+        keys[..keys.len().min(5)].join(", ")
+    ))))
 }
 
 /// The kept files these journal entries name (a set-aside file's reason, written beside it,
@@ -627,6 +627,30 @@ impl Findings {
         }
     }
 
+    /// Says how a row found by [`walk_keyed`] differs: `noun` names a row (`invoice`), `source`
+    /// what the rebuilt rows come from, `ours_only` and `theirs_only` what a row of one side
+    /// only is.
+    fn compare(
+        &mut self,
+        f: Found,
+        names: &[&str],
+        (noun, source): (&str, &str),
+        (ours_only, theirs_only): (&str, &str),
+    ) {
+        let (k, line) = match f {
+            Found::Both(have, want) => {
+                let changed = differences(names, &have, &want, source);
+                if changed.is_empty() {
+                    return;
+                }
+                (key_of(&Some(have)), changed.join("; "))
+            }
+            Found::Ours(have) => (key_of(&Some(have)), ours_only.to_string()),
+            Found::Theirs(want) => (key_of(&Some(want)), theirs_only.to_string()),
+        };
+        self.say(format!("{noun} {}: {line}", k.unwrap_or_default()));
+    }
+
     fn done(mut self, what: &str) -> Vec<String> {
         if self.more > 0 {
             self.shown.push(format!("{} more {what}", self.more));
@@ -669,23 +693,15 @@ pub fn invoices_against(
                 let k = key_of(&Some(have.clone())).unwrap_or_default();
                 left.push((k, later(&have).unwrap_or_default()));
             }
-            Found::Both(have, want) => {
-                let changed = differences(&names, &have, &want, "the kept exports");
-                if !changed.is_empty() {
-                    let k = key_of(&Some(have)).unwrap_or_default();
-                    found.say(format!("invoice {k}: {}", changed.join("; ")));
-                }
-            }
-            Found::Ours(have) => {
-                let k = key_of(&Some(have)).unwrap_or_default();
-                found.say(format!("invoice {k}: in the store, in no kept export"));
-            }
-            Found::Theirs(want) => {
-                let k = key_of(&Some(want)).unwrap_or_default();
-                found.say(format!(
-                    "invoice {k}: in the kept exports, missing from the store"
-                ));
-            }
+            f => found.compare(
+                f,
+                &names,
+                ("invoice", "the kept exports"),
+                (
+                    "in the store, in no kept export",
+                    "in the kept exports, missing from the store",
+                ),
+            ),
         },
     )?;
     // Invoices left for a later import: that import must exist.
@@ -736,26 +752,16 @@ pub fn payments_against(
         ours.query([last])?,
         theirs.query([last])?,
         names.len(),
-        |f| match f {
-            Found::Both(have, want) => {
-                let changed = differences(&names, &have, &want, "the kept archives");
-                if !changed.is_empty() {
-                    let k = key_of(&Some(have)).unwrap_or_default();
-                    found.say(format!("payment {k}: {}", changed.join("; ")));
-                }
-            }
-            Found::Ours(have) => {
-                let k = key_of(&Some(have)).unwrap_or_default();
-                found.say(format!(
-                    "payment {k}: in the store, applied by no kept archive"
-                ));
-            }
-            Found::Theirs(want) => {
-                let k = key_of(&Some(want)).unwrap_or_default();
-                found.say(format!(
-                    "payment {k}: applied by a kept archive, missing from the store"
-                ));
-            }
+        |f| {
+            found.compare(
+                f,
+                &names,
+                ("payment", "the kept archives"),
+                (
+                    "in the store, applied by no kept archive",
+                    "applied by a kept archive, missing from the store",
+                ),
+            )
         },
     )?;
     Ok(found.done("payment(s) differ from the kept archives"))
