@@ -2,7 +2,7 @@
 //! file) is run again and again, killing the engine at every state change of a batch (through
 //! the `REESTR_FAULT` hook) and at random moments (SIGKILL), restarting it until the inbox is
 //! empty, and comparing everything with an uninterrupted run: response bytes, store contents
-//! (journal apart from timestamps), no temporary files left, `audit verify` clean.
+//! (journal apart from timestamps), no temporary files left, `audit verify --rebuild` clean.
 //!
 //! `REESTR_CRASH_POINTS` sets how many kills to make (default 200).
 
@@ -280,7 +280,10 @@ fn compare(site: &Site, want: &Snapshot, what: &str) {
         Vec::<String>::new(),
         "{what}: temporary files left"
     );
-    let audit = site.cmd(&["audit", "verify"]).status().expect("audit");
+    let audit = site
+        .cmd(&["audit", "verify", "--rebuild"])
+        .status()
+        .expect("audit");
     assert!(audit.success(), "{what}: audit verify");
 }
 
