@@ -146,6 +146,22 @@ fn is_data_error(e: &io::Error) -> bool {
     )
 }
 
+/// Why an entry whose general-purpose flags (APPNOTE 4.4.4) are these cannot be read as stored
+/// or deflated bytes (`B02`), if it cannot: compressed patched data (bit 5), strong encryption
+/// (bit 6, which APPNOTE pairs with bit 0) and masked header values of an encrypted central
+/// directory (bit 13). Bit 0 alone is checked against the central directory first.
+fn unread_flags(flags: u16) -> Option<&'static str> {
+    if flags & 0x40 != 0 {
+        Some("is encrypted (strong encryption, flag bit 6)")
+    } else if flags & 0x2000 != 0 {
+        Some("is encrypted (masked header values, flag bit 13)")
+    } else if flags & 0x20 != 0 {
+        Some("holds compressed patched data (flag bit 5), neither stored nor deflate")
+    } else {
+        None
+    }
+}
+
 /// Why a name from the archive is unsafe (`B02`), if it is.
 fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
     if raw.is_empty() {
@@ -160,7 +176,9 @@ fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
     if raw.len() >= 2 && raw[0].is_ascii_alphabetic() && raw[1] == b':' {
         return Some("an absolute path");
     }
-    if raw.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+    // C0 and DEL in any encoding; C1 (U+0080 to U+009F) where the name is UTF-8.
+    let c1 = std::str::from_utf8(raw).is_ok_and(|n| n.chars().any(char::is_control));
+    if c1 || raw.iter().any(|b| *b < 0x20 || *b == 0x7f) {
         return Some("a control character in the name");
     }
     None
@@ -324,6 +342,9 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                     format!("entry {shown:?}: {what} in its local header differs from the central directory"),
                 )
             })?;
+        if let Some(why) = unread_flags(local.flags) {
+            return Err(reject(BatchCode::B02, format!("entry {shown:?}: {why}")));
+        }
         let data_end = local.data_start.saturating_add(central.csize);
         let end = if local.descriptor {
             let len = descriptor_len(&mut raw, data_end, &central, local.zip64)
@@ -678,6 +699,8 @@ struct Central {
 struct Local {
     data_start: u64,
     descriptor: bool,
+    /// The general-purpose flags of the local header.
+    flags: u16,
     /// The local header holds a zip64 extra block: a data descriptor's sizes are then 8 bytes
     /// each (APPNOTE 4.3.9.2).
     zip64: bool,
@@ -737,6 +760,7 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
         None => Ok(Local {
             data_start: c.header_start.saturating_add(30 + name_extra.len() as u64),
             descriptor,
+            flags,
             zip64: extra_blocks(extra).any(|(id, _)| id == 1),
         }),
     })
@@ -804,8 +828,9 @@ fn unaccounted(spans: &mut [(u64, u64, String)], directory_start: u64) -> Option
 /// zero), and only the length decides where the next entry must begin.
 fn descriptor_len(raw: &mut File, at: u64, c: &Central, zip64: bool) -> io::Result<Option<u64>> {
     raw.seek(io::SeekFrom::Start(at))?;
-    let mut d = Vec::with_capacity(24);
-    raw.take(24).read_to_end(&mut d)?;
+    // The longest descriptor (24 bytes) and the signature that may follow it.
+    let mut d = Vec::with_capacity(28);
+    raw.take(28).read_to_end(&mut d)?;
     let u32_at = |i: usize| le32(&d, i);
     let u64_at = |i: usize| le64(&d, i);
     // With its signature first (as most writers do), then without one (a CRC-32 that happens
@@ -823,15 +848,31 @@ fn descriptor_len(raw: &mut File, at: u64, c: &Central, zip64: bool) -> io::Resu
         (read == sizes).then_some(o as u64 + 12)
     };
     let wide = |o: usize| (u64_at(o + 4).zip(u64_at(o + 12)) == sizes).then_some(o as u64 + 20);
-    Ok(starts.iter().find_map(|&o| {
-        if u32_at(o) != Some(c.crc) {
-            None
-        } else if zip64 {
-            wide(o).or_else(|| narrow(o))
-        } else {
-            narrow(o).or_else(|| wide(o))
-        }
-    }))
+    let readings: Vec<u64> = starts
+        .iter()
+        .filter(|&&o| u32_at(o) == Some(c.crc))
+        .flat_map(|&o| {
+            if zip64 {
+                [wide(o), narrow(o)]
+            } else {
+                [narrow(o), wide(o)]
+            }
+        })
+        .flatten()
+        .collect();
+    // Where more than one reading matches (an empty entry: zero sizes read either way), the
+    // one that a header follows (the next entry's, or the central directory's) is the length.
+    let header_after = |len: &&u64| {
+        usize::try_from(**len)
+            .ok()
+            .and_then(u32_at)
+            .is_some_and(|sig| matches!(sig, 0x0403_4b50 | 0x0201_4b50 | 0x0606_4b50 | 0x0605_4b50))
+    };
+    Ok(readings
+        .iter()
+        .find(header_after)
+        .or(readings.first())
+        .copied())
 }
 
 /// `B02` for registry line `line` over the line limit.

@@ -602,6 +602,37 @@ fn b02_entry_name_with_a_backslash() {
 }
 
 #[test]
+fn b02_c1_control_characters_in_a_utf8_entry_name_but_not_the_same_bytes_in_cp437() {
+    // U+0085 (NEL) and U+009B (CSI) are control characters, as C0 ones and DEL are.
+    for name in ["control\u{85}.txt", "x\u{9b}2J.txt"] {
+        let m = nak(&good_plus_entry_named(name.as_bytes()), "B02");
+        assert_mentions(&m, "a control character in the name");
+    }
+    // Byte 0x85 alone is not UTF-8: in the zip's default encoding, CP437, it is a letter
+    // (à), so the entry is one not allowed (B03), not an unsafe name.
+    let m = nak(&good_plus_entry_named(b"readme\x85.txt"), "B03");
+    assert!(!m.contains("control character"), "{m}");
+}
+
+#[test]
+fn b02_flags_of_entries_that_cannot_be_read_as_stored_or_deflated() {
+    // Bit 5: compressed patched data; bit 6: strong encryption; bit 13: masked header values.
+    // A reader that honours them (Python's zipfile refuses bits 5 and 6) reads other bytes.
+    for bit in [0x20u16, 0x40, 0x2000] {
+        let mut z = good_zip();
+        set_flags(&mut z, "registry.csv", |f| f | bit);
+        let m = nak(&z, "B02");
+        assert_mentions(&m, "\"registry.csv\"");
+        assert_mentions(&m, &format!("flag bit {}", bit.trailing_zeros()));
+    }
+    // The other bits a writer sets (1-2 deflate options, 3 descriptor, 11 UTF-8 names) are
+    // read as they are: bit 11 here.
+    let mut z = good_zip();
+    set_flags(&mut z, "registry.csv", |f| f | 0x800);
+    ack(&z);
+}
+
+#[test]
 fn b02_absolute_entry_name() {
     let m = nak(&good_plus_entry_named(b"/control.txt"), "B02");
     assert_mentions(&m, "/control.txt");
@@ -2600,6 +2631,30 @@ fn stored_zip64_and_streamed_archives_are_accepted() {
         let mut rx = Rx::new();
         let h = rx.process(NAME, &z);
         assert_eq!(h.result, "ACK", "{what}: {:?}", h.message);
+    }
+    // An empty entry whose descriptor has 8-byte sizes though its local header has no zip64
+    // block (as some streaming writers do): both readings of its sizes match (zero), and the
+    // one that the next header follows is its length.
+    {
+        let mut files = b.entries(None);
+        files.push(entry("manifest.sha256.hmac", Vec::new()));
+        let mut z = stream_zip(&files, false);
+        let r = raw_entry(&z, "manifest.sha256.hmac");
+        let at = r.data_start(&z) + r.csize(&z);
+        assert_eq!(
+            u32_at(&z, at),
+            0x0807_4b50,
+            "a descriptor with its signature"
+        );
+        // Signature, CRC-32, then each size widened from 4 to 8 bytes.
+        z.splice(at + 16..at + 16, [0u8; 4]);
+        z.splice(at + 12..at + 12, [0u8; 4]);
+        let eocd = z.len() - 22;
+        let cd = u32_at(&z, eocd + 16);
+        put_u32(&mut z, eocd + 16, cd + 8);
+        let mut rx = Rx::with(&config_text("[partners.MUNIS]\n"));
+        let h = rx.process(NAME, &z);
+        assert_eq!(h.result, "ACK", "8-byte descriptor sizes: {:?}", h.message);
     }
     // An empty entry streamed with zip64 descriptors (24 bytes, where a 4-byte reading of the
     // sizes also matches, the high halves being zero): an HMAC file, allowed and ignored when

@@ -1184,6 +1184,14 @@ fn run(sc: &Scenario, stats: &mut Stats) -> Result<(), Disagreement> {
             compare(&rx, &mut model, sc, i, &h, true, stats)?;
         }
     }
+    // The books rebuilt from the kept evidence alone are the engine's (`audit verify --rebuild`).
+    let (problems, ..) = rx.engine.audit_with(true).expect("the audit runs");
+    if !problems.is_empty() {
+        return Err(Disagreement {
+            step: sc.steps.len().saturating_sub(1),
+            diff: format!("audit verify --rebuild after the last batch: {problems:#?}\n"),
+        });
+    }
     Ok(())
 }
 
