@@ -3,9 +3,9 @@
 #
 #   scripts/conformance.sh [SUITE...]
 #
-# SUITE is responses, rows, records, batches, archive, operations, environment or evidence
-# (default: all eight, in that order; environment and evidence need root for FIFOs, devices,
-# mounts and another user). The
+# SUITE is responses, rows, records, batches, archive, oracle, mutants, operations, environment
+# or evidence (default: all ten, in that order; environment and evidence need root for FIFOs,
+# devices, mounts and another user). The
 # binary is $REESTR_BIN when set; otherwise the release binary is built (`cargo build --release
 # --locked`, honouring CARGO_TARGET_DIR) and used. Each suite prints one line per case; at the
 # end one line per suite says how many cases passed and how long it took. Exits 1 if any case of
@@ -15,13 +15,13 @@
 # $CONFORMANCE_DIR (default: the system's temporary folder), removed at the end unless a case
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
 # operations, environment and evidence suites always run one at a time). Approximate times with a release binary on 2
-# cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, operations 3 min,
-# environment 45 s, evidence 1 min.
+# cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, oracle 25 s,
+# mutants 5 s, operations 3 min, environment 45 s, evidence 1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-all_suites=(responses rows records batches archive operations environment evidence)
+all_suites=(responses rows records batches archive oracle mutants operations environment evidence)
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=("${all_suites[@]}")
 for s in "${suites[@]}"; do
