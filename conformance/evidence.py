@@ -32,7 +32,7 @@ The store is inspected (and, for tampering cases, edited) with Python's sqlite3 
 auditor with access to the host would. Usage:
   REESTR_BIN=target/release/reestr python3 conformance/audit7d.py [case-name-substrings]
 """
-import glob, hashlib, hmac, json, os, shutil, sqlite3, subprocess, sys, time, zipfile, io
+import glob, hashlib, hmac, json, os, re, shutil, sqlite3, subprocess, sys, time, zipfile, io
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa
@@ -891,7 +891,7 @@ def _j_rewrite_chain(rx):
     prev = "0" * 64
     for seq, ra, kind, body in rows:
         if kind == "delivery" and '"MUNIS_SUDBILLING_PAY_20261121_004"' in body and '"ACK"' in body:
-            body = body.replace('"engine_version":"0.1.0"', '"engine_version":"0.1.0","note":"x"')
+            body = re.sub(r'("engine_version":"[^"]*")', r'\1,"note":"x"', body, count=1)
         h = _jhash(seq, prev, kind, ra, body)
         c.execute("UPDATE journal SET body=?, prev_hash=?, hash=? WHERE seq=?", (body, prev, h, seq))
         prev = h

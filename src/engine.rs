@@ -1176,6 +1176,8 @@ pub struct ReplayReport {
     pub result: String,
     /// NAK code.
     pub code: Option<String>,
+    /// The engine version that answered the archive, as journaled (received archives only).
+    pub answered_by: Option<String>,
 }
 
 /// The outcome of `check`.
@@ -1405,6 +1407,7 @@ impl Engine {
                 identical: None,
                 result,
                 code,
+                answered_by: None,
             });
         };
         let name =
@@ -1457,6 +1460,7 @@ impl Engine {
             sent_sha256: Some(sent_sha),
             result,
             code,
+            answered_by: answered_by(&body),
         })
     }
 
@@ -1600,9 +1604,10 @@ impl Engine {
                 let (_, resp_sha) = kept?;
                 let differs = (resp_sha != sent).then(|| {
                     format!(
-                        "{}: judged again, its response differs from the one sent (journal entry {}; `reestr replay` shows how)",
+                        "{}: judged again, its response differs from the one sent (journal entry {}{}; `reestr replay` shows how)",
                         text(b, "inbound_name"),
-                        e.seq
+                        e.seq,
+                        other_version(answered_by(b).as_deref())
                     )
                 });
                 Ok((differs, true))
@@ -1898,6 +1903,25 @@ fn tempdir_in(base: &Path) -> Result<PathBuf, EngineError> {
     let p = base.join(format!(".reestr-{}-{n}", std::process::id()));
     fsutil::create_dir(&p).map_err(io_at(&p))?;
     Ok(p)
+}
+
+/// The engine version journaled with an entry's `body`.
+fn answered_by(body: &serde_json::Value) -> Option<String> {
+    body.get("engine_version")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+}
+
+/// When `answered_by` is another engine version than this one, says so (for a response that
+/// differs when judged again): `docs/CHANGES.md` lists the answers that changed.
+pub fn other_version(answered_by: Option<&str>) -> String {
+    match answered_by {
+        Some(v) if v != crate::VERSION => format!(
+            ", answered by engine {v}, judged again by {} (docs/CHANGES.md lists the answers that changed)",
+            crate::VERSION
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Reads a response archive's `control.txt` and (lossily) `result.csv`.

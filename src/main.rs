@@ -390,9 +390,10 @@ fn main() -> ExitCode {
                             r.response_sha256
                         ),
                         Some(false) => println!(
-                            "DIFFERS from the response sent: replayed {}, sent {}",
+                            "DIFFERS from the response sent: replayed {}, sent {}{}",
                             r.response_sha256,
-                            r.sent_sha256.as_deref().unwrap_or("?")
+                            r.sent_sha256.as_deref().unwrap_or("?"),
+                            reestr::engine::other_version(r.answered_by.as_deref())
                         ),
                         None => println!("never received: computed against the current store"),
                     }

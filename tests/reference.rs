@@ -119,6 +119,34 @@ fn replay_reproduces_every_sent_response_byte_for_byte_even_renamed() {
 }
 
 #[test]
+fn a_replay_that_differs_names_the_engine_version_that_answered_when_it_is_another() {
+    let mut rx = run_reference();
+    let out = rx.dir.path().join("replay");
+    let (batch, _) = ORDER[0];
+    let copy = rx.dir.path().join("auditor-copy.zip");
+    std::fs::write(&copy, reference(&format!("{batch}.zip"))).expect("copy");
+    let r = rx.engine.replay(&copy, &out).expect("replay");
+    assert_eq!(r.answered_by.as_deref(), Some(reestr::VERSION));
+    assert_eq!(reestr::engine::other_version(r.answered_by.as_deref()), "");
+    // As if an earlier engine had answered it, with other bytes.
+    let conn = &rx.engine.store.conn;
+    conn.execute_batch(&format!(
+        "UPDATE journal SET body = json_set(body, '$.engine_version', '0.0.9') WHERE seq = (SELECT journal_seq FROM deliveries WHERE batch_id = '{batch}');
+         UPDATE deliveries SET response_sha256 = '{}' WHERE batch_id = '{batch}';",
+        "0".repeat(64)
+    ))
+    .expect("edit");
+    let r = rx.engine.replay(&copy, &out).expect("replay");
+    assert_eq!(r.identical, Some(false));
+    assert_eq!(r.answered_by.as_deref(), Some("0.0.9"));
+    let said = reestr::engine::other_version(r.answered_by.as_deref());
+    assert!(
+        said.contains("answered by engine 0.0.9") && said.contains("docs/CHANGES.md"),
+        "{said}"
+    );
+}
+
+#[test]
 fn the_reference_response_layout() {
     let rx = run_reference();
     let name = "SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip";
