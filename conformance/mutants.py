@@ -619,7 +619,10 @@ def f_ctl_pad(b):
     lim = b.rx.limits["ratio_applies_above"]
     if lim > 4 * MIB:
         return
-    k = b.r.choice(["over", "under", "sum"] if b.rx.limits["max_uncompressed_bytes"] < MIB else ["over", "under"])
+    kinds = ["over", "under", "sum"] if b.rx.limits["max_uncompressed_bytes"] < MIB else ["over", "under"]
+    if min(b.rx.limits["max_uncompressed_bytes"], b.rx.limits["max_archive_bytes"]) > 3 * MIB:
+        kinds.append("big_stored")
+    k = b.r.choice(kinds)
     b.pad_kind = k
     if k == "over":
         b.ctl_pad = max(lim + 1000, 60000)
@@ -627,6 +630,11 @@ def f_ctl_pad(b):
     elif k == "under":
         b.ctl_pad = lim - 600
         b.desc.append("(valid) control.txt padded just under the ratio threshold")
+    elif k == "big_stored":
+        # §4: blank lines are ignored; §3 bounds the file only as an entry (README: judged line
+        # by line when over 1 MiB)
+        b.ctl_pad = MIB + b.r.randint(1, 5000)
+        b.desc.append(f"(valid) control.txt stored, {b.ctl_pad} blank lines")
     else:
         b.ctl_pad = b.rx.limits["max_uncompressed_bytes"] + 10
         b.desc.append("control.txt stored, over the sum of sizes")
@@ -1036,7 +1044,7 @@ def valid_layout(b, e):
     pk = getattr(b, "pad_kind", None)
     if pk == "over" and e.name == b"control.txt":
         e.method = 8; e.level = 9
-    if pk == "sum" and e.name == b"control.txt":
+    if pk in ("sum", "big_stored") and e.name == b"control.txt":
         e.method = 0
     if r.random() < 0.25:
         e.dd = r.choice(["sig", "nosig"])

@@ -100,20 +100,153 @@ pub fn rows_hint(bytes: &[u8]) -> Option<u64> {
 ///
 /// Used for the response's `created_at` (agreement §8) even when the rest is malformed.
 pub fn created_at_line(bytes: &[u8]) -> Option<String> {
-    let mut found = None;
-    let mut count = 0;
-    for line in record_lines(bytes) {
-        if let Some(v) = line.strip_prefix(b"created_at=") {
-            count += 1;
-            found = std::str::from_utf8(v)
-                .ok()
-                .filter(|v| parse_rfc3339(v).is_some());
+    Record::of(bytes).created_at
+}
+
+/// Non-blank lines of a control record kept by [`Record`]: enough to judge it, since a record
+/// with more non-blank lines than keys repeats or adds a key.
+const LINES_KEPT: usize = KEYS.len() + 1;
+
+/// The longest line [`Record`] keeps whole (a line of a record small enough to be held in
+/// memory always is): a longer one is malformed.
+const LINE_KEPT_BYTES: usize = 1 << 20;
+
+/// What judging a control record needs of its bytes, gathered in one pass over them in any
+/// number of pieces, in memory bounded whatever their length: a file of blank lines is as
+/// good as the keys it holds (§4, "blank lines are ignored"), and §3 limits its size only as an
+/// entry of the archive.
+#[derive(Debug, Default)]
+pub struct Record {
+    /// The first [`LINES_KEPT`] non-blank lines, with their 1-based numbers; `None` for a line
+    /// longer than [`LINE_KEPT_BYTES`].
+    lines: Vec<(usize, Option<Vec<u8>>)>,
+    /// The first byte that is not ASCII: (line, key of its line if one comes before it, the
+    /// byte, its offset in the file).
+    non_ascii: Option<(usize, String, u8, u64)>,
+    /// See [`created_at_line`].
+    created_at: Option<String>,
+    created_at_lines: usize,
+    /// The line being read: its number, its first bytes, its length, its last byte.
+    line: usize,
+    cur: Vec<u8>,
+    cur_len: usize,
+    cur_last: Option<u8>,
+    offset: u64,
+}
+
+impl Record {
+    /// A record of these bytes.
+    pub fn of(bytes: &[u8]) -> Record {
+        let mut r = Record::new();
+        r.feed(bytes);
+        r.finish()
+    }
+
+    /// A record of everything `src` yields.
+    pub fn read(mut src: impl std::io::Read) -> std::io::Result<Record> {
+        let mut r = Record::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match src.read(&mut buf)? {
+                0 => return Ok(r.finish()),
+                n => r.feed(buf.get(..n).unwrap_or_default()),
+            }
         }
     }
-    if count == 1 {
-        found.map(str::to_owned)
-    } else {
-        None
+
+    /// The value of the single `created_at` line, if there is exactly one and it is valid
+    /// ([`created_at_line`]).
+    pub fn created_at(&self) -> Option<&str> {
+        self.created_at.as_deref()
+    }
+
+    fn new() -> Record {
+        Record {
+            line: 1,
+            ..Record::default()
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let (seg, lf) = match memchr::memchr(b'\n', bytes) {
+                Some(i) => (bytes.get(..i).unwrap_or_default(), true),
+                None => (bytes, false),
+            };
+            if self.non_ascii.is_none()
+                && let Some(i) = seg.iter().position(|b| !b.is_ascii())
+            {
+                // The key is the text before '=' when an '=' comes before the byte.
+                let before = [self.cur.as_slice(), seg.get(..i).unwrap_or_default()].concat();
+                let key = before
+                    .split(|c| *c == b'=')
+                    .next()
+                    .filter(|_| before.contains(&b'='))
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let byte = seg.get(i).copied().unwrap_or(0);
+                self.non_ascii = Some((self.line, key, byte, self.offset + i as u64));
+            }
+            let room = LINE_KEPT_BYTES
+                .saturating_add(1)
+                .saturating_sub(self.cur.len());
+            self.cur
+                .extend_from_slice(seg.get(..seg.len().min(room)).unwrap_or_default());
+            self.cur_len = self.cur_len.saturating_add(seg.len());
+            if let Some(&b) = seg.last() {
+                self.cur_last = Some(b);
+            }
+            self.offset += seg.len() as u64;
+            if !lf {
+                return;
+            }
+            self.offset += 1;
+            // Without its LF, and its CR if one ends it (CRLF).
+            if self.cur_last == Some(b'\r') {
+                self.cur_len -= 1;
+                self.cur.truncate(self.cur_len);
+            }
+            self.end_line();
+            bytes = bytes.get(seg.len() + 1..).unwrap_or_default();
+        }
+    }
+
+    /// Ends the line being read (at an LF, or at the end of the bytes).
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.cur);
+        let len = std::mem::take(&mut self.cur_len);
+        self.cur_last = None;
+        let n = self.line;
+        self.line += 1;
+        if len == 0 {
+            return; // Blank.
+        }
+        let whole = len <= LINE_KEPT_BYTES;
+        if whole && let Some(v) = line.strip_prefix(b"created_at=") {
+            self.created_at_lines += 1;
+            self.created_at = std::str::from_utf8(v)
+                .ok()
+                .filter(|v| parse_rfc3339(v).is_some())
+                .map(str::to_owned);
+        } else if !whole && line.starts_with(b"created_at=") {
+            self.created_at_lines += 1;
+            self.created_at = None;
+        }
+        if self.lines.len() < LINES_KEPT {
+            self.lines.push((n, whole.then_some(line)));
+        }
+    }
+
+    fn finish(mut self) -> Record {
+        // The last line, when no LF ends it: a CR at its end stays in it (it is no line end).
+        if self.cur_len > 0 {
+            self.end_line();
+        }
+        if self.created_at_lines != 1 {
+            self.created_at = None;
+        }
+        self
     }
 }
 
@@ -128,36 +261,28 @@ pub fn place(line: usize, key: &str) -> String {
 
 /// Parses and checks `control.txt` against the archive name. The error is the `B06` message.
 pub fn parse(bytes: &[u8], name: &BatchName) -> Result<Control, String> {
+    judge(&Record::of(bytes), name)
+}
+
+/// [`parse`], of a record gathered by [`Record::read`] (a control file too large to hold).
+pub fn judge(record: &Record, name: &BatchName) -> Result<Control, String> {
     const F: &str = "control.txt";
-    if let Some(pos) = bytes.iter().position(|b| !b.is_ascii()) {
+    if let Some((n, key, byte, pos)) = &record.non_ascii {
         // Named by line, and by key where the byte is in the value of a line with one.
-        let start = bytes
-            .get(..pos)
-            .and_then(|b| memchr::memrchr(b'\n', b))
-            .map_or(0, |i| i + 1);
-        let n = 1 + bytes
-            .get(..start)
-            .map_or(0, |b| memchr::memchr_iter(b'\n', b).count());
-        let key = bytes
-            .get(start..pos)
-            .and_then(|b| b.split(|c| *c == b'=').next().filter(|_| b.contains(&b'=')))
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or_default();
-        let byte = bytes.get(pos).copied().unwrap_or(0);
         return Err(format!(
             "{}: byte 0x{byte:02X} (offset {pos} of the file) is not ASCII",
-            place(n, key)
+            place(*n, key)
         ));
     }
     let mut values: [Option<(usize, &str)>; 10] = [None; 10];
-    for (i, line) in record_lines(bytes).enumerate() {
-        let n = i + 1;
+    // Blank lines (empty, as §5 uses the word: "a blank line is a row of one empty field"; a
+    // line of spaces is a line without '=') are not kept.
+    for (n, line) in &record.lines {
+        let n = *n;
+        let Some(line) = line else {
+            return Err(format!("{F} line {n}: longer than {LINE_KEPT_BYTES} bytes"));
+        };
         let line = std::str::from_utf8(line).map_err(|_| format!("{F}: not ASCII"))?;
-        // Blank: empty, as §5 uses the word ("a blank line is a row of one empty field"); a
-        // line of spaces is a line without '='.
-        if line.is_empty() {
-            continue;
-        }
         if line.contains('\r') {
             let key = line.split_once('=').map_or("", |(k, _)| k);
             return Err(format!(
@@ -285,6 +410,57 @@ mod tests {
                 parse(GOOD.replace("rows=24", bad).as_bytes(), &name()).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    /// Yields its bytes `n` at a time.
+    struct Pieces<'a>(&'a [u8], usize);
+
+    impl std::io::Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_record_read_in_pieces_of_any_size_is_judged_as_the_whole_bytes() {
+        let lf = GOOD.replace("\r\n", "\n");
+        let cases = [
+            GOOD.to_string(),
+            lf.clone(),
+            lf.trim_end().to_string(),
+            format!("\r\n\n{GOOD}\r\n\r\n"),
+            GOOD.replace("rows=24\r\n", "rows=24\r"),
+            format!("{}\r", lf.trim_end()),
+            format!("{GOOD}\r"),
+            GOOD.replace("rows=24", "rows=2\u{416}4"),
+            format!("x\u{416}\n{GOOD}"),
+            GOOD.replace("type=PAY", "type=PAY\rX"),
+            format!("{GOOD}comment=1\n"),
+            format!("{GOOD}created_at=2026-11-22T01:05:00+05:00\n"),
+            GOOD.replace("created_at=", "created_at =")
+                .replace("rows=24", "rows=x"),
+            String::new(),
+            "\n\n\r\n".to_string(),
+        ];
+        for text in &cases {
+            let bytes = text.as_bytes();
+            let whole = Record::of(bytes);
+            let want = (
+                format!("{:?}", judge(&whole, &name())),
+                whole.created_at().map(str::to_owned),
+            );
+            for n in 1..=bytes.len().clamp(1, 40) {
+                let r = Record::read(Pieces(bytes, n)).unwrap();
+                let got = (
+                    format!("{:?}", judge(&r, &name())),
+                    r.created_at().map(str::to_owned),
+                );
+                assert_eq!(got, want, "{text:?} in pieces of {n}");
+            }
         }
     }
 

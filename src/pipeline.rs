@@ -239,13 +239,15 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         ms = t0.elapsed().as_millis() as u64,
         "stage archive (inflate, hash, limits)"
     );
-    let created_at = match &read {
-        Ok(a) => a
-            .get(CONTROL)
-            .and_then(|c| c.data.as_deref())
-            .and_then(control::created_at_line),
+    // What judging control.txt needs, read once (streamed again from the kept archive when
+    // it is too large to have been held).
+    let record = match &read {
+        Ok(a) => control_record(job, a)?,
         Err(_) => None,
     };
+    let created_at = record
+        .as_ref()
+        .and_then(|r| r.created_at().map(str::to_owned));
     let header = Header {
         own: job.policy.own.clone(),
         partner: name.sender.clone(),
@@ -295,17 +297,18 @@ fn judge(job: &Job<'_>, books: &mut dyn Books) -> Result<Evaluation, PipelineErr
         return Ok(nak(header, r));
     }
     let control_bytes = archive.get(CONTROL).and_then(|c| c.data.as_deref());
-    let control = match control_bytes {
+    let control = match record.as_ref().map(|r| control::judge(r, name)) {
+        Some(Ok(c)) => c,
+        Some(Err(m)) => return Ok(nak(header, (BatchCode::B06, m))),
         None => {
             return Ok(nak(
                 header,
-                (BatchCode::B06, "control.txt is too large".into()),
+                (
+                    BatchCode::B03,
+                    "required file control.txt is missing".into(),
+                ),
             ));
         }
-        Some(b) => match control::parse(b, name) {
-            Ok(c) => c,
-            Err(m) => return Ok(nak(header, (BatchCode::B06, m))),
-        },
     };
     let Some(reg) = archive.get(REGISTRY) else {
         return Ok(nak(
@@ -358,7 +361,10 @@ fn rows_ahead(
     books: &mut dyn Books,
     abandon: &AtomicBool,
 ) -> Result<Option<Ahead>, PipelineError> {
-    let Some(bytes) = archive::peek(job.path, CONTROL, archive::KEEP_LIMIT) else {
+    // A control file too large to hold is judged after the checks, streamed (`control_record`).
+    let Some(bytes) = archive::peek(job.path, CONTROL, archive::KEEP_LIMIT + 1)
+        .filter(|b| b.len() as u64 <= archive::KEEP_LIMIT)
+    else {
         return Ok(None);
     };
     if let Some(rows) = control::rows_hint(&bytes) {
@@ -405,6 +411,22 @@ fn rows_of(
         "stage rows (decode, validate, reconcile, apply)"
     );
     r
+}
+
+/// `control.txt` of an archive that passed `B01` and `B02`, gathered for judging: from the bytes
+/// held, or streamed again from the kept archive when it was too large to hold (a failure to
+/// read it now is the receiver's own). `None` without a `control.txt`.
+fn control_record(
+    job: &Job<'_>,
+    a: &archive::Archive,
+) -> Result<Option<control::Record>, PipelineError> {
+    let Some(entry) = a.get(CONTROL) else {
+        return Ok(None);
+    };
+    if let Some(b) = entry.data.as_deref() {
+        return Ok(Some(control::Record::of(b)));
+    }
+    Ok(Some(control::Record::read(reopen(job, entry.index)?)?))
 }
 
 /// What stops a rows pass: a signal (the job's flag) or, for rows evaluated ahead, the archive
@@ -478,11 +500,16 @@ fn streamed_manifest_mac(
     if m.data.is_some() {
         return Ok(None);
     }
-    let entry = archive::open_entry(job.path, m.index).map_err(|e| match e {
+    Ok(Some(key.mac_of(reopen(job, m.index)?)?))
+}
+
+/// Entry `index` of the kept archive, which already passed `B01` and `B02`, streamed again: a
+/// failure to read it now is the receiver's own.
+fn reopen(job: &Job<'_>, index: usize) -> io::Result<impl io::Read + use<>> {
+    archive::open_entry(job.path, index).map_err(|e| match e {
         ReadError::Io(io) => io,
         ReadError::Reject { message, .. } => io::Error::other(message),
-    })?;
-    Ok(Some(key.mac_of(entry)?))
+    })
 }
 
 fn syntax(e: DialectError) -> Result<Reject, PipelineError> {

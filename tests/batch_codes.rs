@@ -1478,6 +1478,86 @@ fn b06_accepts_any_key_order_lf_and_blank_lines() {
     }));
 }
 
+/// A signed archive of the batch whose `control.txt` is `control`, every entry stored (so that
+/// a control file of blank lines over 1 MiB stays within the 200:1 ratio).
+fn stored_with_control(control: &[u8]) -> Vec<u8> {
+    let b = batch();
+    let manifest = sample::manifest(&[("control.txt", control), ("registry.csv", &b.registry)]);
+    let files = files_with_manifest(control, &b.registry, &manifest, Some(&key()));
+    raw_zip(
+        &files
+            .iter()
+            .map(|(n, bytes)| RawEntry::stored(n, bytes))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[test]
+fn b06_a_control_file_of_any_length_is_judged_by_its_lines_blank_ones_ignored() {
+    // §4: blank lines are ignored; §3 bounds the file only as an entry of the archive. Two MiB
+    // of blank lines (LF, then CRLF) around the keys: ACK, with created_at copied (§8).
+    let b = batch();
+    let good = String::from_utf8(b.control()).expect("ascii");
+    let (head, tail) = good.split_at(good.find("created_at=").expect("key"));
+    let blank = |n: usize, end: &str| end.repeat(n);
+    let big = format!(
+        "{}{head}{}{tail}",
+        blank(1_200_000, "\n"),
+        blank(500_000, "\r\n")
+    );
+    assert!(big.len() > 2 << 20);
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &stored_with_control(big.as_bytes()));
+    assert_eq!(h.result, "ACK", "{:?}", h.message);
+    let control = rx.response_control(ACK);
+    assert_eq!(
+        control_value(&control, "created_at").as_deref(),
+        Some(b.created_at.as_str())
+    );
+    // The keys first, the blank lines after: the first MiB alone would parse, and it is the
+    // whole file that is judged.
+    let keys_first = format!("{good}{}", blank(2_200_000, "\n"));
+    assert_ack(&Rx::new().process(NAME, &stored_with_control(keys_first.as_bytes())));
+    // Faults far into it are named by line (and offset) as in a small one.
+    let lines_before = 1_200_000 + head.matches('\n').count() + 500_000;
+    let m = nak(
+        &stored_with_control(format!("{big}comment=x\r\n").as_bytes()),
+        "B06",
+    );
+    let last = lines_before + tail.matches('\n').count() + 1;
+    assert_mentions(
+        &m,
+        &format!("control.txt line {last}: unknown key \"comment\""),
+    );
+    let odd = format!("{big}rows=\u{416}\r\n");
+    let m = nak(&stored_with_control(odd.as_bytes()), "B06");
+    assert_mentions(
+        &m,
+        &format!(
+            "control.txt line {last}, key rows: byte 0xD0 (offset {} of the file) is not ASCII",
+            big.len() + 5
+        ),
+    );
+    // A line longer than 1 MiB is refused as such, its value never judged.
+    let long = format!(
+        "{}rows={}\r\n",
+        good.replace("rows=3\r\n", ""),
+        "0".repeat(1 << 20)
+    );
+    let m = nak(&stored_with_control(long.as_bytes()), "B06");
+    assert_mentions(&m, "longer than 1048576 bytes");
+    // A second created_at line after the blank lines: no copy (§8: exactly one).
+    let twice = format!("{big}created_at=2026-11-22T01:05:00+05:00\r\n");
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &stored_with_control(twice.as_bytes()));
+    assert_eq!(h.code.as_deref(), Some("B06"));
+    let control = rx.response_control(&ACK.replace("_ACK", "_NAK"));
+    assert_eq!(
+        control_value(&control, "created_at").as_deref(),
+        Some("2026-11-21T00:00:00+05:00")
+    );
+}
+
 #[test]
 fn b06_unknown_key() {
     let m = nak(&with_control(|c| format!("{c}comment=hello\r\n")), "B06");
