@@ -78,6 +78,7 @@ pub fn each_row(
     let mut fields: Vec<String> = Vec::new();
     let mut texts: Vec<validate::Text> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
+    let mut unreadable: Vec<usize> = Vec::new();
     loop {
         match rr.read_record() {
             Ok(true) => {}
@@ -100,60 +101,78 @@ pub fn each_row(
         n += 1;
         let line = rr.record_line();
         // The row's text goes into the strings of the row before: no allocation a field.
+        // Fields whose bytes are not UTF-8 are named as such, and the others judged all the
+        // same (§9: every bad line and field named); a field too long to hold reads as empty,
+        // its bytes checked as they were read.
         fields.resize_with(rr.kept(), String::new);
-        let mut bad_bytes = rr.unkept_invalid();
+        unreadable.clear();
+        unreadable.extend(rr.unkept_invalid());
         for (i, text) in fields.iter_mut().enumerate() {
-            if bad_bytes.is_some_and(|b| b <= i) {
-                break;
-            }
+            text.clear();
             match std::str::from_utf8(rr.field(i).unwrap_or_default()) {
-                Ok(s) => {
-                    text.clear();
-                    text.push_str(s);
-                }
-                Err(_) => {
-                    bad_bytes = Some(i);
-                    break;
-                }
+                Ok(s) => text.push_str(s),
+                Err(_) => unreadable.push(i),
             }
         }
-        if let Some(i) = bad_bytes {
-            let f = schema.fields.get(i).map_or("?", |f| f.name.as_str());
-            problems.push(format!("{file} line {line}, field {f}: not valid UTF-8"));
+        let held = validate::Held::of(&rr);
+        let valid = unreadable.is_empty() && {
+            texts.clear();
+            texts.extend(fields.iter().map(|f| validate::Text::from(f.as_str())));
+            values.clear();
+            validate::check_held_into(schema, &ctx, &mut texts, held, &mut values).is_ok()
+        };
+        let failures = if valid {
+            Vec::new()
+        } else {
+            validate::every_failure_unreadable(schema, &ctx, &fields, held, &unreadable)
+        };
+        // An invoice number of the right form that an earlier line has (valid or not) is a
+        // repeat, whatever else is wrong on either line.
+        let key_ok = !failures
+            .iter()
+            .any(|f| f.field == Some(key) || f.field.is_none());
+        let no = fields.get(key).map(String::as_str).unwrap_or_default();
+        let repeated = key_ok && !seen.insert(no);
+        if valid && !repeated {
+            let amount_due = amount_idx
+                .and_then(|i| values.get(i))
+                .map_or(0, Value::amount);
+            visit(&fields, amount_due);
             continue;
         }
-        texts.clear();
-        texts.extend(fields.iter().map(|f| validate::Text::from(f.as_str())));
-        values.clear();
-        let held = validate::Held::of(&rr);
-        match validate::check_held_into(schema, &ctx, &mut texts, held, &mut values) {
-            Err(_) => {
-                // Every bad field of the line is named, not only the first (§9).
-                for f in validate::every_failure_held(schema, &ctx, &fields, held) {
-                    let fname = f
-                        .field
-                        .and_then(|i| schema.fields.get(i))
-                        .map_or("(row)", |f| f.name.as_str());
-                    problems.push(format!(
-                        "{file} line {line} (row {n}), field {fname}: {} ({})",
-                        f.message, f.status
-                    ));
+        // Named in column order.
+        let mut named: Vec<(usize, String)> = failures
+            .iter()
+            .map(|f| {
+                let fname = f
+                    .field
+                    .and_then(|i| schema.fields.get(i))
+                    .map_or("(row)", |f| f.name.as_str());
+                let at = f.field.unwrap_or(0);
+                if f.field.is_some_and(|i| unreadable.contains(&i)) {
+                    (
+                        at,
+                        format!("{file} line {line}, field {fname}: not valid UTF-8"),
+                    )
+                } else {
+                    (
+                        at,
+                        format!(
+                            "{file} line {line} (row {n}), field {fname}: {} ({})",
+                            f.message, f.status
+                        ),
+                    )
                 }
-            }
-            Ok(()) => {
-                let no = fields.get(key).map(String::as_str).unwrap_or_default();
-                if !seen.insert(no) {
-                    problems.push(format!(
-                        "{file} line {line} (row {n}), field invoice_no: {no} appears twice"
-                    ));
-                    continue;
-                }
-                let amount_due = amount_idx
-                    .and_then(|i| values.get(i))
-                    .map_or(0, Value::amount);
-                visit(&fields, amount_due);
-            }
+            })
+            .collect();
+        if repeated {
+            named.push((
+                key,
+                format!("{file} line {line} (row {n}), field invoice_no: {no} appears twice"),
+            ));
         }
+        named.sort_by_key(|(at, _)| *at);
+        problems.extend(named.into_iter().map(|(_, m)| m));
     }
     if problems.is_empty() {
         Ok(())

@@ -200,6 +200,19 @@ pub fn every_failure_held(
     fields: &[String],
     held: Held<'_>,
 ) -> Vec<Failure> {
+    every_failure_unreadable(schema, ctx, fields, held, &[])
+}
+
+/// [`every_failure_held`] for a record whose fields `unreadable` hold bytes invalid in their
+/// encoding (the billing export, UTF-8): each of them fails as such (`202`), and every other
+/// field is judged by its rules as usual.
+pub fn every_failure_unreadable(
+    schema: &Schema,
+    ctx: &Context,
+    fields: &[String],
+    held: Held<'_>,
+    unreadable: &[usize],
+) -> Vec<Failure> {
     if held.fields != schema.fields.len() || fields.len() != held.fields {
         return vec![count_failure(schema, held.fields)];
     }
@@ -207,7 +220,13 @@ pub fn every_failure_held(
     let mut failed = Vec::with_capacity(fields.len());
     let mut failures = Vec::new();
     for (i, (f, text)) in schema.fields.iter().zip(fields).enumerate() {
-        let checked = if held.long.contains(&i) {
+        let checked = if unreadable.contains(&i) {
+            Err(Failure {
+                status: RowStatus::Invalid,
+                field: Some(i),
+                message: "not valid UTF-8".into(),
+            })
+        } else if held.long.contains(&i) {
             Err(too_long(f, i, held.limit))
         } else {
             check_field(f, i, ctx, Text::from(text.as_str()), &values, &failed)

@@ -1135,6 +1135,71 @@ fn an_export_with_a_repeated_invoice_no_is_refused() {
 }
 
 #[test]
+fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
+    // §9: invoice_no is unique, and a refused export names every bad line and field: the
+    // repeat too, not only once the other faults are mended.
+    let mut rx = Rx::new();
+    let good = "10000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
+    let bad_tin = "10000000000000000001;A1;C1;J;112345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
+    for (lines, want) in [
+        (
+            [bad_tin, good],
+            vec![
+                "x.csv line 2 (row 1), field payer_id: payer_id: not a valid TIN for payer type J (202)",
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice",
+            ],
+        ),
+        (
+            [good, bad_tin],
+            vec![
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice",
+                "x.csv line 3 (row 2), field payer_id: payer_id: not a valid TIN for payer type J (202)",
+            ],
+        ),
+    ] {
+        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
+        assert_eq!(e.problems, want);
+    }
+    // A malformed number is no repeat: named by its own rule only.
+    let short = "1000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
+    let e = refused_export(&mut rx, "x.csv", &export_lines(&[short, short]));
+    assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
+    assert!(
+        e.problems.iter().all(|p| !p.contains("appears twice")),
+        "{:?}",
+        e.problems
+    );
+    assert_eq!(count(&rx.engine.store.conn, "invoices"), 0);
+}
+
+#[test]
+fn every_field_of_an_export_line_is_judged_though_some_hold_bytes_not_utf8() {
+    let mut rx = Rx::new();
+    let mut bytes = export_lines(&[
+        "10000000000000000001;A1;C1;J;112345678;Fir#ma;10.00;2026-01-10 10:00:00;OP#EN",
+    ])
+    .into_bytes();
+    for b in bytes.iter_mut().filter(|b| **b == b'#') {
+        *b = 0xFF;
+    }
+    let p = rx.dir.path().join("x.csv");
+    std::fs::write(&p, &bytes).expect("write");
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("runs")
+        .expect_err("refused");
+    assert_eq!(
+        e.problems,
+        [
+            "x.csv line 2 (row 1), field payer_id: payer_id: not a valid TIN for payer type J (202)",
+            "x.csv line 2, field payer_name: not valid UTF-8",
+            "x.csv line 2, field status: not valid UTF-8",
+        ]
+    );
+}
+
+#[test]
 fn an_export_is_utf8_with_the_exact_header_and_the_csv_rules_of_section_5() {
     // §9: invoices.csv is UTF-8, follows the CSV rules of §5 and has exactly this header.
     let good =
