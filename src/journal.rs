@@ -556,7 +556,7 @@ fn walk_keyed(
     };
     let (mut a, mut b) = (row(ours.next()?)?, row(theirs.next()?)?);
     loop {
-        let ours_first = match (key_of(&a), key_of(&b)) {
+        let ours_first = match (a.as_deref().and_then(key_of), b.as_deref().and_then(key_of)) {
             (None, None) => return Ok(()),
             (Some(_), None) => true,
             (None, Some(_)) => false,
@@ -582,8 +582,8 @@ fn walk_keyed(
 }
 
 /// The key (first column) of a row, as text.
-fn key_of(v: &Option<Values>) -> Option<String> {
-    match v.as_ref()?.first()? {
+fn key_of(v: &[rusqlite::types::Value]) -> Option<String> {
+    match v.first()? {
         rusqlite::types::Value::Text(t) => Some(t.clone()),
         other => Some(shown_value(other)),
     }
@@ -643,10 +643,10 @@ impl Findings {
                 if changed.is_empty() {
                     return;
                 }
-                (key_of(&Some(have)), changed.join("; "))
+                (key_of(&have), changed.join("; "))
             }
-            Found::Ours(have) => (key_of(&Some(have)), ours_only.to_string()),
-            Found::Theirs(want) => (key_of(&Some(want)), theirs_only.to_string()),
+            Found::Ours(have) => (key_of(&have), ours_only.to_string()),
+            Found::Theirs(want) => (key_of(&want), theirs_only.to_string()),
         };
         self.say(format!("{noun} {}: {line}", k.unwrap_or_default()));
     }
@@ -690,8 +690,8 @@ pub fn invoices_against(
         names.len(),
         |f| match f {
             Found::Ours(have) | Found::Both(have, _) if later(&have).is_some() => {
-                let k = key_of(&Some(have.clone())).unwrap_or_default();
-                left.push((k, later(&have).unwrap_or_default()));
+                let seq = later(&have).unwrap_or_default();
+                left.push((key_of(&have).unwrap_or_default(), seq));
             }
             f => found.compare(
                 f,
@@ -745,25 +745,20 @@ pub fn payments_against(
         "SELECT {as_of_last} FROM payments WHERE journal_seq <= ?1 ORDER BY payment_id"
     ))?;
     let mut theirs = rebuilt.prepare(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ?1 = ?1 ORDER BY payment_id"
+        "SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY payment_id"
     ))?;
     let mut found = Findings::default();
-    walk_keyed(
-        ours.query([last])?,
-        theirs.query([last])?,
-        names.len(),
-        |f| {
-            found.compare(
-                f,
-                &names,
-                ("payment", "the kept archives"),
-                (
-                    "in the store, applied by no kept archive",
-                    "applied by a kept archive, missing from the store",
-                ),
-            )
-        },
-    )?;
+    walk_keyed(ours.query([last])?, theirs.query([])?, names.len(), |f| {
+        found.compare(
+            f,
+            &names,
+            ("payment", "the kept archives"),
+            (
+                "in the store, applied by no kept archive",
+                "applied by a kept archive, missing from the store",
+            ),
+        )
+    })?;
     Ok(found.done("payment(s) differ from the kept archives"))
 }
 
