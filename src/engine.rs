@@ -1554,8 +1554,19 @@ impl Engine {
             let b = &e.body;
             if e.kind == "import" {
                 let tx = scratch.conn.transaction()?;
-                self.load_kept_export(&tx, e.seq, &text(b, "file_name"), &text(b, "sha256"))?;
-                tx.commit()?;
+                match self.load_kept_export(&tx, e.seq, &text(b, "file_name"), &text(b, "sha256")) {
+                    Ok(()) => tx.commit()?,
+                    Err(err) if busy_store(&err).is_some() => return Err(err),
+                    // A kept export that no longer loads (edited or removed, which the chain's
+                    // walk reports too) leaves nothing to rebuild the later books from.
+                    Err(err) => {
+                        problems.push(format!(
+                            "the books were not rebuilt past journal entry {}: {err}",
+                            e.seq
+                        ));
+                        return Ok((problems, judged));
+                    }
+                }
                 continue;
             }
             if e.kind != "delivery" || text(b, "result") != "ACK" {

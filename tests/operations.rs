@@ -1523,6 +1523,29 @@ fn audit_rebuilding_the_books_from_the_kept_evidence_finds_edits_that_keep_every
 }
 
 #[test]
+fn audit_rebuilding_the_books_reports_a_kept_export_that_no_longer_loads_as_a_finding() {
+    let rx = with_history();
+    let imports = rx.engine.layout.imports();
+    let kept = common::list(&imports);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let p = imports.join(&kept[0]);
+    set_mode(&p, 0o600);
+    std::fs::write(&p, "not;an;export\r\n").expect("edit");
+    let (problems, judged) = rebuilt(&rx);
+    assert_eq!(judged, Some(0));
+    assert!(
+        problems
+            .iter()
+            .any(|m| m.starts_with("the books were not rebuilt past journal entry 1: ")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|m| m.contains("bytes changed")),
+        "the chain's walk names the file too: {problems:?}"
+    );
+}
+
+#[test]
 fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was() {
     let rx = with_history();
     // The journaled policy of the first ACK made stricter: judged again, it is a NAK (its
