@@ -73,29 +73,6 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     Some(dt)
 }
 
-/// The lines of a control record (§4: "one `key=value` per line, LF or CRLF"): each line
-/// without its LF or CRLF. A CR that no LF follows ends no line, even at the very end of the
-/// file: it stays in its line (which is then malformed), and a CR alone after the last LF is a
-/// line of its own, not a blank one.
-fn record_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes.split_inclusive(|b| *b == b'\n').map(|l| {
-        l.strip_suffix(b"\r\n")
-            .or_else(|| l.strip_suffix(b"\n"))
-            .unwrap_or(l)
-    })
-}
-
-/// The `rows` a control record declares, read leniently (a hint for planning, never an
-/// answer): the value of the one `rows=` line when it is a whole number.
-pub fn rows_hint(bytes: &[u8]) -> Option<u64> {
-    let mut lines = record_lines(bytes).filter_map(|l| l.strip_prefix(b"rows="));
-    let v = lines.next()?;
-    if lines.next().is_some() || v.is_empty() || v.len() > 18 {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
-}
-
 /// The value of the single `created_at` line, if there is exactly one and it is valid.
 ///
 /// Used for the response's `created_at` (agreement §8) even when the rest is malformed.
@@ -158,6 +135,20 @@ impl Record {
     /// ([`created_at_line`]).
     pub fn created_at(&self) -> Option<&str> {
         self.created_at.as_deref()
+    }
+
+    /// The `rows` it declares, read leniently (a hint for planning, never an answer): the value
+    /// of the one `rows=` line among the lines kept, when it is a whole number.
+    pub fn rows_hint(&self) -> Option<u64> {
+        let mut values = self
+            .lines
+            .iter()
+            .filter_map(|(_, l)| l.as_deref()?.strip_prefix(b"rows="));
+        let v = values.next()?;
+        if values.next().is_some() || v.is_empty() || v.len() > 18 {
+            return None;
+        }
+        std::str::from_utf8(v).ok()?.parse().ok()
     }
 
     fn new() -> Record {
@@ -371,6 +362,10 @@ pub fn judge(record: &Record, name: &BatchName) -> Result<Control, String> {
 mod tests {
     use super::*;
 
+    fn hint(bytes: &[u8]) -> Option<u64> {
+        Record::of(bytes).rows_hint()
+    }
+
     const GOOD: &str = "format=munis-offline/1\r\nbatch_id=MUNIS_SUDBILLING_PAY_20261121_001\r\ntype=PAY\r\nsender=MUNIS\r\nreceiver=SUDBILLING\r\nbusiness_date=2026-11-21\r\ncreated_at=2026-11-22T01:05:00+05:00\r\nencoding=utf-8\r\nrows=24\r\namount_total=5918666.66\r\n";
 
     fn name() -> BatchName {
@@ -551,8 +546,8 @@ mod tests {
             None
         );
         let rows_last = last("rows=");
-        assert_eq!(rows_hint(rows_last.as_bytes()), Some(24));
-        assert_eq!(rows_hint(format!("{rows_last}\r").as_bytes()), None);
+        assert_eq!(hint(rows_last.as_bytes()), Some(24));
+        assert_eq!(hint(format!("{rows_last}\r").as_bytes()), None);
     }
 
     #[test]
@@ -625,13 +620,10 @@ mod tests {
             created_at_line(GOOD.as_bytes()).as_deref(),
             Some("2026-11-22T01:05:00+05:00")
         );
-        assert_eq!(rows_hint(GOOD.as_bytes()), Some(24));
-        assert_eq!(
-            rows_hint(GOOD.replace("rows=24", "rows=2x").as_bytes()),
-            None
-        );
-        assert_eq!(rows_hint(GOOD.replace("rows=24", "rows=").as_bytes()), None);
-        assert_eq!(rows_hint(format!("{GOOD}rows=25\n").as_bytes()), None);
+        assert_eq!(hint(GOOD.as_bytes()), Some(24));
+        assert_eq!(hint(GOOD.replace("rows=24", "rows=2x").as_bytes()), None);
+        assert_eq!(hint(GOOD.replace("rows=24", "rows=").as_bytes()), None);
+        assert_eq!(hint(format!("{GOOD}rows=25\n").as_bytes()), None);
         let twice = format!("{GOOD}created_at=2026-11-22T01:05:00+05:00\n");
         assert_eq!(created_at_line(twice.as_bytes()), None);
         let bad = GOOD.replace("T01:05:00+05:00", "T25:05:00+05:00");

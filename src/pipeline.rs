@@ -367,11 +367,12 @@ fn rows_ahead(
     else {
         return Ok(None);
     };
-    if let Some(rows) = control::rows_hint(&bytes) {
+    let record = control::Record::of(&bytes);
+    if let Some(rows) = record.rows_hint() {
         books.expect_rows(rows)?;
     }
     let (Ok(control), Some(registry)) = (
-        control::parse(&bytes, job.name),
+        control::judge(&record, job.name),
         archive::locate(job.path, REGISTRY),
     ) else {
         return Ok(None);
