@@ -101,6 +101,7 @@ pub fn judge(path: &Path, name: &BatchName, key: Option<Key>) {
         types: vec!["PAY".into(), "REV".into(), "REC".into()],
         key_fingerprint: key.as_ref().map(Key::fingerprint),
         key,
+        limits: None,
     };
     FIXTURE.with(|fx| {
         let mut fx = fx.borrow_mut();
