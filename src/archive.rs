@@ -132,10 +132,58 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
                 "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
             )
         }
+        zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => reject(
+            BatchCode::B01,
+            format!(
+                "not a readable zip archive: {} is cut short",
+                record_named(&m)
+            ),
+        ),
+        zip::result::ZipError::InvalidArchive(m) => reject(
+            BatchCode::B01,
+            format!("not a readable zip archive: {}", in_words(&m)),
+        ),
         other => reject(
             BatchCode::B01,
             format!("not a readable zip archive: {other}"),
         ),
+    }
+}
+
+/// The zip record a reader's "Unexpected end of <type>" names, in APPNOTE's words rather than
+/// the reader's Rust type.
+fn record_named(message: &str) -> &'static str {
+    [
+        ("ZipCentralEntryBlock", "a central directory header"),
+        ("ZipLocalEntryBlock", "a local file header"),
+        (
+            "Zip64CDELocatorBlock",
+            "the zip64 end of central directory locator",
+        ),
+        ("Zip64CDEBlock", "the zip64 end of central directory record"),
+        ("Zip32CDEBlock", "the end of central directory record"),
+        ("DataDescriptorBlock", "a data descriptor"),
+    ]
+    .into_iter()
+    .find(|(ty, _)| message.contains(ty))
+    .map_or("a zip record", |(_, named)| named)
+}
+
+/// A zip reader's message with its abbreviations spelt out (APPNOTE's names for the records).
+fn in_words(message: &str) -> String {
+    message
+        .replace("CDFH", "central directory header")
+        .replace("EOCD64", "zip64 end of central directory record")
+        .replace("EOCD", "end of central directory record")
+}
+
+/// The APPNOTE number of a compression method (4.4.5), for messages.
+#[allow(deprecated)] // `Unsupported` is how the reader hands over every other method.
+fn method_number(m: CompressionMethod) -> String {
+    match m {
+        CompressionMethod::Unsupported(n) => n.to_string(),
+        CompressionMethod::Stored => "0".into(),
+        other => other.to_string(),
     }
 }
 
@@ -284,8 +332,8 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             return Err(reject(
                 BatchCode::B02,
                 format!(
-                    "entry {shown:?} uses compression {:?}; only stored and deflate are allowed",
-                    f.compression()
+                    "entry {shown:?} uses compression method {}; only stored (0) and deflate (8) are allowed",
+                    method_number(f.compression())
                 ),
             ));
         }
@@ -1097,6 +1145,41 @@ impl Inflate {
 mod tests {
     use super::LineMeter;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_zip_readers_words_are_said_in_the_agreements_not_its_rust_types() {
+        for (said, want) in [
+            (
+                "Unexpected end of zip::format::blocks::ZipCentralEntryBlock",
+                "not a readable zip archive: a central directory header is cut short",
+            ),
+            (
+                "Unexpected end of zip::format::blocks::ZipLocalEntryBlock",
+                "not a readable zip archive: a local file header is cut short",
+            ),
+            (
+                "No CDFH found",
+                "not a readable zip archive: No central directory header found",
+            ),
+            (
+                "Invalid EOCD64 Locator CD offset",
+                "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
+            ),
+        ] {
+            match super::zip_error(zip::result::ZipError::InvalidArchive(said.into())) {
+                super::ReadError::Reject { code, message } => {
+                    assert_eq!(
+                        (code, message.as_str()),
+                        (crate::code::BatchCode::B01, want)
+                    );
+                }
+                other => panic!("{said}: {other:?}"),
+            }
+        }
+        #[allow(deprecated)] // How the reader hands over a method it does not know.
+        let bzip2 = zip::CompressionMethod::Unsupported(12);
+        assert_eq!(super::method_number(bzip2), "12");
+    }
 
     #[test]
     fn a_cr_at_the_end_of_the_bytes_counts_toward_the_last_line() {

@@ -56,11 +56,14 @@ impl Unkept for Recorded {
 /// A syntax error that makes the registry unreadable (`B07`), or an I/O failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DialectError {
-    /// The file breaks the dialect. Shown as `line N: what`; the caller names the file.
-    #[error("line {line}: {message}")]
+    /// The file breaks the dialect. Shown as `line N, column C: what`; the caller names the
+    /// file, and may name the column by its header ([`DialectError::field`]).
+    #[error("line {line}, column {}: {message}", field + 1)]
     Syntax {
         /// Physical line (1-based) where the problem is.
         line: u64,
+        /// The field of the record (0-based) that the problem is in.
+        field: usize,
         /// What is wrong.
         message: &'static str,
     },
@@ -314,6 +317,7 @@ impl<R: Read> RecordReader<R> {
                 return match state {
                     State::Quoted => Err(DialectError::Syntax {
                         line: self.quote_line,
+                        field: self.len(),
                         message: "a quoted field opened here is still open at the end of the file",
                     }),
                     State::CrAfterQuote => Err(self.syntax("text after a closing quote")),
@@ -518,6 +522,7 @@ impl<R: Read> RecordReader<R> {
     fn syntax(&self, message: &'static str) -> DialectError {
         DialectError::Syntax {
             line: self.line,
+            field: self.len(),
             message,
         }
     }

@@ -1193,8 +1193,12 @@ pub struct CheckReport {
     pub statuses: BTreeMap<u16, u64>,
     /// The response's `control.txt`, when one would be written.
     pub control: Option<String>,
-    /// The response's `result.csv` (decoded lossily for display, at most 1 MiB), for an ACK.
+    /// The response's `result.csv` decoded from its encoding (at most 1 MiB of it), for an
+    /// ACK.
     pub result_csv: Option<String>,
+    /// The same bytes as the response holds them, in the registry's encoding.
+    #[serde(skip)]
+    pub result_csv_bytes: Option<Vec<u8>>,
 }
 
 impl Engine {
@@ -1308,10 +1312,11 @@ impl Engine {
                 return Ok(CheckReport {
                     result: "SET_ASIDE".into(),
                     code: None,
-                    message: Some(e.to_string()),
+                    message: Some(respond::one_line(&e.to_string())),
                     statuses: BTreeMap::new(),
                     control: None,
                     result_csv: None,
+                    result_csv_bytes: None,
                 });
             }
         };
@@ -1326,7 +1331,8 @@ impl Engine {
             .optional()?;
         if let Some(resp) = prior {
             let kept = self.layout.sent().join(format!("{resp}.zip"));
-            let (control, result_csv) = read_response(&kept).map_err(io_at(&kept))?;
+            let (control, bytes) = read_response_bytes(&kept).map_err(io_at(&kept))?;
+            let result_csv = bytes.as_deref().map(|b| shown_result(&control, b));
             return Ok(CheckReport {
                 result: "RESENT".into(),
                 code: None,
@@ -1336,37 +1342,38 @@ impl Engine {
                 statuses: BTreeMap::new(),
                 control: Some(control),
                 result_csv,
+                result_csv_bytes: bytes,
             });
         }
         let policy = self.cfg.policy(&name.sender);
         let mut ev = self.evaluate_rolled_back(path, &name, &sha, &policy)?;
         let (result, code, message, _rows, statuses) = summary(&ev);
         let control = respond::control_text(&ev.header, &ev.verdict);
-        let result_csv = match ev.result.as_mut() {
+        let bytes = match ev.result.as_mut() {
             Some(s) => {
                 // Shown up to 1 MiB: `check` is for reading, and memory must not grow with the
                 // registry.
                 let mut b = Vec::new();
                 io::Read::read_to_end(&mut io::Read::take(&mut s.file, CHECK_SHOW_BYTES), &mut b)
                     .map_err(io_at(&s.path))?;
-                let mut text = String::from_utf8_lossy(&b).into_owned();
                 if s.len > CHECK_SHOW_BYTES {
-                    text.push_str(&format!(
-                        "... ({} bytes in all; the rest is not shown)\n",
-                        s.len
-                    ));
+                    b.extend_from_slice(
+                        format!("... ({} bytes in all; the rest is not shown)\n", s.len).as_bytes(),
+                    );
                 }
-                Some(text)
+                Some(b)
             }
             None => None,
         };
         Ok(CheckReport {
             result,
             code,
-            message,
+            // As the response's `control.txt` writes it.
+            message: message.map(|m| respond::one_line(&m)),
             statuses,
+            result_csv: bytes.as_deref().map(|b| shown_result(&control, b)),
             control: Some(control),
-            result_csv,
+            result_csv_bytes: bytes,
         })
     }
 
@@ -1937,19 +1944,40 @@ pub fn other_version(answered_by: Option<&str>) -> String {
 
 /// Reads a response archive's `control.txt` and (lossily) `result.csv`.
 pub fn read_response(path: &Path) -> io::Result<(String, Option<String>)> {
+    let (control, result) = read_response_bytes(path)?;
+    let result = result.map(|b| shown_result(&control, &b));
+    Ok((control, result))
+}
+
+/// `result.csv`'s bytes as text: decoded from the encoding its response's `control.txt` names
+/// (UTF-8 when none), lossily where they are cut short.
+fn shown_result(control: &str, bytes: &[u8]) -> String {
+    let cs = control
+        .lines()
+        .find_map(|l| l.strip_prefix("encoding="))
+        .and_then(crate::charset::Charset::parse)
+        .unwrap_or(crate::charset::Charset::Utf8);
+    cs.decode(bytes)
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// A response's `control.txt` and the bytes of its `result.csv` (`None` for a NAK).
+pub fn read_response_bytes(path: &Path) -> io::Result<(String, Option<Vec<u8>>)> {
     let f = File::open(path)?;
     let mut z = zip::ZipArchive::new(io::BufReader::new(f)).map_err(io::Error::other)?;
-    let mut read = |n: &str| -> io::Result<Option<String>> {
+    let mut read = |n: &str| -> io::Result<Option<Vec<u8>>> {
         match z.by_name(n) {
             Ok(mut e) => {
                 let mut b = Vec::new();
                 io::Read::read_to_end(&mut e, &mut b)?;
-                Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+                Ok(Some(b))
             }
             Err(_) => Ok(None),
         }
     };
-    let control = read("control.txt")?.unwrap_or_default();
+    let control = read("control.txt")?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let result = read("result.csv")?;
     Ok((control, result))
 }

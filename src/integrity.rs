@@ -175,7 +175,10 @@ pub fn check_manifest(a: &Archive) -> Check {
         return bad(format!("{MANIFEST} is too large"));
     };
     if !data.is_empty() && !data.ends_with(b"\n") {
-        return bad(format!("{MANIFEST}: the last line does not end with LF"));
+        let last = data.iter().filter(|b| **b == b'\n').count() + 1;
+        return bad(format!(
+            "{MANIFEST} line {last}: the last line does not end with LF"
+        ));
     }
     let mut listed: Vec<&str> = Vec::new();
     let body = data.strip_suffix(b"\n").unwrap_or(data);

@@ -42,7 +42,27 @@ pub fn each_row(
         width + 1,
         Charset::Utf8.unkept_check(),
     );
-    let fail = |p: &mut Vec<String>, e: DialectError| p.push(format!("{file} {e}"));
+    // A broken quote is named by its line and its field (by the header's name, or by column
+    // past the header or in the header line itself).
+    let fail = |p: &mut Vec<String>, e: DialectError, header: bool| {
+        p.push(match e {
+            DialectError::Syntax {
+                line,
+                field,
+                message,
+            } => {
+                let name = schema.fields.get(field).filter(|_| !header);
+                match name {
+                    Some(f) => format!("{file} line {line}, field {}: {message}", f.name),
+                    None if header => {
+                        format!("{file} line {line}, header column {}: {message}", field + 1)
+                    }
+                    None => format!("{file} line {line}, column {}: {message}", field + 1),
+                }
+            }
+            e => format!("{file} {e}"),
+        })
+    };
     let header: Vec<String> = match rr.read_record() {
         Ok(true) => (0..rr.len())
             .map(|i| String::from_utf8_lossy(rr.field(i).unwrap_or_default()).into_owned())
@@ -53,7 +73,7 @@ pub fn each_row(
             });
         }
         Err(e) => {
-            fail(&mut problems, e);
+            fail(&mut problems, e, true);
             return Err(ExportError { problems });
         }
     };
@@ -61,8 +81,9 @@ pub fn each_row(
     if header != expected {
         return Err(ExportError {
             problems: vec![format!(
-                "{file} line 1: header must be {}",
-                expected.join(";")
+                "{file} line 1: header must be {}: {}",
+                expected.join(";"),
+                validate::header_difference(&header, validate::Held::of(&rr), &expected)
             )],
         });
     }
@@ -86,15 +107,15 @@ pub fn each_row(
             Err(e @ DialectError::Syntax { .. }) => {
                 // Named, then the rest of its line skipped: later bad lines are named too.
                 n += 1;
-                fail(&mut problems, e);
+                fail(&mut problems, e, false);
                 if let Err(e) = rr.skip_line() {
-                    fail(&mut problems, e.into());
+                    fail(&mut problems, e.into(), false);
                     break;
                 }
                 continue;
             }
             Err(e) => {
-                fail(&mut problems, e);
+                fail(&mut problems, e, false);
                 break;
             }
         }
@@ -126,12 +147,18 @@ pub fn each_row(
         } else {
             validate::every_failure_unreadable(schema, &ctx, &fields, held, &unreadable)
         };
-        // An invoice number of the right form that an earlier line has (valid or not) is a
-        // repeat, whatever else is wrong on either line.
-        let key_ok = !failures
-            .iter()
-            .any(|f| f.field == Some(key) || f.field.is_none());
+        // An invoice number of the right form that an earlier line has (valid or not, with the
+        // right number of fields or not) is a repeat, whatever else is wrong on either line.
         let no = fields.get(key).map(String::as_str).unwrap_or_default();
+        let key_ok = if failures.iter().any(|f| f.field.is_none()) {
+            // The row's fields were not judged (their number is wrong): its key alone is, so
+            // that no text but an invoice number of the right form is remembered.
+            !unreadable.contains(&key)
+                && !rr.is_long(key)
+                && validate::key_passes(schema, key, &ctx, no)
+        } else {
+            !failures.iter().any(|f| f.field == Some(key))
+        };
         let repeated = key_ok && !seen.insert(no);
         if valid && !repeated {
             let amount_due = amount_idx

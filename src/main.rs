@@ -133,6 +133,28 @@ enum AuditCommand {
     },
 }
 
+/// `println!` that never panics: when stdout is a pipe whose reader has gone (`reestr status |
+/// head`), the rest of the output is dropped and the command goes on to its end and exit code;
+/// any other failure to write is said on stderr.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                say_err!("warning: cannot write to stdout: {e}");
+            }
+        }
+    }};
+}
+
+/// `eprintln!` that never panics (a closed stderr loses the line, nothing more).
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("REESTR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -182,11 +204,11 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
             "level": "ERROR",
             "fields": {"message": msg.to_string(), "exit_code": code},
         });
-        eprintln!("{line}");
+        say_err!("{line}");
     } else {
         // Line ends kept (an import names every bad line on a line of its own); other control
         // characters, from file names or echoed values, escaped.
-        eprintln!("error: {}", reestr::respond::for_terminal(&msg.to_string()));
+        say_err!("error: {}", reestr::respond::for_terminal(&msg.to_string()));
     }
     ExitCode::from(code)
 }
@@ -199,7 +221,7 @@ fn refuse_locked(command: &Command, e: EngineError) -> ExitCode {
             error: Some(e),
             ..Default::default()
         };
-        println!("{}", run_document(&refused));
+        say!("{}", run_document(&refused));
         let said = refused.error.map(|e| e.to_string()).unwrap_or_default();
         return fail(EXIT_LOCKED, said);
     }
@@ -214,7 +236,7 @@ fn main() -> ExitCode {
         return match reestr::sample::write_samples(out) {
             Ok(files) => {
                 for f in files {
-                    println!("{}", f.display());
+                    say!("{}", f.display());
                 }
                 ExitCode::SUCCESS
             }
@@ -269,7 +291,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Init => {
-            println!(
+            say!(
                 "initialised: inbox {}, outbox {}, data {}",
                 engine.cfg.inbox.display(),
                 engine.cfg.outbox.display(),
@@ -281,16 +303,18 @@ fn main() -> ExitCode {
             command: InvoicesCommand::Import { file },
         } => match engine.import_invoices(&file) {
             Ok(Ok(r)) => {
-                println!(
+                say!(
                     "{}: {} invoices, {} inserted or changed",
-                    r.file, r.rows, r.changed
+                    r.file,
+                    r.rows,
+                    r.changed
                 );
                 ExitCode::SUCCESS
             }
             Ok(Err(e)) => {
-                eprintln!("error: export {} refused, nothing loaded:", file.display());
+                say_err!("error: export {} refused, nothing loaded:", file.display());
                 for p in &e.problems {
-                    eprintln!("  {p}");
+                    say_err!("  {p}");
                 }
                 ExitCode::from(EXIT_INCOMPLETE)
             }
@@ -314,7 +338,7 @@ fn main() -> ExitCode {
                 .iter()
                 .any(|h| h.result == "NAK" || h.result == "SET_ASIDE");
             if json {
-                println!("{}", run_document(&out));
+                say!("{}", run_document(&out));
             } else {
                 print_outcome(&out);
             }
@@ -337,9 +361,9 @@ fn main() -> ExitCode {
         Command::Check { file, json } => match engine.check(&file) {
             Ok(r) => {
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
-                    println!(
+                    say!(
                         "{}: would answer {}{}",
                         file.display(),
                         r.result,
@@ -349,19 +373,29 @@ fn main() -> ExitCode {
                             .unwrap_or_default()
                     );
                     if let Some(m) = &r.message {
-                        println!("  {}", one_line(m));
+                        say!("  {}", one_line(m));
                     }
                     if let Some(c) = &r.control {
-                        println!("--- control.txt\n{c}");
+                        say!("--- control.txt\n{c}");
                     }
-                    if let Some(c) = &r.result_csv {
-                        // As it is into a file or a pipe; on a terminal, with control
-                        // characters a registry may echo escaped.
-                        use std::io::IsTerminal;
+                    if let (Some(c), Some(b)) = (&r.result_csv, &r.result_csv_bytes) {
+                        // As it is (in the registry's encoding) into a file or a pipe; on a
+                        // terminal, decoded, with control characters a registry may echo
+                        // escaped.
+                        use std::io::{IsTerminal, Write};
                         if std::io::stdout().is_terminal() {
-                            println!("--- result.csv\n{}", reestr::respond::for_terminal(c));
+                            say!("--- result.csv\n{}", reestr::respond::for_terminal(c));
                         } else {
-                            println!("--- result.csv\n{c}");
+                            let mut out = std::io::stdout().lock();
+                            let shown = out
+                                .write_all(b"--- result.csv\n")
+                                .and_then(|()| out.write_all(b))
+                                .and_then(|()| out.write_all(b"\n"));
+                            if let Err(e) = shown
+                                && e.kind() != std::io::ErrorKind::BrokenPipe
+                            {
+                                return fail(EXIT_INCOMPLETE, e);
+                            }
                         }
                     }
                 }
@@ -372,9 +406,9 @@ fn main() -> ExitCode {
         Command::Replay { file, out, json } => match engine.replay(&file, &out) {
             Ok(r) => {
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
-                    println!(
+                    say!(
                         "{} -> {} ({}{})",
                         file.display(),
                         out.join(&r.response).display(),
@@ -385,17 +419,17 @@ fn main() -> ExitCode {
                             .unwrap_or_default()
                     );
                     match r.identical {
-                        Some(true) => println!(
+                        Some(true) => say!(
                             "identical to the response sent (sha256 {})",
                             r.response_sha256
                         ),
-                        Some(false) => println!(
+                        Some(false) => say!(
                             "DIFFERS from the response sent: replayed {}, sent {}{}",
                             r.response_sha256,
                             r.sent_sha256.as_deref().unwrap_or("?"),
                             reestr::engine::other_version(r.answered_by.as_deref())
                         ),
-                        None => println!("never received: computed against the current store"),
+                        None => say!("never received: computed against the current store"),
                     }
                 }
                 if r.identical == Some(false) {
@@ -408,7 +442,7 @@ fn main() -> ExitCode {
                 // `--json` answers on stdout when replay cannot run too (a key changed since,
                 // say), as `run --json` does.
                 if json {
-                    println!("{}", serde_json::json!({ "error": e.to_string() }));
+                    say!("{}", serde_json::json!({ "error": e.to_string() }));
                 }
                 fail(EXIT_INCOMPLETE, e)
             }
@@ -422,19 +456,19 @@ fn main() -> ExitCode {
                     if let Some(j) = judged {
                         doc["rebuilt_batches"] = j.into();
                     }
-                    println!("{doc}");
+                    say!("{doc}");
                 } else if problems.is_empty() {
-                    println!(
+                    say!(
                         "journal: {n} entries, chain intact; every kept file matches; the store agrees with it"
                     );
                     if let Some(j) = judged {
-                        println!(
+                        say!(
                             "rebuilt from the kept evidence ({j} batches judged again): every payment and response agrees"
                         );
                     }
                 } else {
                     for p in &problems {
-                        println!("PROBLEM: {p}");
+                        say!("PROBLEM: {p}");
                     }
                 }
                 if problems.is_empty() {
@@ -466,7 +500,7 @@ fn main() -> ExitCode {
             match reestr::status::status(&engine, chrono::Utc::now(), last) {
                 Ok(s) => {
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                        say!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
                     } else {
                         print_status(&s);
                     }
@@ -478,9 +512,10 @@ fn main() -> ExitCode {
         Command::Release { file, new_name } => {
             match reestr::status::release(&mut engine, &file, new_name.as_deref()) {
                 Ok(r) => {
-                    println!(
+                    say!(
                         "released set-aside file {} into the inbox as {}",
-                        r.id, r.released_as
+                        r.id,
+                        r.released_as
                     );
                     ExitCode::SUCCESS
                 }
@@ -506,9 +541,9 @@ fn progress_bar(log_format: &str) -> Option<indicatif::ProgressBar> {
 }
 
 fn print_status(s: &reestr::status::Status) {
-    println!("inbox: {} file(s)", s.waiting.len());
+    say!("inbox: {} file(s)", s.waiting.len());
     for w in &s.waiting {
-        println!(
+        say!(
             "  {:<48} {:>12} bytes  {}",
             one_line(&w.name),
             w.bytes,
@@ -523,18 +558,18 @@ fn print_status(s: &reestr::status::Status) {
             }
         );
     }
-    println!("set aside: {} file(s)", s.set_aside.len());
+    say!("set aside: {} file(s)", s.set_aside.len());
     for a in &s.set_aside {
-        println!(
+        say!(
             "  {:<48} kept as set-aside/{}\n    {}",
             one_line(&a.original_name),
             a.kept_as,
             one_line(&a.reason)
         );
     }
-    println!("last batches:");
+    say!("last batches:");
     for r in &s.recent {
-        println!(
+        say!(
             "  {} {:<40} {:<7} {:<4} {}",
             r.recorded_at,
             r.batch_id,
@@ -544,10 +579,10 @@ fn print_status(s: &reestr::status::Status) {
         );
     }
     if s.gaps.is_empty() && s.missing_rec.is_empty() {
-        println!("gaps: none");
+        say!("gaps: none");
     }
     for g in s.gaps.iter().chain(&s.missing_rec) {
-        println!("GAP: {g}");
+        say!("GAP: {g}");
     }
 }
 
@@ -571,22 +606,22 @@ fn print_outcome(out: &reestr::engine::RunOutcome) {
         return;
     }
     for r in &out.finished {
-        println!(
+        say!(
             "{r:<40} FINISHED   a delivery an earlier run applied but could not complete; response written now"
         );
     }
     for name in &out.left {
-        println!("{name:<40} LEFT       still being written; left in the inbox for the next run");
+        say!("{name:<40} LEFT       still being written; left in the inbox for the next run");
     }
     for name in &out.held {
-        println!(
+        say!(
             "{name:<40} LEFT       an earlier batch (agreement §7.2 order) is still being written; left for the next run"
         );
     }
     let quiet = out.finished.is_empty() && out.left.is_empty() && out.held.is_empty();
     if out.handled.is_empty() {
         if quiet {
-            println!("inbox: nothing to do");
+            say!("inbox: nothing to do");
         }
         return;
     }
@@ -604,7 +639,7 @@ fn print_run(handled: &[Handled], totals_line: bool) {
                 let statuses: Vec<String> =
                     h.statuses.iter().map(|(c, n)| format!("{c}:{n}")).collect();
                 let accepted = h.statuses.get(&1).copied().unwrap_or(0);
-                println!(
+                say!(
                     "{who:<40} {:<9} rows {:>6}  accepted {:>6}  rejected {:>6}  [{}]",
                     h.result,
                     h.rows,
@@ -613,12 +648,12 @@ fn print_run(handled: &[Handled], totals_line: bool) {
                     statuses.join(" ")
                 );
             }
-            "NAK" => println!(
+            "NAK" => say!(
                 "{who:<40} NAK {}    {}",
                 h.code.as_deref().unwrap_or(""),
                 one_line(h.message.as_deref().unwrap_or(""))
             ),
-            _ => println!(
+            _ => say!(
                 "{who:<40} SET ASIDE  {}",
                 one_line(h.message.as_deref().unwrap_or(""))
             ),
@@ -626,6 +661,6 @@ fn print_run(handled: &[Handled], totals_line: bool) {
     }
     if totals_line {
         let t: Vec<String> = totals.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("handled {} archive(s): {}", handled.len(), t.join(", "));
+        say!("handled {} archive(s): {}", handled.len(), t.join(", "));
     }
 }

@@ -513,9 +513,31 @@ fn reopen(job: &Job<'_>, index: usize) -> io::Result<impl io::Read + use<>> {
     })
 }
 
-fn syntax(e: DialectError) -> Result<Reject, PipelineError> {
+/// How a B07 message names field `i` of a data row: by the schema's name, or by column past it.
+fn row_field(schema: &Schema, i: usize) -> String {
+    schema.fields.get(i).map_or_else(
+        || format!("column {}", i + 1),
+        |f| format!("field {}", f.name),
+    )
+}
+
+/// How a B07 message names field `i` of the header line.
+fn header_field(i: usize) -> String {
+    format!("header column {}", i + 1)
+}
+
+/// The answer to a registry that breaks the dialect (`B07`, naming the line and the field as
+/// `what` calls it), or to bytes the archive could not give (`B01`).
+fn syntax(e: DialectError, what: impl Fn(usize) -> String) -> Result<Reject, PipelineError> {
     match e {
-        DialectError::Syntax { .. } => Ok((BatchCode::B07, format!("{REGISTRY} {e}"))),
+        DialectError::Syntax {
+            line,
+            field,
+            message,
+        } => Ok((
+            BatchCode::B07,
+            format!("{REGISTRY} line {line}, {}: {message}", what(field)),
+        )),
         DialectError::Io(io)
             if matches!(
                 io.kind(),
@@ -625,7 +647,7 @@ fn produce<R: io::Read>(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let _ = tx.send(match syntax(e) {
+                let _ = tx.send(match syntax(e, |i| row_field(schema, i)) {
                     Ok(r) => Produced::Reject(r),
                     Err(e) => Produced::Failed(e),
                 });
@@ -637,12 +659,7 @@ fn produce<R: io::Read>(
             let _ = tx.send(Produced::Failed(PipelineError::Cancelled));
             return;
         }
-        if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| {
-            schema.fields.get(i).map_or_else(
-                || format!("column {}", i + 1),
-                |f| format!("field {}", f.name),
-            )
-        }) {
+        if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| row_field(schema, i)) {
             let _ = tx.send(Produced::Reject(r));
             return;
         }
@@ -758,33 +775,7 @@ fn header_differs(
     expected: &[&str],
     schema: &str,
 ) -> String {
-    let at = fields
-        .iter()
-        .zip(expected)
-        .position(|(f, e)| f != e)
-        .unwrap_or(fields.len().min(expected.len()));
-    let what = match (fields.get(at), expected.get(at)) {
-        (Some(_), Some(e)) if held.long.contains(&at) => format!(
-            "field {} is longer than {} bytes where the schema has {e:?}",
-            at + 1,
-            held.limit
-        ),
-        (Some(f), Some(e)) => format!(
-            "field {} is {:?} where the schema has {e:?}",
-            at + 1,
-            crate::control::shown(f)
-        ),
-        (None, Some(e)) => format!(
-            "{} fields where the schema has {}, the next being {e:?}",
-            held.fields,
-            expected.len()
-        ),
-        _ => format!(
-            "{} fields where the schema has {}",
-            held.fields,
-            expected.len()
-        ),
-    };
+    let what = validate::header_difference(fields, held, expected);
     format!(
         "registry.csv line 1: header differs from the {schema} schema: {what}; expected {:?}",
         expected.join(";")
@@ -842,7 +833,7 @@ fn settle_chunk<'s>(
             tally.amount_accepted += i128::from(p.amount.unwrap_or(0));
         }
         *tally.counts.entry(status.code()).or_default() += 1;
-        reconciler.saw(books, &p.pid, status)?;
+        reconciler.saw(books, &p.pid, p.line, status)?;
         out.push(Answer {
             line: p.line,
             pid: p.pid,
@@ -949,9 +940,9 @@ fn rows(
                 "registry.csv is empty: the header line is missing".into(),
             )));
         }
-        Err(e) => return syntax(e).map(Err),
+        Err(e) => return syntax(e, header_field).map(Err),
     }
-    if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| format!("header column {}", i + 1)) {
+    if let Err(r) = decode_fields(&rr, cs, &mut fields, header_field) {
         return Ok(Err(r));
     }
     let expected: Vec<&str> = schema.header().collect();

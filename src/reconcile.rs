@@ -14,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 // The maps below hash a batch's ids several times a row, on the thread that applies the
 // batch: foldhash (seeded per map) rather than SipHash. The ids come from a partner's file,
 // not from an attacker who can watch timings (docs/SECURITY.md).
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 /// What reconciliation reads and changes.
@@ -69,12 +69,14 @@ pub trait Books {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError>;
-    /// Records that a line of this batch carried this payment id.
-    fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError>;
+    /// Records that data row `line` of this batch carried this payment id.
+    fn note_line(&mut self, payment_id: &str, line: u64) -> Result<(), StoreError>;
     /// Whether a payment was applied by the batch in hand (an earlier line of it).
     fn applied_by_this_batch(&self, p: &Payment) -> bool;
-    /// Whether an earlier line of this batch was noted with this payment id.
-    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError>;
+    /// The batch id of the (earlier) batch that applied the payment with this id.
+    fn applied_by(&mut self, payment_id: &str) -> Result<Option<String>, StoreError>;
+    /// The first earlier data row of this batch noted with this payment id.
+    fn noted(&mut self, payment_id: &str) -> Result<Option<u64>, StoreError>;
     /// Ids of payments with `paid_at` on this date that no line noted, ascending byte order.
     fn unlisted_on(&mut self, date: NaiveDate) -> Result<Vec<String>, StoreError>;
 }
@@ -98,7 +100,7 @@ pub struct StoreBooks<'t> {
     written: Vec<PaymentRecord>,
     reversals: Vec<(String, NaiveDateTime, String)>,
     paid_delta: HashMap<String, i64>,
-    noted: HashSet<Box<str>>,
+    noted: HashMap<Box<str>, u64>,
     noted_spilled: bool,
     /// Every invoice, read once for a large batch (see [`Books::expect_rows`]).
     all_invoices: Option<(Arc<InvoiceKeys>, Balances)>,
@@ -158,6 +160,15 @@ impl InvoiceView {
             PayerOf::Packed(p) => p.is(payer_type, payer_id),
         }
     }
+
+    /// Whether a row's `payer_type` is the invoice's (for the `304` message: which field
+    /// differs).
+    pub fn payer_type_is(&self, payer_type: &str) -> bool {
+        match &self.payer {
+            PayerOf::Text(t, _) => t == payer_type,
+            PayerOf::Packed(p) => payer_type.as_bytes() == [p.kind],
+        }
+    }
 }
 
 impl From<Invoice> for InvoiceView {
@@ -190,7 +201,7 @@ impl<'t> StoreBooks<'t> {
             written: Vec::new(),
             reversals: Vec::new(),
             paid_delta: HashMap::new(),
-            noted: HashSet::new(),
+            noted: HashMap::new(),
             noted_spilled: false,
             all_invoices: None,
             read_all_min_rows: READ_ALL_MIN_ROWS,
@@ -264,10 +275,10 @@ impl<'t> StoreBooks<'t> {
     }
 
     fn spill_noted(&mut self) -> Result<(), StoreError> {
-        let mut ids: Vec<Box<str>> = self.noted.drain().collect();
-        ids.sort();
-        for id in ids {
-            self.ledger.note_line(&id)?;
+        let mut ids: Vec<(Box<str>, u64)> = self.noted.drain().collect();
+        ids.sort_unstable();
+        for (id, line) in ids {
+            self.ledger.note_line(&id, line)?;
         }
         self.noted_spilled = true;
         Ok(())
@@ -477,6 +488,7 @@ impl Books for StoreBooks<'_> {
             amount: p.amount,
             reversed: false,
             journal_seq: self.journal_seq,
+            line: p.line,
         });
         // The prefetch put the id there (as absent): no second copy of the key.
         match self.payments.get_mut(p.payment_id.as_str()) {
@@ -519,12 +531,12 @@ impl Books for StoreBooks<'_> {
         Ok(())
     }
 
-    fn note_line(&mut self, payment_id: &str) -> Result<(), StoreError> {
+    fn note_line(&mut self, payment_id: &str, line: u64) -> Result<(), StoreError> {
         if self.noted_spilled {
-            return self.ledger.note_line(payment_id);
+            return self.ledger.note_line(payment_id, line);
         }
-        if !self.noted.contains(payment_id) {
-            self.noted.insert(payment_id.into());
+        if !self.noted.contains_key(payment_id) {
+            self.noted.insert(payment_id.into(), line);
             if self.noted.len() > self.noted_in_memory {
                 self.spill_noted()?;
             }
@@ -536,11 +548,15 @@ impl Books for StoreBooks<'_> {
         p.journal_seq == self.journal_seq
     }
 
-    fn noted(&mut self, payment_id: &str) -> Result<bool, StoreError> {
+    fn applied_by(&mut self, payment_id: &str) -> Result<Option<String>, StoreError> {
+        self.ledger.applied_by(payment_id)
+    }
+
+    fn noted(&mut self, payment_id: &str) -> Result<Option<u64>, StoreError> {
         if self.noted_spilled {
             self.ledger.noted(payment_id)
         } else {
-            Ok(self.noted.contains(payment_id))
+            Ok(self.noted.get(payment_id).copied())
         }
     }
 
@@ -552,7 +568,7 @@ impl Books for StoreBooks<'_> {
         let all = self.ledger.payments_on(date)?;
         Ok(all
             .into_iter()
-            .filter(|id| !self.noted.contains(id.as_str()))
+            .filter(|id| !self.noted.contains_key(id.as_str()))
             .collect())
     }
 }
@@ -573,6 +589,11 @@ impl Outcome {
             message: message.into(),
         }
     }
+}
+
+/// The `301` message for a payment id an earlier data row of the batch carries.
+fn on_earlier_line(line: u64) -> String {
+    format!("payment_id appears on an earlier line, line {line}")
 }
 
 /// Field positions the reconciler needs, looked up by name in the schema.
@@ -665,6 +686,7 @@ impl Reconciler {
         &mut self,
         books: &mut dyn Books,
         payment_id: &str,
+        line: u64,
         status: RowStatus,
     ) -> Result<(), StoreError> {
         let needed = match self.kind {
@@ -680,7 +702,7 @@ impl Reconciler {
                 && f.max_length.is_none_or(|m| payment_id.chars().count() <= m)
         });
         if needed && could_match && !payment_id.is_empty() {
-            books.note_line(payment_id)?;
+            books.note_line(payment_id, line)?;
         }
         Ok(())
     }
@@ -705,17 +727,20 @@ impl Reconciler {
         let pid = get(c.payment_id).text();
         match self.kind {
             BatchType::Pay => {
-                if books.noted(pid)? {
-                    return Ok(Outcome::new(
-                        RowStatus::Duplicate,
-                        "payment_id appears on an earlier line",
-                    ));
+                if let Some(earlier) = books.noted(pid)? {
+                    return Ok(Outcome::new(RowStatus::Duplicate, on_earlier_line(earlier)));
                 }
                 if let Some(p) = books.payment(pid)? {
                     let why = if books.applied_by_this_batch(&p) {
-                        "payment_id appears on an earlier line"
+                        on_earlier_line(p.line)
                     } else {
-                        "payment_id was applied before"
+                        match books.applied_by(pid)? {
+                            Some(batch) => format!(
+                                "payment_id was applied before, by batch {batch} line {}",
+                                p.line
+                            ),
+                            None => "payment_id was applied before".to_string(),
+                        }
                     };
                     return Ok(Outcome::new(RowStatus::Duplicate, why));
                 }
@@ -737,9 +762,14 @@ impl Reconciler {
                 }
                 let (pt, pi) = (get(c.payer_type).text(), get(c.payer_id).text());
                 if !inv.payer_is(pt, pi) {
+                    let which = if inv.payer_type_is(pt) {
+                        "payer_id"
+                    } else {
+                        "payer_type"
+                    };
                     return Ok(Outcome::new(
                         RowStatus::PayerDiffers,
-                        "payer_id differs from the invoice's payer",
+                        format!("{which} differs from the invoice's payer"),
                     ));
                 }
                 let amount = get(c.amount).amount();
@@ -801,11 +831,8 @@ impl Reconciler {
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
             BatchType::Rec => {
-                if books.noted(pid)? {
-                    return Ok(Outcome::new(
-                        RowStatus::Duplicate,
-                        "payment_id appears on an earlier line",
-                    ));
+                if let Some(earlier) = books.noted(pid)? {
+                    return Ok(Outcome::new(RowStatus::Duplicate, on_earlier_line(earlier)));
                 }
                 let Some(p) = books.payment(pid)? else {
                     return Ok(Outcome::new(

@@ -139,6 +139,8 @@ pub struct Payment {
     pub reversed: bool,
     /// Journal entry of the batch that applied it.
     pub journal_seq: i64,
+    /// Data row of that batch's registry that carried it (1-based, as `result.csv`'s `line`).
+    pub line: u64,
 }
 
 /// The open store.
@@ -542,7 +544,7 @@ impl<'t> Ledger<'t> {
     /// The payment with this id.
     pub fn payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT invoice_no, paid_at, amount, state, journal_seq FROM payments WHERE payment_id=?1",
+            "SELECT invoice_no, paid_at, amount, state, journal_seq, line FROM payments WHERE payment_id=?1",
         )?;
         Ok(st
             .query_row([id], |r| {
@@ -552,9 +554,18 @@ impl<'t> Ledger<'t> {
                     amount: r.get(2)?,
                     reversed: r.get::<_, String>(3)? == "REVERSED",
                     journal_seq: r.get(4)?,
+                    line: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
                 })
             })
             .optional()?)
+    }
+
+    /// The batch that applied the payment with this id.
+    pub fn applied_by(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT batch_id FROM payments WHERE payment_id=?1")?;
+        Ok(st.query_row([id], |r| r.get(0)).optional()?)
     }
 
     /// Of these sorted ids, the ones present as payments, found by one range scan when the
@@ -749,27 +760,29 @@ impl<'t> Ledger<'t> {
     /// Starts a batch: forgets the payment ids noted for the previous one.
     pub fn begin_batch(&self) -> Result<(), StoreError> {
         self.tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS batch_lines (payment_id TEXT PRIMARY KEY) WITHOUT ROWID;
+            "CREATE TEMP TABLE IF NOT EXISTS batch_lines (payment_id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;
              DELETE FROM temp.batch_lines;",
         )?;
         Ok(())
     }
 
-    /// Notes that a line of the batch carried this payment id.
-    pub fn note_line(&self, id: &str) -> Result<(), StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT OR IGNORE INTO temp.batch_lines(payment_id) VALUES (?1)")?;
-        st.execute([id])?;
+    /// Notes that data row `line` of the batch carried this payment id (the first such row
+    /// is kept).
+    pub fn note_line(&self, id: &str, line: u64) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO temp.batch_lines(payment_id, line) VALUES (?1, ?2)",
+        )?;
+        st.execute(params![id, i64::try_from(line).unwrap_or(i64::MAX)])?;
         Ok(())
     }
 
-    /// Whether a line of the batch was noted with this payment id.
-    pub fn noted(&self, id: &str) -> Result<bool, StoreError> {
+    /// The first data row of the batch noted with this payment id.
+    pub fn noted(&self, id: &str) -> Result<Option<u64>, StoreError> {
         let mut st = self
             .tx
-            .prepare_cached("SELECT 1 FROM temp.batch_lines WHERE payment_id=?1")?;
-        Ok(st.exists([id])?)
+            .prepare_cached("SELECT line FROM temp.batch_lines WHERE payment_id=?1")?;
+        let line = st.query_row([id], |r| r.get::<_, i64>(0)).optional()?;
+        Ok(line.map(|l| u64::try_from(l).unwrap_or(0)))
     }
 
     /// Ids of the payments with `paid_at` on this date that no line of the batch noted, in

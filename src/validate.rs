@@ -124,6 +124,38 @@ impl<'a> Held<'a> {
     }
 }
 
+/// What differs between a header line (`fields`, of which `held` tells what the reader held)
+/// and the schema's field names: the first column that differs, or the count.
+pub fn header_difference<T: AsRef<str>>(fields: &[T], held: Held<'_>, expected: &[&str]) -> String {
+    let at = fields
+        .iter()
+        .zip(expected)
+        .position(|(f, e)| f.as_ref() != *e)
+        .unwrap_or(fields.len().min(expected.len()));
+    match (fields.get(at), expected.get(at)) {
+        (Some(_), Some(e)) if held.long.contains(&at) => format!(
+            "field {} is longer than {} bytes where the schema has {e:?}",
+            at + 1,
+            held.limit
+        ),
+        (Some(f), Some(e)) => format!(
+            "field {} is {:?} where the schema has {e:?}",
+            at + 1,
+            crate::control::shown(f.as_ref())
+        ),
+        (None, Some(e)) => format!(
+            "{} fields where the schema has {}, the next being {e:?}",
+            held.fields,
+            expected.len()
+        ),
+        _ => format!(
+            "{} fields where the schema has {}",
+            held.fields,
+            expected.len()
+        ),
+    }
+}
+
 /// [`check_row_into`] for a record of which `held` tells what the reader held. A field longer
 /// than the reader holds is `202`, in column order like any other failure: no valid value comes
 /// near the limit (the registry's longest are 500 characters).
@@ -162,7 +194,8 @@ fn count_failure(schema: &Schema, count: usize) -> Failure {
         status: RowStatus::Invalid,
         field: None,
         message: format!(
-            "row has {count} fields, the header has {}",
+            "row has {count} field{}, the header has {}",
+            if count == 1 { "" } else { "s" },
             schema.fields.len()
         ),
     }
@@ -244,6 +277,16 @@ pub fn every_failure_unreadable(
         }
     }
     failures
+}
+
+/// Whether `text` passes the rules of field `i` of the schema judged on its own, as if no
+/// earlier field had failed or had a value (for a key field, which has no rule between
+/// fields, this is its judgment in any row, one of the wrong number of fields included).
+pub fn key_passes(schema: &Schema, i: usize, ctx: &Context, text: &str) -> bool {
+    schema
+        .fields
+        .get(i)
+        .is_some_and(|f| check_field(f, i, ctx, Text::from(text), &[], &[]).is_ok())
 }
 
 /// Checks field `i` (`f`) of a row whose earlier fields gave `values`; `failed[j]` says that

@@ -728,7 +728,10 @@ fn b02_compression_method_other_than_stored_or_deflate() {
             "method {method}: {:?}",
             h.message
         );
-        assert_mentions(h.message.as_deref().unwrap_or(""), "registry.csv");
+        assert_mentions(
+            h.message.as_deref().unwrap_or(""),
+            &format!("entry \"registry.csv\" uses compression method {method};"),
+        );
     }
 }
 
@@ -1453,7 +1456,14 @@ fn b04_single_space_separator() {
 fn b04_missing_final_lf() {
     let good = good_manifest();
     let m = good.strip_suffix('\n').expect("ends with LF");
-    nak(&with_manifest(m.as_bytes()), "B04");
+    let why = nak(&with_manifest(m.as_bytes()), "B04");
+    assert_eq!(
+        why,
+        format!(
+            "manifest.sha256 line {}: the last line does not end with LF",
+            good.lines().count()
+        )
+    );
 }
 
 #[test]
@@ -1842,7 +1852,10 @@ fn b07_text_after_a_closing_quote() {
         reg.extend_from_slice(bad);
         reg.extend_from_slice(&text[at + 11..]);
         let m = nak(&with_registry(&b, &reg), "B07");
-        assert_mentions(&m, "registry.csv line 2");
+        assert_mentions(
+            &m,
+            "registry.csv line 2, field purpose: text after a closing quote",
+        );
     }
 }
 
@@ -1854,7 +1867,11 @@ fn b07_quoted_field_open_at_the_end_of_the_file() {
     assert!(reg.ends_with(b";\r\n"));
     reg.truncate(reg.len() - 2);
     reg.extend_from_slice(b"\"open purpose\r\n");
-    nak(&with_registry(&b, &reg), "B07");
+    let m = nak(&with_registry(&b, &reg), "B07");
+    assert_mentions(
+        &m,
+        ", field purpose: a quoted field opened here is still open",
+    );
     // Closed, it is an ordinary field.
     reg.truncate(reg.len() - 2);
     reg.extend_from_slice(b"\"\r\n");

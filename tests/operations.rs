@@ -920,6 +920,33 @@ fn export_lines(lines: &[&str]) -> String {
 }
 
 #[test]
+fn an_export_whose_header_differs_names_the_first_field_that_differs() {
+    let mut rx = Rx::new();
+    let line = "70000000000000000001;1703002;2-1/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN";
+    for (header, what) in [
+        (
+            "invoice_no;court_code;case_no;payer_type;payer_id;payer_name;amount_due;issued_at;Status",
+            "field 9 is \"Status\" where the schema has \"status\"",
+        ),
+        (
+            "invoice_no;court_code;case_no",
+            "3 fields where the schema has 9, the next being \"payer_type\"",
+        ),
+        (
+            "\"invoice_no\"x;court_code",
+            "line 1, header column 1: text after a closing quote",
+        ),
+    ] {
+        let e = refused_export(&mut rx, "h.csv", &format!("{header}\r\n{line}\r\n"));
+        assert!(
+            e.problems.len() == 1 && e.problems.iter().all(|p| p.contains(what)),
+            "{what}: {:?}",
+            e.problems
+        );
+    }
+}
+
+#[test]
 fn an_export_with_invalid_lines_is_refused_whole_naming_every_line_and_field() {
     let mut rx = Rx::new();
     let inv = invoices(&[(false, "1000.00", "OPEN")]);
@@ -1003,10 +1030,10 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
     let e = refused_export(&mut rx, "bad.csv", &text);
     let all = e.problems.join("\n");
     for (line, what) in [
-        ("line 2", "closing quote"),
+        ("line 2, field invoice_no", "closing quote"),
         ("line 3", "court_code"),
         ("line 3", "amount_due"),
-        ("line 5", "closing quote"),
+        ("line 5, field court_code", "closing quote"),
         ("line 6", "status"),
     ] {
         assert!(
@@ -1159,6 +1186,19 @@ fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
     ] {
         let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
         assert_eq!(e.problems, want);
+    }
+    // A line with the wrong number of fields still carries its invoice_no (its key judged
+    // alone), before or after the repeat.
+    let cut = "10000000000000000001;A1;C1;J;212345678";
+    for lines in [[cut, good], [good, cut]] {
+        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
+        assert!(
+            e.problems.iter().any(|p| p.starts_with(
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice"
+            )),
+            "{:?}",
+            e.problems
+        );
     }
     // A malformed number is no repeat: named by its own rule only.
     let short = "1000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
@@ -2652,6 +2692,41 @@ fn the_metrics_count_every_file_waiting_in_the_inbox_held_ones_too() {
 /// What the command line prints of a message or a file name is one line of printable ASCII, as
 /// in the response (`respond::one_line`): a CR from a manifest line or an escape sequence in a
 /// file name cannot rewrite the operator's terminal or split a log line.
+#[test]
+fn output_to_a_pipe_whose_reader_has_gone_ends_no_command_early() {
+    // `reestr status | head -1`, `reestr check X | head`: the reader goes, writes fail with
+    // EPIPE. The command goes on to its end and exit code, and does not panic.
+    let rx = Rx::new();
+    let b = common::batches::batch();
+    let archive = rx.drop_in(&b.file_name(), &b.zip(Some(&key())));
+    let archive = archive.to_string_lossy().into_owned();
+    for args in [
+        vec!["status"],
+        vec!["check", archive.as_str()],
+        vec!["check", "--json", archive.as_str()],
+        vec!["run"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_reestr"))
+            .arg("--config")
+            .arg(rx.config_path())
+            .args(&args)
+            .env_remove("REESTR_LOG")
+            .stdout(writer)
+            .output()
+            .expect("reestr runs");
+        assert!(
+            o.status.success() && !stderr(&o).contains("panicked"),
+            "{args:?}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+    }
+    // The run went to its end: the batch was answered.
+    assert_eq!(list(&rx.engine.cfg.outbox).len(), 1);
+}
+
 #[test]
 fn printed_messages_and_names_are_one_line_of_printable_ascii() {
     let rx = Rx::new();

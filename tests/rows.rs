@@ -299,6 +299,31 @@ fn duplicate_payment_ids_across_batches_and_on_earlier_lines_valid_or_not() {
             format!("8;{};301;", pid(1)),
         ]
     );
+    // Each 301 names where the id was before: the earlier line of this batch (numbered as
+    // `result.csv`'s `line`), or the batch and line that applied it.
+    let b2 = batch(BatchType::Pay, "002", Charset::Utf8, &rows);
+    let result =
+        w.rx.response_entry(&response_name(&b2, "ACK"), "result.csv")
+            .expect("result.csv");
+    let messages: Vec<String> = String::from_utf8_lossy(&result)
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(";301;"))
+        .map(|l| l.rsplit(';').next().unwrap_or_default().to_string())
+        .collect();
+    let applied_by =
+        "payment_id was applied before, by batch MUNIS_SUDBILLING_PAY_20261121_001 line 1";
+    assert_eq!(
+        messages,
+        [
+            applied_by,
+            "payment_id appears on an earlier line, line 2",
+            "payment_id appears on an earlier line, line 4",
+            "payment_id appears on an earlier line, line 6",
+            // Applied by batch 001 too, but line 1 of this batch is where it was before.
+            "payment_id appears on an earlier line, line 1",
+        ]
+    );
     assert_eq!(w.payments(), 2);
     assert_eq!(w.payment_state(&pid(2)), None);
     assert_eq!(w.payment_state(&pid(3)), None);
