@@ -215,6 +215,9 @@ fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
     if raw.is_empty() {
         return Some("an empty entry name");
     }
+    if raw.ends_with(b"/") {
+        return Some("a directory (a name ending in a slash)");
+    }
     if raw.contains(&b'/') || raw.contains(&b'\\') {
         return Some("a name holding a path separator");
     }
@@ -313,9 +316,14 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
         if let Some(mode) = f.unix_mode() {
             let kind = mode & 0o170000;
             if kind != 0 && kind != 0o100000 {
+                let what = match kind {
+                    0o040000 => "a directory",
+                    0o120000 => "a symbolic link",
+                    _ => "not a regular file",
+                };
                 return Err(reject(
                     BatchCode::B02,
-                    format!("entry {shown:?} is a link or other non-regular file (mode {mode:o})"),
+                    format!("entry {shown:?} is {what} (mode {mode:o})"),
                 ));
             }
         }

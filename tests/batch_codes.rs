@@ -656,7 +656,7 @@ fn b02_directory_entry() {
         z.add_directory("docs/", o).expect("dir");
     });
     let m = nak(&z, "B02");
-    assert_mentions(&m, "docs");
+    assert_mentions(&m, "entry \"docs/\": a directory");
 }
 
 #[test]
@@ -665,7 +665,7 @@ fn b02_directory_entry_without_a_trailing_slash() {
     let mut z = good_plus_entry_named(b"docs");
     set_external(&mut z, "docs", 3 << 8 | 20, 0o040_755 << 16);
     let m = nak(&z, "B02");
-    assert_mentions(&m, "docs");
+    assert_mentions(&m, "entry \"docs\" is a directory");
     // MS-DOS directory attribute.
     let mut z = good_plus_entry_named(b"docs");
     set_external(&mut z, "docs", 20, 0x10);
@@ -695,7 +695,7 @@ fn b02_symbolic_link_entry() {
         add(z, o, "manifest.sha256", &m);
     });
     let msg = nak(&z, "B02");
-    assert_mentions(&msg, "registry.csv");
+    assert_mentions(&msg, "entry \"registry.csv\" is a symbolic link");
     // A link under another name is B02 too (not B03).
     let z = zip_with(|z, o| {
         for (n, bytes) in b.entries(Some(&key())) {
