@@ -472,6 +472,21 @@ def simple_batch(rng=None, typ="PAY", enc="utf-8", n=2, seq=1):
     return b, reg, data, Ctl(ctl_items(b, enc, rows, total)).render()
 
 
+def control_of(b, enc, reg):
+    """The correct control.txt of batch b for registry reg (its rows and amount_total)."""
+    rows, total = reg.counts()
+    return Ctl(ctl_items(b, enc, rows, total)).render()
+
+
+def registry_nak(cx, rx, rng, typ, enc, reg, data, code):
+    """Sends registry bytes `data` (built from reg, with one fault planted) as a batch of a
+    random sequence number with a correct control.txt; (batch id, the NAK message, or None
+    when the answer was not the NAK `code`, already recorded as a failure)."""
+    b = bid(typ, rng.randint(1, 999))
+    r = submit(cx, rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
+    return b, expect_nak(cx, r, code)
+
+
 # ====================================================================================
 # NAK families (each plants one fault; seeded and fixed cases share them)
 # ====================================================================================
@@ -658,10 +673,7 @@ def fam_b07_bytes(cx, rng, enc=None, k=None, ml=None):
     inner = plant_bytes(rng, reg, k, j, enc, ml)
     data = reg.build()
     off = (reg.hdr_off[j] if k == 0 else reg.fld_off[k - 1][j]) + inner
-    rows, total = reg.counts()
-    b = bid(typ, rng.randint(1, 999))
-    r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, rows, total)).render()), enc=enc)
-    msg = expect_nak(cx, r, "B07")
+    b, msg = registry_nak(cx, cx.rx, rng, typ, enc, reg, data, "B07")
     if msg is None:
         return
     need_word(cx, msg, "registry.csv")
@@ -701,10 +713,7 @@ def fam_b07_header(cx, rng, kind=None):
     first = next((p for p in range(max(len(h), len(names))) if p >= len(h) or p >= len(names) or h[p] != names[p]), None)
     reg.header = h
     data = reg.build()
-    rows, total = reg.counts()
-    b = bid(typ, rng.randint(1, 999))
-    r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, rows, total)).render()), enc=enc)
-    msg = expect_nak(cx, r, "B07")
+    b, msg = registry_nak(cx, cx.rx, rng, typ, enc, reg, data, "B07")
     if msg is None:
         return
     need_word(cx, msg, "registry.csv")
@@ -744,10 +753,7 @@ def fam_b07_quote(cx, rng, kind=None, ml=None):
         reg.vals[k - 1] = reg.vals[k - 1][:j] + [None]
         data = reg.build()
         off = reg.fld_off[k - 1][j]  # the opening quote
-    rows, total = reg.counts()
-    b = bid(typ, rng.randint(1, 999))
-    r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, rows, total)).render()), enc=enc)
-    msg = expect_nak(cx, r, "B07")
+    b, msg = registry_nak(cx, cx.rx, rng, typ, enc, reg, data, "B07")
     if msg is None:
         return
     need_word(cx, msg, "registry.csv")
@@ -792,10 +798,7 @@ def fam_b02_line(cx, rng, limit=None, where=None):
             reg.recs[k - 1][j] = fill(limit).encode(py)
             data = reg.build()
             F = reg.phys(reg.fld_off[k - 1][j])
-    rows, total = reg.counts()
-    b = bid(typ, rng.randint(1, 999))
-    r = submit(cx, rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, rows, total)).render()), enc=enc)
-    msg = expect_nak(cx, r, "B02")
+    b, msg = registry_nak(cx, rx, rng, typ, enc, reg, data, "B02")
     if msg is None:
         return
     b0102(cx, msg, b + ".zip")
@@ -809,8 +812,7 @@ def fam_b04(cx, rng, kind=None):
     b = bid(typ, rng.randint(1, 999))
     reg = random_registry(rng, typ, enc, ml=0.2)
     data = reg.build()
-    rows, total = reg.counts()
-    ctl = Ctl(ctl_items(b, enc, rows, total)).render()
+    ctl = control_of(b, enc, reg)
     files = [("control.txt", ctl), ("registry.csv", data)]
     if rng.random() < 0.5:
         files.reverse()
@@ -878,8 +880,7 @@ def fam_b05(cx, rng, kind=None):
     b = bid(typ, rng.randint(1, 999))
     reg = random_registry(rng, typ, enc, ml=0.2)
     data = reg.build()
-    rows, total = reg.counts()
-    ctl = Ctl(ctl_items(b, enc, rows, total)).render()
+    ctl = control_of(b, enc, reg)
     man = manifest_of([("control.txt", ctl), ("registry.csv", data)])
     good = sign(man)
     kind = kind or rng.choice(["missing", "wrong", "upper", "truncated", "other_key", "two_eols", "empty", "spaces"])
@@ -910,8 +911,7 @@ def fam_b03(cx, rng, kind=None):
     b = bid(typ, rng.randint(1, 999))
     reg = random_registry(rng, typ, enc, ml=0.2)
     data = reg.build()
-    rows, total = reg.counts()
-    ctl = Ctl(ctl_items(b, enc, rows, total)).render()
+    ctl = control_of(b, enc, reg)
     es = entries(b, data, ctl)
     kind = kind or rng.choice(["missing", "extra"])
     if kind == "missing":
@@ -940,8 +940,7 @@ def fam_b02_entry(cx, rng, kind=None):
     b = bid(typ, rng.randint(1, 999))
     reg = random_registry(rng, typ, enc, ml=0.2)
     data = reg.build()
-    rows, total = reg.counts()
-    ctl = Ctl(ctl_items(b, enc, rows, total)).render()
+    ctl = control_of(b, enc, reg)
     es = entries(b, data, ctl)
     kind = kind or rng.choice(B02_KINDS)
     i = rng.randrange(len(es))
@@ -998,8 +997,7 @@ def fam_b01(cx, rng, kind=None):
     b = bid(typ, rng.randint(1, 999))
     reg = random_registry(rng, typ, enc, n=rng.randint(3, 10), ml=0.2)
     data = reg.build()
-    rows, total = reg.counts()
-    ctl = Ctl(ctl_items(b, enc, rows, total)).render()
+    ctl = control_of(b, enc, reg)
     es = entries(b, data, ctl)
     kind = kind or rng.choice(["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated"])
     i = rng.randrange(len(es))
@@ -1242,7 +1240,7 @@ def fam_rows_pay(cx, rng, n=None, force=None):
         reg.add(v)
         want.append([line, status, field, pred])
     data = reg.build()
-    r = submit(cx, rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, *reg.counts())).render()), enc=enc)
+    r = submit(cx, rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
     if r is None or r["ctl"].get("result") != "ACK":
         cx.fail(f"expected ACK, got {r and r['ctl']}")
         return
@@ -1316,7 +1314,7 @@ def fam_rows_rev(cx, rng):
         reg.add(v)
         want.append((line, status, field, pred))
     data = reg.build()
-    r = submit(cx, rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, *reg.counts())).render()), enc=enc)
+    r = submit(cx, rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
     if r is None or r["ctl"].get("result") != "ACK":
         cx.fail(f"expected ACK, got {r and r['ctl']}")
         return
@@ -1409,7 +1407,7 @@ def fam_rows_rec(cx, rng):
                 if re.fullmatch(r"[0-9]{12,20}", v[0]):
                     seen.setdefault(v[0], []).append(line)
     data = reg.build()
-    r = submit(cx, rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, *reg.counts())).render()), enc=enc)
+    r = submit(cx, rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
     if r is None or r["ctl"].get("result") != "ACK":
         cx.fail(f"expected ACK, got {r and r['ctl']}")
         return
@@ -1723,7 +1721,7 @@ def _(cx):
     reg.recs[2][5] = b"Al\xffyev"
     data = reg.build()
     b = bid("PAY", 7)
-    r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, "utf-8", *reg.counts())).render()))
+    r = submit(cx, cx.rx, b + ".zip", archive(b, data, control_of(b, "utf-8", reg)))
     msg = expect_nak(cx, r, "B07")
     if msg:
         need_line(cx, msg, {"physical line of the fault": 6, "first physical line of the record": 6, "record number (header = 1)": 4}, "B07 invalid bytes: line named",
@@ -1745,7 +1743,7 @@ def _(cx):
     reg.recs[2][10] = b'"ab\r\ncd\r\nQ\xffQ"'
     data = reg.build()
     b = bid("PAY", 8)
-    r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, "utf-8", *reg.counts())).render()))
+    r = submit(cx, cx.rx, b + ".zip", archive(b, data, control_of(b, "utf-8", reg)))
     msg = expect_nak(cx, r, "B07")
     if msg:
         need_line(cx, msg, {"physical line of the fault": 7, "first physical line of the record": 5, "record number (header = 1)": 4},
@@ -1787,7 +1785,7 @@ def _(cx):
         reg.header[5] = "плательщик"
         data = reg.build()
         b = bid("PAY", 11 if enc == "cp866" else 12)
-        r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, *reg.counts())).render()), enc=enc)
+        r = submit(cx, cx.rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
         msg = expect_nak(cx, r, "B07")
         if msg:
             need_name(cx, msg, "плательщик", "name the header field")
@@ -1813,7 +1811,7 @@ def _(cx):
             data = reg.build()
             F = reg.phys(reg.fld_off[k - 1][10]) + 1
         b = bid("PAY", 20 if where == "row" else 21)
-        r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, "utf-8", *reg.counts())).render()))
+        r = submit(cx, cx.rx, b + ".zip", archive(b, data, control_of(b, "utf-8", reg)))
         msg = expect_nak(cx, r, "B02")
         if msg:
             b0102(cx, msg, b + ".zip")
@@ -2022,7 +2020,7 @@ def _(cx):
         reg.add(["давлат", DAY + " 12:00:00", "1.00", "хато"])
         data = reg.build()
         b = bid("REV", seq)
-        r = submit(cx, cx.rx, b + ".zip", archive(b, data, Ctl(ctl_items(b, enc, *reg.counts())).render()), enc=enc)
+        r = submit(cx, cx.rx, b + ".zip", archive(b, data, control_of(b, enc, reg)), enc=enc)
         if r and r["rows"]:
             need(cx, r["rows"][0][4], printable(r["rows"][0][4]), "be printable ASCII")
 
