@@ -204,25 +204,27 @@ pub fn check_manifest(a: &Archive) -> Check {
         let (hash, name) = (&line[..64], &line[66..]);
         if name == MANIFEST || name == MANIFEST_HMAC {
             return bad(format!(
-                "{MANIFEST} line {n}: lists {name}, which it must not"
+                "{MANIFEST} line {n}: lists {name:?}, which it must not"
             ));
         }
         if listed.contains(&name) {
-            return bad(format!("{MANIFEST} line {n}: {name} is listed twice"));
+            return bad(format!("{MANIFEST} line {n}: {name:?} is listed twice"));
         }
         let Some(entry) = a.get(name) else {
-            return bad(format!("{MANIFEST} line {n}: {name} is not in the archive"));
+            return bad(format!(
+                "{MANIFEST} line {n}: {name:?} is not in the archive"
+            ));
         };
         if hex::encode(entry.sha256) != hash {
             return bad(format!(
-                "{MANIFEST} line {n}: SHA-256 of {name} does not match"
+                "{MANIFEST} line {n}: SHA-256 of {name:?} does not match"
             ));
         }
         listed.push(name);
     }
     for e in &a.entries {
         if e.name != MANIFEST && e.name != MANIFEST_HMAC && !listed.contains(&e.name.as_str()) {
-            return bad(format!("{MANIFEST}: {} is not listed", e.name));
+            return bad(format!("{MANIFEST}: {:?} is not listed", e.name));
         }
     }
     Ok(())

@@ -1403,7 +1403,17 @@ fn b04_file_not_listed() {
 fn b04_listed_file_missing_from_the_archive() {
     let m = format!("{}{}  readme.txt\n", good_manifest(), sha256_hex(b"x"));
     let msg = nak(&with_manifest(m.as_bytes()), "B04");
-    assert_mentions(&msg, "readme.txt");
+    assert_eq!(
+        msg,
+        "manifest.sha256 line 3: \"readme.txt\" is not in the archive"
+    );
+    // The name is quoted, so that a trailing space shows.
+    let m = format!("{}{}  registry.csv \n", good_manifest(), sha256_hex(b"x"));
+    let msg = nak(&with_manifest(m.as_bytes()), "B04");
+    assert_eq!(
+        msg,
+        "manifest.sha256 line 3: \"registry.csv \" is not in the archive"
+    );
 }
 
 #[test]
