@@ -327,7 +327,9 @@ fn name_bytes_if_not_utf8(path: &Path) -> Option<String> {
 /// waits until it is removed (at most `PAUSE_AT_MOST`). Tests use it to look at the store
 /// from another process while a batch holds its transaction. Points: `validated` (the rows
 /// evaluated, the books writing their last changes), `response-kept` (just before the commit),
-/// `import-read` (an export read and loaded, before it is found to have stayed one version).
+/// `import-read` (an export read and loaded, before it is found to have stayed one version),
+/// `audit-walked` (`audit verify` has walked the journal's chain, before it reads the tables
+/// that point into it).
 pub fn pause(point: &str) {
     let Ok(spec) = std::env::var("REESTR_PAUSE") else {
         return;
@@ -1789,6 +1791,11 @@ impl Engine {
         &self,
         rebuild: bool,
     ) -> Result<(Vec<String>, i64, Option<u64>), EngineError> {
+        // One read transaction: every statement of the audit sees the same committed state. A
+        // batch that would commit meanwhile waits for it (a writer waits for readers, up to
+        // `store::COMMIT_WAIT`), instead of the audit seeing, say, a delivery whose journal
+        // entry it has already walked past. Nothing is written; it is rolled back when dropped.
+        let _snapshot = self.store.conn.unchecked_transaction()?;
         let mut in_hand = self.in_hand();
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {

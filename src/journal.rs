@@ -147,6 +147,7 @@ pub fn verify(
         walked.push((seq, kind, parsed));
     }
     let last = expect_seq - 1;
+    crate::engine::pause("audit-walked");
     for table in ["deliveries", "set_aside", "imports"] {
         let n: i64 = conn.query_row(
             &format!("SELECT count(*) FROM {table} WHERE journal_seq > ?1 OR journal_seq NOT IN (SELECT seq FROM journal)"),

@@ -450,6 +450,51 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
 /// (another process holds the data folder), not after SQLite's busy timeout with code 3; and an
 /// audit sees no tampering in the batch's kept copy, which no journal entry names yet.
 #[test]
+fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() {
+    // `audit verify` walks the journal, then reads the tables that point into it. A batch
+    // committed between the two used to be a delivery pointing at a journal entry "missing".
+    let (invoices, name, bytes) = batch(300);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    setup(d, "var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    let (audit, marker) = paused_at(d, "audit-walked", &["audit", "verify"]);
+    let mut run = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The batch is applied and would commit now: it waits for the audit's read instead.
+    let started = std::time::Instant::now();
+    while run.try_wait().expect("wait").is_none() && started.elapsed().as_secs() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_file(&marker).expect("go on");
+    let audited = audit.wait_with_output().expect("audit");
+    assert_eq!(
+        audited.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&audited.stdout),
+        String::from_utf8_lossy(&audited.stderr)
+    );
+    let ran = run.wait_with_output().expect("run");
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(d.join("outbox")).expect("outbox").count(),
+        1
+    );
+}
+
+#[test]
 fn a_second_writer_during_a_batch_is_told_the_lock_is_held_and_an_audit_finds_nothing() {
     for point in ["validated", "response-kept"] {
         let (dir, child, marker) = batch_paused_at(point);
