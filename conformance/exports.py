@@ -305,31 +305,39 @@ def oracle(data, variant=frozenset()):
             if utf8bad:
                 # SILENT: wrong count and bytes not UTF-8: the line is named, fields as it likes
                 e.items.append(({r["start"]}, None, set()))
+                item_fields = None
             else:
-                e.items.append(({r["start"]}, {ROW}, set()))
+                item_fields = {ROW}
+                e.items.append(({r["start"]}, item_fields, set()))
+            # DECISION (README): the line still carries its invoice_no, judged alone, for repeats
+            rows.append([r, dec, item_fields, set(), bool(utf8bad), True])
             continue
         bad, opt = check_fields(dec)
         bad |= set(utf8bad)
         if utf8bad and "utf8-fields" in variant:
             bad, opt = {utf8bad[0]}, set()
-        rows.append([r, dec, bad, opt, bool(utf8bad)])
+        rows.append([r, dec, bad, opt, bool(utf8bad), False])
     # invoice_no unique within the export: every later line repeating a well-formed invoice_no
-    # of an earlier line (of the right field count) is bad in its invoice_no
+    # of an earlier line (DECISION, README: whatever else is wrong on either line, the wrong
+    # number of fields included) is bad in its invoice_no
     # SILENT: the first occurrence is not named (as §7.2's "an earlier line" for payment_id)
     seen = {}
     for row in rows:
-        r, dec, bad, opt, u8 = row
-        no = dec[0]
+        r, dec, bad, opt, u8, miscounted = row
+        no = dec[0] if dec else None
         if no is None or not digits(no, 20):
             continue
         if "dup-invalid" in variant:
-            if bad or u8:
+            if bad or u8 or miscounted:
                 continue
         if no in seen:
-            bad.add("invoice_no")
+            if bad is not None:
+                bad.add("invoice_no")
         else:
             seen[no] = r["start"]
-    for r, dec, bad, opt, u8 in rows:
+    for r, dec, bad, opt, u8, miscounted in rows:
+        if miscounted:
+            continue  # its item is in e.items already (and holds a repeat, if any)
         if bad:
             e.items.append(({r["start"]}, set(bad), set(opt)))
         elif opt:
@@ -339,7 +347,7 @@ def oracle(data, variant=frozenset()):
         # a valid payer_type, and an invalid payer_type is itself required)
         e.items = []
         e.accepted = True
-        for r, dec, bad, opt, u8 in rows:
+        for r, dec, bad, opt, u8, miscounted in rows:
             e.invoices.append((dec[0], (dec[1], dec[2], dec[3], dec[4], dec[5], amount_tiyin(dec[6]),
                                         dec[7], dec[8])))
     return e
@@ -385,7 +393,7 @@ def fmt_named(named):
     return " ".join(f"{k}:{','.join(sorted(v)) or '-'}" for k, v in sorted(named.items(), key=lambda x: (x[0] is None, x[0] or 0)))
 
 
-NAMED = re.compile(r"^\s+export\.csv(?: line (\d+))?(?: \(row \d+\))?(?:, field ([^:]+))?:")
+NAMED = re.compile(r"^\s+export\.csv(?: line (\d+))?(?: \(row \d+\))?(?:, (?:field ([^:]+)|(?:header )?column \d+))?:")
 
 
 def parse_named(stderr):
