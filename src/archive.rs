@@ -150,7 +150,7 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
     }
 }
 
-/// The zip record a reader's "Unexpected end of <type>" names, in APPNOTE's words rather than
+/// The zip record a reader's "Unexpected end of `TYPE`" names, in APPNOTE's words rather than
 /// the reader's Rust type.
 fn record_named(message: &str) -> &'static str {
     [

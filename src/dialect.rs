@@ -57,7 +57,7 @@ impl Unkept for Recorded {
 #[derive(Debug, thiserror::Error)]
 pub enum DialectError {
     /// The file breaks the dialect. Shown as `line N, column C: what`; the caller names the
-    /// file, and may name the column by its header ([`DialectError::field`]).
+    /// file, and may name the column by its header (`field`).
     #[error("line {line}, column {}: {message}", field + 1)]
     Syntax {
         /// Physical line (1-based) where the problem is.
