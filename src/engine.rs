@@ -1795,7 +1795,12 @@ impl Engine {
         // batch that would commit meanwhile waits for it (a writer waits for readers, up to
         // `store::COMMIT_WAIT`), instead of the audit seeing, say, a delivery whose journal
         // entry it has already walked past. Nothing is written; it is rolled back when dropped.
-        let _snapshot = self.store.conn.unchecked_transaction()?;
+        // (A caller already inside a transaction on this connection has one state already.)
+        let _snapshot = if self.store.conn.is_autocommit() {
+            Some(self.store.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
         let mut in_hand = self.in_hand();
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
