@@ -139,9 +139,13 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
                 record_named(&m)
             ),
         ),
+        // (Messages naming the end records, EOCD or CDEBlock, took the first branch.)
         zip::result::ZipError::InvalidArchive(m) => reject(
             BatchCode::B01,
-            format!("not a readable zip archive: {}", in_words(&m)),
+            format!(
+                "not a readable zip archive: {}",
+                m.replace("CDFH", "central directory header")
+            ),
         ),
         other => reject(
             BatchCode::B01,
@@ -160,21 +164,11 @@ fn record_named(message: &str) -> &'static str {
             "Zip64CDELocatorBlock",
             "the zip64 end of central directory locator",
         ),
-        ("Zip64CDEBlock", "the zip64 end of central directory record"),
-        ("Zip32CDEBlock", "the end of central directory record"),
         ("DataDescriptorBlock", "a data descriptor"),
     ]
     .into_iter()
     .find(|(ty, _)| message.contains(ty))
     .map_or("a zip record", |(_, named)| named)
-}
-
-/// A zip reader's message with its abbreviations spelt out (APPNOTE's names for the records).
-fn in_words(message: &str) -> String {
-    message
-        .replace("CDFH", "central directory header")
-        .replace("EOCD64", "zip64 end of central directory record")
-        .replace("EOCD", "end of central directory record")
 }
 
 /// The APPNOTE number of a compression method (4.4.5), for messages.

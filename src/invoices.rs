@@ -51,14 +51,12 @@ pub fn each_row(
                 field,
                 message,
             } => {
-                let name = schema.fields.get(field).filter(|_| !header);
-                match name {
-                    Some(f) => format!("{file} line {line}, field {}: {message}", f.name),
-                    None if header => {
-                        format!("{file} line {line}, header column {}: {message}", field + 1)
-                    }
-                    None => format!("{file} line {line}, column {}: {message}", field + 1),
-                }
+                let at = if header {
+                    crate::schema::header_label(field)
+                } else {
+                    schema.field_label(field)
+                };
+                format!("{file} line {line}, {at}: {message}")
             }
             e => format!("{file} {e}"),
         })
@@ -152,10 +150,9 @@ pub fn each_row(
         let no = fields.get(key).map(String::as_str).unwrap_or_default();
         let key_ok = if failures.iter().any(|f| f.field.is_none()) {
             // The row's fields were not judged (their number is wrong): its key alone is, so
-            // that no text but an invoice number of the right form is remembered.
-            !unreadable.contains(&key)
-                && !rr.is_long(key)
-                && validate::key_passes(schema, key, &ctx, no)
+            // that no text but an invoice number of the right form is remembered. (A key not
+            // UTF-8 or too long to hold reads as empty, and fails.)
+            validate::key_passes(schema, key, &ctx, no)
         } else {
             !failures.iter().any(|f| f.field == Some(key))
         };

@@ -513,19 +513,6 @@ fn reopen(job: &Job<'_>, index: usize) -> io::Result<impl io::Read + use<>> {
     })
 }
 
-/// How a B07 message names field `i` of a data row: by the schema's name, or by column past it.
-fn row_field(schema: &Schema, i: usize) -> String {
-    schema.fields.get(i).map_or_else(
-        || format!("column {}", i + 1),
-        |f| format!("field {}", f.name),
-    )
-}
-
-/// How a B07 message names field `i` of the header line.
-fn header_field(i: usize) -> String {
-    format!("header column {}", i + 1)
-}
-
 /// The answer to a registry that breaks the dialect (`B07`, naming the line and the field as
 /// `what` calls it), or to bytes the archive could not give (`B01`).
 fn syntax(e: DialectError, what: impl Fn(usize) -> String) -> Result<Reject, PipelineError> {
@@ -647,7 +634,7 @@ fn produce<R: io::Read>(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let _ = tx.send(match syntax(e, |i| row_field(schema, i)) {
+                let _ = tx.send(match syntax(e, |i| schema.field_label(i)) {
                     Ok(r) => Produced::Reject(r),
                     Err(e) => Produced::Failed(e),
                 });
@@ -659,7 +646,7 @@ fn produce<R: io::Read>(
             let _ = tx.send(Produced::Failed(PipelineError::Cancelled));
             return;
         }
-        if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| row_field(schema, i)) {
+        if let Err(r) = decode_fields(&rr, cs, &mut fields, |i| schema.field_label(i)) {
             let _ = tx.send(Produced::Reject(r));
             return;
         }
@@ -940,9 +927,9 @@ fn rows(
                 "registry.csv is empty: the header line is missing".into(),
             )));
         }
-        Err(e) => return syntax(e, header_field).map(Err),
+        Err(e) => return syntax(e, crate::schema::header_label).map(Err),
     }
-    if let Err(r) = decode_fields(&rr, cs, &mut fields, header_field) {
+    if let Err(r) = decode_fields(&rr, cs, &mut fields, crate::schema::header_label) {
         return Ok(Err(r));
     }
     let expected: Vec<&str> = schema.header().collect();

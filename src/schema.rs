@@ -170,7 +170,21 @@ pub struct Schema {
     pub amount_field: Option<usize>,
 }
 
+/// How a message names field `i` (0-based) of a header line: `header column N`.
+pub fn header_label(i: usize) -> String {
+    format!("header column {}", i + 1)
+}
+
 impl Schema {
+    /// How a message names field `i` (0-based) of a data record: `field NAME`, or `column N`
+    /// past the schema's fields.
+    pub fn field_label(&self, i: usize) -> String {
+        self.fields.get(i).map_or_else(
+            || format!("column {}", i + 1),
+            |f| format!("field {}", f.name),
+        )
+    }
+
     /// Parses and compiles a schema document.
     pub fn parse(file: &str, json: &str) -> Result<Self, SchemaError> {
         let err = |message: String| SchemaError {
