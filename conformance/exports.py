@@ -228,9 +228,10 @@ def check_fields(vals):
             if not tin_ok(pid):
                 bad.add("payer_id")
         else:
-            # SILENT: with no valid payer_type there is no rule to judge payer_id by
+            # SILENT, README decision: beside an invalid payer_type, a payer_id is named when
+            # it is valid for neither type (neither a PINFL nor a TIN)
             if not (pinfl_ok(pid) or tin_ok(pid)):
-                opt.add("payer_id")
+                bad.add("payer_id")
     rule("payer_name", pname, lambda v: 1 <= nchars(v) <= 200)
     rule("amount_due", amt, lambda v: (amount_tiyin(v) or 0) > 0)
     rule("issued_at", iss, datetime_ok)

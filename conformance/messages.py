@@ -1505,11 +1505,8 @@ def fam_export(cx, rng, force=None):
             for c in cols:
                 recs[i][EXP_HDR.index(c)] = rng.choice(EXP_FAULTS[c])
                 fs.add(c)
-            if "payer_type" in fs and recs[i][EXP_HDR.index("payer_id")] != "":
-                # a payer_id is judged against its payer_type (§5.4); against a bad type the
-                # documents do not say whether its form is judged: either answer is taken
-                fs.discard("payer_id")
-                fs.add("payer_id?")
+            # beside a bad payer_type, a payer_id is named when it is valid for neither type
+            # (README decision): every payer_id fault here is, and the row's own PINFL is not
             expect[i + 1] = fs
             kinds_of[i + 1] = "fields"
     # a repeat of an earlier line's invoice_no of the right form is named "whatever else is wrong
@@ -1608,9 +1605,6 @@ def fam_export(cx, rng, force=None):
                 cx.readings(topic, {x: v == ln for x, v in rd.items()})
             cx.convention(topic.replace("line named", "(row N) given"), "yes, the data row" if row == k else "no" if row is None else f"row {row}")
         got_fields = {fld.strip() if fld else None for (_, _, fld, _, _) in mine}
-        if "payer_id?" in fields:
-            cx.convention("export: a non-empty payer_id beside a bad payer_type",
-                          "named" if "payer_id" in got_fields else "not judged")
         for f in fields:
             if f is None or f.endswith("?"):
                 continue

@@ -357,8 +357,17 @@ fn check_field(
     }
     match (f.rule, &value) {
         (None, _) => {}
-        // A rule on a field that failed itself is not judged (`every_failure`).
-        (Some(Rule::PartyIdOf(j) | Rule::AccountKeyOf(j)), _) if failed.get(j) == Some(&true) => {}
+        // Beside a payer type that failed (`every_failure`), the payer id is judged against
+        // every rule it could have: it fails only when it is neither a PINFL nor a TIN.
+        (Some(Rule::PartyIdOf(j)), _) if failed.get(j) == Some(&true) => {
+            if !ident::party_id_ok("P", text) && !ident::party_id_ok("J", text) {
+                return Err(fail(
+                    "neither a valid PINFL nor a valid TIN (the payer type is not valid)".into(),
+                ));
+            }
+        }
+        // An account key is not judged against a bank code that failed itself.
+        (Some(Rule::AccountKeyOf(j)), _) if failed.get(j) == Some(&true) => {}
         (Some(Rule::PartyIdOf(j)), _) => {
             let t = values.get(j).map(Value::text).unwrap_or("");
             if !ident::party_id_ok(t, text) {
@@ -448,19 +457,63 @@ mod tests {
         let s = Schemas::built_in().unwrap();
         let fields = |row: &str| -> Vec<String> { row.split(';').map(str::to_owned).collect() };
         assert!(every_failure(&s.pay, &ctx(), &fields(GOOD)).is_empty());
-        // A bad payer type: the payer id's rule (PINFL or TIN by type) is not judged; the
-        // amount and the account (its key against a bad bank code: not judged) are.
+        // A bad payer type: the payer id (a valid PINFL here) passes, since it is valid for
+        // one of the types; the amount and the bank code fail, and the account's key
+        // against a bad bank code is not judged.
         let row = GOOD
             .replace(";P;", ";X;")
             .replace("204000.00", "0.00")
             .replace(";00014;", ";0001;");
-        let got: Vec<(u16, Option<usize>)> = every_failure(&s.pay, &ctx(), &fields(&row))
-            .into_iter()
-            .map(|f| (f.status.code(), f.field))
-            .collect();
-        assert_eq!(got, [(202, Some(3)), (202, Some(6)), (202, Some(8))]);
+        let codes = |row: &str| -> Vec<(u16, Option<usize>)> {
+            every_failure(&s.pay, &ctx(), &fields(row))
+                .into_iter()
+                .map(|f| (f.status.code(), f.field))
+                .collect()
+        };
+        assert_eq!(
+            codes(&row),
+            [(202, Some(3)), (202, Some(6)), (202, Some(8))]
+        );
         // The first of them is what check_row reports.
         assert_eq!(pay(&row).unwrap_err().field, Some(3));
+        // Beside a bad payer type, a payer id valid for neither type fails too: a PINFL
+        // whose check digit is wrong, a TIN starting with 4, nine letters; a TIN passes.
+        let pinfl = GOOD.split(';').nth(4).unwrap_or_default().to_owned();
+        let mut bad_check = pinfl.clone().into_bytes();
+        if let Some(d) = bad_check.last_mut() {
+            *d = b'0' + (*d - b'0' + 1) % 10;
+        }
+        let bad_check = String::from_utf8(bad_check).unwrap();
+        for (id, fails) in [
+            (bad_check.as_str(), true),
+            ("412345678", true),
+            ("abcdefghi", true),
+            ("212345678", false),
+            (pinfl.as_str(), false),
+        ] {
+            let row = GOOD
+                .replace(";P;", ";X;")
+                .replace(&format!(";{pinfl};"), &format!(";{id};"));
+            let want: &[(u16, Option<usize>)] = if fails {
+                &[(202, Some(3)), (202, Some(4))]
+            } else {
+                &[(202, Some(3))]
+            };
+            assert_eq!(codes(&row), want, "payer id {id}");
+        }
+        let message = |row: &str| {
+            every_failure(&s.pay, &ctx(), &fields(row))[1]
+                .message
+                .clone()
+        };
+        assert_eq!(
+            message(
+                &GOOD
+                    .replace(";P;", ";X;")
+                    .replace(&format!(";{pinfl};"), ";412345678;")
+            ),
+            "payer_id: neither a valid PINFL nor a valid TIN (the payer type is not valid)"
+        );
         // A wrong number of fields is one failure of the row.
         let short = every_failure(&s.pay, &ctx(), &fields("1;2"));
         assert_eq!(short.len(), 1);

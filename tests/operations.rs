@@ -1026,6 +1026,10 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
         // line 5: a broken quote again, then line 6 a bad status
         "70000000000000000005;\"1703002\" ;2-5/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;OPEN",
         "70000000000000000006;1703002;2-6/2026;P;31210932040247;Ali;100.00;2026-10-01 09:00:00;CLOSED",
+        // line 7: a bad payer type beside a payer id valid for neither type: both named
+        "70000000000000000007;1703002;2-7/2026;X;412345678;Ali;100.00;2026-10-01 09:00:00;OPEN",
+        // line 8: a bad payer type beside a valid TIN: only the type is named
+        "70000000000000000008;1703002;2-8/2026;X;212345678;MChJ;100.00;2026-10-01 09:00:00;OPEN",
     ]);
     let e = refused_export(&mut rx, "bad.csv", &text);
     let all = e.problems.join("\n");
@@ -1035,6 +1039,9 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
         ("line 3", "amount_due"),
         ("line 5, field court_code", "closing quote"),
         ("line 6", "status"),
+        ("line 7", "payer_type"),
+        ("line 7", "payer_id: neither a valid PINFL nor a valid TIN"),
+        ("line 8", "payer_type"),
     ] {
         assert!(
             e.problems
@@ -1043,7 +1050,8 @@ fn an_export_names_every_bad_field_of_a_line_and_every_line_after_a_broken_quote
             "{line} {what} named: {all}"
         );
     }
-    assert_eq!(e.problems.len(), 5, "{all}");
+    assert!(!all.contains("line 8 (row 7), field payer_id"), "{all}");
+    assert_eq!(e.problems.len(), 8, "{all}");
     assert!(!all.contains("registry.csv"), "the export is named: {all}");
     assert_eq!(
         count(&rx.engine.store.conn, "invoices"),
