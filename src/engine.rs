@@ -329,7 +329,8 @@ fn name_bytes_if_not_utf8(path: &Path) -> Option<String> {
 /// evaluated, the books writing their last changes), `response-kept` (just before the commit),
 /// `import-read` (an export read and loaded, before it is found to have stayed one version),
 /// `audit-walked` (`audit verify` has walked the journal's chain, before it reads the tables
-/// that point into it).
+/// that point into it), `status-read` (`status` has read the set-aside files, before the
+/// answers).
 pub fn pause(point: &str) {
     let Ok(spec) = std::env::var("REESTR_PAUSE") else {
         return;

@@ -446,9 +446,6 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
     );
 }
 
-/// While a run is in the middle of a batch, a second writer is refused at once with exit code 4
-/// (another process holds the data folder), not after SQLite's busy timeout with code 3; and an
-/// audit sees no tampering in the batch's kept copy, which no journal entry names yet.
 #[test]
 fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() {
     // `audit verify` walks the journal, then reads the tables that point into it. A batch
@@ -494,6 +491,64 @@ fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() 
     );
 }
 
+/// `status` shows one state of the store: a batch that a run applies while `status` reads is in
+/// none of what it shows, though `status` reads the set-aside files before the answers.
+#[test]
+fn status_shows_one_state_of_the_store_though_a_run_commits_while_it_reads() {
+    let (invoices, name, bytes) = batch(50);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    setup(d, "var", &invoices);
+    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
+    std::fs::write(d.join("inbox/not-a-batch.zip"), b"x").expect("drop");
+    let (status, marker) = paused_at(d, "status-read", &["status", "--json"]);
+    let mut run = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The run sets the bad name aside and applies the batch; its commits wait for the read.
+    let started = std::time::Instant::now();
+    while run.try_wait().expect("wait").is_none() && started.elapsed().as_secs() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_file(&marker).expect("go on");
+    let shown = status.wait_with_output().expect("status");
+    assert!(shown.status.success(), "{shown:?}");
+    let s: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    let batch_id = name.trim_end_matches(".zip");
+    assert_eq!(s["set_aside"], serde_json::json!([]), "{s}");
+    assert_eq!(
+        s["recent"],
+        serde_json::json!([]),
+        "{batch_id} answered after the set-aside files were read: {s}"
+    );
+    let ran = run.wait_with_output().expect("run");
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    // Afterwards both show.
+    let after = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .args(["status", "--json"])
+        .output()
+        .expect("status");
+    let s: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
+    assert_eq!(s["recent"][0]["batch_id"], batch_id, "{s}");
+    assert_eq!(s["set_aside"][0]["original_name"], "not-a-batch.zip", "{s}");
+}
+
+/// While a run is in the middle of a batch, a second writer is refused at once with exit code 4
+/// (another process holds the data folder), not after SQLite's busy timeout with code 3; and an
+/// audit sees no tampering in the batch's kept copy, which no journal entry names yet.
 #[test]
 fn a_second_writer_during_a_batch_is_told_the_lock_is_held_and_an_audit_finds_nothing() {
     for point in ["validated", "response-kept"] {
