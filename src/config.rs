@@ -300,6 +300,11 @@ impl Config {
             Some(dir) => Schemas::from_dir(&abs(dir))?,
             None => Schemas::built_in()?,
         };
+        // The engine finds the fields it reads by name: a schemas folder must have each.
+        for kind in [BatchType::Pay, BatchType::Rev, BatchType::Rec] {
+            crate::reconcile::check_schema(kind, schemas.for_type(kind))?;
+        }
+        crate::invoices::stored_columns(&schemas.invoices)?;
         // A field longer than the reader holds fails (`202`): the limit must leave room for the
         // longest valid value, up to 4 bytes a character (UTF-8).
         if let Some((chars, name)) = [&schemas.pay, &schemas.rev, &schemas.rec, &schemas.invoices]

@@ -6,7 +6,7 @@
 use crate::bind::{BorrowingStatement, Param};
 use crate::charset::Charset;
 use crate::dialect::{DialectError, RecordReader};
-use crate::schema::Schema;
+use crate::schema::{Schema, SchemaError};
 use crate::validate::{self, Context, Value};
 use chrono::DateTime;
 use rusqlite::Connection;
@@ -343,8 +343,47 @@ pub struct Loaded {
     pub changed: u64,
 }
 
-/// The invoice columns an export sets, in schema order.
+/// The invoice columns an export sets, in the order of [`STORED`].
 pub(crate) const INVOICE_COLUMNS: &str = "invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status";
+
+/// The fields of the billing export that the `invoices` table keeps, by name: an export schema
+/// may order its fields as it likes and add more (they are checked, and kept in the export's
+/// kept copy, but not in the table); it must have each of these.
+pub const STORED: [&str; 9] = [
+    "invoice_no",
+    "court_code",
+    "case_no",
+    "payer_type",
+    "payer_id",
+    "payer_name",
+    "amount_due",
+    "issued_at",
+    "status",
+];
+
+/// Where each of the [`STORED`] fields is in the export's schema, in that order. The schema's
+/// primary key must be `invoice_no`, the key the table is upserted by.
+pub fn stored_columns(schema: &Schema) -> Result<[usize; 9], SchemaError> {
+    let lacks = |message: String| SchemaError {
+        file: format!("{}.json", schema.name),
+        message,
+    };
+    let mut cols = [0; 9];
+    for (col, name) in cols.iter_mut().zip(STORED) {
+        *col = schema.index(name).ok_or_else(|| {
+            lacks(format!(
+                "lacks field {name}, which the invoices table keeps (needed: {})",
+                STORED.join(", ")
+            ))
+        })?;
+    }
+    if schema.primary_key != Some(cols[0]) {
+        return Err(lacks(
+            "primaryKey must be invoice_no, the key invoices are updated by (§9)".into(),
+        ));
+    }
+    Ok(cols)
+}
 
 /// What an upsert of an invoice changes when the number exists: everything the export sets,
 /// and only when something differs (so that loading an export twice changes nothing).
@@ -377,6 +416,24 @@ pub fn load(
            payer_name TEXT, amount_due INTEGER, issued_at TEXT, status TEXT);
          DELETE FROM temp.import_stage;",
     )?;
+    let [
+        c_no,
+        c_court,
+        c_case,
+        c_ptype,
+        c_pid,
+        c_pname,
+        _,
+        c_issued,
+        c_status,
+    ] = match stored_columns(schema) {
+        Ok(cols) => cols,
+        Err(e) => {
+            return Ok(Err(ExportError {
+                problems: vec![e.to_string()],
+            }));
+        }
+    };
     let mut rows = 0u64;
     let mut changed = 0u64;
     // Text is bound in place, not copied by SQLite first ([`crate::bind`]).
@@ -419,20 +476,18 @@ pub fn load(
                 for (row, &amount_due) in chunk.amounts.iter().enumerate() {
                     rows += 1;
                     let v = |i: usize| chunk.field(row, i);
-                    let in_order = last
-                        .as_ref()
-                        .is_some_and(|l| rows == 1 || v(0) > l.as_str());
-                    let a = v(0);
+                    let a = v(c_no);
+                    let in_order = last.as_ref().is_some_and(|l| rows == 1 || a > l.as_str());
                     let values = [
                         Param::Text(a),
-                        Param::Text(v(1)),
-                        Param::Text(v(2)),
-                        Param::Text(v(3)),
-                        Param::Text(v(4)),
-                        Param::Text(v(5)),
+                        Param::Text(v(c_court)),
+                        Param::Text(v(c_case)),
+                        Param::Text(v(c_ptype)),
+                        Param::Text(v(c_pid)),
+                        Param::Text(v(c_pname)),
                         Param::Int(amount_due),
-                        Param::Text(v(7)),
-                        Param::Text(v(8)),
+                        Param::Text(v(c_issued)),
+                        Param::Text(v(c_status)),
                         Param::Int(import_seq),
                     ];
                     if in_order {

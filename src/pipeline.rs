@@ -398,7 +398,8 @@ fn rows_of(
     abandon: Option<&AtomicBool>,
 ) -> Result<RowsResult, PipelineError> {
     let schema = job.schemas.for_type(job.name.kind);
-    let mut reconciler = Reconciler::new(job.name.kind, schema).map_err(PipelineError::Schema)?;
+    let mut reconciler = Reconciler::new(job.name.kind, schema)
+        .map_err(|e| PipelineError::Schema(format!("{}.json {e}", schema.name)))?;
     let src = match archive::open_entry(job.path, index) {
         Ok(r) => r,
         Err(ReadError::Reject { code, message }) => return Ok(Err((code, message))),

@@ -614,6 +614,29 @@ struct Cols {
     state: usize,
 }
 
+/// Whether `schema` has what the engine reads from batches of `kind`: every field the type's
+/// reconciliation uses (found by name), `payment_id` as its primary key (`301`) and `amount` as
+/// its amount field (`amount_total`, §6). Checked when the configuration loads, so that a
+/// schemas folder lacking one stops the engine at its start rather than at each batch.
+pub fn check_schema(kind: BatchType, schema: &Schema) -> Result<(), crate::schema::SchemaError> {
+    let bad = |message: String| crate::schema::SchemaError {
+        file: format!("{}.json", schema.name),
+        message,
+    };
+    Reconciler::new(kind, schema).map_err(bad)?;
+    if schema.primary_key != schema.index("payment_id") {
+        return Err(bad(format!(
+            "primaryKey must be payment_id, the key of {kind} rows (301)"
+        )));
+    }
+    if schema.amount_field != schema.index("amount") {
+        return Err(bad(format!(
+            "amountField must be amount, the field {kind}'s amount_total sums (§6)"
+        )));
+    }
+    Ok(())
+}
+
 /// Per-batch reconciliation state. Which payment ids earlier lines carried is kept by the
 /// [`Books`] (for PAY only lines not applied: applied ones are found as payments).
 pub struct Reconciler {
@@ -629,7 +652,7 @@ impl Reconciler {
         let need = |n: &str| {
             schema
                 .index(n)
-                .ok_or_else(|| format!("schema {} lacks field {n}", schema.name))
+                .ok_or_else(|| format!("lacks field {n}, which reconciling {kind} batches reads"))
         };
         let opt = |n: &str| schema.index(n).unwrap_or(usize::MAX);
         let cols = match kind {

@@ -2781,3 +2781,263 @@ fn printed_messages_and_names_are_one_line_of_printable_ascii() {
         );
     }
 }
+
+/// A schemas folder copied from the built-in one, each schema edited by `edit` (given the file
+/// name and the schema as JSON).
+fn schemas_folder(dir: &Path, edit: impl Fn(&str, &mut serde_json::Value)) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let to = dir.join("schemas");
+    std::fs::create_dir_all(&to).expect("schemas folder");
+    for name in ["PAY.json", "REV.json", "REC.json", "invoices.json"] {
+        let text = std::fs::read_to_string(src.join(name)).expect("built-in schema");
+        let mut json: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+        edit(name, &mut json);
+        std::fs::write(to.join(name), json.to_string()).expect("schema");
+    }
+}
+
+/// The fields of a schema, to edit.
+fn fields_of(schema: &mut serde_json::Value) -> &mut Vec<serde_json::Value> {
+    schema["fields"].as_array_mut().expect("fields")
+}
+
+/// Where the field `name` is in a schema.
+fn field_at(schema: &mut serde_json::Value, name: &str) -> usize {
+    fields_of(schema)
+        .iter()
+        .position(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("field {name}"))
+}
+
+/// A receiver whose configuration reads the schemas from `schemas/`, made by `edit`.
+fn with_schemas(edit: impl Fn(&str, &mut serde_json::Value)) -> Result<Rx, String> {
+    let dir = receiver_dir(&config_text(&format!(
+        "schemas = \"schemas\"\n{MUNIS_WITH_KEY}"
+    )));
+    schemas_folder(dir.path(), edit);
+    let cfg = Config::load(&dir.path().join("reestr.toml")).map_err(|e| e.to_string())?;
+    Ok(Rx {
+        engine: Engine::init(cfg).expect("init"),
+        dir,
+    })
+}
+
+/// Schemas are data: a field added to `PAY.json` in the middle of the registry, and a rule
+/// changed, take effect with no change to the code. The reconciler finds its fields by name,
+/// so the amounts, invoices and payers are still read from the right columns.
+#[test]
+fn a_field_added_to_a_registry_schema_and_a_rule_changed_need_no_code() {
+    let mut rx = with_schemas(|name, schema| {
+        if name == "PAY.json" {
+            let at = field_at(schema, "amount");
+            fields_of(schema).insert(
+                at,
+                serde_json::json!({ "name": "channel", "type": "string",
+                    "constraints": { "required": true, "enum": ["BANK", "APP"] } }),
+            );
+            let purpose = field_at(schema, "purpose");
+            fields_of(schema)[purpose]["constraints"]["maxLength"] = 11.into();
+        }
+    })
+    .expect("the configuration loads");
+    rx.import_reference_invoices();
+    let mut header: Vec<&str> = PAY_HEADER.to_vec();
+    header.insert(6, "channel");
+    let with = |row: &[String], channel: &str| -> Vec<String> {
+        let mut r = row.to_vec();
+        r.insert(6, channel.to_string());
+        r
+    };
+    let pay = common::batches::pay_rows();
+    let mut fourth = pay[1].clone();
+    fourth[0] = "25786018516999".into();
+    let rows = vec![
+        with(&pay[0], "BANK"), // 1
+        with(&pay[1], "X"),    // 202 channel
+        with(&pay[2], ""),     // 201 channel
+        with(&fourth, "APP"),  // 202 purpose: "Sud xarajatlari" is 15 characters, now over 11
+    ];
+    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &header, &rows, 7);
+    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
+    assert_eq!(h.result, "ACK", "{h:?}");
+    let resp = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip");
+    let result = entry_of(&resp, "result.csv").expect("result.csv");
+    let got: Vec<(String, String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(line, _, status, field)| (line, status, field))
+        .collect();
+    let want = [
+        ("1", "1", ""),
+        ("2", "202", "channel"),
+        ("3", "201", "channel"),
+        ("4", "202", "purpose"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string())),
+        "{}",
+        String::from_utf8_lossy(&result)
+    );
+    let control =
+        String::from_utf8(entry_of(&resp, "control.txt").expect("control")).expect("ascii");
+    // The accepted row's amount, read from its column behind the new field.
+    assert_eq!(
+        control_value(&control, "amount_accepted").as_deref(),
+        Some("204000.00")
+    );
+    assert_eq!(
+        dump(
+            &rx.engine.store.conn,
+            "SELECT payment_id, invoice_no, payer_id, amount, account FROM payments"
+        ),
+        [
+            "Text(\"25786018516942\")|Text(\"50122778370060254138\")|Text(\"62504049323943\")|Integer(20400000)|Text(\"20214000352925082571\")"
+        ]
+    );
+    // A registry with the built-in header is now one whose header differs.
+    let old = Batch::new(
+        BatchType::Pay,
+        "002",
+        Charset::Utf8,
+        &PAY_HEADER,
+        &pay[..1],
+        6,
+    );
+    let h = rx.process(&old.file_name(), &old.zip(Some(&common::batches::key())));
+    assert_eq!(
+        (h.result.as_str(), h.code.as_deref()),
+        ("NAK", Some("B07")),
+        "{h:?}"
+    );
+}
+
+/// Schemas are data for the billing export too: with `status` moved first and a field added,
+/// an export in that order loads the same invoices as the agreement's export does.
+#[test]
+fn an_export_schema_in_another_order_with_a_field_added_loads_the_same_invoices() {
+    let mut rx = with_schemas(|name, schema| {
+        if name == "invoices.json" {
+            let at = field_at(schema, "status");
+            let status = fields_of(schema).remove(at);
+            fields_of(schema).insert(0, status);
+            fields_of(schema).insert(
+                3,
+                serde_json::json!({ "name": "note", "type": "string",
+                    "constraints": { "maxLength": 5 } }),
+            );
+        }
+    })
+    .expect("the configuration loads");
+    let reference = std::fs::read(reference_dir().join("invoices.csv")).expect("export");
+    let mut rr = reestr::dialect::RecordReader::new(&reference[..], true);
+    let mut records: Vec<Vec<String>> = Vec::new();
+    while rr.read_record().expect("readable") {
+        let f: Vec<String> = (0..rr.kept())
+            .map(|i| String::from_utf8(rr.field(i).unwrap_or_default().to_vec()).expect("utf-8"))
+            .collect();
+        let note = match records.len() {
+            0 => "note", // the header
+            1 => "n",
+            2 => "abcde",
+            _ => "",
+        };
+        let mut out = vec![f[8].clone(), f[0].clone(), f[1].clone(), note.to_string()];
+        out.extend_from_slice(&f[2..8]);
+        records.push(out);
+    }
+    let header = records.remove(0);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    assert_eq!(header[..4], ["status", "invoice_no", "court_code", "note"]);
+    let export = sample::registry_text(&header, &records).into_bytes();
+    let p = rx.dir.path().join("reordered.csv");
+    std::fs::write(&p, &export).expect("export");
+    rx.engine
+        .import_invoices(&p)
+        .expect("import runs")
+        .expect("export valid");
+    let mut plain = Rx::new();
+    plain.import_reference_invoices();
+    let table = "SELECT invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status FROM invoices ORDER BY invoice_no";
+    let loaded = dump(&rx.engine.store.conn, table);
+    assert!(loaded.len() > 10, "{loaded:?}");
+    assert_eq!(loaded, dump(&plain.engine.store.conn, table));
+    // The new field's rule holds: a note of 6 characters refuses the export.
+    let text = String::from_utf8(export).expect("utf-8");
+    let (head, rest) = text.split_once('\n').expect("lines");
+    assert!(rest.contains(";abcde;"), "{rest}");
+    let long = format!("{head}\n{}", rest.replacen(";abcde;", ";abcdef;", 1));
+    std::fs::write(&p, long).expect("export");
+    let e = rx
+        .engine
+        .import_invoices(&p)
+        .expect("import runs")
+        .expect_err("refused");
+    assert!(
+        e.problems.iter().any(|m| m.contains("field note")),
+        "{:?}",
+        e.problems
+    );
+}
+
+/// A schemas folder lacking what the engine reads stops it when the configuration loads,
+/// naming the schema and the field, not at each batch or export.
+#[test]
+fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
+    let rename = |file: &'static str, from: &'static str| {
+        move |name: &str, schema: &mut serde_json::Value| {
+            if name == file {
+                let at = field_at(schema, from);
+                fields_of(schema)[at]["name"] = format!("{from}_x").into();
+            }
+        }
+    };
+    for (file, field, said) in [
+        (
+            "PAY.json",
+            "payer_name",
+            "schema PAY.json: lacks field payer_name, which reconciling PAY batches reads",
+        ),
+        (
+            "REV.json",
+            "reason",
+            "schema REV.json: lacks field reason, which reconciling REV batches reads",
+        ),
+        (
+            "REC.json",
+            "state",
+            "schema REC.json: lacks field state, which reconciling REC batches reads",
+        ),
+        (
+            "invoices.json",
+            "court_code",
+            "schema invoices.json: lacks field court_code, which the invoices table keeps",
+        ),
+    ] {
+        let e = with_schemas(rename(file, field))
+            .err()
+            .unwrap_or_else(|| panic!("{file} without {field} loads"));
+        assert!(e.contains(said), "{file} {field}: {e}");
+    }
+    let e = with_schemas(|name, schema| {
+        if name == "REC.json" {
+            schema["primaryKey"] = "invoice_no".into();
+        }
+    })
+    .err()
+    .expect("a REC key other than payment_id is refused");
+    assert!(
+        e.contains("schema REC.json: primaryKey must be payment_id"),
+        "{e}"
+    );
+    let e = with_schemas(|name, schema| {
+        if name == "invoices.json" {
+            schema["primaryKey"] = "case_no".into();
+        }
+    })
+    .err()
+    .expect("an export key other than invoice_no is refused");
+    assert!(
+        e.contains("schema invoices.json: primaryKey must be invoice_no"),
+        "{e}"
+    );
+}
