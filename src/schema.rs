@@ -33,18 +33,45 @@ pub struct SchemaError {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawSchema {
     name: String,
     #[serde(default)]
     #[allow(dead_code)]
     title: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
-    dialect: Option<serde_json::Value>,
+    dialect: Option<RawDialect>,
     primary_key: Option<String>,
     amount_field: Option<String>,
     fields: Vec<RawField>,
+}
+
+/// A CSV Dialect description. The engine reads the agreement's dialect (§5) only, so each
+/// key given must have the agreement's value: a schema cannot ask for another one and be
+/// silently read in this one.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawDialect {
+    delimiter: Option<String>,
+    quote_char: Option<String>,
+    double_quote: Option<bool>,
+    header: Option<bool>,
+}
+
+impl RawDialect {
+    /// The first key whose value is not the agreement's, with that value.
+    fn other_than_the_agreements(&self) -> Option<String> {
+        let text = |key: &str, v: &Option<String>, want: &str| {
+            v.as_deref()
+                .filter(|v| *v != want)
+                .map(|v| format!("{key} {v:?}"))
+        };
+        let flag = |key: &str, v: Option<bool>| v.filter(|v| !v).map(|v| format!("{key} {v}"));
+        text("delimiter", &self.delimiter, ";")
+            .or_else(|| text("quoteChar", &self.quote_char, "\""))
+            .or_else(|| flag("doubleQuote", self.double_quote))
+            .or_else(|| flag("header", self.header))
+    }
 }
 
 #[derive(Deserialize)]
@@ -192,7 +219,26 @@ impl Schema {
             message,
         };
         let raw: RawSchema = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        if let Some(other) = raw
+            .dialect
+            .as_ref()
+            .and_then(RawDialect::other_than_the_agreements)
+        {
+            return Err(err(format!(
+                "dialect: {other} is not read; the engine reads the agreement's dialect (§5): delimiter \";\", quoteChar \"\\\"\", doubleQuote true, header true"
+            )));
+        }
+        if raw.fields.is_empty() {
+            return Err(err("no fields".into()));
+        }
         let names: Vec<String> = raw.fields.iter().map(|f| f.name.clone()).collect();
+        if let Some((i, n)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names.get(..*i).is_some_and(|before| before.contains(n)))
+        {
+            return Err(err(format!("field {n:?} appears twice (field {})", i + 1)));
+        }
         let index = |n: &str| names.iter().position(|x| x == n);
         let mut fields = Vec::with_capacity(raw.fields.len());
         for (i, f) in raw.fields.into_iter().enumerate() {
@@ -220,6 +266,12 @@ impl Schema {
                 .map(Pattern::compile)
                 .transpose()
                 .map_err(&err)?;
+            if c.exclusive_minimum.is_some() && kind != FieldType::Amount {
+                return Err(err(format!(
+                    "field {}: exclusiveMinimum applies to amounts only",
+                    f.name
+                )));
+            }
             let exclusive_minimum = match c.exclusive_minimum {
                 None => None,
                 Some(s) => Some(
@@ -244,11 +296,33 @@ impl Schema {
                             f.name
                         ))),
                     };
+                    let on = |want: FieldType, what: &str| {
+                        if kind == want {
+                            Ok(())
+                        } else {
+                            Err(err(format!(
+                                "field {}: rule {k} applies to {what} fields only",
+                                f.name
+                            )))
+                        }
+                    };
                     Some(match (k.as_str(), v.as_str()) {
-                        ("partyIdOf", v) => Rule::PartyIdOf(earlier(v)?),
-                        ("accountKeyOf", v) => Rule::AccountKeyOf(earlier(v)?),
-                        ("notAfter", "created_at") => Rule::NotAfterCreatedAt,
-                        ("onDate", "business_date") => Rule::OnBusinessDate,
+                        ("partyIdOf", v) => {
+                            on(FieldType::String, "string")?;
+                            Rule::PartyIdOf(earlier(v)?)
+                        }
+                        ("accountKeyOf", v) => {
+                            on(FieldType::String, "string")?;
+                            Rule::AccountKeyOf(earlier(v)?)
+                        }
+                        ("notAfter", "created_at") => {
+                            on(FieldType::DateTime, "datetime")?;
+                            Rule::NotAfterCreatedAt
+                        }
+                        ("onDate", "business_date") => {
+                            on(FieldType::DateTime, "datetime")?;
+                            Rule::OnBusinessDate
+                        }
                         (k, v) => {
                             return Err(err(format!("field {}: unknown rule {k}={v}", f.name)));
                         }
@@ -332,7 +406,17 @@ impl Schemas {
     fn from_sources(
         read: impl Fn(&str) -> Result<String, SchemaError>,
     ) -> Result<Self, SchemaError> {
-        let load = |f: &str| Schema::parse(f, &read(f)?);
+        let load = |f: &str| {
+            let schema = Schema::parse(f, &read(f)?)?;
+            // Messages name a schema by its `name` and the file it is read from by that name.
+            match f.strip_suffix(".json") {
+                Some(stem) if stem == schema.name => Ok(schema),
+                _ => Err(SchemaError {
+                    file: f.into(),
+                    message: format!("name {:?} is not the file's", schema.name),
+                }),
+            }
+        };
         Ok(Self {
             pay: load("PAY.json")?,
             rev: load("REV.json")?,
@@ -428,6 +512,54 @@ mod tests {
         assert!(e.to_string().contains("X.json") && e.to_string().contains("float"));
         let e = Schema::parse("X.json", r#"{"name":"X","fields":[{"name":"a","type":"string","rule":{"partyIdOf":"b"}},{"name":"b","type":"string"}]}"#).unwrap_err();
         assert!(e.to_string().contains("earlier field"));
+        // What a schema says is either done or refused, never silently ignored.
+        let refused = |json: &str| {
+            Schema::parse("X.json", json)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let field = r#"[{"name":"a","type":"string"}]"#;
+        for (json, said) in [
+            (format!(r#"{{"name":"X","primarykey":"a","fields":{field}}}"#), "unknown field `primarykey`"),
+            (format!(r#"{{"name":"X","dialect":{{"delimiter":","}},"fields":{field}}}"#), r#"dialect: delimiter "," is not read"#),
+            (format!(r#"{{"name":"X","dialect":{{"header":false}},"fields":{field}}}"#), "dialect: header false is not read"),
+            (format!(r#"{{"name":"X","dialect":{{"quoteChar":"'"}},"fields":{field}}}"#), r#"dialect: quoteChar "'" is not read"#),
+            (format!(r#"{{"name":"X","dialect":{{"lineTerminator":"
+"}},"fields":{field}}}"#), "unknown field `lineTerminator`"),
+            (r#"{"name":"X","fields":[]}"#.into(), "no fields"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#.into(), r#"field "a" appears twice (field 2)"#),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"exclusiveMinimum":"0.00"}}]}"#.into(), "field a: exclusiveMinimum applies to amounts only"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","rule":{"notAfter":"created_at"}}]}"#.into(), "field a: rule notAfter applies to datetime fields only"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"datetime","rule":{"onDate":"business_date"}},{"name":"b","type":"amount","rule":{"partyIdOf":"a"}}]}"#.into(), "field b: rule partyIdOf applies to string fields only"),
+        ] {
+            let e = refused(&json);
+            assert!(e.starts_with("schema X.json: ") && e.contains(said), "{json}: {e}");
+        }
+        // The agreement's dialect, given in full or in part, is taken.
+        assert!(Schema::parse("X.json", &format!(r#"{{"name":"X","dialect":{{"delimiter":";","quoteChar":"\"","doubleQuote":true,"header":true}},"fields":{field}}}"#)).is_ok());
+        assert!(
+            Schema::parse(
+                "X.json",
+                &format!(r#"{{"name":"X","dialect":{{"delimiter":";"}},"fields":{field}}}"#)
+            )
+            .is_ok()
+        );
+        // A schema is read from the file of its name.
+        let e = Schemas::from_sources(|f| {
+            let text = if f == "REV.json" {
+                BUILT_IN.iter().find(|(n, _)| *n == "PAY.json")
+            } else {
+                BUILT_IN.iter().find(|(n, _)| *n == f)
+            };
+            Ok(text.map(|(_, t)| t.to_string()).unwrap_or_default())
+        })
+        .map(|_| ())
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"schema REV.json: name "PAY" is not the file's"#
+        );
     }
 
     #[test]
