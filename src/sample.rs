@@ -307,17 +307,7 @@ pub fn invoices(n: usize, rng: &mut Rng) -> Vec<Invoice> {
 
 /// The billing export text of these invoices.
 pub fn invoices_csv(inv: &[Invoice]) -> String {
-    let header = [
-        "invoice_no",
-        "court_code",
-        "case_no",
-        "payer_type",
-        "payer_id",
-        "payer_name",
-        "amount_due",
-        "issued_at",
-        "status",
-    ];
+    let header = crate::invoices::STORED;
     let rows: Vec<Vec<String>> = inv
         .iter()
         .enumerate()

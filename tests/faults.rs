@@ -446,6 +446,24 @@ fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
     );
 }
 
+/// Starts `run` and gives it up to 3 s to end (it does not, when a reader holds it back).
+fn run_for_up_to_3_s(d: &Path) -> std::process::Child {
+    let mut run = Command::new(BIN)
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("reestr.toml"))
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while run.try_wait().expect("wait").is_none() && started.elapsed().as_secs() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run
+}
+
 #[test]
 fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() {
     // `audit verify` walks the journal, then reads the tables that point into it. A batch
@@ -456,20 +474,8 @@ fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() 
     setup(d, "var", &invoices);
     std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
     let (audit, marker) = paused_at(d, "audit-walked", &["audit", "verify"]);
-    let mut run = Command::new(BIN)
-        .current_dir(d)
-        .arg("--config")
-        .arg(d.join("reestr.toml"))
-        .arg("run")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
     // The batch is applied and would commit now: it waits for the audit's read instead.
-    let started = std::time::Instant::now();
-    while run.try_wait().expect("wait").is_none() && started.elapsed().as_secs() < 3 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let run = run_for_up_to_3_s(d);
     std::fs::remove_file(&marker).expect("go on");
     let audited = audit.wait_with_output().expect("audit");
     assert_eq!(
@@ -502,20 +508,8 @@ fn status_shows_one_state_of_the_store_though_a_run_commits_while_it_reads() {
     std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
     std::fs::write(d.join("inbox/not-a-batch.zip"), b"x").expect("drop");
     let (status, marker) = paused_at(d, "status-read", &["status", "--json"]);
-    let mut run = Command::new(BIN)
-        .current_dir(d)
-        .arg("--config")
-        .arg(d.join("reestr.toml"))
-        .arg("run")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
     // The run sets the bad name aside and applies the batch; its commits wait for the read.
-    let started = std::time::Instant::now();
-    while run.try_wait().expect("wait").is_none() && started.elapsed().as_secs() < 3 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let run = run_for_up_to_3_s(d);
     std::fs::remove_file(&marker).expect("go on");
     let shown = status.wait_with_output().expect("status");
     assert!(shown.status.success(), "{shown:?}");
