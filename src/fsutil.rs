@@ -295,6 +295,14 @@ impl Drop for Copied {
 /// syncs, and a write error is reported to every descriptor open when it happened (Linux 4.13
 /// and later), so it is left for the commit's own sync.
 ///
+/// Once written back, the pages past the file's length when `work` began (what a batch
+/// appends) are dropped from the kernel's page cache (`posix_fadvise` `DONTNEED`): the memory
+/// is used again for the pages written next, instead of new memory the kernel must clear and
+/// map (on a virtual machine, ask its host for), which cost a 10M-row batch several seconds of
+/// system time (`bench/RESULTS.md`). The store reads those pages rarely: they are new payment
+/// rows, and what the batch reads again SQLite holds in its own cache. It is advice only: the
+/// bytes in the file are the same.
+///
 /// The descriptor is borrowed and never closed here. Closing *any* descriptor of a file drops
 /// every POSIX record lock the process holds on it, SQLite's locks on its database included:
 /// a descriptor of the store closed while a transaction is open would let another process
@@ -309,12 +317,20 @@ pub fn write_back_while<T>(
     let Some(file) = file else {
         return work();
     };
+    let appended_from = file.metadata().map_or(u64::MAX, |m| m.len());
     std::thread::scope(|scope| {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         scope.spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
-                let _ = file.sync_data();
+                if file.sync_data().is_ok() {
+                    let _ = rustix::fs::fadvise(
+                        file,
+                        appended_from,
+                        None,
+                        rustix::fs::Advice::DontNeed,
+                    );
+                }
             }
         });
         let out = work();

@@ -591,3 +591,71 @@ fn a_second_writer_during_a_batch_is_told_the_lock_is_held_and_an_audit_finds_no
         );
     }
 }
+
+/// Bytes of `file` in the kernel's page cache (`fincore`, util-linux).
+fn resident_bytes(file: &Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES"])
+        .arg(file)
+        .output()
+        .expect("fincore (util-linux) runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number of bytes")
+}
+
+/// While a batch is applied, the store's pages past its length at the start (what the batch
+/// appends) leave the page cache once written back, so that the kernel uses that memory again
+/// (`fsutil::write_back_while`); the pages before stay, and the bytes are the same.
+#[test]
+fn pages_a_batch_appends_leave_the_page_cache_once_written_back() {
+    use std::io::{Seek, Write};
+    // Not tmpfs (whose pages are the file): beside the build.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tmp");
+    let path = dir.path().join("store");
+    let mb = |n: usize| vec![0x5a_u8; n << 20];
+    std::fs::write(&path, mb(2)).expect("write");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.sync_all().expect("sync");
+    // Does this file system drop clean pages on advice at all? (tmpfs and some others do not.)
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, mb(4)).expect("probe");
+    let p = std::fs::File::open(&probe).expect("probe");
+    p.sync_all().expect("sync");
+    rustix::fs::fadvise(&p, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+    if resident_bytes(&probe) > 1 << 20 {
+        eprintln!("this file system keeps clean pages despite the advice: nothing to check");
+        return;
+    }
+    let before = resident_bytes(&path);
+    let every = std::time::Duration::from_millis(20);
+    let reader = file.try_clone().expect("clone");
+    reestr::fsutil::write_back_while(Some(&reader), every, || {
+        file.seek(std::io::SeekFrom::End(0)).expect("seek");
+        for _ in 0..16 {
+            file.write_all(&mb(1)).expect("append");
+            std::thread::sleep(every);
+        }
+        std::thread::sleep(every * 10);
+    });
+    let after = resident_bytes(&path);
+    assert!(
+        after < before + (4 << 20),
+        "16 MiB appended, {} MiB resident after (before: {} MiB)",
+        after >> 20,
+        before >> 20
+    );
+    assert!(
+        after >= before.min(2 << 20) - (64 << 10),
+        "the pages before the batch stay: {after} of {before} bytes"
+    );
+    let bytes = std::fs::read(&path).expect("read");
+    assert_eq!(bytes.len(), 18 << 20);
+    assert!(bytes.iter().all(|&b| b == 0x5a));
+}
