@@ -213,19 +213,16 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Exit code 4: another process holds the data folder's lock. `run --json` answers on stdout
-/// whatever happens.
-fn refuse_locked(command: &Command, e: EngineError) -> ExitCode {
+/// A command that stops before it does anything (exit 3: configuration, store or folders;
+/// exit 4: another process holds the data folder's lock): `run --json` still prints its
+/// document on stdout, nothing handled and the error said, then the error line goes to stderr.
+fn stop(command: &Command, code: u8, e: impl std::fmt::Display) -> ExitCode {
+    let said = e.to_string();
     if let Command::Run { json: true, .. } = command {
-        let refused = reestr::engine::RunOutcome {
-            error: Some(e),
-            ..Default::default()
-        };
-        say!("{}", run_document(&refused));
-        let said = refused.error.map(|e| e.to_string()).unwrap_or_default();
-        return fail(EXIT_LOCKED, said);
+        let nothing = reestr::engine::RunOutcome::default();
+        say!("{}", document(&nothing, Some(&said)));
     }
-    fail(EXIT_LOCKED, e)
+    fail(code, said)
 }
 
 fn main() -> ExitCode {
@@ -248,7 +245,7 @@ fn main() -> ExitCode {
     }
     let cfg = match Config::load(&cli.config) {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_CANNOT_RUN, e),
+        Err(e) => return stop(&cli.command, EXIT_CANNOT_RUN, e),
     };
     let needs_lock = matches!(
         cli.command,
@@ -267,15 +264,15 @@ fn main() -> ExitCode {
     };
     let mut engine = match opened {
         Ok(e) => e,
-        Err(e @ EngineError::Locked(..)) => return refuse_locked(&cli.command, e),
-        Err(e) => return fail(EXIT_CANNOT_RUN, e),
+        Err(e @ EngineError::Locked(..)) => return stop(&cli.command, EXIT_LOCKED, e),
+        Err(e) => return stop(&cli.command, EXIT_CANNOT_RUN, e),
     };
     let exchanges = matches!(
         cli.command,
         Command::Run { .. } | Command::Watch | Command::Status { .. } | Command::Release { .. }
     );
     if exchanges && let Err(e) = engine.require_exchange_folders() {
-        return fail(EXIT_CANNOT_RUN, e);
+        return stop(&cli.command, EXIT_CANNOT_RUN, e);
     }
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register(sig, engine.cancel.clone()) {
@@ -588,12 +585,17 @@ fn print_status(s: &reestr::status::Status) {
 
 /// `run --json`'s document.
 fn run_document(out: &reestr::engine::RunOutcome) -> String {
+    document(out, out.error.as_ref().map(ToString::to_string).as_deref())
+}
+
+/// `run --json`'s document of `out`, with `error` as its error.
+fn document(out: &reestr::engine::RunOutcome, error: Option<&str>) -> String {
     let doc = serde_json::json!({
         "handled": out.handled,
         "left": out.left,
         "held": out.held,
         "finished": out.finished,
-        "error": out.error.as_ref().map(ToString::to_string),
+        "error": error,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

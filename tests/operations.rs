@@ -2683,6 +2683,60 @@ fn with_json_output_a_refusal_is_json_too() {
     assert_eq!(line["fields"]["exit_code"], 4);
 }
 
+/// `run --json` prints its document on stdout whatever stops it, also at its start (exit 3):
+/// a missing inbox, a store that is not a store, a configuration that does not load.
+#[test]
+fn run_json_prints_its_document_when_it_cannot_start() {
+    type Break = fn(&Cli);
+    let cases: [(&str, Break, &str); 3] = [
+        (
+            "inbox missing",
+            |cli| std::fs::remove_dir(cli.path("inbox")).expect("rm"),
+            "inbox",
+        ),
+        (
+            "store not a store",
+            |cli| {
+                std::fs::write(cli.path("var/reestr.db"), b"not a database at all, no").expect("w")
+            },
+            "reestr.db",
+        ),
+        (
+            "configuration",
+            |cli| cli.reconfigure("no_such_key = 1"),
+            "no_such_key",
+        ),
+    ];
+    for (what, break_it, named) in cases {
+        let cli = Cli::new();
+        break_it(&cli);
+        for args in [
+            &["run", "--json"][..],
+            &["--log-format", "json", "run", "--json"],
+        ] {
+            let o = cli.run(args);
+            assert_eq!(o.status.code(), Some(3), "{what}: {}", stderr(&o));
+            let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| {
+                panic!("{what} {args:?}: stdout is JSON ({e}): {}", stdout(&o))
+            });
+            assert!(
+                doc["error"].as_str().is_some_and(|e| e.contains(named)),
+                "{what}: {doc}"
+            );
+            for empty in ["handled", "left", "held", "finished"] {
+                assert_eq!(doc[empty], serde_json::json!([]), "{what}: {doc}");
+            }
+        }
+        // Without --json, stdout stays empty.
+        let o = cli.run(&["run"]);
+        assert_eq!(
+            (o.status.code(), stdout(&o)),
+            (Some(3), String::new()),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn the_metrics_count_every_file_waiting_in_the_inbox_held_ones_too() {
     let cli = Cli::new();
