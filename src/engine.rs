@@ -953,6 +953,7 @@ impl Engine {
                 "result": result, "code": code, "message": message, "rows": rows, "statuses": statuses,
                 "response_name": resp_name, "response_sha256": resp_sha,
                 "policy": policy, "engine_version": crate::VERSION,
+                "schema": self.cfg.schemas.for_type(name.kind).fingerprint,
                 "kept": [
                     {"path": format!("received/{sha}.zip"), "sha256": sha},
                     {"path": format!("sent/{resp_sha}.zip"), "sha256": resp_sha},
@@ -1181,6 +1182,10 @@ pub struct ReplayReport {
     pub code: Option<String>,
     /// The engine version that answered the archive, as journaled (received archives only).
     pub answered_by: Option<String>,
+    /// When the archive was judged under another schema than the one in force for its type
+    /// (as journaled, [`crate::schema::Schema::fingerprint`]): the schema file and both
+    /// fingerprints.
+    pub schema_changed: Option<String>,
 }
 
 /// The outcome of `check`.
@@ -1289,7 +1294,7 @@ impl Engine {
         trusted(copy.keep().map_err(io_at(&imports))?, path, "export")?;
         let body = json!({
             "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
-            "engine_version": crate::VERSION,
+            "engine_version": crate::VERSION, "schema": self.cfg.schemas.invoices.fingerprint,
             "kept": [{"path": format!("imports/{sha}.csv"), "sha256": sha}],
         });
         journal::append(&tx, "import", &now_text(), &body)?;
@@ -1418,6 +1423,7 @@ impl Engine {
                 result,
                 code,
                 answered_by: None,
+                schema_changed: None,
             });
         };
         let name =
@@ -1471,6 +1477,7 @@ impl Engine {
             result,
             code,
             answered_by: answered_by(&body),
+            schema_changed: self.schema_changed(&body, self.cfg.schemas.for_type(name.kind)),
         })
     }
 
@@ -1562,6 +1569,32 @@ impl Engine {
         };
         for e in &entries {
             let b = &e.body;
+            let judged_under = if e.kind == "import" {
+                Some((
+                    format!("the export {} was loaded", text(b, "file_name")),
+                    &self.cfg.schemas.invoices,
+                ))
+            } else if e.kind == "delivery" && text(b, "result") == "ACK" {
+                BatchName::parse(&text(b, "inbound_name")).ok().map(|n| {
+                    (
+                        format!("{} was judged", text(b, "inbound_name")),
+                        self.cfg.schemas.for_type(n.kind),
+                    )
+                })
+            } else {
+                None
+            };
+            if let Some((what, changed)) =
+                judged_under.and_then(|(what, now)| Some((what, self.schema_changed(b, now)?)))
+            {
+                // Judged again under another schema, its rows (or invoices) could differ, and
+                // every later book with them: nothing past it would be evidence of anything.
+                problems.push(format!(
+                    "the books were not rebuilt past journal entry {}: {what} under another schema than the one in force ({changed}); with that one configured, the rebuild judges it again",
+                    e.seq
+                ));
+                return Ok((problems, judged));
+            }
             if e.kind == "import" {
                 let tx = scratch.conn.transaction()?;
                 match self.load_kept_export(&tx, e.seq, &text(b, "file_name"), &text(b, "sha256")) {
@@ -1661,6 +1694,24 @@ impl Engine {
             [],
             |r| r.get(0),
         )?;
+        let other = journal::entries(&self.store.conn)?
+            .into_iter()
+            .find_map(|e| {
+                (e.kind == "import" && e.seq <= loaded)
+                    .then(|| self.schema_changed(&e.body, &self.cfg.schemas.invoices))
+                    .flatten()
+                    .map(|changed| (e, changed))
+            });
+        if let Some((e, changed)) = other {
+            return Ok(vec![format!(
+                "invoices not checked against the kept exports: the export {} (journal entry {}) was loaded under another schema than the one in force ({changed}); with that one configured, the audit loads it again",
+                e.body
+                    .get("file_name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default(),
+                e.seq,
+            )]);
+        }
         let mut scratch = Store::scratch()?;
         if let Err(e) = self.load_kept_exports(&mut scratch, loaded.saturating_add(1)) {
             if busy_store(&e).is_some() {
@@ -1934,6 +1985,30 @@ fn tempdir_in(base: &Path) -> Result<PathBuf, EngineError> {
     let p = base.join(format!(".reestr-{}-{n}", std::process::id()));
     fsutil::create_dir(&p).map_err(io_at(&p))?;
     Ok(p)
+}
+
+impl Engine {
+    /// When the schema journaled with an entry's `body` is not `now`, the one in force: its
+    /// file and both fingerprints (`invoices.json: fingerprint 1a2b… then, 3c4d… now`).
+    /// Entries written before 2026-11-24 14:00 UTC journal none, and are taken as judged under
+    /// the schema in force.
+    fn schema_changed(
+        &self,
+        body: &serde_json::Value,
+        now: &crate::schema::Schema,
+    ) -> Option<String> {
+        let then = body
+            .get("schema")
+            .and_then(serde_json::Value::as_str)
+            .filter(|then| *then != now.fingerprint)?;
+        let short = |f: &str| f.get(..12).unwrap_or(f).to_string();
+        Some(format!(
+            "{}.json: fingerprint {}… then, {}… now",
+            now.name,
+            short(then),
+            short(&now.fingerprint)
+        ))
+    }
 }
 
 /// The engine version journaled with an entry's `body`.

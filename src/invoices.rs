@@ -376,6 +376,16 @@ pub fn stored_columns(schema: &Schema) -> Result<[usize; 9], SchemaError> {
                 STORED.join(", ")
             ))
         })?;
+        if !schema.fields.get(*col).is_some_and(|f| f.required) {
+            return Err(lacks(format!(
+                "field {name} must be required: the invoices table keeps it"
+            )));
+        }
+    }
+    if schema.amount_field.is_some() {
+        return Err(lacks(
+            "amountField applies to registries (the amount_total of §6); an export has none".into(),
+        ));
     }
     if schema.primary_key != Some(cols[0]) {
         return Err(lacks(

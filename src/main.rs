@@ -400,50 +400,55 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(EXIT_INCOMPLETE, e),
         },
-        Command::Replay { file, out, json } => match engine.replay(&file, &out) {
-            Ok(r) => {
-                if json {
-                    say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                } else {
-                    say!(
-                        "{} -> {} ({}{})",
-                        file.display(),
-                        out.join(&r.response).display(),
-                        r.result,
-                        r.code
-                            .as_deref()
-                            .map(|c| format!(" {c}"))
-                            .unwrap_or_default()
-                    );
-                    match r.identical {
-                        Some(true) => say!(
-                            "identical to the response sent (sha256 {})",
-                            r.response_sha256
-                        ),
-                        Some(false) => say!(
-                            "DIFFERS from the response sent: replayed {}, sent {}{}",
+        Command::Replay { file, out, json } => {
+            match engine.replay(&file, &out) {
+                Ok(r) => {
+                    if json {
+                        say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    } else {
+                        say!(
+                            "{} -> {} ({}{})",
+                            file.display(),
+                            out.join(&r.response).display(),
+                            r.result,
+                            r.code
+                                .as_deref()
+                                .map(|c| format!(" {c}"))
+                                .unwrap_or_default()
+                        );
+                        match r.identical {
+                            Some(true) => say!(
+                                "identical to the response sent (sha256 {})",
+                                r.response_sha256
+                            ),
+                            Some(false) => say!(
+                            "DIFFERS from the response sent: replayed {}, sent {}{}{}",
                             r.response_sha256,
                             r.sent_sha256.as_deref().unwrap_or("?"),
-                            reestr::engine::other_version(r.answered_by.as_deref())
+                            reestr::engine::other_version(r.answered_by.as_deref()),
+                            r.schema_changed.as_deref().map_or(String::new(), |c| format!(
+                                ", judged then under another schema than the one in force ({c})"
+                            ))
                         ),
-                        None => say!("never received: computed against the current store"),
+                            None => say!("never received: computed against the current store"),
+                        }
+                    }
+                    if r.identical == Some(false) {
+                        ExitCode::from(EXIT_INCOMPLETE)
+                    } else {
+                        ExitCode::SUCCESS
                     }
                 }
-                if r.identical == Some(false) {
-                    ExitCode::from(EXIT_INCOMPLETE)
-                } else {
-                    ExitCode::SUCCESS
+                Err(e) => {
+                    // `--json` answers on stdout when replay cannot run too (a key changed since,
+                    // say), as `run --json` does.
+                    if json {
+                        say!("{}", serde_json::json!({ "error": e.to_string() }));
+                    }
+                    fail(EXIT_INCOMPLETE, e)
                 }
             }
-            Err(e) => {
-                // `--json` answers on stdout when replay cannot run too (a key changed since,
-                // say), as `run --json` does.
-                if json {
-                    say!("{}", serde_json::json!({ "error": e.to_string() }));
-                }
-                fail(EXIT_INCOMPLETE, e)
-            }
-        },
+        }
         Command::Audit {
             command: AuditCommand::Verify { json, rebuild },
         } => match engine.audit_with(rebuild) {

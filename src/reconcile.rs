@@ -649,10 +649,18 @@ pub struct Reconciler {
 impl Reconciler {
     /// A reconciler for a batch type; the schema must have the fields the type's logic uses.
     pub fn new(kind: BatchType, schema: &Schema) -> Result<Self, String> {
+        // A field the logic reads must be there and required: an empty one would be a payment
+        // with no id, amount or date.
         let need = |n: &str| {
-            schema
-                .index(n)
-                .ok_or_else(|| format!("lacks field {n}, which reconciling {kind} batches reads"))
+            let i = schema.index(n).ok_or_else(|| {
+                format!("lacks field {n}, which reconciling {kind} batches reads")
+            })?;
+            match schema.fields.get(i) {
+                Some(f) if f.required => Ok(i),
+                _ => Err(format!(
+                    "field {n} must be required: reconciling {kind} batches reads it"
+                )),
+            }
         };
         let opt = |n: &str| schema.index(n).unwrap_or(usize::MAX);
         let cols = match kind {

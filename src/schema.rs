@@ -195,6 +195,10 @@ pub struct Schema {
     pub primary_key: Option<usize>,
     /// Index of the field summed into `amount_total`.
     pub amount_field: Option<usize>,
+    /// SHA-256 (hex) of the schema's JSON in one canonical form (spacing and line breaks do not
+    /// count): journaled with every batch and export judged under it, so that `replay` and
+    /// `audit verify` can tell an answer given under another schema from one that is not.
+    pub fingerprint: String,
 }
 
 /// How a message names field `i` (0-based) of a header line: `header column N`.
@@ -219,6 +223,11 @@ impl Schema {
             message,
         };
         let raw: RawSchema = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        // What the file says, not how it is laid out: its JSON in one canonical form.
+        let canonical = serde_json::from_str::<serde_json::Value>(json)
+            .map(|v| v.to_string())
+            .map_err(|e| err(e.to_string()))?;
+        let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canonical));
         if let Some(other) = raw
             .dialect
             .as_ref()
@@ -242,6 +251,15 @@ impl Schema {
         let index = |n: &str| names.iter().position(|x| x == n);
         let mut fields = Vec::with_capacity(raw.fields.len());
         for (i, f) in raw.fields.into_iter().enumerate() {
+            if f.name.is_empty() {
+                return Err(err(format!("field {} has an empty name", i + 1)));
+            }
+            if f.format.is_some() && f.kind != "datetime" {
+                return Err(err(format!(
+                    "field {}: format applies to datetime fields only",
+                    f.name
+                )));
+            }
             let kind = match f.kind.as_str() {
                 "string" => FieldType::String,
                 "amount" => FieldType::Amount,
@@ -350,6 +368,7 @@ impl Schema {
             primary_key: pick("primaryKey", raw.primary_key)?,
             amount_field: pick("amountField", raw.amount_field)?,
             fields,
+            fingerprint,
         })
     }
 
@@ -528,6 +547,8 @@ mod tests {
             (format!(r#"{{"name":"X","dialect":{{"lineTerminator":"
 "}},"fields":{field}}}"#), "unknown field `lineTerminator`"),
             (r#"{"name":"X","fields":[]}"#.into(), "no fields"),
+            (r#"{"name":"X","fields":[{"name":"","type":"string"}]}"#.into(), "field 1 has an empty name"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","format":"email"}]}"#.into(), "field a: format applies to datetime fields only"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#.into(), r#"field "a" appears twice (field 2)"#),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"exclusiveMinimum":"0.00"}}]}"#.into(), "field a: exclusiveMinimum applies to amounts only"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","rule":{"notAfter":"created_at"}}]}"#.into(), "field a: rule notAfter applies to datetime fields only"),

@@ -3072,6 +3072,63 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
             .unwrap_or_else(|| panic!("{file} without {field} loads"));
         assert!(e.contains(said), "{file} {field}: {e}");
     }
+    // What the engine reads must be required, or an empty value would be a payment with no
+    // id, amount or date, or an invoice with no number.
+    let optional = |file: &'static str, from: &'static str| {
+        move |name: &str, schema: &mut serde_json::Value| {
+            if name == file {
+                let at = field_at(schema, from);
+                fields_of(schema)[at]["constraints"]["required"] = false.into();
+            }
+        }
+    };
+    for (file, field, said) in [
+        (
+            "PAY.json",
+            "payment_id",
+            "schema PAY.json: field payment_id must be required",
+        ),
+        (
+            "PAY.json",
+            "amount",
+            "schema PAY.json: field amount must be required",
+        ),
+        (
+            "PAY.json",
+            "paid_at",
+            "schema PAY.json: field paid_at must be required",
+        ),
+        (
+            "REV.json",
+            "reversed_at",
+            "schema REV.json: field reversed_at must be required",
+        ),
+        (
+            "REC.json",
+            "state",
+            "schema REC.json: field state must be required",
+        ),
+        (
+            "invoices.json",
+            "amount_due",
+            "schema invoices.json: field amount_due must be required",
+        ),
+    ] {
+        let e = with_schemas(optional(file, field))
+            .err()
+            .unwrap_or_else(|| panic!("{file} with {field} optional loads"));
+        assert!(e.contains(said), "{file} {field}: {e}");
+    }
+    // PAY's account and purpose are optional in the agreement, and may stay so.
+    assert!(with_schemas(optional("PAY.json", "account")).is_ok());
+    let e = with_schemas(|name, schema| {
+        if name == "invoices.json" {
+            schema["amountField"] = "amount_due".into();
+        }
+    })
+    .err()
+    .expect("an amountField in the export schema is refused");
+    assert!(e.contains("amountField applies to registries"), "{e}");
     let e = with_schemas(|name, schema| {
         if name == "REC.json" {
             schema["primaryKey"] = "invoice_no".into();
@@ -3094,4 +3151,90 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
         e.contains("schema invoices.json: primaryKey must be invoice_no"),
         "{e}"
     );
+}
+
+/// A batch and an export journal the fingerprint of the schemas they were judged under; after
+/// the schemas change, `replay` says why its bytes differ, and `audit verify` says what it
+/// could not judge again instead of reporting payments or invoices that no evidence explains.
+/// With the schemas of then back, both find everything as it was.
+#[test]
+fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
+    let mut rx = with_schemas(|_, _| {}).expect("the configuration loads");
+    let built_in = reestr::schema::Schemas::built_in().expect("built in");
+    assert_eq!(
+        rx.engine.cfg.schemas.pay.fingerprint, built_in.pay.fingerprint,
+        "a folder holding the built-in schemas (laid out otherwise) is the built-in schemas"
+    );
+    rx.import_reference_invoices();
+    let b = common::batches::batch();
+    assert_eq!(
+        rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())))
+            .result,
+        "ACK"
+    );
+    let bodies = dump(
+        &rx.engine.store.conn,
+        "SELECT json_extract(body, '$.schema') FROM journal WHERE kind IN ('import', 'delivery')",
+    );
+    let fp = |s: &reestr::schema::Schema| format!("Text({:?})", s.fingerprint);
+    assert_eq!(bodies, [fp(&built_in.invoices), fp(&built_in.pay)]);
+    let kept = |rx: &Rx| -> PathBuf {
+        let sha: String = rx
+            .engine
+            .store
+            .conn
+            .query_row("SELECT inbound_sha256 FROM deliveries", [], |r| r.get(0))
+            .expect("delivery");
+        rx.dir.path().join(format!("var/received/{sha}.zip"))
+    };
+    let reopen = |rx: Rx, edit: &dyn Fn(&str, &mut serde_json::Value)| -> Rx {
+        schemas_folder(rx.dir.path(), edit);
+        let cfg = Config::load(&rx.config_path()).expect("config loads");
+        Rx {
+            engine: Engine::open(cfg).expect("open"),
+            dir: rx.dir,
+        }
+    };
+    // A purpose of at most 3 characters: the batch's rows would now be 202.
+    let mut rx = reopen(rx, &|name, schema| {
+        if name == "PAY.json" {
+            let at = field_at(schema, "purpose");
+            fields_of(schema)[at]["constraints"]["maxLength"] = 3.into();
+        }
+    });
+    let out = rx.dir.path().join("replayed");
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!(r.identical, Some(false));
+    let changed = format!(
+        "PAY.json: fingerprint {}… then, {}… now",
+        &built_in.pay.fingerprint[..12],
+        &rx.engine.cfg.schemas.pay.fingerprint[..12]
+    );
+    assert_eq!(r.schema_changed.as_deref(), Some(changed.as_str()));
+    let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
+    assert_eq!(
+        problems,
+        [format!(
+            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_PAY_20261121_001.zip was judged under another schema than the one in force ({changed}); with that one configured, the rebuild judges it again"
+        )]
+    );
+    // An export schema with a field more: the kept export no longer loads under it.
+    let rx = reopen(rx, &|name, schema| {
+        if name == "invoices.json" {
+            fields_of(schema).push(serde_json::json!({ "name": "note", "type": "string" }));
+        }
+    });
+    let (problems, _) = rx.engine.audit().expect("audit runs");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("invoices not checked against the kept exports: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint "),
+        "{problems:?}"
+    );
+    // The schemas of then back: the same bytes, and nothing to report.
+    let mut rx = reopen(rx, &|_, _| {});
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!((r.identical, r.schema_changed), (Some(true), None));
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judged, Some(1));
 }
