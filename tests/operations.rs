@@ -2876,6 +2876,14 @@ fn with_schemas(edit: impl Fn(&str, &mut serde_json::Value)) -> Result<Rx, Strin
     })
 }
 
+/// A schemas folder made by `edit` stops the engine at start with a message holding `said`.
+fn refused_at_start(edit: impl Fn(&str, &mut serde_json::Value), said: &str) {
+    let e = with_schemas(edit)
+        .err()
+        .unwrap_or_else(|| panic!("the schemas load; expected a refusal saying {said:?}"));
+    assert!(e.contains(said), "{said:?} not said: {e}");
+}
+
 /// Schemas are data: a field added to `PAY.json` in the middle of the registry, and a rule
 /// changed, take effect with no change to the code. The reconciler finds its fields by name,
 /// so the amounts, invoices and payers are still read from the right columns.
@@ -3067,10 +3075,7 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
             "schema invoices.json: lacks field court_code, which the invoices table keeps",
         ),
     ] {
-        let e = with_schemas(rename(file, field))
-            .err()
-            .unwrap_or_else(|| panic!("{file} without {field} loads"));
-        assert!(e.contains(said), "{file} {field}: {e}");
+        refused_at_start(rename(file, field), said);
     }
     // What the engine reads must be required, or an empty value would be a payment with no
     // id, amount or date, or an invoice with no number.
@@ -3114,42 +3119,28 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
             "schema invoices.json: field amount_due must be required",
         ),
     ] {
-        let e = with_schemas(optional(file, field))
-            .err()
-            .unwrap_or_else(|| panic!("{file} with {field} optional loads"));
-        assert!(e.contains(said), "{file} {field}: {e}");
+        refused_at_start(optional(file, field), said);
     }
     // PAY's account and purpose are optional in the agreement, and may stay so.
     assert!(with_schemas(optional("PAY.json", "account")).is_ok());
-    let e = with_schemas(|name, schema| {
-        if name == "invoices.json" {
-            schema["amountField"] = "amount_due".into();
+    let set = |file: &'static str, key: &'static str, value: &'static str| {
+        move |name: &str, schema: &mut serde_json::Value| {
+            if name == file {
+                schema[key] = value.into();
+            }
         }
-    })
-    .err()
-    .expect("an amountField in the export schema is refused");
-    assert!(e.contains("amountField applies to registries"), "{e}");
-    let e = with_schemas(|name, schema| {
-        if name == "REC.json" {
-            schema["primaryKey"] = "invoice_no".into();
-        }
-    })
-    .err()
-    .expect("a REC key other than payment_id is refused");
-    assert!(
-        e.contains("schema REC.json: primaryKey must be payment_id"),
-        "{e}"
+    };
+    refused_at_start(
+        set("invoices.json", "amountField", "amount_due"),
+        "amountField applies to registries",
     );
-    let e = with_schemas(|name, schema| {
-        if name == "invoices.json" {
-            schema["primaryKey"] = "case_no".into();
-        }
-    })
-    .err()
-    .expect("an export key other than invoice_no is refused");
-    assert!(
-        e.contains("schema invoices.json: primaryKey must be invoice_no"),
-        "{e}"
+    refused_at_start(
+        set("REC.json", "primaryKey", "invoice_no"),
+        "schema REC.json: primaryKey must be payment_id",
+    );
+    refused_at_start(
+        set("invoices.json", "primaryKey", "case_no"),
+        "schema invoices.json: primaryKey must be invoice_no",
     );
 }
 
