@@ -128,13 +128,25 @@ impl Pattern {
     fn compile(p: &str) -> Result<Self, String> {
         if let Some(inner) = p.strip_prefix("[0-9]{").and_then(|r| r.strip_suffix('}')) {
             let (a, b) = inner.split_once(',').unwrap_or((inner, inner));
-            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+            if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                if a > b {
+                    return Err(format!("pattern {p:?}: {{{a},{b}}} matches nothing"));
+                }
                 return Ok(Self::Digits(a, b));
             }
         }
-        Regex::new(&format!("^(?:{p})$"))
+        // The regex engine's message spans several lines (the pattern, a caret, the error):
+        // its last line says what is wrong, on the one line a message has.
+        // The pattern is checked alone first: wrapped, `a)|(b` would be a valid expression that
+        // is no longer anchored.
+        Regex::new(p)
+            .and_then(|_| Regex::new(&format!("^(?:{p})$")))
             .map(Self::Regex)
-            .map_err(|e| format!("bad pattern {p:?}: {e}"))
+            .map_err(|e| {
+                let e = e.to_string();
+                let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                format!("pattern {p:?} is not a regular expression: {}", why.trim())
+            })
     }
 
     /// Whether the whole text matches.
@@ -283,7 +295,21 @@ impl Schema {
                 .as_deref()
                 .map(Pattern::compile)
                 .transpose()
-                .map_err(&err)?;
+                .map_err(|e| err(format!("field {}: {e}", f.name)))?;
+            if let (Some(min), Some(max)) = (c.min_length, c.max_length)
+                && min > max
+            {
+                return Err(err(format!(
+                    "field {}: minLength {min} is over maxLength {max}: no value would pass",
+                    f.name
+                )));
+            }
+            if c.one_of.as_ref().is_some_and(Vec::is_empty) {
+                return Err(err(format!(
+                    "field {}: an empty enum: no value would pass",
+                    f.name
+                )));
+            }
             if c.exclusive_minimum.is_some() && kind != FieldType::Amount {
                 return Err(err(format!(
                     "field {}: exclusiveMinimum applies to amounts only",
@@ -548,6 +574,11 @@ mod tests {
 "}},"fields":{field}}}"#), "unknown field `lineTerminator`"),
             (r#"{"name":"X","fields":[]}"#.into(), "no fields"),
             (r#"{"name":"X","fields":[{"name":"","type":"string"}]}"#.into(), "field 1 has an empty name"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"pattern":"a)b"}}]}"#.into(), r#"field a: pattern "a)b" is not a regular expression: error: "#),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"pattern":"[0-9]{5})|(?:.*"}}]}"#.into(), r#"field a: pattern "[0-9]{5})|(?:.*" is not a regular expression"#),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"pattern":"[0-9]{5,3}"}}]}"#.into(), "field a: pattern \"[0-9]{5,3}\": {5,3} matches nothing"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"minLength":3,"maxLength":2}}]}"#.into(), "field a: minLength 3 is over maxLength 2"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"enum":[]}}]}"#.into(), "field a: an empty enum"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","format":"email"}]}"#.into(), "field a: format applies to datetime fields only"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#.into(), r#"field "a" appears twice (field 2)"#),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"exclusiveMinimum":"0.00"}}]}"#.into(), "field a: exclusiveMinimum applies to amounts only"),
@@ -556,6 +587,7 @@ mod tests {
         ] {
             let e = refused(&json);
             assert!(e.starts_with("schema X.json: ") && e.contains(said), "{json}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
         }
         // The agreement's dialect, given in full or in part, is taken.
         assert!(Schema::parse("X.json", &format!(r#"{{"name":"X","dialect":{{"delimiter":";","quoteChar":"\"","doubleQuote":true,"header":true}},"fields":{field}}}"#)).is_ok());
