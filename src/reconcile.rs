@@ -4,6 +4,7 @@
 //! order, each seeing the effect of those before it. The SQLite ledger implements [`Books`] in
 //! the shell (over a transaction, or an in-memory store for replays).
 
+use crate::charset::Charset;
 use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};
 use crate::name::BatchType;
@@ -624,6 +625,19 @@ pub fn check_schema(kind: BatchType, schema: &Schema) -> Result<(), crate::schem
         message,
     };
     Reconciler::new(kind, schema).map_err(bad)?;
+    // A registry's header is in its encoding (§4): a name one of them cannot write would make
+    // every registry in that encoding unreadable (`B07`).
+    for f in &schema.fields {
+        for cs in [Charset::Windows1251, Charset::Cp866] {
+            if let Err(c) = cs.encode(&f.name) {
+                return Err(bad(format!(
+                    "field name {:?} holds {c:?}, which {} cannot write: no {kind} registry in that encoding could carry this header",
+                    f.name,
+                    cs.as_str()
+                )));
+            }
+        }
+    }
     if schema.primary_key != schema.index("payment_id") {
         return Err(bad(format!(
             "primaryKey must be payment_id, the key of {kind} rows (301)"

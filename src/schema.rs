@@ -89,6 +89,10 @@ struct RawField {
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    /// Documentation, as `description` is.
+    #[serde(default)]
+    #[allow(dead_code)]
+    title: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -3121,6 +3121,24 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
     ] {
         refused_at_start(optional(file, field), said);
     }
+    // A registry's header is written in its encoding: a name cp866 cannot write is refused.
+    refused_at_start(
+        |name, schema| {
+            if name == "REV.json" {
+                fields_of(schema).push(serde_json::json!({ "name": "izohʻ", "type": "string" }));
+            }
+        },
+        "schema REV.json: field name \"izohʻ\" holds 'ʻ', which windows-1251 cannot write",
+    );
+    // A field's title is documentation, as its description is.
+    assert!(
+        with_schemas(|name, schema| {
+            if name == "PAY.json" {
+                fields_of(schema)[0]["title"] = "MUNIS transaction id".into();
+            }
+        })
+        .is_ok()
+    );
     // PAY's account and purpose are optional in the agreement, and may stay so.
     assert!(with_schemas(optional("PAY.json", "account")).is_ok());
     let set = |file: &'static str, key: &'static str, value: &'static str| {
