@@ -1477,7 +1477,7 @@ impl Engine {
             result,
             code,
             answered_by: answered_by(&body),
-            schema_changed: self.schema_changed(&body, self.cfg.schemas.for_type(name.kind)),
+            schema_changed: schema_changed(&body, self.cfg.schemas.for_type(name.kind)),
         })
     }
 
@@ -1585,7 +1585,7 @@ impl Engine {
                 None
             };
             if let Some((what, changed)) =
-                judged_under.and_then(|(what, now)| Some((what, self.schema_changed(b, now)?)))
+                judged_under.and_then(|(what, now)| Some((what, schema_changed(b, now)?)))
             {
                 // Judged again under another schema, its rows (or invoices) could differ, and
                 // every later book with them: nothing past it would be evidence of anything.
@@ -1698,7 +1698,7 @@ impl Engine {
             .into_iter()
             .find_map(|e| {
                 (e.kind == "import" && e.seq <= loaded)
-                    .then(|| self.schema_changed(&e.body, &self.cfg.schemas.invoices))
+                    .then(|| schema_changed(&e.body, &self.cfg.schemas.invoices))
                     .flatten()
                     .map(|changed| (e, changed))
             });
@@ -1848,11 +1848,7 @@ impl Engine {
         // `store::COMMIT_WAIT`), instead of the audit seeing, say, a delivery whose journal
         // entry it has already walked past. Nothing is written; it is rolled back when dropped.
         // (A caller already inside a transaction on this connection has one state already.)
-        let _snapshot = if self.store.conn.is_autocommit() {
-            Some(self.store.conn.unchecked_transaction()?)
-        } else {
-            None
-        };
+        let _snapshot = crate::store::one_state(&self.store.conn)?;
         let mut in_hand = self.in_hand();
         let (mut problems, n) = journal::verify(&self.store.conn, &self.layout.root, &mut in_hand)?;
         match self.invoices_against_exports() {
@@ -1987,28 +1983,21 @@ fn tempdir_in(base: &Path) -> Result<PathBuf, EngineError> {
     Ok(p)
 }
 
-impl Engine {
-    /// When the schema journaled with an entry's `body` is not `now`, the one in force: its
-    /// file and both fingerprints (`invoices.json: fingerprint 1a2b… then, 3c4d… now`).
-    /// Entries written before 2026-11-24 14:00 UTC journal none, and are taken as judged under
-    /// the schema in force.
-    fn schema_changed(
-        &self,
-        body: &serde_json::Value,
-        now: &crate::schema::Schema,
-    ) -> Option<String> {
-        let then = body
-            .get("schema")
-            .and_then(serde_json::Value::as_str)
-            .filter(|then| *then != now.fingerprint)?;
-        let short = |f: &str| f.get(..12).unwrap_or(f).to_string();
-        Some(format!(
-            "{}.json: fingerprint {}… then, {}… now",
-            now.name,
-            short(then),
-            short(&now.fingerprint)
-        ))
-    }
+/// When the schema journaled with an entry's `body` is not `now`, the one in force: its file
+/// and both fingerprints (`invoices.json: fingerprint 1a2b… then, 3c4d… now`). Entries written
+/// before 2026-11-24 14:00 UTC journal none, and are taken as judged under the schema in force.
+fn schema_changed(body: &serde_json::Value, now: &crate::schema::Schema) -> Option<String> {
+    let then = body
+        .get("schema")
+        .and_then(serde_json::Value::as_str)
+        .filter(|then| *then != now.fingerprint)?;
+    let short = |f: &str| f.get(..12).unwrap_or(f).to_string();
+    Some(format!(
+        "{}.json: fingerprint {}… then, {}… now",
+        now.name,
+        short(then),
+        short(&now.fingerprint)
+    ))
 }
 
 /// The engine version journaled with an entry's `body`.

@@ -128,11 +128,7 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
     waiting.sort_by(|a, b| a.name.cmp(&b.name));
     // One read transaction: the set-aside files, the recent answers and the sequence gaps are
     // of one committed state (a batch's commit waits for it, as it waits for any reader).
-    let _snapshot = if conn.is_autocommit() {
-        Some(conn.unchecked_transaction()?)
-    } else {
-        None
-    };
+    let _snapshot = crate::store::one_state(conn)?;
     let mut set_aside = Vec::new();
     {
         let mut st = conn.prepare("SELECT id, original_name, kept_as, reason, state FROM set_aside WHERE state != 'released' ORDER BY id")?;

@@ -495,6 +495,18 @@ fn wait_for_readers(tries: i32) -> bool {
 /// New balance rows inserted by one statement ([`Ledger::set_paid_all`]).
 pub const NEW_BALANCES_PER_STATEMENT: usize = 128;
 
+/// A read transaction on `conn`, so that every statement until it is dropped sees one
+/// committed state (a batch's commit waits for it, as for any reader); nothing is written, and
+/// it is rolled back when dropped. `None` when the connection is in a transaction already,
+/// which is one state by itself.
+pub fn one_state(conn: &Connection) -> rusqlite::Result<Option<rusqlite::Transaction<'_>>> {
+    if conn.is_autocommit() {
+        conn.unchecked_transaction().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Page size of a new store, bytes.
 pub const PAGE_SIZE: i64 = 16 * 1024;
 
