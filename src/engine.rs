@@ -1442,6 +1442,11 @@ impl Engine {
                 &fp[..16.min(fp.len())]
             )));
         }
+        if let Some(other) = self.export_under_another_schema(seq)? {
+            return Err(EngineError::Refused(format!(
+                "the books before this batch cannot be rebuilt: {other}; with that one configured, replay loads it again"
+            )));
+        }
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         // The books rebuilt in a file of their own: memory does not grow with them.
         let mut scratch = Store::scratch()?;
@@ -1694,22 +1699,9 @@ impl Engine {
             [],
             |r| r.get(0),
         )?;
-        let other = journal::entries(&self.store.conn)?
-            .into_iter()
-            .find_map(|e| {
-                (e.kind == "import" && e.seq <= loaded)
-                    .then(|| schema_changed(&e.body, &self.cfg.schemas.invoices))
-                    .flatten()
-                    .map(|changed| (e, changed))
-            });
-        if let Some((e, changed)) = other {
+        if let Some(other) = self.export_under_another_schema(loaded.saturating_add(1))? {
             return Ok(vec![format!(
-                "invoices not checked against the kept exports: the export {} (journal entry {}) was loaded under another schema than the one in force ({changed}); with that one configured, the audit loads it again",
-                e.body
-                    .get("file_name")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default(),
-                e.seq,
+                "invoices not checked against the kept exports: {other}; with that one configured, the audit loads it again"
             )]);
         }
         let mut scratch = Store::scratch()?;
@@ -1981,6 +1973,26 @@ fn tempdir_in(base: &Path) -> Result<PathBuf, EngineError> {
     let p = base.join(format!(".reestr-{}-{n}", std::process::id()));
     fsutil::create_dir(&p).map_err(io_at(&p))?;
     Ok(p)
+}
+
+impl Engine {
+    /// The first kept export imported before journal entry `seq` under another export schema
+    /// than the one in force, said as `the export F (journal entry N) was loaded under another
+    /// schema than the one in force (…)`: the kept exports would not load again as they did.
+    fn export_under_another_schema(&self, seq: i64) -> Result<Option<String>, EngineError> {
+        Ok(journal::entries(&self.store.conn)?.into_iter().find_map(|e| {
+            let changed = (e.kind == "import" && e.seq < seq)
+                .then(|| schema_changed(&e.body, &self.cfg.schemas.invoices))??;
+            Some(format!(
+                "the export {} (journal entry {}) was loaded under another schema than the one in force ({changed})",
+                e.body
+                    .get("file_name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default(),
+                e.seq,
+            ))
+        }))
+    }
 }
 
 /// When the schema journaled with an entry's `body` is not `now`, the one in force: its file

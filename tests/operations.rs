@@ -3230,6 +3230,15 @@ fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
     });
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert_eq!(problems.len(), 1, "{problems:?}");
+    let mut rx = rx;
+    let e = rx
+        .engine
+        .replay(&kept(&rx), &out)
+        .expect_err("the books before the batch cannot be rebuilt");
+    assert!(
+        e.to_string().starts_with("the books before this batch cannot be rebuilt: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint "),
+        "{e}"
+    );
     assert!(
         problems[0].starts_with("invoices not checked against the kept exports: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint "),
         "{problems:?}"
