@@ -622,6 +622,15 @@ def audited(name):
     return rx
 
 
+def tamper_found(name, what, sqls, args=("audit", "verify")):
+    """An audited history whose store `sqls` edit: `args` must exit 1. Returns the folder."""
+    rx = audited(name)
+    dbw(rx, *sqls)
+    p = R(rx, *args)
+    need(p.rc == 1, f"{what} not found: {p}")
+    return rx
+
+
 @case('"audit verify [--json] [--rebuild]  verify the journal\'s chain, every kept file ..." + "| 0 | ... `audit verify` found nothing |"')
 def audit_clean(n):
     rx = audited("auditok")
@@ -651,44 +660,35 @@ def audit_kept_file(n):
 
 @case('"balances equal to the payments not reversed"')
 def audit_balances(n):
-    rx = audited("auditbal")
-    dbw(rx, "UPDATE balances SET paid = paid + 1 WHERE invoice_no = '10000000000000000001'")
-    p = R(rx, "audit", "verify")
-    need(p.rc == 1, f"balance tampering not found: {p}")
+    tamper_found("auditbal", "balance tampering",
+                 ["UPDATE balances SET paid = paid + 1 WHERE invoice_no = '10000000000000000001'"])
 
 
 @case('"a payment REVERSED exactly when a reversal is recorded on it"')
 def audit_reversed(n):
-    rx = audited("auditrev")
-    dbw(rx, "UPDATE payments SET state='REVERSED' WHERE payment_id='100000000003'",
-        "UPDATE balances SET paid = paid - 2000 WHERE invoice_no='10000000000000000002'")
-    p = R(rx, "audit", "verify")
-    need(p.rc == 1, f"REVERSED without reversal not found: {p}")
+    tamper_found("auditrev", "REVERSED without reversal",
+                 ["UPDATE payments SET state='REVERSED' WHERE payment_id='100000000003'",
+                  "UPDATE balances SET paid = paid - 2000 WHERE invoice_no='10000000000000000002'"])
 
 
 @case('"invoices equal to the kept exports loaded again in journal order"')
 def audit_invoices(n):
-    rx = audited("auditinv")
-    dbw(rx, "UPDATE invoices SET amount_due = amount_due + 100 WHERE invoice_no='10000000000000000003'")
-    p = R(rx, "audit", "verify")
-    need(p.rc == 1, f"invoice tampering not found: {p}")
+    tamper_found("auditinv", "invoice tampering",
+                 ["UPDATE invoices SET amount_due = amount_due + 100 WHERE invoice_no='10000000000000000003'"])
 
 
 @case('"With --rebuild ... It finds a payment moved to another invoice or edited, with the balances changed to match, which the sums alone cannot see."')
 def audit_rebuild_moved(n):
-    rx = audited("auditmove")
+    rebuild = ("audit", "verify", "--rebuild")
     # move payment 100000000003 (B, 20.00) to invoice C, balances to match
-    dbw(rx, "UPDATE payments SET invoice_no='10000000000000000003' WHERE payment_id='100000000003'",
-        "DELETE FROM balances WHERE invoice_no='10000000000000000002'",
-        "INSERT INTO balances(invoice_no, paid) VALUES('10000000000000000003', 2000)")
-    p = R(rx, "audit", "verify", "--rebuild")
-    need(p.rc == 1, f"--rebuild did not find a moved payment: {p}")
+    rx = tamper_found("auditmove", "--rebuild: a moved payment",
+                      ["UPDATE payments SET invoice_no='10000000000000000003' WHERE payment_id='100000000003'",
+                       "DELETE FROM balances WHERE invoice_no='10000000000000000002'",
+                       "INSERT INTO balances(invoice_no, paid) VALUES('10000000000000000003', 2000)"], rebuild)
     pl = R(rx, "audit", "verify")
     n.append(f"plain audit verify on the moved payment: exit {pl.rc}")
-    rx2 = audited("auditedit")
-    dbw(rx2, "UPDATE payments SET payer_name='Someone Else' WHERE payment_id='100000000001'")
-    p = R(rx2, "audit", "verify", "--rebuild")
-    need(p.rc == 1, f"--rebuild did not find an edited payer_name: {p}")
+    tamper_found("auditedit", "--rebuild: an edited payer_name",
+                 ["UPDATE payments SET payer_name='Someone Else' WHERE payment_id='100000000001'"], rebuild)
 
 
 # ---------------------------------------------------------------- status

@@ -288,12 +288,19 @@ fn run_paused_at(d: &Path, point: &str) -> (std::process::Child, std::path::Path
 /// A receiver in a fresh folder holding one 300-row batch, and `reestr run` held at `point` in
 /// the middle of it: the folder, the process, and the file to remove to let it go on.
 fn batch_paused_at(point: &str) -> (tempfile::TempDir, std::process::Child, std::path::PathBuf) {
-    let (invoices, name, bytes) = batch(300);
+    let (dir, _) = receiver_with_batch(300);
+    let (child, marker) = run_paused_at(dir.path(), point);
+    (dir, child, marker)
+}
+
+/// A receiver in a temporary folder, its invoices imported, and a PAY batch of `rows` rows in
+/// its inbox; the batch's archive name.
+fn receiver_with_batch(rows: usize) -> (tempfile::TempDir, String) {
+    let (invoices, name, bytes) = batch(rows);
     let dir = tempfile::tempdir().expect("tmp");
     setup(dir.path(), "var", &invoices);
     std::fs::write(dir.path().join("inbox").join(&name), &bytes).expect("drop");
-    let (child, marker) = run_paused_at(dir.path(), point);
-    (dir, child, marker)
+    (dir, name)
 }
 
 /// Starts `reestr ARGS` in `d`, held at `point`, as [`run_paused_at`].
@@ -413,11 +420,8 @@ fn no_other_process_can_write_or_see_a_batch_before_its_commit() {
 /// undo the batch. Held here for 12 s, longer than a reader waits for a batch (10 s).
 #[test]
 fn a_long_reader_delays_a_batchs_commit_and_does_not_undo_it() {
-    let (invoices, name, bytes) = batch(200);
-    let dir = tempfile::tempdir().expect("tmp");
+    let (dir, _) = receiver_with_batch(200);
     let d = dir.path();
-    setup(d, "var", &invoices);
-    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
     let (child, marker) = run_paused_at(d, "response-kept");
     // A read transaction: the store's shared lock, held until it ends.
     let reader = rusqlite::Connection::open(d.join("var/reestr.db")).expect("db");
@@ -468,11 +472,8 @@ fn run_for_up_to_3_s(d: &Path) -> std::process::Child {
 fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() {
     // `audit verify` walks the journal, then reads the tables that point into it. A batch
     // committed between the two used to be a delivery pointing at a journal entry "missing".
-    let (invoices, name, bytes) = batch(300);
-    let dir = tempfile::tempdir().expect("tmp");
+    let (dir, _) = receiver_with_batch(300);
     let d = dir.path();
-    setup(d, "var", &invoices);
-    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
     let (audit, marker) = paused_at(d, "audit-walked", &["audit", "verify"]);
     // The batch is applied and would commit now: it waits for the audit's read instead.
     let run = run_for_up_to_3_s(d);
@@ -501,11 +502,8 @@ fn an_audit_sees_one_state_of_the_store_though_a_batch_commits_while_it_reads() 
 /// none of what it shows, though `status` reads the set-aside files before the answers.
 #[test]
 fn status_shows_one_state_of_the_store_though_a_run_commits_while_it_reads() {
-    let (invoices, name, bytes) = batch(50);
-    let dir = tempfile::tempdir().expect("tmp");
+    let (dir, name) = receiver_with_batch(50);
     let d = dir.path();
-    setup(d, "var", &invoices);
-    std::fs::write(d.join("inbox").join(&name), &bytes).expect("drop");
     std::fs::write(d.join("inbox/not-a-batch.zip"), b"x").expect("drop");
     let (status, marker) = paused_at(d, "status-read", &["status", "--json"]);
     // The run sets the bad name aside and applies the batch; its commits wait for the read.
