@@ -102,11 +102,11 @@ fn batch_for(out: &Path) -> Res<Batch> {
         .unwrap_or_default();
     let name = reestr::name::BatchName::parse(&fname)
         .map_err(|e| format!("{fname}: not an agreement name: {e}"))?;
-    if name.kind != BatchType::Pay {
+    if name.kind != BatchType::PAY {
         return Err(format!("{fname}: a PAY batch name is needed").into());
     }
     let mut b = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         &name.seq,
         Charset::Utf8,
         &PAY_HEADER,

@@ -1057,7 +1057,7 @@ fn numbers_and_dates(v: &mut Vec<Case>) {
 }
 
 fn empty_and_header_only(v: &mut Vec<Case>) {
-    let mut empty = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    let mut empty = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
     empty.registry = Vec::new();
     v.push(nak(
         "empty-registry",
@@ -1067,7 +1067,7 @@ fn empty_and_header_only(v: &mut Vec<Case>) {
         "registry.csv",
         "registry.csv of 0 bytes, control rows=0 amount_total=0.00: there is no header line (5, 7.1 B07; the message names the file, no line)",
     ));
-    let header = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    let header = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
     v.push(ack(
         "header-only",
         header.zip(Some(&key())),
@@ -1171,11 +1171,11 @@ fn two_copies(v: &mut Vec<Case>) {
 // Building batches (the sender side of reestr::sample)
 
 fn batch_of(rows: &[Vec<String>]) -> Batch {
-    Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, rows, 6)
+    Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, rows, 6)
 }
 
 fn batch_enc(enc: Charset) -> Batch {
-    Batch::new(BatchType::Pay, "001", enc, &PAY_HEADER, &pay_rows(), 6)
+    Batch::new(BatchType::PAY, "001", enc, &PAY_HEADER, &pay_rows(), 6)
 }
 
 fn sample_total(b: &Batch) -> String {

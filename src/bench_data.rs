@@ -841,7 +841,7 @@ pub fn write_archive(
     let batch = Batch {
         sender: "MUNIS".into(),
         receiver: "SUDBILLING".into(),
-        kind: BatchType::Pay,
+        kind: BatchType::PAY,
         date: "20261121".into(),
         seq: "001".into(),
         created_at: "2026-11-22T01:05:00+05:00".into(),

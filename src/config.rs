@@ -272,6 +272,14 @@ impl Config {
                 base.join(p)
             }
         };
+        let schemas = match &raw.schemas {
+            Some(dir) => Schemas::from_dir(&abs(dir))?,
+            None => Schemas::built_in()?,
+        };
+        // The engine finds the fields it reads by name: a schemas folder must have each.
+        for (kind, schema) in schemas.registries() {
+            crate::reconcile::check_schema(kind, schema)?;
+        }
         let mut partners = BTreeMap::new();
         for (code, p) in raw.partners {
             if !party_ok(&code) {
@@ -285,30 +293,28 @@ impl Config {
                 .map(|f| read_key(&code, &abs(f)))
                 .transpose()?;
             let types = match p.types {
-                None => vec![BatchType::Pay, BatchType::Rev, BatchType::Rec],
+                // A type a schemas folder adds is taken from a partner only when listed.
+                None => vec![BatchType::PAY, BatchType::REV, BatchType::REC],
                 Some(ts) => ts
                     .iter()
                     .map(|t| {
-                        BatchType::parse(t)
-                            .ok_or_else(|| invalid(format!("partner {code}: unknown type {t:?}")))
+                        schemas.types().parse(t).ok_or_else(|| {
+                            invalid(format!(
+                                "partner {code}: unknown type {t:?}: not PAY, REV, REC or a type the schemas folder adds"
+                            ))
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             };
             partners.insert(code, Partner { key, types });
         }
-        let schemas = match &raw.schemas {
-            Some(dir) => Schemas::from_dir(&abs(dir))?,
-            None => Schemas::built_in()?,
-        };
-        // The engine finds the fields it reads by name: a schemas folder must have each.
-        for kind in [BatchType::Pay, BatchType::Rev, BatchType::Rec] {
-            crate::reconcile::check_schema(kind, schemas.for_type(kind))?;
-        }
         crate::invoices::stored_columns(&schemas.invoices)?;
         // A field longer than the reader holds fails (`202`): the limit must leave room for the
         // longest valid value, up to 4 bytes a character (UTF-8).
-        if let Some((chars, name)) = [&schemas.pay, &schemas.rev, &schemas.rec, &schemas.invoices]
-            .iter()
+        if let Some((chars, name)) = schemas
+            .registries()
+            .map(|(_, s)| s)
+            .chain([&schemas.invoices])
             .flat_map(|s| s.fields.iter())
             .filter_map(|f| f.max_length.map(|m| (m, &f.name)))
             .max()

@@ -2,7 +2,7 @@
 
 use crate::amount;
 use crate::charset::Charset;
-use crate::name::{BatchName, BatchType};
+use crate::name::BatchName;
 use chrono::{DateTime, FixedOffset, NaiveDate, Timelike};
 
 /// The batch format this receiver speaks.
@@ -313,7 +313,7 @@ pub fn judge(record: &Record, name: &BatchName) -> Result<Control, String> {
         return Err(bad(batch_id, 1, "differs from the archive name"));
     }
     let kind = get(2)?;
-    if BatchType::parse(kind.1) != Some(name.kind) {
+    if kind.1 != name.kind.as_str() {
         return Err(bad(kind, 2, "differs from the archive name's type"));
     }
     let sender = get(3)?;

@@ -469,10 +469,9 @@ impl Engine {
         let mut maybe_changing = false;
         let mut wait = |path: PathBuf, due: Duration, changing: bool| {
             maybe_changing |= changing;
-            if let Some(n) = path
-                .file_name()
-                .and_then(|n| BatchName::parse(&n.to_string_lossy()).ok())
-            {
+            if let Some(n) = path.file_name().and_then(|n| {
+                BatchName::parse_with(&n.to_string_lossy(), self.cfg.schemas.types()).ok()
+            }) {
                 let key = n.order_key();
                 if first_settling.as_ref().is_none_or(|f| key < *f) {
                     first_settling = Some(key);
@@ -552,7 +551,7 @@ impl Engine {
                 wait(path, settle - stable_for, false);
                 continue;
             }
-            match BatchName::parse(&name) {
+            match BatchName::parse_with(&name, self.cfg.schemas.types()) {
                 Ok(n) => {
                     let readable = File::open(&path)
                         .ok()
@@ -830,15 +829,57 @@ impl Engine {
         Ok(())
     }
 
+    /// The name of a file whose type no schema in force adds, when these very bytes were
+    /// acknowledged under that type: §7.1 sends the stored ACK again whatever the configuration
+    /// now says. The type's role is the one its delivery journaled (`reconciled_as`).
+    fn name_of_a_former_type(
+        &self,
+        path: &Path,
+        fname: &str,
+    ) -> Result<Option<BatchName>, EngineError> {
+        let Some(batch_id) = fname
+            .strip_suffix(".zip")
+            .filter(|_| BatchName::of_some_type(fname))
+        else {
+            return Ok(None);
+        };
+        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let body: Option<String> = self
+            .store
+            .conn
+            .query_row(
+                "SELECT j.body FROM deliveries d JOIN journal j ON j.seq = d.journal_seq
+                 WHERE d.inbound_sha256=?1 AND d.batch_id=?2 AND d.result='ACK' AND d.resent_of IS NULL
+                 ORDER BY d.id LIMIT 1",
+                params![sha, batch_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let role = body
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+            .and_then(|b| {
+                b.get("reconciled_as")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(crate::name::Role::parse)
+            });
+        let code = batch_id.split('_').nth(2).unwrap_or_default();
+        Ok(role
+            .and_then(|role| crate::name::BatchType::new(code, role))
+            .and_then(|t| BatchName::parse_with(fname, &crate::name::Types::with([t])).ok()))
+    }
+
     /// Handles one inbox file: answers it or sets it aside.
     pub fn handle(&mut self, path: &Path) -> Result<Handled, EngineError> {
         let fname = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let name = match BatchName::parse(&fname) {
+        let name = match BatchName::parse_with(&fname, self.cfg.schemas.types()) {
             Ok(n) => n,
-            Err(e) => return self.set_aside(path, &fname, &e.to_string()),
+            Err(e) => match self.name_of_a_former_type(path, &fname)? {
+                Some(n) => n,
+                None => return self.set_aside(path, &fname, &e.to_string()),
+            },
         };
         let received = self.layout.received();
         injected_failure("keep-received").map_err(io_at(&received))?;
@@ -948,17 +989,21 @@ impl Engine {
                 ms = started.elapsed().as_millis() as u64,
                 "batch evaluated and applied, response kept (not committed)"
             );
-            let body = json!({
+            let mut body = json!({
                 "inbound_name": fname, "inbound_sha256": sha, "batch_id": name.batch_id(),
                 "result": result, "code": code, "message": message, "rows": rows, "statuses": statuses,
                 "response_name": resp_name, "response_sha256": resp_sha,
                 "policy": policy, "engine_version": crate::VERSION,
-                "schema": self.cfg.schemas.for_type(name.kind).fingerprint,
+                "schema": self.cfg.schemas.for_type(name.kind).map(|s| &s.fingerprint),
                 "kept": [
                     {"path": format!("received/{sha}.zip"), "sha256": sha},
                     {"path": format!("sent/{resp_sha}.zip"), "sha256": resp_sha},
                 ],
             });
+            if !name.kind.is_agreements() {
+                // What its rows did, for an audit made whatever schemas are then in force.
+                body["reconciled_as"] = json!(name.kind.role());
+            }
             let jseq = journal::append(&tx, "delivery", &now_text(), &body)?;
             debug_assert_eq!(jseq, seq);
             tx.execute(
@@ -1314,7 +1359,7 @@ impl Engine {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
-        let name = match BatchName::parse(&fname) {
+        let name = match BatchName::parse_with(&fname, self.cfg.schemas.types()) {
             Ok(n) => n,
             Err(e) => {
                 return Ok(CheckReport {
@@ -1407,7 +1452,7 @@ impl Engine {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let name = BatchName::parse(&fname)
+            let name = BatchName::parse_with(&fname, self.cfg.schemas.types())
                 .map_err(|e| EngineError::Refused(format!("{e}; it cannot be answered")))?;
             let policy = self.cfg.policy(&name.sender);
             let ev = self.evaluate_rolled_back(path, &name, &sha, &policy)?;
@@ -1426,8 +1471,8 @@ impl Engine {
                 schema_changed: None,
             });
         };
-        let name =
-            BatchName::parse(&inbound_name).map_err(|e| EngineError::Refused(e.to_string()))?;
+        let name = BatchName::parse_with(&inbound_name, self.cfg.schemas.types())
+            .map_err(|e| EngineError::Refused(e.to_string()))?;
         let body: String =
             self.store
                 .conn
@@ -1482,7 +1527,11 @@ impl Engine {
             result,
             code,
             answered_by: answered_by(&body),
-            schema_changed: schema_changed(&body, self.cfg.schemas.for_type(name.kind)),
+            schema_changed: self
+                .cfg
+                .schemas
+                .for_type(name.kind)
+                .and_then(|now| schema_changed(&body, now)),
         })
     }
 
@@ -1574,24 +1623,30 @@ impl Engine {
         };
         for e in &entries {
             let b = &e.body;
-            let judged_under = if e.kind == "import" {
-                Some((
-                    format!("the export {} was loaded", text(b, "file_name")),
-                    &self.cfg.schemas.invoices,
-                ))
+            let types = self.cfg.schemas.types();
+            let changed = if e.kind == "import" {
+                schema_changed(b, &self.cfg.schemas.invoices)
+                    .map(|c| (format!("the export {} was loaded", text(b, "file_name")), c))
             } else if e.kind == "delivery" && text(b, "result") == "ACK" {
-                BatchName::parse(&text(b, "inbound_name")).ok().map(|n| {
-                    (
-                        format!("{} was judged", text(b, "inbound_name")),
-                        self.cfg.schemas.for_type(n.kind),
-                    )
-                })
+                let inbound = text(b, "inbound_name");
+                match BatchName::parse_with(&inbound, types) {
+                    Ok(n) => self
+                        .cfg
+                        .schemas
+                        .for_type(n.kind)
+                        .and_then(|now| schema_changed(b, now))
+                        .map(|c| (format!("{inbound} was judged"), c)),
+                    // Of a type the schemas in force no longer add.
+                    Err(_) if BatchName::of_some_type(&inbound) => Some((
+                        format!("{inbound} was judged"),
+                        "its type has no schema in force".to_string(),
+                    )),
+                    Err(_) => None,
+                }
             } else {
                 None
             };
-            if let Some((what, changed)) =
-                judged_under.and_then(|(what, now)| Some((what, schema_changed(b, now)?)))
-            {
+            if let Some((what, changed)) = changed {
                 // Judged again under another schema, its rows (or invoices) could differ, and
                 // every later book with them: nothing past it would be evidence of anything.
                 problems.push(format!(
@@ -1620,7 +1675,9 @@ impl Engine {
             if e.kind != "delivery" || text(b, "result") != "ACK" {
                 continue;
             }
-            let Ok(name) = BatchName::parse(&text(b, "inbound_name")) else {
+            let Ok(name) =
+                BatchName::parse_with(&text(b, "inbound_name"), self.cfg.schemas.types())
+            else {
                 continue; // Its delivery row is checked against the journal.
             };
             let (policy, unkeyed) = self.journaled_policy(e.seq, b, &name)?;
@@ -1673,7 +1730,7 @@ impl Engine {
             })?;
             problems.extend(problem);
             // A statement (REC) is judged against the books, and changes nothing in them.
-            if applies && name.kind != crate::name::BatchType::Rec {
+            if applies && name.kind.role() != crate::name::Role::Rec {
                 tx.commit()?;
             } else {
                 tx.rollback()?;

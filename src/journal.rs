@@ -375,8 +375,11 @@ fn store_against_journal(
         }
         // What the ACK's kept response says was accepted, against the payments.
         let is_ack = kind == "delivery" && text(body.get("result")).as_deref() == Some("ACK");
-        let batch_type =
-            text(body.get("batch_id")).and_then(|b| b.split('_').nth(2).map(str::to_string));
+        // A type a schemas folder adds journals the role its rows had (`reconciled_as`); the
+        // agreement's types are their own.
+        let batch_type = text(body.get("reconciled_as")).or_else(|| {
+            text(body.get("batch_id")).and_then(|b| b.split('_').nth(2).map(str::to_string))
+        });
         if !is_ack {
             continue;
         }

@@ -10,7 +10,7 @@ use crate::control::{self, Control};
 use crate::dialect::{DialectError, RecordReader};
 use crate::index::{InvoiceKeys, Slot};
 use crate::integrity::{self, CONTROL, Key};
-use crate::name::{BatchName, BatchType};
+use crate::name::{BatchName, Role};
 use crate::reconcile::{Books, Reconciler};
 use crate::respond::{Header, ResultWriter, Verdict};
 use crate::schema::{Schema, Schemas};
@@ -397,7 +397,9 @@ fn rows_of(
     books: &mut dyn Books,
     abandon: Option<&AtomicBool>,
 ) -> Result<RowsResult, PipelineError> {
-    let schema = job.schemas.for_type(job.name.kind);
+    let schema = job.schemas.for_type(job.name.kind).ok_or_else(|| {
+        PipelineError::Schema(format!("type {} has no schema in force", job.name.kind))
+    })?;
     let mut reconciler = Reconciler::new(job.name.kind, schema)
         .map_err(|e| PipelineError::Schema(format!("{}.json {e}", schema.name)))?;
     let src = match archive::open_entry(job.path, index) {
@@ -1043,7 +1045,7 @@ fn rows(
         )));
     }
     let mut rows_out = n;
-    if job.name.kind == BatchType::Rec {
+    if job.name.kind.role() == Role::Rec {
         for id in reconciler.unlisted(books, job.name.date)? {
             w.row(
                 None,
@@ -1073,6 +1075,7 @@ fn rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name::BatchType;
     use crate::reconcile::StoreBooks;
     use crate::sample::{self, PAY_HEADER, Rng};
     use crate::store::Store;
@@ -1161,7 +1164,7 @@ mod tests {
                 ))
             })
             .collect();
-        let b = sample::Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+        let b = sample::Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
         let path = dir.join(b.file_name());
         std::fs::write(&path, b.zip(None))?;
         Ok((b, path))
@@ -1204,8 +1207,8 @@ mod tests {
         // Checks already failed: nothing is evaluated ahead.
         assert!(rows_ahead(&job, &mut books, &failed)?.is_none());
         // Checks failing while the rows are read: the rows stop (at the first chunk).
-        let schema = schemas.for_type(BatchType::Pay);
-        let mut reconciler = Reconciler::new(BatchType::Pay, schema)?;
+        let schema = schemas.for_type(BatchType::PAY).unwrap();
+        let mut reconciler = Reconciler::new(BatchType::PAY, schema)?;
         let control = control::parse(&b.control(), &name)?;
         let index = archive::locate(&path, REGISTRY).ok_or("no registry")?;
         let src = archive::open_entry(&path, index)?;

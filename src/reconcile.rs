@@ -7,7 +7,7 @@
 use crate::charset::Charset;
 use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};
-use crate::name::BatchType;
+use crate::name::{BatchType, Role};
 use crate::schema::Schema;
 use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError};
 use crate::validate::Value;
@@ -677,8 +677,8 @@ impl Reconciler {
             }
         };
         let opt = |n: &str| schema.index(n).unwrap_or(usize::MAX);
-        let cols = match kind {
-            BatchType::Pay => Cols {
+        let cols = match kind.role() {
+            Role::Pay => Cols {
                 payment_id: need("payment_id")?,
                 at: need("paid_at")?,
                 invoice_no: need("invoice_no")?,
@@ -693,14 +693,14 @@ impl Reconciler {
                 reason: usize::MAX,
                 state: usize::MAX,
             },
-            BatchType::Rev => Cols {
+            Role::Rev => Cols {
                 payment_id: need("payment_id")?,
                 at: need("reversed_at")?,
                 amount: need("amount")?,
                 reason: need("reason")?,
                 ..Cols::none()
             },
-            BatchType::Rec => Cols {
+            Role::Rec => Cols {
                 payment_id: need("payment_id")?,
                 at: need("paid_at")?,
                 invoice_no: need("invoice_no")?,
@@ -734,10 +734,10 @@ impl Reconciler {
         line: u64,
         status: RowStatus,
     ) -> Result<(), StoreError> {
-        let needed = match self.kind {
-            BatchType::Pay => status != RowStatus::Accepted,
-            BatchType::Rec => true,
-            BatchType::Rev => false,
+        let needed = match self.kind.role() {
+            Role::Pay => status != RowStatus::Accepted,
+            Role::Rec => true,
+            Role::Rev => false,
         };
         // A later line is compared only when it is well-formed, so an id its key field's
         // pattern or length refuses can never match: not remembering it keeps hostile rows
@@ -754,7 +754,7 @@ impl Reconciler {
 
     /// Column of the invoice number, for batch types that pay invoices.
     pub fn invoice_col(&self) -> Option<usize> {
-        (self.cols.invoice_no != usize::MAX && self.kind == BatchType::Pay)
+        (self.cols.invoice_no != usize::MAX && self.kind.role() == Role::Pay)
             .then_some(self.cols.invoice_no)
     }
 
@@ -770,8 +770,8 @@ impl Reconciler {
         let c = &self.cols;
         let get = |i: usize| v.get(i).unwrap_or(&Value::Missing);
         let pid = get(c.payment_id).text();
-        match self.kind {
-            BatchType::Pay => {
+        match self.kind.role() {
+            Role::Pay => {
                 if let Some(earlier) = books.noted(pid)? {
                     return Ok(Outcome::new(RowStatus::Duplicate, on_earlier_line(earlier)));
                 }
@@ -849,7 +849,7 @@ impl Reconciler {
                 books.add_payment(record, slot)?;
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
-            BatchType::Rev => {
+            Role::Rev => {
                 let Some(p) = books.payment(pid)? else {
                     return Ok(Outcome::new(
                         RowStatus::NotFound,
@@ -875,7 +875,7 @@ impl Reconciler {
                 books.reverse(pid, &p, &at, get(c.reason).text())?;
                 Ok(Outcome::new(RowStatus::Accepted, ""))
             }
-            BatchType::Rec => {
+            Role::Rec => {
                 if let Some(earlier) = books.noted(pid)? {
                     return Ok(Outcome::new(RowStatus::Duplicate, on_earlier_line(earlier)));
                 }
@@ -917,7 +917,7 @@ impl Reconciler {
         books: &mut dyn Books,
         date: NaiveDate,
     ) -> Result<Vec<String>, StoreError> {
-        if self.kind != BatchType::Rec {
+        if self.kind.role() != Role::Rec {
             return Ok(Vec::new());
         }
         books.unlisted_on(date)

@@ -408,7 +408,7 @@ mod tests {
         Header {
             own: "SUDBILLING".into(),
             partner: "MUNIS".into(),
-            kind: BatchType::Pay,
+            kind: BatchType::PAY,
             date_text: "20261121".into(),
             business_date: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap_or_default(),
             seq: "001".into(),

@@ -464,7 +464,7 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     a[8] = if a[8] == b'9' { b'0' } else { a[8] + 1 };
     badacc[9] = String::from_utf8_lossy(&a).into_owned();
     pay1.push(badacc); // 202 account
-    let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay1, 6);
+    let b1 = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &pay1, 6);
     put(inbox.join(b1.file_name()), &b1.zip(Some(&key)))?;
     // PAY 002 (windows-1251): partial payments of the next invoices.
     let mut pay2 = Vec::new();
@@ -482,7 +482,7 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         pay2.push(r);
     }
     let b2 = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "002",
         Charset::Windows1251,
         &PAY_HEADER,
@@ -517,7 +517,7 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             "Noma'lum".into(),
         ],
     ];
-    let b3 = Batch::new(BatchType::Rev, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
+    let b3 = Batch::new(BatchType::REV, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
     put(inbox.join(b3.file_name()), &b3.zip(Some(&key)))?;
     // REC 001 (cp866): the day's payments, one wrong amount, one missing, one unknown.
     let mut rec: Vec<Vec<String>> = Vec::new();
@@ -545,12 +545,12 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         "5000.00".into(),
         "PAID".into(),
     ]);
-    let b4 = Batch::new(BatchType::Rec, "001", Charset::Cp866, &REC_HEADER, &rec, 3);
+    let b4 = Batch::new(BatchType::REC, "001", Charset::Cp866, &REC_HEADER, &rec, 3);
     put(inbox.join(b4.file_name()), &b4.zip(Some(&key)))?;
     // PAY 003: signed with another key: NAK B05.
     let wrong = Key([7; 32]);
     let b5 = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "003",
         Charset::Utf8,
         &PAY_HEADER,

@@ -4,10 +4,12 @@
 //! Table Schema constraints (`required`, `pattern`, `enum`, `minLength`, `maxLength`,
 //! `exclusiveMinimum`) and at most one `rule` tying the field to another field or to the
 //! control record (`partyIdOf`, `accountKeyOf`, `notAfter`, `onDate`). The schemas of the
-//! agreement are built into the binary; a `schemas` folder in the configuration replaces them.
+//! agreement are built into the binary; a `schemas` folder in the configuration replaces them,
+//! and may add registry types: `FEE.json` with `"reconcileAs": "PAY"` makes `FEE` a type whose
+//! rows are reconciled as payments are (see [`Schemas::from_dir`]).
 
 use crate::amount;
-use crate::name::BatchType;
+use crate::name::{BatchType, Role, Types};
 use chrono::NaiveDateTime;
 use regex::Regex;
 use serde::Deserialize;
@@ -43,6 +45,8 @@ struct RawSchema {
     dialect: Option<RawDialect>,
     primary_key: Option<String>,
     amount_field: Option<String>,
+    /// The role of a registry type a schemas folder adds: `PAY`, `REV` or `REC`.
+    reconcile_as: Option<String>,
     fields: Vec<RawField>,
 }
 
@@ -211,6 +215,8 @@ pub struct Schema {
     pub primary_key: Option<usize>,
     /// Index of the field summed into `amount_total`.
     pub amount_field: Option<usize>,
+    /// `reconcileAs`: the role of the registry type, when the schema says it.
+    pub reconcile_as: Option<Role>,
     /// SHA-256 (hex) of the schema's JSON in one canonical form (spacing and line breaks do not
     /// count): journaled with every batch and export judged under it, so that `replay` and
     /// `audit verify` can tell an answer given under another schema from one that is not.
@@ -393,8 +399,19 @@ impl Schema {
             n.map(|n| index(&n).ok_or_else(|| err(format!("{what} {n:?} is not a field"))))
                 .transpose()
         };
+        let reconcile_as = raw
+            .reconcile_as
+            .map(|r| {
+                Role::parse(&r).ok_or_else(|| {
+                    err(format!(
+                        "reconcileAs {r:?} is not PAY, REV or REC, the reconciliations the engine knows"
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             name: raw.name,
+            reconcile_as,
             primary_key: pick("primaryKey", raw.primary_key)?,
             amount_field: pick("amountField", raw.amount_field)?,
             fields,
@@ -424,36 +441,76 @@ pub struct Schemas {
     pub rec: Schema,
     /// The billing export.
     pub invoices: Schema,
+    /// The registry types a schemas folder adds, each with its schema, in the order of §7.2.
+    added: Vec<(BatchType, Schema)>,
+    /// Every registry type in force, to read archive names with.
+    types: Types,
 }
 
 impl Schemas {
-    /// The schemas built into the binary.
+    /// The schemas built into the binary: the agreement's three types and the export.
     pub fn built_in() -> Result<Self, SchemaError> {
-        Self::from_sources(|file| {
-            BUILT_IN
-                .iter()
-                .find(|(n, _)| *n == file)
-                .map(|(_, s)| s.to_string())
-                .ok_or_else(|| SchemaError {
-                    file: file.into(),
-                    message: "not built in".into(),
-                })
-        })
+        Self::from_sources(
+            |file| {
+                BUILT_IN
+                    .iter()
+                    .find(|(n, _)| *n == file)
+                    .map(|(_, s)| s.to_string())
+                    .ok_or_else(|| SchemaError {
+                        file: file.into(),
+                        message: "not built in".into(),
+                    })
+            },
+            &[],
+        )
     }
 
-    /// Schemas read from a folder holding `PAY.json`, `REV.json`, `REC.json`, `invoices.json`.
+    /// Schemas read from a folder holding `PAY.json`, `REV.json`, `REC.json` and
+    /// `invoices.json`. Any other `*.json` file in it adds a registry type: its name (the file's
+    /// stem) is the type code, written like a party code (`[A-Z0-9]{2,16}`), and its
+    /// `reconcileAs` names the agreement's type whose reconciliation its rows get. A file of
+    /// another name is refused, as is a `reconcileAs` on one of the agreement's own schemas
+    /// that names another type than its own.
     pub fn from_dir(dir: &Path) -> Result<Self, SchemaError> {
-        Self::from_sources(|file| {
-            let p = dir.join(file);
-            std::fs::read_to_string(&p).map_err(|e| SchemaError {
-                file: p.display().to_string(),
-                message: e.to_string(),
-            })
-        })
+        let at = |p: &Path, e: std::io::Error| SchemaError {
+            file: p.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut more = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| at(dir, e))? {
+            let path = entry.map_err(|e| at(dir, e))?.path();
+            let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = file.strip_suffix(".json") else {
+                continue;
+            };
+            if ["PAY.json", "REV.json", "REC.json", "invoices.json"].contains(&file) {
+                continue;
+            }
+            if BatchType::new(stem, Role::Pay).is_none() {
+                return Err(SchemaError {
+                    file: path.display().to_string(),
+                    message: format!(
+                        "{stem:?} is not a registry type code ([A-Z0-9]{{2,16}}) nor invoices: a schemas folder holds PAY.json, REV.json, REC.json, invoices.json and the schemas of the types it adds"
+                    ),
+                });
+            }
+            more.push(file.to_string());
+        }
+        more.sort();
+        Self::from_sources(
+            |file| {
+                let p = dir.join(file);
+                std::fs::read_to_string(&p).map_err(|e| at(&p, e))
+            },
+            &more,
+        )
     }
 
     fn from_sources(
         read: impl Fn(&str) -> Result<String, SchemaError>,
+        more: &[String],
     ) -> Result<Self, SchemaError> {
         let load = |f: &str| {
             let schema = Schema::parse(f, &read(f)?)?;
@@ -466,21 +523,70 @@ impl Schemas {
                 }),
             }
         };
+        let refuse = |f: &str, message: String| SchemaError {
+            file: f.into(),
+            message,
+        };
+        let agreements = |role: Role, f: &str| {
+            let schema = load(f)?;
+            match schema.reconcile_as.filter(|r| *r != role) {
+                Some(other) => Err(refuse(
+                    f,
+                    format!(
+                        "reconcileAs {other}: the agreement's {role} rows are reconciled as {role}"
+                    ),
+                )),
+                None => Ok(schema),
+            }
+        };
+        let mut added = Vec::new();
+        for f in more {
+            let schema = load(f)?;
+            let role = schema.reconcile_as.ok_or_else(|| {
+                refuse(
+                    f,
+                    "a registry type the agreement does not define needs reconcileAs (PAY, REV or REC): how its rows are reconciled".into(),
+                )
+            })?;
+            let t = BatchType::new(&schema.name, role)
+                .ok_or_else(|| refuse(f, "the type code is not [A-Z0-9]{2,16}".into()))?;
+            added.push((t, schema));
+        }
+        added.sort_by_key(|(t, _)| *t);
         Ok(Self {
-            pay: load("PAY.json")?,
-            rev: load("REV.json")?,
-            rec: load("REC.json")?,
+            pay: agreements(Role::Pay, "PAY.json")?,
+            rev: agreements(Role::Rev, "REV.json")?,
+            rec: agreements(Role::Rec, "REC.json")?,
             invoices: load("invoices.json")?,
+            types: Types::with(added.iter().map(|(t, _)| *t)),
+            added,
         })
     }
 
-    /// The schema of a registry type.
-    pub fn for_type(&self, t: BatchType) -> &Schema {
+    /// The schema of a registry type in force.
+    pub fn for_type(&self, t: BatchType) -> Option<&Schema> {
         match t {
-            BatchType::Pay => &self.pay,
-            BatchType::Rev => &self.rev,
-            BatchType::Rec => &self.rec,
+            BatchType::PAY => Some(&self.pay),
+            BatchType::REV => Some(&self.rev),
+            BatchType::REC => Some(&self.rec),
+            _ => self.added.iter().find(|(k, _)| *k == t).map(|(_, s)| s),
         }
+    }
+
+    /// The registry types in force, each with its schema, in the order of §7.2.
+    pub fn registries(&self) -> impl Iterator<Item = (BatchType, &Schema)> {
+        [
+            (BatchType::PAY, &self.pay),
+            (BatchType::REV, &self.rev),
+            (BatchType::REC, &self.rec),
+        ]
+        .into_iter()
+        .chain(self.added.iter().map(|(t, s)| (*t, s)))
+    }
+
+    /// The registry types in force.
+    pub fn types(&self) -> &Types {
+        &self.types
     }
 }
 
@@ -603,14 +709,17 @@ mod tests {
             .is_ok()
         );
         // A schema is read from the file of its name.
-        let e = Schemas::from_sources(|f| {
-            let text = if f == "REV.json" {
-                BUILT_IN.iter().find(|(n, _)| *n == "PAY.json")
-            } else {
-                BUILT_IN.iter().find(|(n, _)| *n == f)
-            };
-            Ok(text.map(|(_, t)| t.to_string()).unwrap_or_default())
-        })
+        let e = Schemas::from_sources(
+            |f| {
+                let text = if f == "REV.json" {
+                    BUILT_IN.iter().find(|(n, _)| *n == "PAY.json")
+                } else {
+                    BUILT_IN.iter().find(|(n, _)| *n == f)
+                };
+                Ok(text.map(|(_, t)| t.to_string()).unwrap_or_default())
+            },
+            &[],
+        )
         .map(|_| ())
         .unwrap_err();
         assert_eq!(

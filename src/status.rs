@@ -113,7 +113,7 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
             Some(t) if t.is_symlink() => "link",
             Some(t) if !t.is_file() => "special",
             _ if name.starts_with('.') || name.ends_with(".part") => "temporary",
-            _ if BatchName::parse(&name).is_err() => "bad name",
+            _ if BatchName::parse_with(&name, engine.cfg.schemas.types()).is_err() => "bad name",
             _ if is_ready => "ready",
             _ if held.contains(&name) => "held",
             _ => "settling",
@@ -174,7 +174,8 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
         let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         for r in rows {
             let (id, result) = r?;
-            let Ok(n) = BatchName::parse(&format!("{id}.zip")) else {
+            let Ok(n) = BatchName::parse_with(&format!("{id}.zip"), engine.cfg.schemas.types())
+            else {
                 continue;
             };
             if let Ok(k) = n.seq.parse::<u32>() {
@@ -183,14 +184,14 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
                     .insert(k);
             }
             if result == "ACK" {
-                match n.kind {
-                    crate::name::BatchType::Pay => {
+                match n.kind.role() {
+                    crate::name::Role::Pay => {
                         pay_days.insert(n.date);
                     }
-                    crate::name::BatchType::Rec => {
+                    crate::name::Role::Rec => {
                         rec_days.insert(n.date);
                     }
-                    crate::name::BatchType::Rev => {}
+                    crate::name::Role::Rev => {}
                 }
             }
         }

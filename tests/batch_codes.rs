@@ -483,7 +483,7 @@ fn b01_bytes_no_entry_holds_before_between_or_after_the_entries() {
     assert_mentions(&m, "5 bytes before the first entry");
     // Two archives back to back: the first is not what a directory reader sees.
     let other = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "001",
         Charset::Utf8,
         &PAY_HEADER,
@@ -794,7 +794,7 @@ fn b02_total_uncompressed_size_over_the_limit() {
 /// A batch whose registry is large and very compressible (the same rows many times).
 fn compressible_batch(copies: usize) -> Batch {
     let rows: Vec<Vec<String>> = pay_rows().into_iter().cycle().take(3 * copies).collect();
-    Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6)
+    Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6)
 }
 
 #[test]
@@ -906,7 +906,7 @@ fn b02_a_cr_at_the_end_of_the_registry_counts_toward_its_last_line() {
 fn b02_registry_line_limit_with_the_default_64_kib() {
     let mut rows = pay_rows();
     rows[1][10] = "x".repeat(64 << 10);
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
     let m = nak(&b.zip(Some(&key())), "B02");
     assert_mentions(&m, "line 3");
 }
@@ -917,7 +917,7 @@ fn a_record_of_many_short_lines_over_a_mib_is_a_row_not_a_b02() {
     // 1,000-byte lines breaks no limit of the agreement: the row gets 202 on its purpose.
     let mut rows = pay_rows();
     rows[1][10] = lines_of_text(2 << 20, 1000);
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
     let mut rx = Rx::new();
     rx.import_reference_invoices();
     assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
@@ -991,7 +991,7 @@ fn a_field_longer_than_max_field_bytes_fails_in_column_order() {
         }),
         good[2].clone(),
     ];
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
     let mut rx = Rx::with(&limits("max_field_bytes = 4096"));
     rx.import_reference_invoices();
     assert_ack(&rx.process(NAME, &b.zip(Some(&key()))));
@@ -1034,7 +1034,7 @@ fn a_payment_id_too_long_to_hold_is_echoed_whole() {
         let mut rows = pay_rows();
         rows[0][0] = long_a.clone();
         rows[2][0] = long_b.clone();
-        let b = Batch::new(BatchType::Pay, "001", cs, &PAY_HEADER, &rows, 6);
+        let b = Batch::new(BatchType::PAY, "001", cs, &PAY_HEADER, &rows, 6);
         let mut got = Vec::new();
         for config in ["", "max_field_bytes = 4096"] {
             let mut rx = Rx::with(&limits(config));
@@ -1090,7 +1090,7 @@ fn the_bytes_of_a_long_field_not_held_are_still_checked_in_the_encoding() {
     let config = limits("max_field_bytes = 4095");
     let mut rows = pay_rows();
     rows[1][10] = "PURPOSE".into();
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
     let in_purpose = |bytes: &[u8]| {
         let mut field = b"\"".to_vec();
         field.extend_from_slice(bytes);
@@ -1133,7 +1133,7 @@ fn the_bytes_of_a_long_field_not_held_are_still_checked_in_the_encoding() {
     // windows-1251 leaves 0x98 undefined, also where the field is not held; cp866 does not.
     let long = lines_of_text(5000, 100);
     for (cs, code) in [(Charset::Windows1251, "B07"), (Charset::Cp866, "")] {
-        let b = Batch::new(BatchType::Pay, "001", cs, &PAY_HEADER, &rows, 6);
+        let b = Batch::new(BatchType::PAY, "001", cs, &PAY_HEADER, &rows, 6);
         let mut bytes = b"\"".to_vec();
         bytes.extend_from_slice(long.as_bytes());
         bytes.extend_from_slice(b"\x98\"");
@@ -1890,13 +1890,13 @@ fn b07_quoted_field_open_at_the_end_of_the_file() {
 
 #[test]
 fn b07_empty_registry() {
-    let mut b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    let mut b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
     b.registry = Vec::new();
     assert_eq!((b.rows, b.amount_total), (0, 0));
     let m = nak(&b.zip(Some(&key())), "B07");
     assert_mentions(&m, "registry.csv");
     // A header alone is a registry of no rows.
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &[], 6);
     ack(&b.zip(Some(&key())));
 }
 
@@ -1991,7 +1991,7 @@ fn b08_amount_total_counts_malformed_amounts_as_zero_and_skips_wrong_sized_rows(
     r[0] = "25786018516965".into();
     r.push("extra".into()); // 12 fields: excluded
     rows.push(r);
-    let mut b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let mut b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
     b.rows = 7;
     b.amount_total = 20_410_000; // 204000.00 + 100.00
     let rx = ack(&b.zip(Some(&key())));
@@ -2292,7 +2292,7 @@ fn b10_type_not_configured_for_the_partner() {
         "Xato to'lov".into(),
     ]];
     let rev = Batch::new(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         Charset::Utf8,
         &REV_HEADER,
@@ -2934,7 +2934,7 @@ fn b07_rev_and_rec_registries_are_held_to_their_own_headers() {
     let cfg = config_text(MUNIS_WITH_KEY);
     let rev = |header: &[&str]| {
         Batch::new(
-            BatchType::Rev,
+            BatchType::REV,
             "001",
             Charset::Utf8,
             header,
@@ -2944,7 +2944,7 @@ fn b07_rev_and_rec_registries_are_held_to_their_own_headers() {
     };
     let rec = |header: &[&str]| {
         Batch::new(
-            BatchType::Rec,
+            BatchType::REC,
             "001",
             Charset::Utf8,
             header,
@@ -3069,7 +3069,7 @@ fn b02_the_line_limit_counts_bytes_not_characters() {
     let line_of = |purpose: &str| {
         let mut rows = pay_rows();
         rows[0][10] = purpose.into();
-        let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+        let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
         let text = String::from_utf8(b.registry.clone()).expect("utf-8");
         let len = text.split("\r\n").nth(1).expect("line 2").len();
         (b, len)

@@ -61,7 +61,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
         first.iter().any(|i| i.status == "CANCELLED"),
         "the invoices include a cancelled one"
     );
-    let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
+    let b1 = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
     let mut rev = Vec::new();
     for r in pay.iter().step_by(9) {
         rev.push(vec![
@@ -72,7 +72,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
         ]);
     }
     rev.push(rev[0].clone());
-    let b2 = Batch::new(BatchType::Rev, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
+    let b2 = Batch::new(BatchType::REV, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
     let mut rec: Vec<Vec<String>> = pay
         .iter()
         .skip(2)
@@ -88,7 +88,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
         })
         .collect();
     rec.push(rec[3].clone());
-    let b3 = Batch::new(BatchType::Rec, "001", Charset::Utf8, &REC_HEADER, &rec, 3);
+    let b3 = Batch::new(BatchType::REC, "001", Charset::Utf8, &REC_HEADER, &rec, 3);
     // A second PAY after the reversals: re-opened amounts can be paid again.
     let again: Vec<Vec<String>> = pay
         .iter()
@@ -100,7 +100,7 @@ fn batches() -> (String, Vec<(String, Vec<u8>)>) {
             r
         })
         .collect();
-    let b4 = Batch::new(BatchType::Pay, "002", Charset::Utf8, &PAY_HEADER, &again, 6);
+    let b4 = Batch::new(BatchType::PAY, "002", Charset::Utf8, &PAY_HEADER, &again, 6);
     let k = key();
     (
         sample::invoices_csv(&inv),

@@ -52,7 +52,7 @@ fn phases() -> (String, Vec<Phase>) {
         .collect();
     pay1[7][5] = String::new();
     pay1[9][2] = "99999999999999999999".into();
-    let b1 = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay1, 6);
+    let b1 = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &pay1, 6);
     let pay2: Vec<Vec<String>> = open
         .iter()
         .skip(250)
@@ -69,7 +69,7 @@ fn phases() -> (String, Vec<Phase>) {
         })
         .collect();
     let b2 = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "002",
         Charset::Windows1251,
         &PAY_HEADER,
@@ -88,7 +88,7 @@ fn phases() -> (String, Vec<Phase>) {
             ]
         })
         .collect();
-    let b3 = Batch::new(BatchType::Rev, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
+    let b3 = Batch::new(BatchType::REV, "001", Charset::Utf8, &REV_HEADER, &rev, 2);
     let rec: Vec<Vec<String>> = pay1
         .iter()
         .chain(&pay2)
@@ -103,10 +103,10 @@ fn phases() -> (String, Vec<Phase>) {
             ]
         })
         .collect();
-    let b4 = Batch::new(BatchType::Rec, "001", Charset::Cp866, &REC_HEADER, &rec, 3);
+    let b4 = Batch::new(BatchType::REC, "001", Charset::Cp866, &REC_HEADER, &rec, 3);
     let bad_key = reestr::integrity::Key([9; 32]);
     let b5 = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "003",
         Charset::Utf8,
         &PAY_HEADER,
@@ -129,7 +129,7 @@ fn phases() -> (String, Vec<Phase>) {
             )
         })
         .collect();
-    let b6 = Batch::new(BatchType::Pay, "004", Charset::Utf8, &PAY_HEADER, &pay4, 6);
+    let b6 = Batch::new(BatchType::PAY, "004", Charset::Utf8, &PAY_HEADER, &pay4, 6);
     let mut broken = b6.entries(Some(&k));
     if let Some(e) = broken.iter_mut().find(|(n, _)| n == "registry.csv") {
         e.1.extend_from_slice(b"\r\n");

@@ -29,7 +29,7 @@ fn batch(rows: usize) -> (String, String, Vec<u8>) {
             )
         })
         .collect();
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &pay, 6);
     (
         sample::invoices_csv(&inv),
         b.file_name(),

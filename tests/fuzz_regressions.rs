@@ -14,7 +14,7 @@ use inputs::{NAMES, manifest_archive, totals};
 use reestr::archive::{self, Limits, ReadError};
 use reestr::code::BatchCode;
 use reestr::integrity::{self, Key};
-use reestr::name::BatchType;
+use reestr::name::{BatchType, Role};
 use reestr::sample::{self, Batch, PAY_HEADER};
 use std::path::{Path, PathBuf};
 
@@ -90,7 +90,7 @@ fn the_engine_answers_such_a_manifest_with_b04() {
             .collect(),
     ];
     let b = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "001",
         reestr::charset::Charset::Utf8,
         &PAY_HEADER,
@@ -209,19 +209,19 @@ fn pipeline_and_batch_findings_replay() {
             continue;
         };
         let kind = match sel & 3 {
-            1 => BatchType::Rev,
-            2 => BatchType::Rec,
-            _ => BatchType::Pay,
+            1 => BatchType::REV,
+            2 => BatchType::REC,
+            _ => BatchType::PAY,
         };
         let cs = match (sel >> 2) & 3 {
             1 => reestr::charset::Charset::Windows1251,
             2 => reestr::charset::Charset::Cp866,
             _ => reestr::charset::Charset::Utf8,
         };
-        let (width, amount) = match kind {
-            BatchType::Pay => (11, 6),
-            BatchType::Rev => (4, 2),
-            BatchType::Rec => (5, 3),
+        let (width, amount) = match kind.role() {
+            Role::Pay => (11, 6),
+            Role::Rev => (4, 2),
+            Role::Rec => (5, 3),
         };
         let mut b = Batch::new(kind, "001", cs, &[], &[], 0);
         b.registry = registry.to_vec();

@@ -35,7 +35,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use common::{Rx, control_value, env_u64, key, statuses};
 use reestr::charset::Charset;
 use reestr::engine::Handled;
-use reestr::name::BatchType;
+use reestr::name::{BatchType, Role};
 use reestr::sample::{self, Batch, Invoice, PAY_HEADER, REC_HEADER, REV_HEADER, Rng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -147,10 +147,10 @@ impl Ledger {
             let (status, field) = match field_fault(b, row) {
                 Some((code, field)) => (code.to_string(), field.to_string()),
                 None => {
-                    let s = match b.kind {
-                        BatchType::Pay => self.pay(row, &earlier),
-                        BatchType::Rev => self.reverse(row),
-                        BatchType::Rec => self.compare(row, &earlier),
+                    let s = match b.kind.role() {
+                        Role::Pay => self.pay(row, &earlier),
+                        Role::Rev => self.reverse(row),
+                        Role::Rec => self.compare(row, &earlier),
                     };
                     if s == 1 {
                         accepted += 1;
@@ -163,7 +163,7 @@ impl Ledger {
             out.push(((i + 1).to_string(), pid.clone(), status, field));
             earlier.insert(pid);
         }
-        if b.kind == BatchType::Rec {
+        if b.kind == BatchType::REC {
             // §7.2: listed = on any line, whatever its status; §8: empty line, byte order.
             for (id, p) in &self.payments {
                 if p.paid_at.get(..10) == Some(b.business_date) && !earlier.contains(id) {
@@ -276,19 +276,19 @@ struct Books {
 
 /// Index of the `amount` column of a batch type (§5.1–§5.3).
 fn amount_col(kind: BatchType) -> usize {
-    match kind {
-        BatchType::Pay => 6,
-        BatchType::Rev => 2,
-        BatchType::Rec => 3,
+    match kind.role() {
+        Role::Pay => 6,
+        Role::Rev => 2,
+        Role::Rec => 3,
     }
 }
 
 /// The header of a batch type.
 fn header(kind: BatchType) -> &'static [&'static str] {
-    match kind {
-        BatchType::Pay => &PAY_HEADER,
-        BatchType::Rev => &REV_HEADER,
-        BatchType::Rec => &REC_HEADER,
+    match kind.role() {
+        Role::Pay => &PAY_HEADER,
+        Role::Rev => &REV_HEADER,
+        Role::Rec => &REC_HEADER,
     }
 }
 
@@ -390,8 +390,8 @@ fn field_fault(b: BatchFacts<'_>, r: &[String]) -> Option<(u16, &'static str)> {
     let positive = |s: &str| amount(s).is_some_and(|t| t > 0);
     let chars = |n: std::ops::RangeInclusive<usize>| move |s: &str| n.contains(&s.chars().count());
     // (required, rule) per column.
-    let rules: Vec<(bool, Rule<'_>)> = match b.kind {
-        BatchType::Pay => vec![
+    let rules: Vec<(bool, Rule<'_>)> = match b.kind.role() {
+        Role::Pay => vec![
             (true, Box::new(|s| digits(s, 12..=20))),
             (true, Box::new(not_after_created)),
             (true, Box::new(|s| digits(s, 20..=20))),
@@ -407,7 +407,7 @@ fn field_fault(b: BatchFacts<'_>, r: &[String]) -> Option<(u16, &'static str)> {
             (false, Box::new(|s| account_ok(&r[8], s))),
             (false, Box::new(chars(0..=500))),
         ],
-        BatchType::Rev => vec![
+        Role::Rev => vec![
             // §5.2 gives the id a meaning ("the payment being reversed"), no format.
             (true, Box::new(|_| true)),
             (true, Box::new(not_after_created)),
@@ -415,7 +415,7 @@ fn field_fault(b: BatchFacts<'_>, r: &[String]) -> Option<(u16, &'static str)> {
             (true, Box::new(|s| amount(s).is_some())),
             (true, Box::new(chars(1..=200))),
         ],
-        BatchType::Rec => vec![
+        Role::Rec => vec![
             (true, Box::new(|s| digits(s, 12..=20))),
             (
                 true,
@@ -1012,16 +1012,16 @@ fn generate(seed: u64) -> Scenario {
             day += 1;
         }
         let kind = match g.rng.below(20) {
-            _ if i == 0 => BatchType::Pay,
-            0..=8 => BatchType::Pay,
-            9..=13 => BatchType::Rev,
-            _ => BatchType::Rec,
+            _ if i == 0 => BatchType::PAY,
+            0..=8 => BatchType::PAY,
+            9..=13 => BatchType::REV,
+            _ => BatchType::REC,
         };
         let export = (i > 0 && !together && g.chance(6)).then(|| g.export());
-        let rows = match kind {
-            BatchType::Pay => (0..1 + g.rng.below(8)).map(|_| g.pay_row(day)).collect(),
-            BatchType::Rev => (0..1 + g.rng.below(6)).map(|_| g.rev_row(day)).collect(),
-            BatchType::Rec => g.rec_rows(day),
+        let rows = match kind.role() {
+            Role::Pay => (0..1 + g.rng.below(8)).map(|_| g.pay_row(day)).collect(),
+            Role::Rev => (0..1 + g.rng.below(6)).map(|_| g.rev_row(day)).collect(),
+            Role::Rec => g.rec_rows(day),
         };
         let seq = seqs.entry((kind, day)).or_insert(0);
         *seq += 1;
@@ -1121,10 +1121,10 @@ fn row_diff(engine: &[ResultRow], model: &[ResultRow]) -> String {
 /// The order of §7.2 for batches waiting together: business date, then type (`PAY`, `REV`,
 /// `REC`), then sequence number.
 fn waiting_order(steps: &[Step]) -> Vec<usize> {
-    let rank = |k: BatchType| match k {
-        BatchType::Pay => 0,
-        BatchType::Rev => 1,
-        BatchType::Rec => 2,
+    let rank = |k: BatchType| match k.role() {
+        Role::Pay => 0,
+        Role::Rev => 1,
+        Role::Rec => 2,
     };
     let mut order: Vec<usize> = (0..steps.len()).collect();
     order.sort_by_key(|&i| (steps[i].day, rank(steps[i].kind), steps[i].seq));

@@ -65,7 +65,7 @@ fn pay_row(id: &str, v: &Invoice, amount: &str) -> Vec<String> {
 }
 
 fn pay(seq: &str, rows: &[Vec<String>]) -> Batch {
-    Batch::new(BatchType::Pay, seq, Charset::Utf8, &PAY_HEADER, rows, 6)
+    Batch::new(BatchType::PAY, seq, Charset::Utf8, &PAY_HEADER, rows, 6)
 }
 
 fn write_export(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -2919,7 +2919,7 @@ fn a_field_added_to_a_registry_schema_and_a_rule_changed_need_no_code() {
         with(&pay[2], ""),     // 201 channel
         with(&fourth, "APP"),  // 202 purpose: "Sud xarajatlari" is 15 characters, now over 11
     ];
-    let b = Batch::new(BatchType::Pay, "001", Charset::Utf8, &header, &rows, 7);
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &header, &rows, 7);
     let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
     assert_eq!(h.result, "ACK", "{h:?}");
     let resp = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip");
@@ -2958,7 +2958,7 @@ fn a_field_added_to_a_registry_schema_and_a_rule_changed_need_no_code() {
     );
     // A registry with the built-in header is now one whose header differs.
     let old = Batch::new(
-        BatchType::Pay,
+        BatchType::PAY,
         "002",
         Charset::Utf8,
         &PAY_HEADER,
@@ -3250,4 +3250,276 @@ fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(judged, Some(1));
+}
+
+/// A schemas folder holding the agreement's schemas and `extra` files (name, JSON), with
+/// partner MUNIS (its key) allowed `types` when given.
+fn with_added_types(
+    extra: &[(&str, serde_json::Value)],
+    types: Option<&str>,
+) -> Result<Rx, String> {
+    let partner = match types {
+        Some(t) => format!("{MUNIS_WITH_KEY}types = {t}\n"),
+        None => MUNIS_WITH_KEY.to_string(),
+    };
+    let dir = receiver_dir(&config_text(&format!("schemas = \"schemas\"\n{partner}")));
+    schemas_folder(dir.path(), |_, _| {});
+    for (name, json) in extra {
+        std::fs::write(dir.path().join("schemas").join(name), json.to_string()).expect("schema");
+    }
+    let cfg = Config::load(&dir.path().join("reestr.toml")).map_err(|e| e.to_string())?;
+    Ok(Rx {
+        engine: Engine::init(cfg).expect("init"),
+        dir,
+    })
+}
+
+/// `FEE.json`: the built-in PAY schema named FEE, reconciled as PAY, with a field `fee_kind`
+/// added at the end.
+fn fee_schema() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/PAY.json"))
+            .expect("built-in schema");
+    let mut fee: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    fee["name"] = "FEE".into();
+    fee["reconcileAs"] = "PAY".into();
+    fields_of(&mut fee).push(serde_json::json!({ "name": "fee_kind", "type": "string",
+        "constraints": { "required": true, "enum": ["DUTY", "FINE"] } }));
+    fee
+}
+
+/// Schemas are data for registry types too: a `FEE.json` reconciled as PAY adds the type `FEE`
+/// with no change to the code. Its batches are named, checked, answered, applied, audited and
+/// re-sent like PAY batches, into the same books (a REV reverses a FEE payment). Without its
+/// schema, a FEE name is not of the form, but the bytes acknowledged before still get their
+/// stored ACK (§7.1), and the audit still knows what the batch did.
+#[test]
+fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
+    let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
+    let mut rx = with_added_types(
+        &[("FEE.json", fee_schema())],
+        Some(r#"["PAY", "REV", "REC", "FEE"]"#),
+    )
+    .expect("the configuration loads");
+    rx.import_reference_invoices();
+    let mut header: Vec<&str> = PAY_HEADER.to_vec();
+    header.push("fee_kind");
+    let pay = common::batches::pay_rows();
+    let with = |row: &[String], kind: &str| -> Vec<String> {
+        let mut r = row.to_vec();
+        r.push(kind.to_string());
+        r
+    };
+    let rows = vec![with(&pay[0], "DUTY"), with(&pay[1], "TAX")];
+    let b = Batch::new(fee, "001", Charset::Utf8, &header, &rows, 6);
+    assert_eq!(b.file_name(), "MUNIS_SUDBILLING_FEE_20261121_001.zip");
+    let bytes = b.zip(Some(&common::batches::key()));
+    let h = rx.process(&b.file_name(), &bytes);
+    assert_eq!(h.result, "ACK", "{h:?}");
+    let name = "SUDBILLING_MUNIS_FEE_20261121_001_ACK.zip";
+    let first = rx.response(name);
+    let control = rx.response_control(name);
+    assert_eq!(control_value(&control, "type").as_deref(), Some("FEE"));
+    assert_eq!(
+        control_value(&control, "batch_id").as_deref(),
+        Some("SUDBILLING_MUNIS_FEE_20261121_001_ACK")
+    );
+    let result = rx.response_entry(name, "result.csv").expect("result.csv");
+    let got: Vec<(String, String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(line, _, status, field)| (line, status, field))
+        .collect();
+    let want = [("1", "1", ""), ("2", "202", "fee_kind")];
+    assert_eq!(
+        got,
+        want.map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string()))
+    );
+    assert_eq!(
+        dump(
+            &rx.engine.store.conn,
+            "SELECT payment_id, batch_id, amount FROM payments"
+        ),
+        ["Text(\"25786018516942\")|Text(\"MUNIS_SUDBILLING_FEE_20261121_001\")|Integer(20400000)"]
+    );
+    assert_eq!(
+        dump(
+            &rx.engine.store.conn,
+            "SELECT json_extract(body, '$.reconciled_as') FROM journal WHERE kind = 'delivery'"
+        ),
+        ["Text(\"PAY\")"]
+    );
+    // The same books: a reversal finds the FEE payment, and a second FEE row paying it again
+    // is a duplicate (301) as in PAY.
+    let rev = Batch::new(
+        BatchType::REV,
+        "001",
+        Charset::Utf8,
+        &sample::REV_HEADER,
+        &[vec![
+            "25786018516942".to_string(),
+            "2026-11-21 15:00:00".to_string(),
+            "204000.00".to_string(),
+            "Xato to'lov".to_string(),
+        ]],
+        2,
+    );
+    let h = rx.process(&rev.file_name(), &rev.zip(Some(&common::batches::key())));
+    assert_eq!((h.result.as_str(), h.rows), ("ACK", 1), "{h:?}");
+    assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
+    let again = Batch::new(fee, "002", Charset::Utf8, &header, &rows[..1], 6);
+    let h = rx.process(
+        &again.file_name(),
+        &again.zip(Some(&common::batches::key())),
+    );
+    assert_eq!(h.statuses.get(&301), Some(&1), "{h:?}");
+    let pay_again = Batch::new(
+        BatchType::PAY,
+        "001",
+        Charset::Utf8,
+        &PAY_HEADER,
+        &pay[..1],
+        6,
+    );
+    let h = rx.process(
+        &pay_again.file_name(),
+        &pay_again.zip(Some(&common::batches::key())),
+    );
+    assert_eq!(h.statuses.get(&301), Some(&1), "{h:?}");
+    // The day's statement must list it: an empty one gets a 306 for it.
+    let rec = Batch::new(
+        BatchType::REC,
+        "001",
+        Charset::Utf8,
+        &sample::REC_HEADER,
+        &[],
+        3,
+    );
+    let h = rx.process(&rec.file_name(), &rec.zip(Some(&common::batches::key())));
+    assert_eq!(h.result, "ACK", "{h:?}");
+    let result = rx
+        .response_entry("SUDBILLING_MUNIS_REC_20261121_001_ACK.zip", "result.csv")
+        .expect("result.csv");
+    assert_eq!(
+        statuses(&result),
+        [(
+            String::new(),
+            "25786018516942".into(),
+            "306".into(),
+            String::new()
+        )]
+    );
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judged, Some(5));
+    // A partner whose types do not list FEE gets B10 for it.
+    let mut other = with_added_types(&[("FEE.json", fee_schema())], None).expect("loads");
+    let h = other.process(&b.file_name(), &bytes);
+    assert_eq!(
+        (h.result.as_str(), h.code.as_deref()),
+        ("NAK", Some("B10")),
+        "{h:?}"
+    );
+    // Without FEE.json (and FEE no longer listed): a new FEE batch is not of the form, the
+    // bytes acknowledged before get the stored ACK, and the audit is still clean.
+    std::fs::remove_file(rx.dir.path().join("schemas/FEE.json")).expect("remove");
+    let config = std::fs::read_to_string(rx.config_path()).expect("config");
+    std::fs::write(rx.config_path(), config.replace(", \"FEE\"", "")).expect("config");
+    let cfg = Config::load(&rx.config_path()).expect("config loads");
+    let mut rx = Rx {
+        engine: Engine::open(cfg).expect("open"),
+        dir: rx.dir,
+    };
+    let h = rx.process(&b.file_name(), &bytes);
+    assert_eq!(h.result, "RESENT", "{h:?}");
+    assert_eq!(rx.response(name), first, "the stored ACK, byte for byte");
+    let third = Batch::new(fee, "003", Charset::Utf8, &header, &rows[..1], 6);
+    let h = rx.process(
+        &third.file_name(),
+        &third.zip(Some(&common::batches::key())),
+    );
+    assert_eq!(h.result, "SET_ASIDE", "{h:?}");
+    assert!(
+        h.message
+            .as_deref()
+            .is_some_and(|m| m.ends_with("the type is not PAY, REV or REC")),
+        "{h:?}"
+    );
+    let (problems, _) = rx.engine.audit().expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
+    assert_eq!(
+        problems,
+        [
+            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_FEE_20261121_001.zip was judged under another schema than the one in force (its type has no schema in force); with that one configured, the rebuild judges it again"
+        ]
+    );
+}
+
+/// A type a schemas folder adds must say how it is reconciled, with a code written like a
+/// party code; the agreement's types keep their own reconciliation; a partner may list only
+/// types in force.
+#[test]
+fn an_added_registry_type_is_refused_at_start_unless_it_says_how_it_is_reconciled() {
+    let refused = |extra: &[(&str, serde_json::Value)], types: Option<&str>, said: &str| {
+        let e = with_added_types(extra, types)
+            .err()
+            .unwrap_or_else(|| panic!("the configuration loads; expected {said:?}"));
+        assert!(e.contains(said), "{said:?} not said: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    };
+    let mut no_role = fee_schema();
+    no_role
+        .as_object_mut()
+        .expect("object")
+        .remove("reconcileAs");
+    refused(
+        &[("FEE.json", no_role)],
+        None,
+        "FEE.json: a registry type the agreement does not define needs reconcileAs",
+    );
+    let mut bad_role = fee_schema();
+    bad_role["reconcileAs"] = "FEE".into();
+    refused(
+        &[("FEE.json", bad_role)],
+        None,
+        r#"FEE.json: reconcileAs "FEE" is not PAY, REV or REC"#,
+    );
+    let mut lower = fee_schema();
+    lower["name"] = "fee".into();
+    refused(
+        &[("fee.json", lower)],
+        None,
+        r#""fee" is not a registry type code ([A-Z0-9]{2,16}) nor invoices"#,
+    );
+    refused(
+        &[],
+        Some(r#"["PAY", "FEE"]"#),
+        r#"partner MUNIS: unknown type "FEE""#,
+    );
+    let mut pay_as_rev: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/PAY.json"))
+            .expect("built-in"),
+    )
+    .expect("JSON");
+    pay_as_rev["reconcileAs"] = "REV".into();
+    refused(
+        &[("PAY.json", pay_as_rev)],
+        None,
+        "PAY.json: reconcileAs REV: the agreement's PAY rows are reconciled as PAY",
+    );
+    // An added type is checked as its role's schema is: a FEE without `invoice_no` is refused.
+    let mut no_invoice = fee_schema();
+    let at = field_at(&mut no_invoice, "invoice_no");
+    fields_of(&mut no_invoice).remove(at);
+    refused(
+        &[("FEE.json", no_invoice)],
+        None,
+        "FEE.json: lacks field invoice_no, which reconciling FEE batches reads",
+    );
+    // A file that is not JSON is not a schema.
+    let rx = with_added_types(&[("README.txt", "notes".into())], None).expect("loads");
+    assert_eq!(
+        rx.engine.cfg.schemas.types(),
+        &reestr::name::Types::agreement()
+    );
 }

@@ -242,7 +242,7 @@ proptest! {
     #[test]
     fn a_generated_control_record_parses(rows in 0u64..1_000_000, total in 0i128..10i128.pow(20)) {
         let mut b = sample::Batch::new(
-            reestr::name::BatchType::Pay, "001", Charset::Cp866, &sample::PAY_HEADER, &[], 6,
+            reestr::name::BatchType::PAY, "001", Charset::Cp866, &sample::PAY_HEADER, &[], 6,
         );
         b.rows = rows;
         b.amount_total = total;

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use reestr::charset::Charset;
-use reestr::name::BatchType;
+use reestr::name::{BatchType, Role};
 use reestr::sample::{self, Batch, Invoice, PAY_HEADER, REC_HEADER, REV_HEADER, Rng};
 
 const MFO: &str = "00014";
@@ -140,10 +140,10 @@ impl World {
 }
 
 fn batch(kind: BatchType, seq: &str, cs: Charset, rows: &[Vec<String>]) -> Batch {
-    match kind {
-        BatchType::Pay => Batch::new(kind, seq, cs, &PAY_HEADER, rows, 6),
-        BatchType::Rev => Batch::new(kind, seq, cs, &REV_HEADER, rows, 2),
-        BatchType::Rec => Batch::new(kind, seq, cs, &REC_HEADER, rows, 3),
+    match kind.role() {
+        Role::Pay => Batch::new(kind, seq, cs, &PAY_HEADER, rows, 6),
+        Role::Rev => Batch::new(kind, seq, cs, &REV_HEADER, rows, 2),
+        Role::Rec => Batch::new(kind, seq, cs, &REC_HEADER, rows, 3),
     }
 }
 
@@ -215,7 +215,7 @@ fn partial_payments_fully_paid_over_balance_payer_cancelled_unknown() {
         cancelled_wrong_payer,
         unknown_wrong_payer,
     ];
-    let got = w.send(BatchType::Pay, "001", &rows);
+    let got = w.send(BatchType::PAY, "001", &rows);
     let p = |n: u64, line: u64, s: &str| format!("{line};{};{s};", pid(n));
     assert_eq!(
         got,
@@ -240,7 +240,7 @@ fn partial_payments_fully_paid_over_balance_payer_cancelled_unknown() {
 
     // The balance carries across batches.
     let got = w.send(
-        BatchType::Pay,
+        BatchType::PAY,
         "002",
         &[
             w.pay(&pid(11), 0, "0.01"),
@@ -266,7 +266,7 @@ fn partial_payments_fully_paid_over_balance_payer_cancelled_unknown() {
 #[test]
 fn duplicate_payment_ids_across_batches_and_on_earlier_lines_valid_or_not() {
     let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
-    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "100.00")]);
+    let got = w.send(BatchType::PAY, "001", &[w.pay(&pid(1), 0, "100.00")]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
 
     let mut bad_currency = w.pay(&pid(2), 1, "100.00");
@@ -285,7 +285,7 @@ fn duplicate_payment_ids_across_batches_and_on_earlier_lines_valid_or_not() {
         w.pay(&pid(4), 1, "100.00"), // repeated after an accepted line
         applied_and_unknown,         // 301 comes before 4
     ];
-    let got = w.send(BatchType::Pay, "002", &rows);
+    let got = w.send(BatchType::PAY, "002", &rows);
     assert_eq!(
         got,
         [
@@ -301,7 +301,7 @@ fn duplicate_payment_ids_across_batches_and_on_earlier_lines_valid_or_not() {
     );
     // Each 301 names where the id was before: the earlier line of this batch (numbered as
     // `result.csv`'s `line`), or the batch and line that applied it.
-    let b2 = batch(BatchType::Pay, "002", Charset::Utf8, &rows);
+    let b2 = batch(BatchType::PAY, "002", Charset::Utf8, &rows);
     let result =
         w.rx.response_entry(&response_name(&b2, "ACK"), "result.csv")
             .expect("result.csv");
@@ -396,7 +396,7 @@ fn fields_are_checked_in_column_order_and_the_first_failure_wins() {
     r[10] = String::new();
     rows.push(r); // optional fields may be empty
     rows.push(base(&w, 16));
-    let got = w.send(BatchType::Pay, "001", &rows);
+    let got = w.send(BatchType::PAY, "001", &rows);
     assert_eq!(
         got,
         [
@@ -443,7 +443,7 @@ fn a_field_of_spaces_is_a_value_judged_by_its_rule_not_a_missing_one() {
     let mut r = base(&w, 5);
     r[10] = "  ".into();
     rows.push(r); // purpose: 0 to 500 characters
-    let got = w.send(BatchType::Pay, "001", &rows);
+    let got = w.send(BatchType::PAY, "001", &rows);
     assert_eq!(
         got,
         [
@@ -464,14 +464,14 @@ fn reversal_fields_follow_section_5_2() {
     // empty one is `201`. `amount` is an amount (§5's rule for every amount) that must also
     // equal the payment's. `reason` is 1 to 200 characters.
     let mut w = World::new(&[(false, "1000.00", "OPEN")]);
-    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "500.00")]);
+    let got = w.send(BatchType::PAY, "001", &[w.pay(&pid(1), 0, "500.00")]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
     let mut long_reason = rev(&pid(1), "500.00");
     long_reason[3] = "Ж".repeat(201);
     let mut no_reason = rev(&pid(1), "500.00");
     no_reason[3] = String::new();
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         &[
             rev("12345", "500.00"),
@@ -505,11 +505,11 @@ fn reversal_fields_follow_section_5_2() {
 #[test]
 fn a_reversal_dated_before_its_payment_is_applied() {
     let mut w = World::new(&[(false, "1000.00", "OPEN")]);
-    let got = w.send(BatchType::Pay, "001", &[w.pay(&pid(1), 0, "400.00")]);
+    let got = w.send(BatchType::PAY, "001", &[w.pay(&pid(1), 0, "400.00")]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
     let mut r = rev(&pid(1), "400.00");
     r[1] = "2026-11-21 09:59:59".into(); // paid at 10:00:00
-    let got = w.send(BatchType::Rev, "001", &[r]);
+    let got = w.send(BatchType::REV, "001", &[r]);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
     assert_eq!(w.payment_state(&pid(1)).as_deref(), Some("REVERSED"));
     assert_eq!(w.paid(0), 0);
@@ -519,7 +519,7 @@ fn a_reversal_dated_before_its_payment_is_applied() {
 fn reversals_reopen_the_amount_and_are_not_applied_twice() {
     let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
     let got = w.send(
-        BatchType::Pay,
+        BatchType::PAY,
         "001",
         &[
             w.pay(&pid(1), 0, "1000.00"),
@@ -529,11 +529,11 @@ fn reversals_reopen_the_amount_and_are_not_applied_twice() {
     );
     assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
     // Fully paid before the reversal.
-    let got = w.send(BatchType::Pay, "002", &[w.pay(&pid(4), 0, "1000.00")]);
+    let got = w.send(BatchType::PAY, "002", &[w.pay(&pid(4), 0, "1000.00")]);
     assert_eq!(got, [format!("1;{};302;", pid(4))]);
 
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         &[
             rev(&pid(1), "1000.00"),
@@ -560,7 +560,7 @@ fn reversals_reopen_the_amount_and_are_not_applied_twice() {
     assert_eq!(w.paid(1), 0);
 
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "002",
         &[
             rev(&pid(1), "1000.00"),
@@ -579,7 +579,7 @@ fn reversals_reopen_the_amount_and_are_not_applied_twice() {
 
     // The reversed amount is payable again.
     let got = w.send(
-        BatchType::Pay,
+        BatchType::PAY,
         "003",
         &[w.pay(&pid(5), 0, "1000.00"), w.pay(&pid(6), 1, "1000.00")],
     );
@@ -623,10 +623,10 @@ fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order(
         at(&w, &pid(10), 4, "100.00", "2026-11-20 23:59:59"),
         at(&w, &pid(11), 4, "100.00", "2026-11-22 00:00:00"),
     ];
-    let got = w.send(BatchType::Pay, "001", &rows);
+    let got = w.send(BatchType::PAY, "001", &rows);
     assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         &[rev(&pid(5), "300.00"), rev(&pid(9), "100.00")],
     );
@@ -652,7 +652,7 @@ fn daily_statement_matches_differences_duplicates_unknown_and_306_in_byte_order(
         rec(&pid(8), "2026-11-21 10:25:00", &i3, "100.00", "PENDING"), // 202, still listed
         rec(&pid(9), "2026-11-21 10:30:00", &i5, "100.00", "REVERSED"), // 1
     ];
-    let b = batch(BatchType::Rec, "001", Charset::Utf8, &statement);
+    let b = batch(BatchType::REC, "001", Charset::Utf8, &statement);
     let got = w.send_batch(&b);
     assert_eq!(
         got,
@@ -703,14 +703,14 @@ fn days_spread_over_batches(w: &mut World) -> (Batch, Vec<String>) {
         at(w, 23, "2026-11-22 00:00:01"),
         at(w, 24, "2026-11-21 23:59:59"),
     ];
-    let got = w.send(BatchType::Pay, "001", &first);
+    let got = w.send(BatchType::PAY, "001", &first);
     assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
     let second = vec![
         at(w, 31, "2026-11-20 12:00:00"),
         at(w, 32, "2026-11-21 00:00:00"),
         at(w, 33, "2026-11-22 00:00:00"),
     ];
-    let got = w.send(BatchType::Pay, "002", &second);
+    let got = w.send(BatchType::PAY, "002", &second);
     assert!(got.iter().all(|r| r.ends_with(";1;")), "{got:?}");
     let i0 = invoice_no(0);
     let statement = vec![rec(&pid(22), "2026-11-21 09:00:00", &i0, "1.00", "PAID")];
@@ -721,7 +721,7 @@ fn days_spread_over_batches(w: &mut World) -> (Batch, Vec<String>) {
         format!(";{};306;", pid(32)),
     ];
     (
-        batch(BatchType::Rec, "001", Charset::Utf8, &statement),
+        batch(BatchType::REC, "001", Charset::Utf8, &statement),
         want,
     )
 }
@@ -788,7 +788,7 @@ fn rows_apply_in_order_blank_and_misshapen_lines_are_rows_and_amount_accepted_ad
         w.pay(&pid(3), 0, "400.00"),
         w.pay(&pid(4), 0, "0.01"), // sees line 6: fully paid
     ];
-    let b = batch(BatchType::Pay, "001", Charset::Utf8, &rows);
+    let b = batch(BatchType::PAY, "001", Charset::Utf8, &rows);
     let text = String::from_utf8(b.registry.clone()).expect("utf-8");
     assert!(text.contains("\r\n\r\n"), "the registry holds a blank line");
     let got = w.send_batch(&b);
@@ -827,7 +827,7 @@ fn windows_1251_and_cp866_registries_are_answered_in_their_encoding() {
         // A Cyrillic payment id is echoed in result.csv: it shows the encoding written.
         let mut bad = w.pay("Тест", 0, "100.00");
         bad[5] = "ООО \"Навоий Савдо\"".into();
-        let b = batch(BatchType::Pay, seq, cs, &[ok, bad]);
+        let b = batch(BatchType::PAY, seq, cs, &[ok, bad]);
         let (encoded_name, _, unmappable) = enc.encode("Тошматов Алишер");
         assert!(!unmappable);
         assert!(
@@ -881,7 +881,7 @@ fn a_utf8_registry_with_a_bom_is_accepted() {
     let mut row = w.pay(&pid(1), 0, "100.00");
     row[5] = "Yo'ldoshev Bekzod".into();
     row[10] = "Давлат божи".into();
-    let mut b = batch(BatchType::Pay, "001", Charset::Utf8, &[row]);
+    let mut b = batch(BatchType::PAY, "001", Charset::Utf8, &[row]);
     b.registry.splice(0..0, [0xEF, 0xBB, 0xBF]);
     let got = w.send_batch(&b);
     assert_eq!(got, [format!("1;{};1;", pid(1))]);
@@ -910,26 +910,26 @@ fn batches_waiting_together_go_by_date_then_type_then_sequence() {
     };
     // The day before: pays invoice 2 in full.
     let q1 = at(&w, &pid(1), 2, "1000.00", "2026-11-20 12:00:00");
-    let mut earlier = batch(BatchType::Pay, "001", Charset::Utf8, &[q1]);
+    let mut earlier = batch(BatchType::PAY, "001", Charset::Utf8, &[q1]);
     earlier.date = "20261120".into();
     earlier.created_at = "2026-11-21T01:05:00+05:00".into();
     // PAY 001: a payment of invoice 0, and one of invoice 2 (302 only after the day before).
     let r1 = at(&w, &pid(11), 0, "500.00", "2026-11-21 10:00:00");
     let r2 = at(&w, &pid(12), 2, "1000.00", "2026-11-21 10:01:00");
-    let pay1 = batch(BatchType::Pay, "001", Charset::Utf8, &[r1.clone(), r2]);
+    let pay1 = batch(BatchType::PAY, "001", Charset::Utf8, &[r1.clone(), r2]);
     // PAY 002: repeats PAY 001's first payment (301 only after PAY 001) and pays invoice 1.
     let r3 = at(&w, &pid(13), 1, "700.00", "2026-11-21 11:00:00");
-    let pay2 = batch(BatchType::Pay, "002", Charset::Utf8, &[r1, r3]);
+    let pay2 = batch(BatchType::PAY, "002", Charset::Utf8, &[r1, r3]);
     // REV 001 reverses PAY 002's payment (4 if it came first).
     let rev1 = batch(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         Charset::Utf8,
         &[rev(&pid(13), "700.00")],
     );
     // REC 001: the day's payments in their final states (305 if it came before the REV).
     let rec1 = batch(
-        BatchType::Rec,
+        BatchType::REC,
         "001",
         Charset::Utf8,
         &[
@@ -1002,7 +1002,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
     let mut w = World::new(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
     let paid_at = "2026-11-21 10:00:00";
     let got = w.send(
-        BatchType::Pay,
+        BatchType::PAY,
         "001",
         &[
             w.pay(&pid(1), 0, "100.00"),
@@ -1016,7 +1016,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
     // PAY: a line of ten fields, then the same payment well-formed: 301, not applied.
     let mut short = w.pay(&pid(4), 0, "100.00");
     short.pop();
-    let got = w.send(BatchType::Pay, "002", &[short, w.pay(&pid(4), 0, "100.00")]);
+    let got = w.send(BatchType::PAY, "002", &[short, w.pay(&pid(4), 0, "100.00")]);
     assert_eq!(
         got,
         [format!("1;{};202;", pid(4)), format!("2;{};301;", pid(4))]
@@ -1025,7 +1025,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
 
     // REV: column order with two defects, then a real reversal.
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         &[
             vec![
@@ -1054,7 +1054,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
     assert_eq!(w.payment_state(&pid(3)).as_deref(), Some("REVERSED"));
 
     // A reversed payment's id is not free again ("unique forever").
-    let got = w.send(BatchType::Pay, "003", &[w.pay(&pid(3), 1, "100.00")]);
+    let got = w.send(BatchType::PAY, "003", &[w.pay(&pid(3), 1, "100.00")]);
     assert_eq!(got, [format!("1;{};301;", pid(3))]);
     assert_eq!(w.paid(1), 10_000, "only pid 5 counts for invoice 1");
 
@@ -1072,7 +1072,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
         rec(&pid(97), paid_at, &i0, "1", "X"),           // amount before state
         misshapen,                                       // 202, and pid 5 is listed
     ];
-    let b = batch(BatchType::Rec, "001", Charset::Utf8, &statement);
+    let b = batch(BatchType::REC, "001", Charset::Utf8, &statement);
     let got = w.send_batch(&b);
     assert_eq!(
         got,
@@ -1097,7 +1097,7 @@ fn duplicates_come_first_in_every_type_and_a_statement_lists_by_any_line() {
     // A statement saying REVERSED of a payment the receiver has as PAID is 305, as the other
     // way round is; REVERSED of a reversed payment matches.
     let got = w.send(
-        BatchType::Rec,
+        BatchType::REC,
         "002",
         &[
             rec(&pid(5), paid_at, &i1, "100.00", "REVERSED"),
@@ -1240,7 +1240,7 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
     pay(&w, &set(5, &"Ж".repeat(200)), "4;");
     pay(&w, &set(5, &"Ж".repeat(201)), "202;payer_name");
     pay(&w, &set(10, &"Ж".repeat(500)), "4;");
-    let got = w.send(BatchType::Pay, "001", &rows);
+    let got = w.send(BatchType::PAY, "001", &rows);
     assert_eq!(got, want);
     assert_eq!(w.payments(), 0);
 
@@ -1250,7 +1250,7 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
     };
     let at = "2026-11-21 22:00:00";
     let got = w.send(
-        BatchType::Rev,
+        BatchType::REV,
         "001",
         &[
             r(&pid(1), "", "10.00", "x"),
@@ -1285,7 +1285,7 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
     // REC (§5.3), business date 2026-11-21.
     let i0 = invoice_no(0);
     let got = w.send(
-        BatchType::Rec,
+        BatchType::REC,
         "001",
         &[
             rec(&pid(1), "", &i0, "1.00", "PAID"),

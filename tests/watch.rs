@@ -109,7 +109,7 @@ fn pay_batch(
             )
         })
         .collect();
-    let mut b = Batch::new(BatchType::Pay, seq, Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let mut b = Batch::new(BatchType::PAY, seq, Charset::Utf8, &PAY_HEADER, &rows, 6);
     b.date = date.to_string();
     b.created_at = format!("{day}T23:00:00+05:00");
     b

@@ -21,9 +21,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (kind, width, amount) = match sel & 3 {
-        1 => (BatchType::Rev, 4, 2),
-        2 => (BatchType::Rec, 5, 3),
-        _ => (BatchType::Pay, 11, 6),
+        1 => (BatchType::REV, 4, 2),
+        2 => (BatchType::REC, 5, 3),
+        _ => (BatchType::PAY, 11, 6),
     };
     let cs = match (sel >> 2) & 3 {
         1 => Charset::Windows1251,

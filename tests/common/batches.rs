@@ -30,7 +30,7 @@ pub fn pay_rows() -> Vec<Vec<String>> {
 
 /// A correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_<seq>` in `encoding`.
 pub fn batch_seq(seq: &str, encoding: Charset) -> Batch {
-    Batch::new(BatchType::Pay, seq, encoding, &PAY_HEADER, &pay_rows(), 6)
+    Batch::new(BatchType::PAY, seq, encoding, &PAY_HEADER, &pay_rows(), 6)
 }
 
 /// The correct PAY batch `MUNIS_SUDBILLING_PAY_20261121_001` (UTF-8).
