@@ -1439,7 +1439,7 @@ impl Engine {
             return Err(EngineError::Refused(format!(
                 "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
                 name.sender,
-                &fp[..16.min(fp.len())]
+                fp.chars().take(16).collect::<String>()
             )));
         }
         if let Some(other) = self.export_under_another_schema(seq)? {
