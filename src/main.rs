@@ -455,8 +455,8 @@ fn main() -> ExitCode {
             Ok((problems, n, judged)) => {
                 if json {
                     let mut doc = serde_json::json!({"entries": n, "problems": problems});
-                    if let Some(j) = judged {
-                        doc["rebuilt_batches"] = j.into();
+                    if let (Some(j), Some(fields)) = (judged, doc.as_object_mut()) {
+                        fields.insert("rebuilt_batches".into(), j.into());
                     }
                     say!("{doc}");
                 } else if problems.is_empty() {
