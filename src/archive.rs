@@ -218,7 +218,7 @@ fn unsafe_name(raw: &[u8]) -> Option<&'static str> {
     if raw == b"." || raw == b".." {
         return Some("a relative path");
     }
-    if raw.len() >= 2 && raw[0].is_ascii_alphabetic() && raw[1] == b':' {
+    if matches!(raw, [drive, b':', ..] if drive.is_ascii_alphabetic()) {
         return Some("an absolute path");
     }
     // C0 and DEL in any encoding; C1 (U+0080 to U+009F) where the name is UTF-8.
@@ -456,7 +456,12 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                 }
                 Err(e) => return Err(ReadError::Io(e)),
             };
-            let chunk = &buf[..n];
+            let Some(chunk) = buf.get(..n) else {
+                return Err(ReadError::Io(io::Error::other(format!(
+                    "entry {shown:?}: a read of {n} bytes into {} bytes",
+                    buf.len()
+                ))));
+            };
             size += n as u64;
             total += n as u64;
             if total > limits.max_uncompressed_bytes {
@@ -1114,9 +1119,15 @@ impl Inflate {
                 self.input_done = self.len == 0;
             }
             let (in0, out0) = (self.state.total_in(), self.state.total_out());
+            let pending = self.input.get(self.pos..self.len).ok_or_else(|| {
+                io::Error::other(format!(
+                    "deflate input at {} past the {} bytes read",
+                    self.pos, self.len
+                ))
+            })?;
             let status = self
                 .state
-                .decompress(&self.input[self.pos..self.len], out, FlushDecompress::None)
+                .decompress(pending, out, FlushDecompress::None)
                 .map_err(|e| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,

@@ -396,7 +396,9 @@ impl Model {
             let a = sample::account(mfo, &mut g);
             if kind == Kind::BadAccount {
                 let mut b = a.into_bytes();
-                b[8] = b'0' + (b[8] - b'0' + 1) % 10;
+                if let Some(key) = b.get_mut(8) {
+                    *key = b'0' + (*key - b'0' + 1) % 10;
+                }
                 String::from_utf8_lossy(&b).into_owned()
             } else {
                 a

@@ -56,7 +56,7 @@ pub(crate) fn shown(text: &str) -> String {
 /// Parses an RFC 3339 date-time with an offset or `Z` (`T` separator; lower case allowed).
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
     let b = s.as_bytes();
-    if b.len() < 20 || !matches!(b[10], b'T' | b't') {
+    if b.len() < 20 || !matches!(b.get(10), Some(b'T' | b't')) {
         return None;
     }
     let dt = DateTime::parse_from_rfc3339(s).ok()?;
@@ -265,7 +265,8 @@ pub fn judge(record: &Record, name: &BatchName) -> Result<Control, String> {
             place(*n, key)
         ));
     }
-    let mut values: [Option<(usize, &str)>; 10] = [None; 10];
+    // Each key with the line and value that give it.
+    let mut values: [(&str, Option<(usize, &str)>); KEYS.len()] = KEYS.map(|k| (k, None));
     // Blank lines (empty, as §5 uses the word: "a blank line is a row of one empty field"; a
     // line of spaces is a line without '=') are not kept.
     for (n, line) in &record.lines {
@@ -290,63 +291,79 @@ pub fn judge(record: &Record, name: &BatchName) -> Result<Control, String> {
                 place(n, key)
             ));
         }
-        let idx = KEYS
-            .iter()
-            .position(|k| *k == key)
+        let (_, slot) = values
+            .iter_mut()
+            .find(|(k, _)| *k == key)
             .ok_or_else(|| format!("{F} line {n}: unknown key {key:?}"))?;
-        if values[idx].is_some() {
+        if slot.is_some() {
             return Err(format!("{F} line {n}: key {key:?} appears twice"));
         }
-        values[idx] = Some((n, value));
+        *slot = Some((n, value));
     }
-    let get = |k: usize| -> Result<(usize, &str), String> {
-        values[k].ok_or_else(|| format!("{F}: key {:?} is missing", KEYS[k]))
-    };
-    let bad =
-        |(n, v): (usize, &str), k: usize, why: &str| format!("{}: {v:?} {why}", place(n, KEYS[k]));
-    let format = get(0)?;
+    /// A key's line, value and name.
+    type Got<'a> = (usize, &'a str, &'static str);
+    fn get<'a>((k, v): (&'static str, Option<(usize, &'a str)>)) -> Result<Got<'a>, String> {
+        v.map(|(n, v)| (n, v, k))
+            .ok_or_else(|| format!("{F}: key {k:?} is missing"))
+    }
+    fn bad((n, v, k): Got, why: &str) -> String {
+        format!("{}: {v:?} {why}", place(n, k))
+    }
+    let [
+        format,
+        batch_id,
+        kind,
+        sender,
+        receiver,
+        date,
+        created,
+        enc,
+        rows,
+        total,
+    ] = values;
+    let format = get(format)?;
     if format.1 != FORMAT {
-        return Err(bad(format, 0, &format!("is not {FORMAT}")));
+        return Err(bad(format, &format!("is not {FORMAT}")));
     }
-    let batch_id = get(1)?;
+    let batch_id = get(batch_id)?;
     if batch_id.1 != name.batch_id() {
-        return Err(bad(batch_id, 1, "differs from the archive name"));
+        return Err(bad(batch_id, "differs from the archive name"));
     }
-    let kind = get(2)?;
+    let kind = get(kind)?;
     if kind.1 != name.kind.as_str() {
-        return Err(bad(kind, 2, "differs from the archive name's type"));
+        return Err(bad(kind, "differs from the archive name's type"));
     }
-    let sender = get(3)?;
+    let sender = get(sender)?;
     if sender.1 != name.sender {
-        return Err(bad(sender, 3, "differs from the archive name's sender"));
+        return Err(bad(sender, "differs from the archive name's sender"));
     }
-    let receiver = get(4)?;
+    let receiver = get(receiver)?;
     if receiver.1 != name.receiver {
-        return Err(bad(receiver, 4, "differs from the archive name's receiver"));
+        return Err(bad(receiver, "differs from the archive name's receiver"));
     }
-    let date = get(5)?;
+    let date = get(date)?;
     let parsed = (date.1.len() == 10)
         .then(|| NaiveDate::parse_from_str(date.1, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| bad(date, 5, "is not a YYYY-MM-DD date"))?;
+        .ok_or_else(|| bad(date, "is not a YYYY-MM-DD date"))?;
     if parsed != name.date {
-        return Err(bad(date, 5, "differs from the archive name's date"));
+        return Err(bad(date, "differs from the archive name's date"));
     }
-    let created = get(6)?;
+    let created = get(created)?;
     let created_at = parse_rfc3339(created.1)
-        .ok_or_else(|| bad(created, 6, "is not an RFC 3339 date-time with an offset"))?;
-    let enc = get(7)?;
+        .ok_or_else(|| bad(created, "is not an RFC 3339 date-time with an offset"))?;
+    let enc = get(enc)?;
     let encoding =
-        Charset::parse(enc.1).ok_or_else(|| bad(enc, 7, "is not utf-8, windows-1251 or cp866"))?;
-    let rows = get(8)?;
+        Charset::parse(enc.1).ok_or_else(|| bad(enc, "is not utf-8, windows-1251 or cp866"))?;
+    let rows = get(rows)?;
     // A count too large for a u64 is read as u64::MAX: no registry has that many rows, so it
     // differs from every count (`B08`), as a well-formed count that does not match should.
     let rows_n = (!rows.1.is_empty() && rows.1.bytes().all(|b| b.is_ascii_digit()))
         .then(|| rows.1.parse::<u64>().unwrap_or(u64::MAX))
-        .ok_or_else(|| bad(rows, 8, "is not a whole number"))?;
-    let total = get(9)?;
+        .ok_or_else(|| bad(rows, "is not a whole number"))?;
+    let total = get(total)?;
     let amount_total = amount::parse_total(total.1)
-        .ok_or_else(|| bad(total, 9, "is not an amount with exactly 2 decimals"))?;
+        .ok_or_else(|| bad(total, "is not an amount with exactly 2 decimals"))?;
     Ok(Control {
         created_at,
         created_at_text: created.1.to_string(),

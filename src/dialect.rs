@@ -180,11 +180,15 @@ impl<R: Read> RecordReader<R> {
             self.buf.copy_within(self.pos..self.filled, 0);
             self.pos = 0;
             self.filled = have;
-            let n = self.src.read(&mut self.buf[have..])?;
+            let Some(space) = self.buf.get_mut(have..) else {
+                break; // Never: fewer than 3 bytes are held in a buffer of 256 KiB.
+            };
+            let n = self.src.read(space)?;
             self.filled += n;
             self.eof = n == 0;
         }
-        if self.buf[self.pos..self.filled].starts_with(b"\xEF\xBB\xBF") {
+        let held = self.buf.get(self.pos..self.filled).unwrap_or_default();
+        if held.starts_with(b"\xEF\xBB\xBF") {
             self.pos += 3;
         }
         if self.filled > 0 {
@@ -215,7 +219,7 @@ impl<R: Read> RecordReader<R> {
     /// file that is refused anyway; the registry stops at the first).
     pub fn skip_line(&mut self) -> io::Result<()> {
         while self.fill()? {
-            let rest = &self.buf[self.pos..self.filled];
+            let rest = self.buf.get(self.pos..self.filled).unwrap_or_default();
             match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     self.pos += i + 1;
@@ -284,7 +288,10 @@ impl<R: Read> RecordReader<R> {
     /// Field `i` of the last record read, as raw bytes; `None` beyond the kept fields.
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = match i.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
         self.data.get(start..end)
     }
 
@@ -336,6 +343,8 @@ impl<R: Read> RecordReader<R> {
             any = true;
             if state == State::Unquoted || state == State::Quoted {
                 // Fast path: copy a run of ordinary bytes at once.
+                // In range: `fill` returned true, so pos < filled <= buf.len().
+                #[allow(clippy::indexing_slicing)]
                 let slice = &self.buf[self.pos..self.filled];
                 let stop = if state == State::Unquoted {
                     slice.iter().position(|b| matches!(b, b';' | b'\n' | b'\r'))
@@ -343,6 +352,8 @@ impl<R: Read> RecordReader<R> {
                     slice.iter().position(|b| matches!(b, b'"' | b'\n'))
                 };
                 let run = stop.unwrap_or(slice.len());
+                // In range: `run` is a position in `slice` or its length.
+                #[allow(clippy::indexing_slicing)]
                 let piece = &slice[..run];
                 if self.spill {
                     let field = self.ends.len() + self.extra;
@@ -361,6 +372,9 @@ impl<R: Read> RecordReader<R> {
                     continue;
                 }
             }
+            // In range: `fill` returned true (pos < filled <= buf.len()), and the fast path, if
+            // taken, stopped at a byte it found in the buffer (else it went round again).
+            #[allow(clippy::indexing_slicing)]
             let b = self.buf[self.pos];
             self.pos += 1;
             if b == b'\n' {

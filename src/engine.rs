@@ -1000,9 +1000,9 @@ impl Engine {
                     {"path": format!("sent/{resp_sha}.zip"), "sha256": resp_sha},
                 ],
             });
-            if !name.kind.is_agreements() {
+            if let Some(b) = body.as_object_mut().filter(|_| !name.kind.is_agreements()) {
                 // What its rows did, for an audit made whatever schemas are then in force.
-                body["reconciled_as"] = json!(name.kind.role());
+                b.insert("reconciled_as".into(), json!(name.kind.role()));
             }
             let jseq = journal::append(&tx, "delivery", &now_text(), &body)?;
             debug_assert_eq!(jseq, seq);
@@ -1484,7 +1484,7 @@ impl Engine {
             return Err(EngineError::Refused(format!(
                 "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
                 name.sender,
-                &fp[..16.min(fp.len())]
+                fp.chars().take(16).collect::<String>()
             )));
         }
         if let Some(other) = self.export_under_another_schema(seq)? {

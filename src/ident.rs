@@ -65,8 +65,11 @@ pub fn pinfl_ok(s: &str) -> bool {
     if NaiveDate::from_ymd_opt(year, month, day).is_none() {
         return false;
     }
-    const W: [u32; 3] = [7, 3, 1];
-    let sum: u32 = d[..13].iter().enumerate().map(|(i, v)| v * W[i % 3]).sum();
+    let sum: u32 = d[..13]
+        .iter()
+        .zip([7, 3, 1].into_iter().cycle())
+        .map(|(v, w)| v * w)
+        .sum();
     sum % 10 == d[13]
 }
 
@@ -90,22 +93,20 @@ pub fn account_key_ok(mfo: &str, account: &str) -> bool {
     let (Some(m), Some(a)) = (digits::<5>(mfo), digits::<20>(account)) else {
         return false;
     };
+    // Digit 9 of the account is its key: eight digits before it, eleven after.
+    let Some((head, [given, tail @ ..])) = a.split_first_chunk::<8>() else {
+        return false;
+    };
     // The key's sequence: the MFO, the account without its key digit, then 9; summed as
     // products of neighbours.
-    let mut s = [0u32; 25];
-    for (out, v) in s
-        .iter_mut()
-        .zip(m.iter().chain(&a[0..8]).chain(&a[9..20]).chain(&[9]))
-    {
-        *out = *v;
-    }
-    let t: u32 = s.windows(2).map(|w| w[0] * w[1]).sum();
+    let seq = || m.iter().chain(head).chain(tail).chain(&[9]);
+    let t: u32 = seq().zip(seq().skip(1)).map(|(x, y)| x * y).sum();
     let key = match t % 11 {
         0 => 9,
         1 => 0,
         r => 11 - r,
     };
-    key == a[8]
+    key == *given
 }
 
 #[cfg(test)]

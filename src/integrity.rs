@@ -41,19 +41,27 @@ impl Key {
         Some(Self(k))
     }
 
+    /// An HMAC-SHA256 under this key. HMAC pads a key shorter than the hash's 64-byte block
+    /// with zeros (RFC 2104, section 2), so the key followed by zeros is the same key, and of
+    /// that length `KeyInit::new` takes it without a length to refuse.
+    fn mac(&self) -> HmacSha256 {
+        let mut block = hmac::digest::Key::<HmacSha256>::default();
+        for (b, k) in block.iter_mut().zip(&self.0) {
+            *b = *k;
+        }
+        <HmacSha256 as KeyInit>::new(&block)
+    }
+
     /// Lower-case hex HMAC-SHA256 of `data`.
     pub fn sign(&self, data: &[u8]) -> String {
-        let mut m =
-            <HmacSha256 as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
+        let mut m = self.mac();
         m.update(data);
         hex::encode(m.finalize().into_bytes())
     }
 
     /// Checks a hex HMAC of `data` in constant time.
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        let Ok(mut m) = <HmacSha256 as KeyInit>::new_from_slice(&self.0) else {
-            return false;
-        };
+        let mut m = self.mac();
         m.update(data);
         m.verify_slice(tag).is_ok()
     }
@@ -61,8 +69,7 @@ impl Key {
     /// The HMAC of everything `r` yields, for bytes too large to hold ([`check_hmac`]'s
     /// `streamed`).
     pub fn mac_of(&self, mut r: impl std::io::Read) -> std::io::Result<StreamedMac> {
-        let mut m =
-            <HmacSha256 as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
+        let mut m = self.mac();
         let mut buf = vec![0u8; 64 << 10];
         loop {
             match r.read(&mut buf)? {
@@ -93,11 +100,6 @@ impl StreamedMac {
     fn verify(self, tag: &[u8]) -> bool {
         self.0.verify_slice(tag).is_ok()
     }
-}
-
-fn unreachable_hmac() -> HmacSha256 {
-    // HMAC accepts keys of any length; this cannot happen.
-    panic!("HMAC rejected a 32-byte key")
 }
 
 type Check = Result<(), (BatchCode, String)>;
@@ -191,17 +193,18 @@ pub fn check_manifest(a: &Archive) -> Check {
         let Ok(line) = std::str::from_utf8(line) else {
             return bad(format!("{MANIFEST} line {n}: not text"));
         };
-        let ok_form = line.len() > 66
-            && line.as_bytes()[..64]
-                .iter()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
-            && &line.as_bytes()[64..66] == b"  ";
-        if !ok_form {
+        let form = line.split_at_checked(64).and_then(|(hash, rest)| {
+            let name = rest.strip_prefix("  ")?;
+            let hex = hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            (hex && !name.is_empty()).then_some((hash, name))
+        });
+        let Some((hash, name)) = form else {
             return bad(format!(
                 "{MANIFEST} line {n}: not '<64 lowercase hex>  <file name>'"
             ));
-        }
-        let (hash, name) = (&line[..64], &line[66..]);
+        };
         if name == MANIFEST || name == MANIFEST_HMAC {
             return bad(format!(
                 "{MANIFEST} line {n}: lists {name:?}, which it must not"
@@ -248,5 +251,18 @@ mod tests {
         assert!(Key::parse("abc").is_none());
         assert!(Key::parse(&"g".repeat(64)).is_none());
         assert!(Key::parse(&format!("{}\n\n", "a".repeat(64))).is_none());
+    }
+
+    #[test]
+    fn the_key_padded_to_a_block_is_the_same_hmac_key() {
+        let k = Key(std::array::from_fn(|i| i as u8));
+        // Python: hmac.new(bytes(range(32)), b"hello", hashlib.sha256).hexdigest()
+        let want = "53c40272a70c15ca4ee0af4df1f155fd6c41e00ce2307d8987ecd4bb36a7e990";
+        assert_eq!(k.sign(b"hello"), want);
+        let mut m = <HmacSha256 as KeyInit>::new_from_slice(&k.0).unwrap();
+        m.update(b"hello");
+        assert_eq!(hex::encode(m.finalize().into_bytes()), want);
+        let streamed = k.mac_of(&b"hello"[..]).unwrap();
+        assert!(streamed.verify(&hex::decode(want).unwrap()));
     }
 }

@@ -312,7 +312,8 @@ fn store_against_journal(
     let mut ack_pay = std::collections::HashSet::new();
     let mut ack_rev = std::collections::HashSet::new();
     for (seq, kind, body) in entries {
-        let (table, want): (usize, Vec<(&str, Option<String>)>) = match kind.as_str() {
+        let [deliveries, set_aside, imports] = &mut tables;
+        let (table, want): (_, Vec<(&str, Option<String>)>) = match kind.as_str() {
             "delivery" | "resend" => {
                 let (result, code) = if kind == "resend" {
                     (Some("ACK".to_string()), None)
@@ -320,7 +321,7 @@ fn store_against_journal(
                     (text(body.get("result")), text(body.get("code")))
                 };
                 (
-                    0,
+                    deliveries,
                     vec![
                         ("inbound_name", text(body.get("inbound_name"))),
                         ("inbound_sha256", text(body.get("inbound_sha256"))),
@@ -333,7 +334,7 @@ fn store_against_journal(
                 )
             }
             "set_aside" => (
-                1,
+                set_aside,
                 vec![
                     ("original_name", text(body.get("original_name"))),
                     ("sha256", text(body.get("sha256"))),
@@ -342,7 +343,7 @@ fn store_against_journal(
                 ],
             ),
             "import" => (
-                2,
+                imports,
                 vec![
                     ("file_name", text(body.get("file_name"))),
                     ("sha256", text(body.get("sha256"))),
@@ -352,7 +353,7 @@ fn store_against_journal(
             ),
             _ => continue,
         };
-        let (name, rows) = &mut tables[table];
+        let (name, rows) = table;
         match rows.remove(seq).as_deref() {
             Some([(id, have)]) => {
                 for ((col, h), (_, w)) in have.iter().zip(&want) {
@@ -453,15 +454,13 @@ fn first_keys(
     say: impl Fn(&str) -> String,
 ) -> Result<Option<String>, StoreError> {
     let mut st = conn.prepare(&format!("{sql} LIMIT 6"))?;
-    let keys: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut keys: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     if keys.is_empty() {
         return Ok(None);
     }
     let more = if keys.len() > 5 { ", ..." } else { "" };
-    Ok(Some(say(&format!(
-        "{}{more}",
-        keys[..keys.len().min(5)].join(", ")
-    ))))
+    keys.truncate(5);
+    Ok(Some(say(&format!("{}{more}", keys.join(", ")))))
 }
 
 /// The kept files these journal entries name (a set-aside file's reason, written beside it,

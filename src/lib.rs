@@ -10,6 +10,19 @@
 // `unsafe` is refused everywhere except in `bind`, which says why it is sound.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// No panics on input: non-test code neither unwraps nor indexes unchecked (an `allow` on the
+// smallest item says "In range:" why it cannot panic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::string_slice,
+        clippy::unreachable
+    )
+)]
 
 pub mod amount;
 pub mod archive;

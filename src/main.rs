@@ -1,5 +1,18 @@
 //! The `reestr` command line. See the README for commands and exit codes.
 
+// No panics on input, as in the library (see its lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::string_slice,
+        clippy::unreachable
+    )
+)]
+
 use clap::{Parser, Subcommand};
 
 /// The registry pipeline allocates many small strings on one thread and frees them on the
@@ -455,8 +468,8 @@ fn main() -> ExitCode {
             Ok((problems, n, judged)) => {
                 if json {
                     let mut doc = serde_json::json!({"entries": n, "problems": problems});
-                    if let Some(j) = judged {
-                        doc["rebuilt_batches"] = j.into();
+                    if let (Some(j), Some(fields)) = (judged, doc.as_object_mut()) {
+                        fields.insert("rebuilt_batches".into(), j.into());
                     }
                     say!("{doc}");
                 } else if problems.is_empty() {

@@ -802,7 +802,11 @@ fn settle_chunk<'s>(
     let Chunk { rows, values } = chunk;
     for (i, p) in rows.drain(..).enumerate() {
         if i % WARM_ROWS == 0 {
-            books.warm(slots.get(i..).map_or(&[], |s| &s[..s.len().min(WARM_ROWS)]));
+            books.warm(
+                slots
+                    .get(i..)
+                    .map_or(&[], |s| s.get(..WARM_ROWS).unwrap_or(s)),
+            );
         }
         let (status, field, message) = match p.checked {
             Err(f) => {

@@ -593,35 +593,24 @@ impl Schemas {
 /// Parses `YYYY-MM-DD HH:MM:SS` strictly (exactly 19 characters, two-digit parts, a calendar
 /// date from year 0001 on).
 pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
-    let b = s.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    let b: &[u8; 19] = s.as_bytes().try_into().ok()?;
+    if (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b' ', b':', b':') {
         return None;
     }
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    if !digits.iter().all(|&i| b[i].is_ascii_digit()) {
-        return None;
-    }
-    let n = |i: usize, len: usize| {
-        b[i..i + len]
-            .iter()
-            .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'))
+    // A part's digits as a number; `None` unless every one is a digit.
+    let n = |part: &[u8]| {
+        part.iter().try_fold(0u32, |a, d| {
+            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+        })
     };
+    let (year, month, day) = (n(&b[0..4])?, n(&b[5..7])?, n(&b[8..10])?);
+    let (hour, minute, second) = (n(&b[11..13])?, n(&b[14..16])?, n(&b[17..19])?);
     // Year 0000 is not a calendar year (as in archive names, `name.rs`): the Gregorian
     // calendar goes from 1 BC to AD 1, though chrono's proleptic calendar has a year 0.
-    if n(0, 4) == 0 {
+    if year == 0 {
         return None;
     }
-    chrono::NaiveDate::from_ymd_opt(n(0, 4) as i32, n(5, 2), n(8, 2))?.and_hms_opt(
-        n(11, 2),
-        n(14, 2),
-        n(17, 2),
-    )
+    chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?.and_hms_opt(hour, minute, second)
 }
 
 #[cfg(test)]

@@ -7,15 +7,15 @@ use crate::amount;
 use crate::code::RowStatus;
 use crate::ident;
 use crate::schema::{self, FieldType, Rule, Schema};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset};
 
 /// A field's text: up to 24 bytes kept inline, without an allocation of its own.
 pub type Text = compact_str::CompactString;
 
 /// Tashkent time, in which registry datetimes are written (+05:00).
 pub fn tashkent() -> FixedOffset {
-    FixedOffset::east_opt(5 * 3600)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    // Five hours is within chrono's ±24 h: the fallback is never taken.
+    FixedOffset::east_opt(5 * 3600).unwrap_or(chrono::Utc.fix())
 }
 
 /// What the rules need from the control record.

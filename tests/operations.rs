@@ -2121,6 +2121,40 @@ fn replay_of_a_processed_archive_is_identical_and_of_a_new_one_uses_the_current_
     assert_eq!(list(&cli.path("outbox")).len(), 1);
 }
 
+/// A journaled key fingerprint edited into text whose 16th byte falls inside a character: replay
+/// refuses (the key is no longer configured) and shows its first 16 characters, where it once
+/// panicked cutting the text at byte 16.
+#[test]
+fn replay_refuses_a_journaled_fingerprint_edited_into_text_not_ascii() {
+    let cli = Cli::new();
+    let inv = cli.one_invoice();
+    let batch = pay("001", &[pay_row("30000000000001", &inv, "1000.00")]);
+    let bytes = batch.zip(Some(&key()));
+    std::fs::write(cli.path("inbox").join(batch.file_name()), &bytes).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let fp = format!("{}ééé", "f".repeat(15));
+    let c = rusqlite::Connection::open(cli.path("var/reestr.db")).expect("open");
+    let n = c
+        .execute(
+            "UPDATE journal SET body = json_set(body, '$.policy.key_fingerprint', ?1) WHERE kind = 'delivery'",
+            [&fp],
+        )
+        .expect("tamper");
+    assert_eq!(n, 1);
+    drop(c);
+    std::fs::write(cli.path("copy.zip"), &bytes).expect("copy");
+    let o = cli.run(&["replay", "copy.zip", "--out", "r1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "(fingerprint {}é) is no longer configured",
+            "f".repeat(15)
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn audit_verify_exits_0_when_clean_and_1_after_tampering() {
     let cli = Cli::new();
