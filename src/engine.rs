@@ -1843,20 +1843,25 @@ impl Engine {
         let already_acked = acked_before(&tx, name, None)?;
         let journal_seq = journal::next_seq(&tx)?;
         let tmp = std::env::temp_dir();
-        let ev = self.evaluate_in(
-            &tx,
-            Batch {
-                path,
-                name,
-                sha256: sha,
-                policy,
-                already_acked,
-                journal_seq,
-                spool_dir: &tmp,
-            },
-            false,
-            Ok,
-        )?;
+        // What a large batch spills into the store before the rollback leaves the page cache
+        // as it does in `run` (`fsutil::write_back_while`): the file is truncated back at the
+        // rollback, and its pages' memory serves the next ones meanwhile.
+        let ev = fsutil::write_back_while(self.store_file.as_ref(), WRITE_BACK_EVERY, || {
+            self.evaluate_in(
+                &tx,
+                Batch {
+                    path,
+                    name,
+                    sha256: sha,
+                    policy,
+                    already_acked,
+                    journal_seq,
+                    spool_dir: &tmp,
+                },
+                false,
+                Ok,
+            )
+        })?;
         tx.rollback()?;
         Ok(ev)
     }
