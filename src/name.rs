@@ -361,23 +361,31 @@ mod tests {
         }
     }
 
+    /// The batch ids of `names` in the order waiting batches are handled.
+    fn ordered(names: &[&str], types: &Types) -> Vec<String> {
+        let mut v: Vec<BatchName> = names
+            .iter()
+            .map(|s| BatchName::parse_with(s, types).unwrap())
+            .collect();
+        v.sort_by_key(BatchName::order_key);
+        v.iter().map(BatchName::batch_id).collect()
+    }
+
     #[test]
     fn orders_by_date_then_type_then_sequence() {
-        let mut v: Vec<BatchName> = [
-            "MUNIS_SUDBILLING_REC_20261121_001.zip",
-            "MUNIS_SUDBILLING_PAY_20261122_001.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_010.zip",
-            "MUNIS_SUDBILLING_REV_20261121_001.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_002.zip",
-            // Sequence numbers of other widths go by their number (9 < 10 < 11), not by text.
-            "MUNIS_SUDBILLING_PAY_20261121_0011.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_009.zip",
-        ]
-        .iter()
-        .map(|s| BatchName::parse(s).unwrap())
-        .collect();
-        v.sort_by_key(BatchName::order_key);
-        let ids: Vec<String> = v.iter().map(BatchName::batch_id).collect();
+        let ids = ordered(
+            &[
+                "MUNIS_SUDBILLING_REC_20261121_001.zip",
+                "MUNIS_SUDBILLING_PAY_20261122_001.zip",
+                "MUNIS_SUDBILLING_PAY_20261121_010.zip",
+                "MUNIS_SUDBILLING_REV_20261121_001.zip",
+                "MUNIS_SUDBILLING_PAY_20261121_002.zip",
+                // Sequence numbers of other widths go by their number (9 < 10 < 11), not by text.
+                "MUNIS_SUDBILLING_PAY_20261121_0011.zip",
+                "MUNIS_SUDBILLING_PAY_20261121_009.zip",
+            ],
+            &Types::agreement(),
+        );
         assert_eq!(
             ids,
             [
@@ -424,18 +432,16 @@ mod tests {
             "MUNIS_SUDBILLING_fee_20261121_001.zip"
         ));
         // §7.2's order by role: the agreement's type of a role first, then those added.
-        let mut v: Vec<BatchName> = [
-            "MUNIS_SUDBILLING_RFE_20261121_001.zip",
-            "MUNIS_SUDBILLING_REC_20261121_001.zip",
-            "MUNIS_SUDBILLING_REV_20261121_001.zip",
-            "MUNIS_SUDBILLING_FEE_20261121_001.zip",
-            "MUNIS_SUDBILLING_PAY_20261121_002.zip",
-        ]
-        .iter()
-        .map(|s| BatchName::parse_with(s, &types).unwrap())
-        .collect();
-        v.sort_by_key(BatchName::order_key);
-        let ids: Vec<String> = v.iter().map(BatchName::batch_id).collect();
+        let ids = ordered(
+            &[
+                "MUNIS_SUDBILLING_RFE_20261121_001.zip",
+                "MUNIS_SUDBILLING_REC_20261121_001.zip",
+                "MUNIS_SUDBILLING_REV_20261121_001.zip",
+                "MUNIS_SUDBILLING_FEE_20261121_001.zip",
+                "MUNIS_SUDBILLING_PAY_20261121_002.zip",
+            ],
+            &types,
+        );
         assert_eq!(
             ids,
             [

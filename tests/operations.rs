@@ -3330,6 +3330,8 @@ fn fee_schema() -> serde_json::Value {
 #[test]
 fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
+    let send =
+        |rx: &mut Rx, b: &Batch| rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
     let mut rx = with_added_types(
         &[("FEE.json", fee_schema())],
         Some(r#"["PAY", "REV", "REC", "FEE"]"#),
@@ -3397,14 +3399,11 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
         ]],
         2,
     );
-    let h = rx.process(&rev.file_name(), &rev.zip(Some(&common::batches::key())));
+    let h = send(&mut rx, &rev);
     assert_eq!((h.result.as_str(), h.rows), ("ACK", 1), "{h:?}");
     assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
     let again = Batch::new(fee, "002", Charset::Utf8, &header, &rows[..1], 6);
-    let h = rx.process(
-        &again.file_name(),
-        &again.zip(Some(&common::batches::key())),
-    );
+    let h = send(&mut rx, &again);
     assert_eq!(h.statuses.get(&301), Some(&1), "{h:?}");
     let pay_again = Batch::new(
         BatchType::PAY,
@@ -3414,10 +3413,7 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
         &pay[..1],
         6,
     );
-    let h = rx.process(
-        &pay_again.file_name(),
-        &pay_again.zip(Some(&common::batches::key())),
-    );
+    let h = send(&mut rx, &pay_again);
     assert_eq!(h.statuses.get(&301), Some(&1), "{h:?}");
     // The day's statement must list it: an empty one gets a 306 for it.
     let rec = Batch::new(
@@ -3428,7 +3424,7 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
         &[],
         3,
     );
-    let h = rx.process(&rec.file_name(), &rec.zip(Some(&common::batches::key())));
+    let h = send(&mut rx, &rec);
     assert_eq!(h.result, "ACK", "{h:?}");
     let result = rx
         .response_entry("SUDBILLING_MUNIS_REC_20261121_001_ACK.zip", "result.csv")
@@ -3467,10 +3463,7 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     assert_eq!(h.result, "RESENT", "{h:?}");
     assert_eq!(rx.response(name), first, "the stored ACK, byte for byte");
     let third = Batch::new(fee, "003", Charset::Utf8, &header, &rows[..1], 6);
-    let h = rx.process(
-        &third.file_name(),
-        &third.zip(Some(&common::batches::key())),
-    );
+    let h = send(&mut rx, &third);
     assert_eq!(h.result, "SET_ASIDE", "{h:?}");
     assert!(
         h.message
