@@ -1,10 +1,13 @@
 """Black-box suite: a `schemas = "DIR"` folder is honoured as its text says.
 
-Contract: README "Configuration" (the paragraph on the `schemas` folder), Table Schema / CSV
+Contract: README "Configuration" (the paragraphs on the `schemas` folder, the one on the
+registry types a folder adds among them), docs/CHANGES.md ("Since 0.3.0"), Table Schema / CSV
 Dialect semantics for the constraints, and the agreement (/work/shared/AGREEMENT.md) for what
-the built-in schemas encode. Each case edits a copy of the built-in schemas (schemas/), starts a
-scratch receiver on it, and drives `init`, `invoices import`, `run`, `check`, `replay` and
-`audit verify [--rebuild]` from outside. One line per case: `OK name` or `FAIL name: why`;
+the built-in schemas encode and how an added type's role reconciles and is ordered (§7.2).
+Each case edits a copy of the built-in schemas (schemas/), starts a scratch receiver on it, and
+drives `init`, `invoices import`, `run`, `check`, `replay`, `release`, `status` and
+`audit verify [--rebuild]` from outside (one added-type case also edits the store, as an
+auditor's tamper test). One line per case: `OK name` or `FAIL name: why`;
 where the documents leave a choice open, either answer is accepted and the one taken printed.
 
 REESTR_BIN=target/release/reestr python3 conformance/schemas.py [NAME-SUBSTRING...]
@@ -27,8 +30,12 @@ def fld(s, name):
     return [f for f in s["fields"] if f["name"] == name][0]
 
 
-def receiver(name, edit=None, raw=None, import_inv=True, limits=None):
-    """A receiver whose `schemas` folder is the built-in schemas after edit(s) (raw: file texts).
+def receiver(name, edit=None, raw=None, import_inv=True, limits=None, types=None, files=None, partners="",
+             schemas=True):
+    """A receiver whose `schemas` folder is the built-in schemas after edit(s) (raw: file texts;
+    an added type is one more entry of the dict edit receives); files: other files of the folder
+    by name (text, or None for a folder); types: partner MUNIS's `types`; partners: more TOML
+    after MUNIS's table; schemas False: no `schemas` key (the built-in schemas).
     Returns (dir, (rc, out, err) of the first command that failed, or None)."""
     d = os.path.join(lib.SCRATCH, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -47,11 +54,20 @@ def receiver(name, edit=None, raw=None, import_inv=True, limits=None):
         elif s is not None:
             with open(p, "w") as f:
                 json.dump(s, f, indent=1, ensure_ascii=False)
+    for n, text in (files or {}).items():
+        if text is None:
+            os.makedirs(f"{d}/schemas/{n}", exist_ok=True)
+        else:
+            open(f"{d}/schemas/{n}", "w").write(text)
     cfg = ('receiver = "SUDBILLING"\ninbox = "inbox"\noutbox = "outbox"\ndata = "var"\n'
-           'schemas = "schemas"\nsettle_seconds = 0\nunreadable_grace_seconds = 0\nrun_wait_seconds = 5\n')
+           + ('schemas = "schemas"\n' if schemas else '')
+           + 'settle_seconds = 0\nunreadable_grace_seconds = 0\nrun_wait_seconds = 5\n')
     if limits:
         cfg += "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in limits.items())
     cfg += '[partners.MUNIS]\nkey_file = "keys/MUNIS.key"\n'
+    if types is not None:
+        cfg += "types = [" + ", ".join(json.dumps(t) for t in types) + "]\n"
+    cfg += partners
     open(d + "/reestr.toml", "w").write(cfg)
     r = cmd(d, "init")
     if r[0]:
@@ -159,9 +175,9 @@ def case(expect):
     return deco
 
 
-def refused(name, edit=None, raw=None, must_name=(), limits=None):
+def refused(name, edit=None, raw=None, must_name=(), limits=None, **kw):
     """The engine must stop at start (exit 3) naming the file (and the words of must_name)."""
-    d, bad = receiver(name, edit, raw=raw, import_inv=False, limits=limits)
+    d, bad = receiver(name, edit, raw=raw, import_inv=False, limits=limits, **kw)
     if bad is None:
         return [f"accepted at start (init exit 0); expected exit 3 naming {must_name}"]
     rc, out, err = bad
@@ -831,6 +847,817 @@ def same_folder_reproduces(rx):
     go(d, "REV", [rvd("100000000001", "1000.00", x="c")])
     go(d, "REC", [rcd("100000000001", "1000.00", state="REVERSED")])
     return _replays_equal(d)
+
+
+# ---------- added registry types (README: "A schemas folder may also add a registry type") ----------
+# FEE.json: PAY.json named FEE, reconciled as PAY, with a field more (fee_kind, first, so that every
+# column sits one place further than in PAY: the engine must find FEE's amount, payer... by FEE's
+# order) and a stricter amount (more than 100.00: rows are checked by FEE.json, not PAY.json).
+# RVX.json: REV.json reconciled as REV with an optional field more (channel, at most 3 characters).
+# STX.json: REC.json reconciled as REC, fields as the agreement's REC.
+FEE_KIND = {"name": "fee_kind", "type": "string", "constraints": {"required": True, "enum": ["DUTY", "FINE"]}}
+CHANNEL = {"name": "channel", "type": "string", "constraints": {"required": False, "maxLength": 3}}
+AGREED = ["PAY", "REV", "REC"]
+
+
+def added_schema(base, name, role="same", extra=None, at=None, edit=None):
+    """A copy of the built-in schema base named name, with reconcileAs role ("same": base; None:
+    no key), extra inserted at at (default: last), then edit(schema)."""
+    s = copy.deepcopy(BUILTIN[base])
+    s["name"] = name
+    s["title"] = f"{name}: an added registry type"
+    if role is not None:
+        s["reconcileAs"] = base if role == "same" else role
+    if extra:
+        s["fields"].insert(len(s["fields"]) if at is None else at, copy.deepcopy(extra))
+    if edit:
+        edit(s)
+    return s
+
+
+def fee_schema(edit=None):
+    s = added_schema("PAY", "FEE", extra=FEE_KIND, at=0)
+    fld(s, "amount")["constraints"]["exclusiveMinimum"] = "100.00"
+    if edit:
+        edit(s)
+    return s
+
+
+MAKERS = {"FEE": fee_schema,
+          "RVX": lambda: added_schema("REV", "RVX", extra=CHANNEL),
+          "STX": lambda: added_schema("REC", "STX")}
+
+
+def with_types(*names, edit=None):
+    """An edit adding the schemas of names (FEE, RVX, STX), then edit(schemas)."""
+    def e(s):
+        for n in names:
+            s[n] = MAKERS[n]()
+        if edit:
+            edit(s)
+    return e
+
+
+def trx(name, add=("FEE",), types="all", edit=None, **kw):
+    """A receiver with the added types of add, partner MUNIS taking types ("all": the agreement's
+    three and those of add; None: no `types` key)."""
+    t = AGREED + list(add) if types == "all" else types
+    d, bad = receiver(name, with_types(*add, edit=edit), types=t, **kw)
+    if bad:
+        raise AssertionError(f"a folder adding {list(add)} (types {t}) refused: exit {bad[0]} {bad[2].strip()[-300:]!r}")
+    return d
+
+
+def on(inv, **kw):
+    """The invoice and payer fields of a row paying invoice inv as its payer."""
+    no, pt, pid, name = INV[inv][:4]
+    v = dict(invoice_no=no, payer_type=pt, payer_id=pid, payer_name=name)
+    v.update(kw)
+    return v
+
+
+def fd(pid, kind="DUTY", inv="A", **kw):
+    """A FEE row paying invoice inv (1000.00 by default)."""
+    v = pd(pid, fee_kind=kind, **on(inv))
+    v.update(kw)
+    return v
+
+
+def gox(d, typ, rows=(), seq=1, date="20261121", enc="utf-8", reg=None, data=None, snd="MUNIS", clear=True, **bk):
+    """Builds batch typ/seq/date of rows (in d's schema of typ), runs it, returns the parsed
+    response (as go) with "bid" and "archive"; empties the outbox first when clear."""
+    b = bidn(seq, typ, date, snd=snd)
+    if data is None:
+        data = build_archive(b, reg if reg is not None else reg_from(d, typ, rows, enc), enc=enc, **bk)
+    if clear:
+        lib.clear_outbox(d)
+    r = run_archive(d, b + ".zip", data)
+    r["archive"], r["bid"] = data, b
+    r["res"] = r.get("ctl", {}).get("result")
+    r["rows"] = [tuple(x) for x in lib.parse_csv(r.get("result_raw", b""), PYENC[enc])[1:]] if "result_raw" in r else []
+    return r
+
+
+def full(r, exp, enc="utf-8", key=True):
+    """Every check of lib.check_response (name, control.txt and its `type`, entries, manifest,
+    HMAC, result.csv) on a response of gox; exp as lib.check_response's, rows [(pid, status, field)]
+    numbered here."""
+    e = dict(exp)
+    if e.get("result") == "ACK":
+        e.setdefault("enc", enc)
+        if "rows" in e:
+            e["rows"] = [(i + 1 if s != 306 else "", p, s, f) for i, (p, s, f) in enumerate(e["rows"])]
+    return [f"[{r['bid']}] {x}" for x in lib.check_response(r, r["bid"] + ".zip", r["archive"], e, key=key)]
+
+
+def put(d, typ, rows=(), seq=1, date="20261121", data=None, age=10, **bk):
+    """Writes batch typ/seq/date into d's inbox (renamed in place, modified age seconds ago);
+    returns (bid, bytes)."""
+    b = bidn(seq, typ, date)
+    if data is None:
+        data = build_archive(b, reg_from(d, typ, rows), **bk)
+    p = f"{d}/inbox/{b}.zip"
+    with open(p + ".part", "wb") as f:
+        f.write(data)
+    os.rename(p + ".part", p)
+    os.utime(p, (time.time() - age, time.time() - age))
+    return b, data
+
+
+def answer(d, b, res="ACK"):
+    """The response res to batch b in d's outbox, parsed as gox's (None when absent)."""
+    n = lib.resp_name(b, res)
+    p = f"{d}/outbox/{n}"
+    if not os.path.exists(p):
+        return None
+    raw = open(p, "rb").read()
+    r = lib.parse_response(n, raw)
+    r["raw"], r["res"], r["bid"] = raw, r["ctl"].get("result"), b
+    r["rows"] = [tuple(x) for x in lib.parse_csv(r.get("result_raw", b""))[1:]] if "result_raw" in r else []
+    r["rc"], r["stderr"] = 0, ""
+    return r
+
+
+def refused_line(name, edit=None, must_name=(), **kw):
+    """refused(), and one line of stderr names every word of must_name (a one-line message)."""
+    d, bad = receiver(name, edit, import_inv=False, **kw)
+    if bad is None:
+        return [f"accepted at start (init exit 0); expected exit 3 naming {must_name}"]
+    rc, out, err = bad
+    diffs = [] if rc == 3 else [f"exit {rc}, expected 3: {err.strip()[-300:]!r}"]
+    if not any(all(w in line for w in must_name) for line in err.splitlines()):
+        diffs.append(f"no line of the message names all of {list(must_name)}: {err.strip()[-300:]!r}")
+    return diffs
+
+
+def outbox_names(d):
+    return sorted(os.listdir(d + "/outbox"))
+
+
+def set_aside_reasons(d):
+    """The reasons kept in var/set-aside (texts of the *.reason.json files)."""
+    p = d + "/var/set-aside"
+    return [open(os.path.join(p, f)).read() for f in sorted(os.listdir(p)) if f.endswith(".reason.json")] if os.path.isdir(p) else []
+
+
+# --- the FEE type end to end ---
+@case("README 'FEE.json with reconcileAs PAY and a field more': MUNIS_SUDBILLING_FEE_..._001.zip is an archive name; type=FEE; rows checked by FEE.json (201/202 fee_kind, its own amount rule), 1, 4, 301, 302, 303, 304 as PAY; response SUDBILLING_MUNIS_FEE_..._001_ACK.zip with type=FEE, signed; amount_accepted")
+def fee_rows_as_pay(rx):
+    d = trx("fee_rows")
+    r = gox(d, "FEE", [fd("200000000001"), fd("200000000002", kind=""), fd("200000000003", kind="TAX"),
+                       fd("200000000004", amount="50.00"), fd("200000000001"),
+                       fd("200000000005", invoice_no="10000000000000000099"), fd("200000000006", inv="X"),
+                       fd("200000000007", inv="C", payer_id=INV["A"][2]), fd("200000000008", inv="C", amount="300000.01"),
+                       fd("200000000009", payer_id="31210932040240"), fd("200000000010", inv="B", amount="499000.00"),
+                       fd("200000000011", kind="FINE", amount="200.00"), fd("200000000012", amount="100.00")])
+    return full(r, {"result": "ACK", "amount_accepted": "500200.00", "rows": [
+        ("200000000001", 1, ""), ("200000000002", 201, "fee_kind"), ("200000000003", 202, "fee_kind"),
+        ("200000000004", 202, "amount"), ("200000000001", 301, ""), ("200000000005", 4, ""), ("200000000006", 302, ""),
+        ("200000000007", 304, ""), ("200000000008", 303, ""), ("200000000009", 202, "payer_id"),
+        ("200000000010", 1, ""), ("200000000011", 1, ""), ("200000000012", 202, "amount")]})
+
+
+@case("README 'booked as payments in the same books (a REV reverses them, a REC of their day lists them, a PAY repeating one is 301)': FEE, PAY, REV, PAY, REC in turn, every status and balance effect predicted; replay and --rebuild reproduce, audit verify clean")
+def fee_same_books(rx):
+    d = trx("fee_books")
+    diffs = []
+    r = gox(d, "FEE", [fd("200000000001"), fd("200000000010", inv="B", amount="499000.00"), fd("200000000011", amount="200.00")])
+    diffs += full(r, {"result": "ACK", "amount_accepted": "500200.00", "rows": [
+        ("200000000001", 1, ""), ("200000000010", 1, ""), ("200000000011", 1, "")]})
+    # B is paid 499000.00 of 500000.00 by FEE: PAY sees it
+    r = gox(d, "PAY", [pd("200000000001"), pd("300000000001", **on("B", amount="1000.01")),
+                       pd("300000000002", **on("B")), pd("300000000003", **on("B", amount="1.00"))])
+    diffs += full(r, {"result": "ACK", "amount_accepted": "1000.00", "rows": [
+        ("200000000001", 301, ""), ("300000000001", 303, ""), ("300000000002", 1, ""), ("300000000003", 302, "")]})
+    m301 = r["rows"][0][4] if r["rows"] else ""
+    if "MUNIS_SUDBILLING_FEE_20261121_001" not in m301:
+        diffs.append(f"PAY's 301 for a FEE payment does not name the FEE batch (CHANGES 0.3.0: 'applied before, by batch ...'): {m301!r}")
+    r = gox(d, "REV", [rvd("200000000010", "499000.00"), rvd("200000000001", "999.00"), rvd("200000000003", "1000.00"),
+                       rvd("200000000010", "499000.00")])
+    diffs += full(r, {"result": "ACK", "amount_accepted": "499000.00", "rows": [
+        ("200000000010", 1, ""), ("200000000001", 305, ""), ("200000000003", 4, ""), ("200000000010", 307, "")]})
+    # the reversal re-opened B; a reversed FEE payment's id is still one applied before
+    r = gox(d, "PAY", [pd("300000000004", **on("B", amount="1.00")), pd("200000000010", **on("B", amount="1.00"))], seq=2)
+    diffs += full(r, {"result": "ACK", "amount_accepted": "1.00", "rows": [("300000000004", 1, ""), ("200000000010", 301, "")]})
+    r = gox(d, "REC", [rcd("200000000001", "1000.00"), rcd("200000000010", "499000.00", inv="B", state="REVERSED"),
+                       rcd("300000000002", "1000.00", inv="B"), rcd("300000000001", "1000.01", inv="B"),
+                       rcd("200000000011", "200.00", state="REVERSED")])
+    diffs += full(r, {"result": "ACK", "rows": [
+        ("200000000001", 1, ""), ("200000000010", 1, ""), ("300000000002", 1, ""), ("300000000001", 4, ""),
+        ("200000000011", 305, ""), ("300000000004", 306, "")]})
+    # a REC that leaves the FEE payments out: 306 for each, in byte order of payment_id
+    r = gox(d, "REC", [rcd("300000000002", "1000.00", inv="B"), rcd("300000000004", "1.00", inv="B")], seq=2)
+    diffs += full(r, {"result": "ACK", "rows": [
+        ("300000000002", 1, ""), ("300000000004", 1, ""), ("200000000001", 306, ""), ("200000000010", 306, ""),
+        ("200000000011", 306, "")]})
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc:
+        diffs.append(f"audit verify: exit {rc} {out.strip()[-300:]!r}")
+    return diffs + _replays_equal(d)
+
+
+@case("README/§7.1: a FEE batch id processed (ACK) comes again with other content: B09; the same bytes again: the stored ACK byte for byte")
+def fee_b09_and_resend(rx):
+    d = trx("fee_b09")
+    r1 = gox(d, "FEE", [fd("200000000001")])
+    diffs = full(r1, {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    r2 = gox(d, "FEE", [fd("200000000002")])
+    diffs += full(r2, {"result": "NAK", "code": "B09"})
+    r3 = gox(d, "FEE", data=r1["archive"])
+    if r3.get("raw") != r1.get("raw"):
+        diffs.append(f"re-delivered FEE bytes: {r3.get('name')} is not the stored ACK byte for byte ({desc(r3)})")
+    return diffs
+
+
+@case("README 'its control.txt says type=FEE': a FEE-named archive whose control.txt says type=PAY is B06 (and a PAY-named one saying type=FEE), answered ..._FEE_..._NAK.zip with type=FEE")
+def fee_b06_type_mismatch(rx):
+    d = trx("fee_b06")
+    diffs = []
+    b = bidn(1, "FEE")
+    reg = reg_from(d, "FEE", [fd("200000000001")])
+    n, t = lib.count_amounts(reg, "utf-8", "FEE")
+    data = build_archive(b, reg, control=lib.control_text(b, "PAY", "utf-8", n, t))
+    diffs += full(gox(d, "FEE", data=data), {"result": "NAK", "code": "B06"})
+    b = bidn(1, "PAY")
+    reg = reg_from(d, "PAY", [pd("100000000001")])
+    n, t = lib.count_amounts(reg, "utf-8", "PAY")
+    data = build_archive(b, reg, control=lib.control_text(b, "FEE", "utf-8", n, t))
+    diffs += full(gox(d, "PAY", data=data), {"result": "NAK", "code": "B06"})
+    return diffs
+
+
+@case("README/§3-§7.1: NAKs of a FEE archive are named SUDBILLING_MUNIS_FEE_..._NAK.zip with type=FEE: a wrong manifest B04, a wrong HMAC B05, the agreement's PAY header B07 (FEE.json's header differs), a wrong amount_total B08 (FEE's amount column)")
+def fee_naks(rx):
+    d = trx("fee_naks")
+    diffs = []
+    b = bidn(1, "FEE")
+    reg = reg_from(d, "FEE", [fd("200000000001")])
+    diffs += full(gox(d, "FEE", data=build_archive(b, reg, manifest=b"0" * 64 + b"  registry.csv\n")), {"result": "NAK", "code": "B04"})
+    diffs += full(gox(d, "FEE", data=build_archive(b, reg, hmac_val=b"0" * 64)), {"result": "NAK", "code": "B05"})
+    diffs += full(gox(d, "FEE", data=build_archive(b, registry("PAY", [pay_row("200000000001")]))), {"result": "NAK", "code": "B07"})
+    diffs += full(gox(d, "FEE", data=build_archive(b, reg, total="1001.00")), {"result": "NAK", "code": "B08"})
+    # FEE's header under PAY: B07 too (PAY.json is the agreement's)
+    diffs += full(gox(d, "PAY", data=build_archive(bidn(1), reg_from(d, "FEE", [fd("100000000001")]))), {"result": "NAK", "code": "B07"})
+    # and the corrected FEE batch is then judged afresh (§7.1): ACK
+    diffs += full(gox(d, "FEE", data=build_archive(b, reg)), {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    return diffs
+
+
+@case("README: a FEE archive in windows-1251 (Cyrillic payer name): result.csv and encoding= in windows-1251, rows as PAY")
+def fee_windows1251(rx):
+    d = trx("fee_1251")
+    r = gox(d, "FEE", [fd("200000000001", payer_name="Алиев Анвар"), fd("200000000002", kind="ШТРАФ")], enc="windows-1251")
+    return full(r, {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 202, "fee_kind")]}, enc="windows-1251")
+
+
+@case("README: `check` of a FEE archive says what `run` then answers, and changes nothing (the same archive then ACKs with status 1)")
+def fee_check(rx):
+    d = trx("fee_check")
+    b = bidn(1, "FEE")
+    data = build_archive(b, reg_from(d, "FEE", [fd("200000000001"), fd("200000000002", kind="X")]))
+    p = f"{d}/{b}.zip"
+    open(p, "wb").write(data)
+    rc, out, err = cmd(d, "check", p)
+    rc2, out2, err2 = cmd(d, "check", p)
+    r = gox(d, "FEE", data=data)
+    diffs = full(r, {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 202, "fee_kind")]})
+    body = r.get("result_raw", b"").decode()
+    if rc != 0 or not body or body.replace("\r\n", "\n").strip() not in out.replace("\r\n", "\n"):
+        diffs.append(f"check exit {rc} output does not hold run's result.csv {body!r}: {out[-300:]!r} {err[-200:]!r}")
+    if out2 != out:
+        diffs.append("a second check says otherwise than the first (check changed something)")
+    return diffs
+
+
+@case("README: `replay` of FEE, REV and REC batches of the same books says identical; after FEE.json changes, replay of the FEE batch says DIFFERS naming FEE.json and --rebuild stops there naming FEE.json")
+def fee_replay_schema_change(rx):
+    d = trx("fee_replay")
+    r = gox(d, "FEE", [fd("200000000001"), fd("200000000002", payer_name="long name")])
+    diffs = full(r, {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 1, "")]})
+    gox(d, "REV", [rvd("200000000001", "1000.00")])
+    gox(d, "REC", [rcd("200000000001", "1000.00", state="REVERSED"), rcd("200000000002", "1000.00")])
+    diffs += _replays_equal(d)
+    if diffs:
+        return diffs
+    s = sch(d, "FEE")
+    fld(s, "payer_name")["constraints"]["maxLength"] = 3
+    write_schema(d, "FEE", s)
+    rc, out, err = cmd(d, "replay", f"{d}/var/received/{lib.sha(r['archive'])}.zip", "--out", d + "/replay2")
+    if not (rc == 1 and "DIFFERS" in out and "FEE.json" in out):
+        diffs.append(f"replay of the FEE batch after FEE.json changed: exit {rc}, not DIFFERS naming FEE.json: {out.strip()[-260:]!r} {err.strip()[-200:]!r}")
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    text = out + err
+    if not (rc == 1 and "FEE.json" in text and "another schema" in text):
+        diffs.append(f"audit verify --rebuild after FEE.json changed: exit {rc}, not stopping at the FEE batch naming FEE.json: {text.strip()[-300:]!r}")
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc:
+        diffs.append(f"plain audit verify after FEE.json changed: exit {rc} {(out + err).strip()[-300:]!r}")
+    return diffs
+
+
+# --- the order of batches waiting together ---
+@case("README 'Among batches waiting together it comes with its role (§7.2: PAY, REV, REC), after the agreement's type of that role': PAY, FEE, REV, RVX, REC, STX of one day and a FEE of the day before dropped in one run; statuses show the order")
+def order_by_role(rx):
+    d = trx("order", add=("FEE", "RVX", "STX"))
+    X1, X2, X3, X4 = "400000000001", "400000000002", "400000000003", "400000000004"
+    # in reverse of the expected order, so that neither name order nor write order gives it
+    put(d, "STX", [rcd(X1, "1000.00", state="REVERSED"), rcd(X2, "1000.00", state="REVERSED"), rcd(X3, "1000.00")])
+    put(d, "REC", [rcd(X1, "1000.00", state="REVERSED"), rcd(X2, "1000.00", state="REVERSED"), rcd(X3, "1000.00")])
+    put(d, "RVX", [rvd(X2, "1000.00"), rvd(X1, "1000.00")])
+    put(d, "REV", [rvd(X2, "1000.00")])
+    put(d, "FEE", [fd(X1), fd(X2), fd(X3)])                       # after PAY_001 and PAY_002: X1, X3 are 301
+    put(d, "PAY", [pd(X3)], seq=2)                                  # PAY_002 before FEE_001 (type before seq)
+    put(d, "PAY", [pd(X1), pd(X4)], seq=1)                          # X4 after the FEE of the 20th: 301
+    put(d, "FEE", [fd(X4, paid_at="2026-11-20 10:00:00")], date="20261120")
+    rc, out, err = cmd(d, "run")
+    want = {("FEE", 1, "20261120"): [(X4, "1")],
+            ("PAY", 1, "20261121"): [(X1, "1"), (X4, "301")],
+            ("PAY", 2, "20261121"): [(X3, "1")],
+            ("FEE", 1, "20261121"): [(X1, "301"), (X2, "1"), (X3, "301")],
+            ("REV", 1, "20261121"): [(X2, "1")],
+            ("RVX", 1, "20261121"): [(X2, "307"), (X1, "1")],
+            ("REC", 1, "20261121"): [(X1, "1"), (X2, "1"), (X3, "1")],
+            ("STX", 1, "20261121"): [(X1, "1"), (X2, "1"), (X3, "1")]}
+    diffs = [] if rc == 0 else [f"run exit {rc}: {err.strip()[-300:]!r}"]
+    for (t, s, dt), w in want.items():
+        b = bidn(s, t, dt)
+        a = answer(d, b)
+        got = [(x[1], x[2]) for x in a["rows"]] if a else None
+        if got != w:
+            diffs.append(f"{b}: {got if a else 'no ACK: ' + str(outbox_names(d))} != expected {w}")
+    # REC before STX: both only judge; the order is read from `status --last 8` (newest first)
+    rc, out, err = cmd(d, "status", "--last", "8")
+    order = [w for l in out.splitlines() for w in l.split() if w.startswith("MUNIS_SUDBILLING_")][::-1]
+    want_order = [bidn(s, t, dt) for (t, s, dt) in want]
+    if order != want_order:
+        diffs.append(f"status --last 8 lists the batches handled in the order {order}, expected {want_order}")
+    return diffs
+
+
+@case("open: two added types of one role (FEA and FEE, both as PAY) waiting together: after PAY, in either order (noted)")
+def order_two_added_same_role(rx):
+    def e(s):
+        s["FEA"] = added_schema("PAY", "FEA", extra=FEE_KIND, at=0)
+    d = trx("order2", add=("FEE",), types=AGREED + ["FEE", "FEA"], edit=e)
+    X = "410000000001"
+    put(d, "FEE", [fd(X)])
+    put(d, "FEA", [fd(X, amount="1000.00")])
+    put(d, "PAY", [pd(X)])
+    rc, out, err = cmd(d, "run")
+    got = {t: [x[2] for x in (answer(d, bidn(1, t)) or {"rows": []})["rows"]] for t in ("PAY", "FEA", "FEE")}
+    if got["PAY"] != ["1"] or sorted(got["FEA"] + got["FEE"]) != ["301", "301"]:
+        return [f"PAY not first among PAY, FEA, FEE (or a row not answered): {got}"]
+    NOTES.append(f"PAY first, then FEA and FEE (both 301); run printed {'FEA first' if out.find('_FEA_') < out.find('_FEE_') else 'FEE first'}")
+    return []
+
+
+# --- partners' types ---
+@case("README 'A partner takes an added type only when its types lists it (otherwise B10)': no types key: FEE archive is B10 (..._FEE_..._NAK.zip, type=FEE), PAY ACK; types listing FEE: ACK")
+def fee_not_listed_b10(rx):
+    d = trx("fee_b10", types=None)
+    diffs = full(gox(d, "FEE", [fd("200000000001")]), {"result": "NAK", "code": "B10"})
+    diffs += full(gox(d, "PAY", [pd("100000000001")]), {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    d = trx("fee_b10b", types=["PAY", "REV", "REC"])
+    diffs += full(gox(d, "FEE", [fd("200000000001")]), {"result": "NAK", "code": "B10"})
+    return diffs
+
+
+@case("README: types = [\"FEE\"] only: FEE ACK, the agreement's PAY B10")
+def fee_only_type(rx):
+    d = trx("fee_only", types=["FEE"])
+    diffs = full(gox(d, "FEE", [fd("200000000001")]), {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    diffs += full(gox(d, "PAY", [pd("100000000001")]), {"result": "NAK", "code": "B10"})
+    return diffs
+
+
+@case("README: types are per partner: OTHER (no key, no types) gets B10 for FEE while MUNIS (FEE listed) gets ACK; OTHER's PAY ACKs")
+def fee_second_partner(rx):
+    d = trx("fee_2p", partners="[partners.OTHER]\n")
+    diffs = full(gox(d, "FEE", [fd("200000000001")], snd="OTHER", key=None), {"result": "NAK", "code": "B10"}, key=False)
+    diffs += full(gox(d, "PAY", [pd("100000000001")], snd="OTHER", key=None), {"result": "ACK", "rows": [("100000000001", 1, "")]}, key=False)
+    diffs += full(gox(d, "FEE", [fd("200000000001")]), {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    return diffs
+
+
+@case("README 'a partner's types naming a type not in force stop the engine at start': FEE listed without FEE.json, XYZ listed, FEE listed under the built-in schemas: exit 3 naming the type")
+def types_not_in_force(rx):
+    diffs = [f"FEE without FEE.json: {x}" for x in refused_line("tnf1", types=AGREED + ["FEE"], must_name=("FEE",))]
+    diffs += [f"XYZ: {x}" for x in refused_line("tnf2", with_types("FEE"), types=AGREED + ["FEE", "XYZ"], must_name=("XYZ",))]
+    diffs += [f"built-in schemas: {x}" for x in refused_line("tnf3", types=AGREED + ["FEE"], schemas=False, must_name=("FEE",))]
+    return diffs
+
+
+# --- refusals at start ---
+@case("README 'An added type without reconcileAs ... stop[s] the engine at start': FEE.json without reconcileAs, exit 3, one line naming FEE.json")
+def added_without_reconcile_as(rx):
+    return refused_line("no_ra", lambda s: s.update(FEE=added_schema("PAY", "FEE", role=None)), must_name=("FEE.json",))
+
+
+@case("README 'its reconcileAs (PAY, REV or REC)': reconcileAs pay, FEE (itself), invoices, XYZ, \"\", 1, null, [\"PAY\"], or another added type: exit 3 naming the file")
+def added_bad_reconcile_as(rx):
+    diffs = []
+    for i, v in enumerate(["pay", "FEE", "invoices", "XYZ", "", 1, None, ["PAY"], "PAY "]):
+        diffs += [f"reconcileAs {v!r}: {x}" for x in refused_line(f"bad_ra{i}", lambda s, v=v: s.update(FEE=added_schema("PAY", "FEE", role=v)),
+                                                               types=None, must_name=("FEE.json",))]
+    # FE2 reconciled as FEE, an added type (only the agreement's three are roles)
+    diffs += [f"reconcileAs \"FEE\" in FE2.json: {x}" for x in refused_line(
+        "bad_ra_fe2", with_types("FEE", edit=lambda s: s.update(FE2=added_schema("PAY", "FE2", role="FEE"))), types=None, must_name=("FE2.json",))]
+    return diffs
+
+
+@case("README 'a file whose stem is not a type code' ([A-Z0-9]{2,16}): fee.json, Fee.json, F.json, FEE-1.json, FEE_1.json, a 17-character stem, a Cyrillic stem, .FEE.json: exit 3 naming the file")
+def added_bad_stem(rx):
+    diffs = []
+    for i, stem in enumerate(["fee", "Fee", "F", "FEE-1", "FEE_1", "ABCDEFGHIJ1234567", "ФЕЕ", "FE E", ".FEE"]):
+        diffs += [f"{stem}.json: {x}" for x in refused_line(f"stem{i}", lambda s, stem=stem: s.update({stem: added_schema("PAY", stem)}),
+                                                             types=None, must_name=(f"{stem}.json",))]
+    return diffs
+
+
+@case("README '[A-Z0-9]{2,16}': stems of 2 and 16 characters with digits (F1, ABCDEFGHIJ123456) are types: their archives are ACKed, their responses named with them")
+def added_stem_bounds(rx):
+    t16 = "ABCDEFGHIJ123456"
+    d = trx("stem_ok", add=(), types=AGREED + ["F1", t16],
+            edit=lambda s: s.update({"F1": added_schema("PAY", "F1"), t16: added_schema("REV", t16)}))
+    diffs = full(gox(d, "F1", [pd("100000000001")]), {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    diffs += full(gox(d, t16, [rvd("100000000001", "1000.00")]), {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    return diffs
+
+
+@case("README 'a reconcileAs in PAY.json, REV.json or REC.json other than its own type' stops the engine naming the file; its own type is taken (or refused: noted)")
+def reconcile_as_in_agreed(rx):
+    diffs = []
+    for f, v in (("PAY", "REV"), ("REV", "PAY"), ("REC", "PAY"), ("PAY", "FEE"), ("REC", "rec")):
+        diffs += [f"{f}.json reconcileAs {v}: {x}" for x in refused_line(
+            f"ra_{f}_{v}", with_types("FEE", edit=lambda s, f=f, v=v: s[f].update(reconcileAs=v)), types=None, must_name=(f"{f}.json",))]
+    d, bad = receiver("ra_own", lambda s: [s[t].update(reconcileAs=t) for t in AGREED])
+    if bad:
+        NOTES.append(f"own reconcileAs refused: {bad[2].strip()[-150:]}")
+        if bad[0] != 3:
+            diffs.append(f"own reconcileAs: exit {bad[0]}")
+    else:
+        r = gox(d, "PAY", [pd("100000000001")])
+        diffs += full(r, {"result": "ACK", "rows": [("100000000001", 1, "")]})
+        NOTES.append("own reconcileAs taken")
+    return diffs
+
+
+@case("README 'What a schema says is done or refused, never ignored': reconcileAs \"PAY\" in invoices.json (the export is reconciled as nothing) is refused at start naming invoices.json")
+def reconcile_as_in_invoices(rx):
+    d, bad = receiver("ra_inv", lambda s: s["invoices"].update(reconcileAs="PAY"))
+    if bad:
+        return [] if bad[0] == 3 and "invoices.json" in bad[2] else [f"refused without naming invoices.json: {bad}"]
+    d2, bad2 = receiver("ra_inv2", lambda s: s["invoices"].update(reconcileAs="garbage"), import_inv=False)
+    return ["invoices.json with \"reconcileAs\": \"PAY\" loads and the export imports (exit 0): the key is read "
+            f"(\"garbage\" there is {'refused: ' + bad2[2].strip()[-120:] if bad2 else 'taken too'}) but ignored"]
+
+
+@case("README 'an added type must have what its role reads, as above': FEE lacking bank_mfo, payment_id optional, no primaryKey, amountField other; RVX lacking reason; STX lacking state: exit 3 naming the file (and the field)")
+def added_lacks_role_field(rx):
+    diffs = []
+    for lab, mk, fname, must in (
+            ("fee_mfo", lambda: fee_schema(lambda s: s["fields"].remove(fld(s, "bank_mfo"))), "FEE", ("bank_mfo",)),
+            ("fee_payer_type", lambda: fee_schema(lambda s: s["fields"].remove(fld(s, "payer_type"))), "FEE", ("payer_type",)),
+            ("fee_pid_opt", lambda: fee_schema(lambda s: fld(s, "payment_id")["constraints"].update(required=False)), "FEE", ("payment_id",)),
+            ("fee_no_pk", lambda: fee_schema(lambda s: s.pop("primaryKey")), "FEE", ()),
+            ("fee_af", lambda: fee_schema(lambda s: s.update(amountField="fee_kind")), "FEE", ()),
+            ("rvx_reason", lambda: added_schema("REV", "RVX", edit=lambda s: s["fields"].remove(fld(s, "reason"))), "RVX", ("reason",)),
+            ("rvx_rev_at", lambda: added_schema("REV", "RVX", edit=lambda s: s["fields"].remove(fld(s, "reversed_at"))), "RVX", ("reversed_at",)),
+            ("stx_state", lambda: added_schema("REC", "STX", edit=lambda s: s["fields"].remove(fld(s, "state"))), "STX", ("state",)),
+            ("stx_inv", lambda: added_schema("REC", "STX", edit=lambda s: s["fields"].remove(fld(s, "invoice_no"))), "STX", ("invoice_no",)),
+            # a REV-shaped file reconciled as PAY lacks PAY's fields
+            ("rev_as_pay", lambda: added_schema("REV", "FEE", role="PAY"), "FEE", ("paid_at",))):
+        diffs += [f"{lab}: {x}" for x in refused_line("lack_" + lab, lambda s, mk=mk, fname=fname: s.update({fname: mk()}),
+                                                       types=None, must_name=(f"{fname}.json",) + must)]
+    return diffs
+
+
+@case("README: an added type's schema is held to every rule of a schema: name other than the stem, unknown key, malformed JSON, a dialect other than §5's: exit 3 naming FEE.json")
+def added_schema_rules(rx):
+    diffs = []
+    for lab, e in (("name", lambda s: s.update(FEE=fee_schema(lambda f: f.update(name="PAY")))),
+                   ("unknown", lambda s: s.update(FEE=fee_schema(lambda f: f.update(roleOf="PAY")))),
+                   ("dialect", lambda s: s.update(FEE=fee_schema(lambda f: f["dialect"].update(delimiter=","))))):
+        diffs += [f"{lab}: {x}" for x in refused_line("fee_rule_" + lab, e, types=None, must_name=("FEE.json",))]
+    diffs += [f"malformed: {x}" for x in refused_line("fee_rule_json", files={"FEE.json": '{"name": "FEE", "reconcileAs": "PAY",'},
+                                                      types=None, must_name=("FEE.json",))]
+    return diffs
+
+
+@case("README 'any other *.json file in it is one': files not *.json in the folder (README.txt, FEE.json.bak, FEE.json~, notes.md, a sub-folder) are ignored; a FEE archive is then set aside (no such type), a PAY ACKs")
+def non_json_ignored(rx):
+    bad = "{ not json"
+    d = loads("nonjson", None, files={"README.txt": "notes", "FEE.json.bak": bad, "FEE.json~": bad, "notes.md": bad,
+                                      "old": None, "FEE.jsonx": bad, "json": bad})
+    diffs = full(gox(d, "PAY", [pd("100000000001")]), {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    r = gox(d, "FEE", reg=reg_from(d, "PAY", [pd("200000000001")]))
+    if r.get("name") or not any("MUNIS_SUDBILLING_FEE_20261121_001" in x for x in set_aside_reasons(d)):
+        diffs.append(f"FEE archive with no FEE.json: expected set aside (name not of the form), got {r.get('name')} / {set_aside_reasons(d)[-1:]}")
+    return diffs
+
+
+@case("open: FEE.JSON (upper-case suffix) and a sub-folder named XY.json: ignored, or read (noted); nothing else breaks")
+def json_suffix_case(rx):
+    diffs = []
+    for lab, files in (("FEE.JSON", {"FEE.JSON": json.dumps(fee_schema())}), ("folder XY.json", {"XY.json": None})):
+        d, bad = receiver("suffix_" + lab[-6:], files=files, types=None)
+        if bad:
+            NOTES.append(f"{lab}: refused at start, exit {bad[0]}: {bad[2].strip()[-110:]}")
+            if bad[0] != 3 or "panicked" in bad[2]:
+                diffs.append(f"{lab}: exit {bad[0]} {bad[2].strip()[-200:]!r}")
+            continue
+        r = gox(d, "PAY", [pd("100000000001")])
+        NOTES.append(f"{lab}: ignored, PAY then {r.get('res')}")
+        diffs += full(r, {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    return diffs
+
+
+# --- status ---
+@case("README status 'what waits in the inbox and why': a FEE archive waiting is ready (not a bad name); an archive of a type with no schema (XYZ) is a bad name; FEE shows among the last batches once answered")
+def status_fee(rx):
+    d = trx("status_fee")
+    put(d, "FEE", [fd("200000000001")])
+    put(d, "XYZ", data=b"PK")
+    rc, out, err = cmd(d, "status")
+    diffs = [] if rc == 0 else [f"status exit {rc}: {err[-200:]!r}"]
+    lines = out.splitlines()
+    fee = [l for l in lines if "MUNIS_SUDBILLING_FEE_20261121_001" in l]
+    xyz = [l for l in lines if "MUNIS_SUDBILLING_XYZ_20261121_001" in l]
+    if not fee or "bad name" in fee[0] or "ready" not in fee[0]:
+        diffs.append(f"status on a waiting FEE archive: {fee or out[-300:]!r} (expected ready)")
+    if not xyz or ("bad name" not in xyz[0] and "not of the agreement's form" not in xyz[0]):
+        diffs.append(f"status on a waiting XYZ archive: {xyz or out[-300:]!r} (expected bad name)")
+    cmd(d, "run")
+    put(d, "FEE", [fd("200000000004")], seq=4)
+    cmd(d, "run")
+    rc, out, err = cmd(d, "status")
+    if "MUNIS_SUDBILLING_FEE_20261121_001" not in out or "MUNIS_SUDBILLING_FEE_20261121_004" not in out:
+        diffs.append(f"status after the run does not show the FEE batches: {out[-400:]!r}")
+    if not any(l.startswith("GAP") and "FEE" in l and "002-003" in l for l in out.splitlines()):
+        diffs.append(f"status does not show FEE 002-003 missing (SEQ is per type and day, §2): {out[-400:]!r}")
+    return diffs
+
+
+@case("open: status's 'days with PAY but no REC' for a day with FEE payments only, and for a day whose statement came as STX (REC role): flagged or not (noted)")
+def status_rec_due(rx):
+    d = trx("status_due", add=("FEE", "STX"))
+    gox(d, "FEE", [fd("200000000001", paid_at="2026-11-19 10:00:00")], date="20261119")
+    gox(d, "PAY", [pd("100000000001", paid_at="2026-11-20 10:00:00")], date="20261120")
+    gox(d, "STX", [rcd("100000000001", "1000.00", paid_at="2026-11-20 10:00:00")], date="20261120")
+    rc, out, err = cmd(d, "status")
+    if rc:
+        return [f"status exit {rc}: {err[-200:]!r}"]
+    gaps = [l.strip() for l in out.splitlines() if l.startswith("GAP")]
+    NOTES.append(f"FEE-only day 2026-11-19 {'flagged' if any('2026-11-19' in g for g in gaps) else 'not flagged'}; "
+                 f"PAY day 2026-11-20 with an STX only {'flagged' if any('2026-11-20' in g for g in gaps) else 'not flagged'}")
+    return []
+
+
+# --- the REV and REC roles ---
+@case("README reconcileAs REV and REC: RVX (REV role, a field more) reverses PAY payments (1, 305, 4, 307, 202/201 on its fields), REV then sees them reversed (307); STX (REC role) lists the day's payments (1, 301, 4, 202 paid_at, 306); REC sees RVX's reversal")
+def added_rev_rec_roles(rx):
+    d = trx("roles", add=("RVX", "STX"))
+    P = ["500000000001", "500000000002", "500000000003"]
+    diffs = full(gox(d, "PAY", [pd(P[0]), pd(P[1], amount="2000.00"), pd(P[2], amount="3000.00")]),
+                 {"result": "ACK", "amount_accepted": "6000.00", "rows": [(p, 1, "") for p in P]})
+    diffs += full(gox(d, "RVX", [rvd(P[0], "1000.00", channel="ATM"), rvd(P[1], "1999.00"), rvd("500000000009", "1.00"),
+                                 rvd(P[0], "1000.00"), rvd(P[2], "3000.00", channel="LONG"), rvd(P[2], "")]),
+                  {"result": "ACK", "amount_accepted": "1000.00", "rows": [
+                      (P[0], 1, ""), (P[1], 305, ""), ("500000000009", 4, ""), (P[0], 307, ""), (P[2], 202, "channel"),
+                      (P[2], 201, "amount")]})
+    diffs += full(gox(d, "REV", [rvd(P[0], "1000.00")]), {"result": "ACK", "rows": [(P[0], 307, "")]})
+    diffs += full(gox(d, "STX", [rcd(P[0], "1000.00", state="REVERSED"), rcd(P[1], "2000.00"), rcd(P[1], "2000.00"),
+                                 rcd("500000000009", "1.00"), rcd("500000000008", "1.00", paid_at="2026-11-20 10:00:00"),
+                                 rcd(P[0], "1000.00")]),
+                  {"result": "ACK", "rows": [(P[0], 1, ""), (P[1], 1, ""), (P[1], 301, ""), ("500000000009", 4, ""),
+                                             ("500000000008", 202, "paid_at"), (P[0], 301, ""), (P[2], 306, "")]})
+    diffs += full(gox(d, "REC", [rcd(P[0], "1000.00", state="REVERSED"), rcd(P[1], "2000.00"), rcd(P[2], "3000.00")]),
+                  {"result": "ACK", "rows": [(P[0], 1, ""), (P[1], 1, ""), (P[2], 1, "")]})
+    # the agreement's REV header under RVX (a field more): B07
+    diffs += full(gox(d, "RVX", seq=2, data=build_archive(bidn(2, "RVX"), registry("REV", [rvd(P[1], "2000.00").values()]))),
+                  {"result": "NAK", "code": "B07"})
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc:
+        diffs.append(f"audit verify: exit {rc} {out.strip()[-300:]!r}")
+    return diffs + _replays_equal(d)
+
+
+@case("README/§5.3: an STX (REC role) of the day that leaves a FEE payment out gives it 306 (a statement covers the day's payments, whichever type carried them)")
+def stx_lists_fee(rx):
+    d = trx("stx_fee", add=("FEE", "STX"))
+    gox(d, "FEE", [fd("200000000001")])
+    gox(d, "PAY", [pd("100000000001")])
+    return full(gox(d, "STX", [rcd("100000000001", "1000.00")]),
+                {"result": "ACK", "rows": [("100000000001", 1, ""), ("200000000001", 306, "")]})
+
+
+# --- removal of an added type ---
+@case("README 'A type whose schema is later removed is no longer of the form': FEE dropped from types (FEE.json kept): acknowledged bytes get the stored ACK byte for byte, new FEE B10; FEE.json removed too: acknowledged bytes the stored ACK, new FEE and NAKed-only FEE bytes set aside; audit verify clean; --rebuild stops at the FEE delivery saying FEE has no schema in force")
+def fee_removed(rx):
+    d = trx("fee_gone")
+    diffs = []
+    a1 = gox(d, "FEE", [fd("200000000001"), fd("200000000002", inv="B", amount="2000.00")])
+    diffs += full(a1, {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 1, "")]})
+    n2 = gox(d, "FEE", seq=2, data=build_archive(bidn(2, "FEE"), reg_from(d, "FEE", [fd("200000000003")]), hmac_val=b"0" * 64))
+    diffs += full(n2, {"result": "NAK", "code": "B05"})
+    diffs += full(gox(d, "REV", [rvd("200000000002", "2000.00")]), {"result": "ACK", "rows": [("200000000002", 1, "")]})
+    diffs += full(gox(d, "PAY", [pd("100000000001")]), {"result": "ACK", "rows": [("100000000001", 1, "")]})
+    if diffs:
+        return diffs
+    # 1. FEE no longer taken from MUNIS, FEE.json still in force
+    cfg = open(d + "/reestr.toml").read()
+    open(d + "/reestr.toml", "w").write(cfg.replace('types = ["PAY", "REV", "REC", "FEE"]\n', ""))
+    r = gox(d, "FEE", data=a1["archive"])
+    if r.get("raw") != a1.get("raw"):
+        diffs.append(f"FEE not in types: acknowledged bytes again got {desc(r)} {r.get('name')}, not the stored ACK byte for byte")
+    diffs += full(gox(d, "FEE", [fd("200000000004")], seq=3), {"result": "NAK", "code": "B10"})
+    # 2. FEE.json removed
+    os.remove(d + "/schemas/FEE.json")
+    r = gox(d, "FEE", data=a1["archive"])
+    if r.get("raw") != a1.get("raw"):
+        diffs.append(f"FEE.json removed: acknowledged bytes again got {r.get('name')} rc={r['rc']} {r['stderr'][-200:]!r}, not the stored ACK byte for byte")
+    for lab, seq, data in (("a new FEE archive", 4, build_archive(bidn(4, "FEE"), reg_from(d, "PAY", [pd("200000000005")]))),
+                           ("the NAKed-only FEE bytes", 2, n2["archive"])):
+        before = len(set_aside_reasons(d))
+        r = gox(d, "FEE", seq=seq, data=data)
+        reasons = set_aside_reasons(d)
+        if r.get("name") or len(reasons) != before + 1 or f"MUNIS_SUDBILLING_FEE_20261121_{seq:03d}" not in reasons[-1] \
+                or os.path.exists(f"{d}/inbox/{bidn(seq, 'FEE')}.zip"):
+            diffs.append(f"FEE.json removed, {lab}: expected set aside (no response), got {r.get('name')} rc={r['rc']} {r['stderr'][-200:]!r}")
+    diffs += full(gox(d, "PAY", [pd("100000000002")], seq=2), {"result": "ACK", "rows": [("100000000002", 1, "")]})
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc:
+        diffs.append(f"audit verify after FEE.json removed: exit {rc} {(out + err).strip()[-400:]!r}")
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    text = out + err
+    if "FEE" not in text or "schema" not in text:
+        diffs.append(f"audit verify --rebuild after FEE.json removed: exit {rc}, does not say FEE has no schema in force: {text.strip()[-400:]!r}")
+    elif "applied by no kept archive" in text or "differs" in text.lower() and "FEE" not in text:
+        diffs.append(f"audit verify --rebuild reports payments instead of stopping: {text.strip()[-400:]!r}")
+    else:
+        NOTES.append(f"--rebuild exit {rc}: {[l for l in text.splitlines() if 'FEE' in l][:1]}")
+    others = [f for f in sorted(os.listdir(d + "/var/received"))
+              if "_FEE_" not in lib.parse_response("x", open(f"{d}/var/received/{f}", "rb").read())["ctl"]["batch_id"]]
+    if len(others) != 3:
+        diffs.append(f"var/received holds {len(others)} kept archives other than FEE ones, expected 3 (REV, PAY 001, PAY 002)")
+    for f in others:
+        rc, out, err = cmd(d, "replay", f"{d}/var/received/{f}", "--out", d + "/rp")
+        if rc or "identical" not in out:
+            diffs.append(f"FEE.json removed: replay of a non-FEE batch {f[:12]}: exit {rc} {out.strip()[-200:]!r} {err.strip()[-200:]!r}")
+    rc, out, err = cmd(d, "status")
+    if rc or "MUNIS_SUDBILLING_FEE_20261121_004" not in out:
+        diffs.append(f"status after FEE.json removed: exit {rc}, does not show the set-aside FEE archive: {out[-300:]!r}")
+    return diffs
+
+
+@case("open: replay and check of a kept FEE archive after FEE.json is removed: refused saying why, or judged (noted); never a panic")
+def fee_removed_replay(rx):
+    d = trx("fee_gone2")
+    a1 = gox(d, "FEE", [fd("200000000001")])
+    if a1.get("res") != "ACK":
+        return [f"FEE: {desc(a1)}"]
+    os.remove(d + "/schemas/FEE.json")
+    cfg = open(d + "/reestr.toml").read()
+    open(d + "/reestr.toml", "w").write(cfg.replace('types = ["PAY", "REV", "REC", "FEE"]\n', ""))
+    f = [x for x in os.listdir(d + "/var/received")][0]
+    rc, out, err = cmd(d, "replay", f"{d}/var/received/{f}", "--out", d + "/rp")
+    p = f"{d}/{a1['bid']}.zip"
+    open(p, "wb").write(a1["archive"])
+    rc2, out2, err2 = cmd(d, "check", p)
+    NOTES.append(f"replay exit {rc}: {(out + err).strip()[-140:]!r}; check exit {rc2}: {(out2 + err2).strip()[-140:]!r}")
+    return [f"{c} panicked: {e[-300:]!r}" for c, e in (("replay", err), ("check", err2)) if "panicked" in e]
+
+
+@case("README 'its deliveries journal the role their rows had (reconciled_as), so audit verify still checks them': after FEE.json is removed, a FEE payment's amount edited in the store (its balance edited to match) is found by plain audit verify")
+def fee_removed_tamper(rx):
+    import sqlite3
+    d = trx("fee_tamper")
+    diffs = full(gox(d, "FEE", [fd("200000000001"), fd("200000000002")]),
+                 {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 1, "")]})
+    os.remove(d + "/schemas/FEE.json")
+    cfg = open(d + "/reestr.toml").read()
+    open(d + "/reestr.toml", "w").write(cfg.replace('types = ["PAY", "REV", "REC", "FEE"]\n', ""))
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc:
+        return diffs + [f"audit verify before tampering: exit {rc} {(out + err).strip()[-300:]!r}"]
+    with sqlite3.connect(d + "/var/reestr.db") as c:
+        c.execute("UPDATE payments SET amount = amount - 1000 WHERE payment_id = '200000000002'")
+        c.execute("UPDATE balances SET paid = paid - 1000 WHERE invoice_no = ?", (INV["A"][0],))
+    rc, out, err = cmd(d, "audit", "verify")
+    if rc != 1 or "FEE" not in out + err:
+        diffs.append(f"audit verify after a FEE payment's amount was edited (FEE.json removed): exit {rc}, expected 1 naming the FEE batch: {(out + err).strip()[-300:]!r}")
+    return diffs
+
+
+@case("README (Inbox decision) 'a batch that is ready waits while one before it in the agreed order is still settling', with FEE in PAY's role: FEE settling holds REV and REC but not PAY_002; PAY settling holds FEE; a settling archive of a type with no schema holds nothing")
+def held_by_role(rx):
+    d = trx("held", add=("FEE", "STX"))
+    cfg = open(d + "/reestr.toml").read()
+    open(d + "/reestr.toml", "w").write(cfg.replace("settle_seconds = 0\n", "settle_seconds = 60\n"))
+
+    def states():
+        rc, out, err = cmd(d, "status")
+        return {l.split()[0]: l for l in out.splitlines() if l.startswith("  MUNIS_")}
+
+    def is_held(line):
+        return "earlier batch" in line or "held" in line
+    diffs = []
+    put(d, "FEE", [fd("200000000001")], date="20261122", age=0)
+    put(d, "PAY", [pd("100000000002")], seq=2, date="20261122", age=120)
+    put(d, "REV", [rvd("100000000002", "1000.00")], date="20261122", age=120)
+    put(d, "STX", [rcd("100000000002", "1000.00")], date="20261122", age=120)
+    put(d, "PAY", [pd("100000000003")], date="20261121", age=120)
+    s = states()
+    for b, held in ((bidn(2, "PAY", "20261122"), False), (bidn(1, "REV", "20261122"), True), (bidn(1, "STX", "20261122"), True),
+                    (bidn(1, "PAY", "20261121"), False)):
+        line = s.get(b + ".zip", "")
+        if not line or is_held(line) != held:
+            diffs.append(f"FEE_20261122_001 settling: {b} is {line.strip() or 'not listed'!r}, expected {'held' if held else 'ready'}")
+    lib.clear_outbox(d)
+    for f in os.listdir(d + "/inbox"):
+        os.remove(f"{d}/inbox/{f}")
+    put(d, "PAY", [pd("100000000002")], date="20261122", age=0)
+    put(d, "FEE", [fd("200000000001")], date="20261122", age=120)
+    put(d, "QQQ", date="20261121", age=0, data=open(f"{d}/inbox/{bidn(1, 'FEE', '20261122')}.zip", "rb").read())
+    put(d, "REV", [rvd("100000000002", "1000.00")], date="20261121", age=120)
+    s = states()
+    for b, held in ((bidn(1, "FEE", "20261122"), True), (bidn(1, "REV", "20261121"), False)):
+        line = s.get(b + ".zip", "")
+        if not line or is_held(line) != held:
+            diffs.append(f"PAY_20261122_001 and QQQ_20261121_001 settling: {b} is {line.strip() or 'not listed'!r}, expected {'held' if held else 'ready'}")
+    return diffs
+
+
+@case("README/Inbox: a FEE archive set aside while FEE.json was removed is released once FEE.json (in another layout) and the partner's FEE are back: answered as FEE (301 against the kept FEE payment, 1); --rebuild is clean again and replay identical")
+def fee_back_release(rx):
+    d = trx("fee_back")
+    diffs = full(gox(d, "FEE", [fd("200000000001")]), {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    text = open(d + "/schemas/FEE.json").read()
+    cfg = open(d + "/reestr.toml").read()
+    data = build_archive(bidn(2, "FEE"), reg_from(d, "FEE", [fd("200000000001"), fd("200000000002")]))
+    os.remove(d + "/schemas/FEE.json")
+    open(d + "/reestr.toml", "w").write(cfg.replace('types = ["PAY", "REV", "REC", "FEE"]\n', ""))
+    r = gox(d, "FEE", seq=2, data=data)
+    if r.get("name") or not os.listdir(d + "/var/set-aside"):
+        return diffs + [f"FEE.json removed: a new FEE archive got {r.get('name')}, not set aside"]
+    open(d + "/schemas/FEE.json", "w").write(json.dumps(json.loads(text), separators=(",", ":")))
+    open(d + "/reestr.toml", "w").write(cfg)
+    rc, out, err = cmd(d, "release", bidn(2, "FEE") + ".zip")
+    if rc:
+        return diffs + [f"release: exit {rc} {err.strip()[-300:]!r}"]
+    lib.clear_outbox(d)
+    cmd(d, "run")
+    a = answer(d, bidn(2, "FEE"))
+    got = [(x[1], x[2]) for x in a["rows"]] if a else None
+    if got != [("200000000001", "301"), ("200000000002", "1")]:
+        diffs.append(f"released FEE_002: {got if a else outbox_names(d)} != [301, 1]")
+    return diffs + _replays_equal(d)
+
+
+@case("README 'Replay judges under the configuration of the time ... the sender's types': FEE dropped from MUNIS's types (FEE.json kept): replay of the FEE batch is identical (not B10), --rebuild clean; types naming invoices or fee (lower case) stop the engine (exit 3)")
+def fee_types_of_the_time(rx):
+    d = trx("fee_tott")
+    a = gox(d, "FEE", [fd("200000000001")])
+    diffs = full(a, {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    gox(d, "REV", [rvd("200000000001", "1000.00")])
+    cfg = open(d + "/reestr.toml").read()
+    open(d + "/reestr.toml", "w").write(cfg.replace('types = ["PAY", "REV", "REC", "FEE"]\n', ""))
+    rc, out, err = cmd(d, "replay", f"{d}/var/received/{lib.sha(a['archive'])}.zip", "--out", d + "/rp")
+    if rc or "identical" not in out:
+        diffs.append(f"replay of the FEE batch after FEE left the partner's types: exit {rc} {out.strip()[-200:]!r} {err.strip()[-200:]!r}")
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    if rc:
+        diffs.append(f"audit verify --rebuild after FEE left the partner's types: exit {rc} {(out + err).strip()[-300:]!r}")
+    for t in ("invoices", "fee"):
+        diffs += [f"types naming {t!r}: {x}" for x in refused_line("tott_" + t, with_types("FEE"), types=AGREED + ["FEE", t], must_name=(t,))]
+    return diffs
+
+
+@case("README 'its deliveries journal the role their rows had (reconciled_as)': the journal entries of FEE, RVX and STX deliveries say PAY, REV and REC (read from the store's journal table)")
+def journal_reconciled_as(rx):
+    import sqlite3
+    d = trx("journal_ra", add=("FEE", "RVX", "STX"))
+    gox(d, "FEE", [fd("200000000001")])
+    gox(d, "RVX", [rvd("200000000001", "1000.00")])
+    gox(d, "STX", [rcd("200000000001", "1000.00", state="REVERSED")])
+    with sqlite3.connect(d + "/var/reestr.db") as c:
+        bodies = [json.loads(b) for (b,) in c.execute("SELECT body FROM journal WHERE kind = 'delivery' ORDER BY seq")]
+    want = {"FEE": "PAY", "RVX": "REV", "STX": "REC"}
+    diffs = []
+    for t, role in want.items():
+        bs = [b for b in bodies if f"_{t}_" in json.dumps(b)]
+        if not bs or f'"reconciled_as": "{role}"' not in json.dumps(bs[0]):
+            diffs.append(f"{t} delivery's journal body does not hold reconciled_as {role}: {json.dumps(bs[0])[:300] if bs else 'no entry'}")
+    return diffs
+
+
+@case("README 'removed when the engine does not read it' for an added type: FEE.json without account and purpose (and a field more) loads; FEE rows are booked, listed by REC, and --rebuild compares them field by field clean; replay identical")
+def fee_without_optional_fields(rx):
+    d = trx("fee_noacc", edit=lambda s: [s["FEE"]["fields"].remove(fld(s["FEE"], n)) for n in ("account", "purpose")])
+    diffs = full(gox(d, "FEE", [fd("200000000001"), fd("200000000002", amount="99.99")]),
+                 {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 202, "amount")]})
+    diffs += full(gox(d, "REC", [rcd("200000000001", "1000.00")]), {"result": "ACK", "rows": [("200000000001", 1, "")]})
+    return diffs + _replays_equal(d)
 
 
 # ---------- runner ----------
