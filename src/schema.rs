@@ -557,7 +557,13 @@ impl Schemas {
             pay: agreements(Role::Pay, "PAY.json")?,
             rev: agreements(Role::Rev, "REV.json")?,
             rec: agreements(Role::Rec, "REC.json")?,
-            invoices: load("invoices.json")?,
+            invoices: load("invoices.json").and_then(|s| match s.reconcile_as {
+                Some(r) => Err(refuse(
+                    "invoices.json",
+                    format!("reconcileAs {r}: the billing export is not a registry; it is loaded, not reconciled"),
+                )),
+                None => Ok(s),
+            })?,
             types: Types::with(added.iter().map(|(t, _)| *t)),
             added,
         })

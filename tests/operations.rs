@@ -3534,6 +3534,19 @@ fn an_added_registry_type_is_refused_at_start_unless_it_says_how_it_is_reconcile
         None,
         "PAY.json: reconcileAs REV: the agreement's PAY rows are reconciled as PAY",
     );
+    let mut export_as_pay: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/invoices.json"),
+        )
+        .expect("built-in"),
+    )
+    .expect("JSON");
+    export_as_pay["reconcileAs"] = "PAY".into();
+    refused(
+        &[("invoices.json", export_as_pay)],
+        None,
+        "invoices.json: reconcileAs PAY: the billing export is not a registry",
+    );
     // An added type is checked as its role's schema is: a FEE without `invoice_no` is refused.
     let mut no_invoice = fee_schema();
     let at = field_at(&mut no_invoice, "invoice_no");
