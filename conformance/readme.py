@@ -966,7 +966,7 @@ def config_errors(n):
     need(p.rc == 3, f"settle_seconds as a string: {p}")
 
 
-@case('"types = [\\"PAY\\", \\"REV\\", \\"REC\\"]  # optional; default the agreement's three" + B10 "sender, receiver or type not configured"')
+@case('"types = [\\"PAY\\", \\"REV\\", \\"REC\\"]  # optional; default the agreement\'s three" + B10 "sender, receiver or type not configured"')
 def partner_types(n):
     rx = mkrx("types", partner='types = ["PAY"]\n')
     b = bid(1, "REV")
