@@ -1722,6 +1722,42 @@ fn audit_finds_a_deleted_last_entry() {
 }
 
 #[test]
+fn a_journal_entry_numbered_the_largest_sequence_number_is_reported_and_never_followed() {
+    // Sequence numbers are read back from the store: an edited last entry numbered i64::MAX
+    // once overflowed the audit's walk, and the number of the next entry (a run in release
+    // journaled it as i64::MIN, silently).
+    let mut rx = with_history();
+    let conn = &rx.engine.store.conn;
+    conn.execute(
+        "UPDATE journal SET seq = 9223372036854775807 WHERE seq = 5",
+        [],
+    )
+    .expect("edit");
+    let p = problems(&rx);
+    assert!(
+        p.iter()
+            .any(|m| m == "journal entry 5 is missing (next found is 9223372036854775807)"),
+        "{p:?}"
+    );
+    // No entry can follow it: the run fails and the archive stays in the inbox.
+    rx.drop_in(PAY3, &reference(PAY3));
+    let out = rx.engine.run();
+    let e = out.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        e.contains("journal entry 9223372036854775807 is the last number an entry can have"),
+        "{e:?}"
+    );
+    let conn = &rx.engine.store.conn;
+    let seqs: (i64, i64) = conn
+        .query_row("SELECT min(seq), count(*) FROM journal", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("journal");
+    assert_eq!(seqs, (1, 5));
+    assert_eq!(rx.inbox(), [PAY3]);
+}
+
+#[test]
 fn audit_finds_two_swapped_entries() {
     let rx = with_history();
     rx.engine
