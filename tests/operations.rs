@@ -1758,6 +1758,27 @@ fn a_journal_entry_numbered_the_largest_sequence_number_is_reported_and_never_fo
 }
 
 #[test]
+fn the_metrics_sum_the_journaled_row_counts_exactly_whatever_their_size() {
+    // The journal's bodies are read back from the store: two counts of i64::MAX once
+    // overflowed the sum.
+    let rx = with_history();
+    let conn = &rx.engine.store.conn;
+    let n = conn
+        .execute(
+            "UPDATE journal SET body = json_set(body, '$.statuses.\"1\"', 9223372036854775807) WHERE kind = 'delivery' AND json_extract(body, '$.statuses.\"1\"') IS NOT NULL",
+            [],
+        )
+        .expect("edit");
+    assert_eq!(n, 2, "PAY 001 and PAY 002");
+    let text = reestr::metrics::render(&rx.engine, 0.0, true).expect("metrics");
+    assert!(
+        text.lines()
+            .any(|l| l == "reestr_rows_total{status=\"1\"} 18446744073709551614"),
+        "{text}"
+    );
+}
+
+#[test]
 fn audit_finds_two_swapped_entries() {
     let rx = with_history();
     rx.engine
