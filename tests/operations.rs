@@ -1371,6 +1371,86 @@ fn a_redelivered_acknowledged_batch_changes_no_payment_and_no_balance() {
 }
 
 #[test]
+fn balances_edited_to_the_ends_of_i64_never_overflow_a_batch() {
+    // Balances are read back from the store: edited to i64::MIN, the outstanding amount
+    // (due less paid) once overflowed, and so did a reversal taking a payment off.
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
+    let b = pay("001", &[pay_row("300000000000002", &inv[1], "400.00")]);
+    assert_eq!(
+        rx.process(&b.file_name(), &b.zip(Some(&batches::key())))
+            .result,
+        "ACK"
+    );
+    let edit = |rx: &Rx, no: &str, paid: i64| {
+        rx.engine
+            .store
+            .conn
+            .execute(
+                "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
+                   ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
+                rusqlite::params![no, paid],
+            )
+            .expect("edit");
+    };
+    let paid = |rx: &Rx, no: &str| -> i64 {
+        rx.engine
+            .store
+            .conn
+            .query_row(
+                "SELECT paid FROM balances WHERE invoice_no = ?1",
+                [no],
+                |r| r.get(0),
+            )
+            .expect("balance")
+    };
+    // Reversed, read one by one or from a table of every invoice read once: refused, the
+    // archive left in the inbox (SQLite, adding in the store, made the sum a real number).
+    edit(&rx, &inv[1].no, i64::MIN + 1);
+    let rev = Batch::new(
+        BatchType::REV,
+        "001",
+        Charset::Utf8,
+        &sample::REV_HEADER,
+        &[vec![
+            "300000000000002".into(),
+            "2026-11-21 22:00:00".into(),
+            "400.00".into(),
+            "Xato".into(),
+        ]],
+        2,
+    );
+    for read_all in [0, u64::MAX] {
+        rx.engine.read_all_min_rows = read_all;
+        rx.drop_in(&rev.file_name(), &rev.zip(Some(&batches::key())));
+        let out = rx.engine.run();
+        let e = out.error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.contains(&format!(
+                "invoice {}: its paid amount leaves the range of a 64-bit integer",
+                inv[1].no
+            )),
+            "{e:?}"
+        );
+        assert_eq!(rx.inbox(), [rev.file_name()]);
+        assert_eq!(paid(&rx, &inv[1].no), i64::MIN + 1);
+    }
+    std::fs::remove_file(rx.engine.cfg.inbox.join(rev.file_name())).expect("taken out");
+    // Paid, read one by one or all at once: what the books say is outstanding, in full.
+    for (seq, read_all, id) in [
+        ("002", 0, "300000000000003"),
+        ("003", u64::MAX, "300000000000004"),
+    ] {
+        edit(&rx, &inv[0].no, i64::MIN);
+        rx.engine.read_all_min_rows = read_all;
+        let b = pay(seq, &[pay_row(id, &inv[0], "400.00")]);
+        let h = rx.process(&b.file_name(), &b.zip(Some(&batches::key())));
+        assert_eq!(h.result, "ACK", "{h:?}");
+        assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
+        assert_eq!(paid(&rx, &inv[0].no), i64::MIN + 40_000);
+    }
+}
+
+#[test]
 fn a_key_file_not_of_64_hex_digits_is_refused_naming_it() {
     // §6: the key is exchanged as a file holding 64 hex digits (32 bytes).
     let dir = tempfile::tempdir().expect("dir");
