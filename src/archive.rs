@@ -259,8 +259,9 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     if zip.has_duplicate_names() {
         // The zip crate's directory map keeps one entry per name: read the names ourselves to
         // say which one repeats.
-        let names = central_names(path, zip.central_directory_start(), limits.max_entries + 1)
-            .unwrap_or_default();
+        // The limit is any usize (a journaled policy's is read back from the store).
+        let most = limits.max_entries.saturating_add(1);
+        let names = central_names(path, zip.central_directory_start(), most).unwrap_or_default();
         let mut seen = HashSet::new();
         let dup = names.into_iter().find(|n| !seen.insert(n.clone()));
         let which = dup
@@ -1235,6 +1236,39 @@ mod tests {
         assert_eq!(local_sizes(&field(&[9 << 32]), max, 3), (9 << 32, 3));
         // Overflowed with nothing to read: never equal to a real size.
         assert_eq!(local_sizes(&[], max, max), (u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn a_repeated_name_is_named_under_the_largest_entry_limit() {
+        // A journaled policy is read back from the store (`replay`, `audit verify --rebuild`):
+        // its limits may be any u64, and `max_entries` this large once overflowed the count
+        // of names read to find the one that repeats.
+        let mut z = crate::sample::zip_entries(&[
+            ("a.txt".to_string(), b"one".to_vec()),
+            ("b.txt".to_string(), b"two".to_vec()),
+        ]);
+        for i in 0..z.len().saturating_sub(4) {
+            if z.get(i..i + 5) == Some(b"b.txt") {
+                z[i] = b'a';
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dup.zip");
+        std::fs::write(&path, &z).unwrap();
+        let limits = super::Limits {
+            max_entries: usize::MAX,
+            ..super::Limits::default()
+        };
+        match super::read(&path, &limits) {
+            Err(super::ReadError::Reject { code, message }) => assert_eq!(
+                (code, message.as_str()),
+                (
+                    crate::code::BatchCode::B02,
+                    "entry \"a.txt\" appears twice in the archive"
+                )
+            ),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
     }
 
     /// The line meter one byte at a time, as it was first written: the reference.

@@ -281,12 +281,19 @@ impl Balances {
         amounts ^ mark
     }
 
-    /// Adds `delta` to the paid amount of the invoice at `i` (and marks it changed).
-    pub fn add_paid(&mut self, i: usize, delta: i64) {
+    /// Adds `delta` to the paid amount of the invoice at `i` (and marks it changed); `false`,
+    /// changing nothing, when the sum leaves `i64` (the paid amount is read back from the
+    /// store, which may have been edited).
+    #[must_use]
+    pub fn add_paid(&mut self, i: usize, delta: i64) -> bool {
         if let Some([_, p]) = self.due_paid.get_mut(i) {
-            *p += delta;
+            let Some(sum) = p.checked_add(delta) else {
+                return false;
+            };
+            *p = sum;
             set_bit(&mut self.dirty, i, true);
         }
+        true
     }
 
     /// Positions and paid amounts of the changed invoices, ascending, each with whether the
@@ -588,7 +595,7 @@ mod tests {
             s => panic!("{no}: {s:?}"),
         };
         for no in ["150", "3", "64", "63", "3"] {
-            bal.add_paid(at(no), 5);
+            assert!(bal.add_paid(at(no), 5));
         }
         let changed: Vec<(String, i64)> = bal
             .drain_changed()

@@ -24,7 +24,18 @@ fn entry_hash(seq: i64, prev: &str, kind: &str, at: &str, body: &str) -> String 
 /// The sequence number the next entry will get.
 pub fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
     let last: Option<i64> = conn.query_row("SELECT max(seq) FROM journal", [], |r| r.get(0))?;
-    Ok(last.unwrap_or(0) + 1)
+    after(conn, last.unwrap_or(0))
+}
+
+/// The number after entry `seq`'s; refused when `seq` is the last an entry can have (read back
+/// from the store, which may have been edited), never wrapped to a negative one.
+fn after(conn: &Connection, seq: i64) -> Result<i64, StoreError> {
+    seq.checked_add(1).ok_or_else(|| StoreError::Refused {
+        path: conn.path().unwrap_or_default().to_string(),
+        message: format!(
+            "journal entry {seq} is the last number an entry can have: no entry can follow it"
+        ),
+    })
 }
 
 /// Appends an entry within the caller's transaction; returns its sequence number.
@@ -37,7 +48,7 @@ pub fn append(conn: &Connection, kind: &str, at: &str, body: &Value) -> Result<i
         )
         .optional()?;
     let (seq, prev_hash) = match prev {
-        Some((s, h)) => (s + 1, h),
+        Some((s, h)) => (after(conn, s)?, h),
         None => (1, GENESIS.to_string()),
     };
     let body = body.to_string();
@@ -97,6 +108,7 @@ pub fn verify(
     )?;
     let mut rows = st.query([])?;
     let mut expect_seq = 1;
+    let mut last = 0;
     let mut prev = GENESIS.to_string();
     let mut count = 0;
     let mut walked = Vec::new();
@@ -142,11 +154,12 @@ pub fn verify(
                 }
             }
         }
-        expect_seq = seq + 1;
+        // Entries come in ascending order of their (distinct) numbers: none follows i64::MAX.
+        expect_seq = seq.saturating_add(1);
+        last = seq;
         prev = hash;
         walked.push((seq, kind, parsed));
     }
-    let last = expect_seq - 1;
     crate::engine::pause("audit-walked");
     for table in ["deliveries", "set_aside", "imports"] {
         let n: i64 = conn.query_row(

@@ -20,7 +20,9 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
     }
     let aside: i64 = conn.query_row("SELECT count(*) FROM set_aside", [], |r| r.get(0))?;
     by_result.insert("SET_ASIDE".into(), aside);
-    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    // Summed wide: the counts are read back from the store's journal, each any i64, and fewer
+    // than 2^63 of them cannot reach i128's bounds.
+    let mut by_status: BTreeMap<String, i128> = BTreeMap::new();
     {
         let mut st = conn.prepare("SELECT body FROM journal WHERE kind='delivery'")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
@@ -28,7 +30,7 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
             let v: serde_json::Value = serde_json::from_str(&body?).unwrap_or_default();
             if let Some(m) = v.get("statuses").and_then(|s| s.as_object()) {
                 for (k, n) in m {
-                    *by_status.entry(k.clone()).or_default() += n.as_i64().unwrap_or(0);
+                    *by_status.entry(k.clone()).or_default() += i128::from(n.as_i64().unwrap_or(0));
                 }
             }
         }

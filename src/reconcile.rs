@@ -9,7 +9,7 @@ use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};
 use crate::name::{BatchType, Role};
 use crate::schema::Schema;
-use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError};
+use crate::store::{Invoice, Ledger, Payment, PaymentRecord, StoreError, paid_out_of_range};
 use crate::validate::Value;
 use chrono::{NaiveDate, NaiveDateTime};
 // The maps below hash a batch's ids several times a row, on the thread that applies the
@@ -464,24 +464,28 @@ impl Books for StoreBooks<'_> {
     }
 
     fn add_payment(&mut self, p: PaymentRecord, slot: Slot) -> Result<(), StoreError> {
-        if let Some(found) = self.position(p.invoice_no.as_str(), slot) {
+        let no = p.invoice_no.as_str();
+        let out_of_range = || paid_out_of_range(self.ledger.conn(), no);
+        if let Some(found) = self.position(no, slot) {
             // The table read once holds the balance; it is written once, at the end.
-            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut()) {
-                balances.add_paid(i, p.amount);
+            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut())
+                && !balances.add_paid(i, p.amount)
+            {
+                return Err(out_of_range());
             }
         } else {
-            if let Some(Some(inv)) = self.invoices.get_mut(p.invoice_no.as_str()) {
-                inv.paid += p.amount;
-            } else if let Some(mut inv) = self.ledger.invoice(p.invoice_no.as_str())? {
-                inv.paid += self
-                    .paid_delta
-                    .get(p.invoice_no.as_str())
-                    .copied()
-                    .unwrap_or(0)
-                    + p.amount;
-                self.invoices.insert(p.invoice_no.to_string(), Some(inv));
+            if let Some(Some(inv)) = self.invoices.get_mut(no) {
+                inv.paid = inv.paid.checked_add(p.amount).ok_or_else(out_of_range)?;
+            } else if let Some(mut inv) = self.ledger.invoice(no)? {
+                let delta = self.paid_delta.get(no).copied().unwrap_or(0);
+                inv.paid = delta
+                    .checked_add(p.amount)
+                    .and_then(|d| inv.paid.checked_add(d))
+                    .ok_or_else(out_of_range)?;
+                self.invoices.insert(no.to_string(), Some(inv));
             }
-            *self.paid_delta.entry(p.invoice_no.to_string()).or_default() += p.amount;
+            let delta = self.paid_delta.entry(no.to_string()).or_default();
+            *delta = delta.checked_add(p.amount).ok_or_else(out_of_range)?;
         }
         let applied = Some(Payment {
             invoice_no: p.invoice_no.to_string(),
@@ -509,15 +513,22 @@ impl Books for StoreBooks<'_> {
         at: &NaiveDateTime,
         reason: &str,
     ) -> Result<(), StoreError> {
-        if let Some(found) = self.position(&p.invoice_no, Slot::Unresolved) {
-            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut()) {
-                balances.add_paid(i, -p.amount);
+        let no = p.invoice_no.as_str();
+        let out_of_range = || paid_out_of_range(self.ledger.conn(), no);
+        // A payment's amount is at least 0 (the reversing row's, which equals it, parsed).
+        let minus = p.amount.checked_neg().ok_or_else(out_of_range)?;
+        if let Some(found) = self.position(no, Slot::Unresolved) {
+            if let (Some(i), Some((_, balances))) = (found, self.all_invoices.as_mut())
+                && !balances.add_paid(i, minus)
+            {
+                return Err(out_of_range());
             }
         } else {
-            if let Some(Some(inv)) = self.invoices.get_mut(&p.invoice_no) {
-                inv.paid -= p.amount;
+            if let Some(Some(inv)) = self.invoices.get_mut(no) {
+                inv.paid = inv.paid.checked_add(minus).ok_or_else(out_of_range)?;
             }
-            *self.paid_delta.entry(p.invoice_no.clone()).or_default() -= p.amount;
+            let delta = self.paid_delta.entry(no.to_string()).or_default();
+            *delta = delta.checked_add(minus).ok_or_else(out_of_range)?;
         }
         if let Some(Some(cached)) = self.payments.get_mut(id) {
             cached.reversed = true;
@@ -818,12 +829,14 @@ impl Reconciler {
                     ));
                 }
                 let amount = get(c.amount).amount();
-                if amount > inv.amount_due - inv.paid {
+                // In 128 bits: the amounts are read back from the store, each any i64.
+                let outstanding = i128::from(inv.amount_due) - i128::from(inv.paid);
+                if i128::from(amount) > outstanding {
                     return Ok(Outcome::new(
                         RowStatus::OverBalance,
                         format!(
                             "amount exceeds the outstanding {}",
-                            crate::amount::format((inv.amount_due - inv.paid).into())
+                            crate::amount::format(outstanding)
                         ),
                     ));
                 }

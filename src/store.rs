@@ -111,6 +111,17 @@ pub fn first_read_failed(path: &Path, e: &rusqlite::Error) -> StoreError {
     }
 }
 
+/// An invoice whose paid amount would leave `i64`: a batch adds to the balances and payments
+/// read back from the store, and only a store edited by hand holds them that far apart.
+pub fn paid_out_of_range(conn: &Connection, invoice_no: &str) -> StoreError {
+    StoreError::Refused {
+        path: conn.path().unwrap_or_default().to_string(),
+        message: format!(
+            "invoice {invoice_no}: its paid amount leaves the range of a 64-bit integer (its balance or payments edited?)"
+        ),
+    }
+}
+
 /// An invoice as the reconciler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
@@ -674,9 +685,13 @@ impl<'t> Ledger<'t> {
     pub fn add_paid(&self, invoice_no: &str, delta: i64) -> Result<(), StoreError> {
         let mut up = self.tx.prepare_cached(
             "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
-                 ON CONFLICT(invoice_no) DO UPDATE SET paid = paid + excluded.paid",
+                 ON CONFLICT(invoice_no) DO UPDATE SET paid = paid + excluded.paid
+               RETURNING typeof(paid) = 'integer'",
         )?;
-        up.execute(params![invoice_no, delta])?;
+        // SQLite makes a sum that leaves i64 a real number, silently.
+        if !up.query_row(params![invoice_no, delta], |r| r.get::<_, bool>(0))? {
+            return Err(paid_out_of_range(self.tx, invoice_no));
+        }
         Ok(())
     }
 

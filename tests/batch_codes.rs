@@ -762,6 +762,43 @@ fn b02_duplicate_entry_names() {
 }
 
 #[test]
+fn b02_duplicate_entry_names_replayed_under_the_largest_journaled_entry_limit() {
+    // `replay` judges under the limits journaled with the delivery, read back from the store:
+    // any u64. A `max_entries` of u64::MAX once overflowed the count of names read to find the
+    // one that repeats.
+    let b = batch();
+    let mut files = b.entries(Some(&key()));
+    files.push(entry("control.txx", b.control()));
+    let mut z = sample::zip_entries(&files);
+    rename(&mut z, "control.txx", b"control.txt");
+    let mut rx = Rx::new();
+    let h = rx.process(NAME, &z);
+    assert_nak(&rx, &h, "B02");
+    let n = rx
+        .engine
+        .store
+        .conn
+        .execute(
+            "UPDATE journal SET body = replace(body, '\"max_entries\":16', '\"max_entries\":18446744073709551615') WHERE kind = 'delivery'",
+            [],
+        )
+        .expect("edit");
+    assert_eq!(n, 1);
+    let kept = rx
+        .engine
+        .layout
+        .received()
+        .join(format!("{}.zip", sha256_hex(&z)));
+    let dir = tempfile::tempdir().expect("out");
+    let r = rx.engine.replay(&kept, dir.path()).expect("replay");
+    assert_eq!(
+        (r.result.as_str(), r.code.as_deref(), r.identical),
+        ("NAK", Some("B02"), Some(true)),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn b02_too_many_entries() {
     // The signed archive has 4 entries.
     ack_with(&limits("max_entries = 4"), &good_zip());

@@ -1371,6 +1371,86 @@ fn a_redelivered_acknowledged_batch_changes_no_payment_and_no_balance() {
 }
 
 #[test]
+fn balances_edited_to_the_ends_of_i64_never_overflow_a_batch() {
+    // Balances are read back from the store: edited to i64::MIN, the outstanding amount
+    // (due less paid) once overflowed, and so did a reversal taking a payment off.
+    let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN"), (false, "1000.00", "OPEN")]);
+    let b = pay("001", &[pay_row("300000000000002", &inv[1], "400.00")]);
+    assert_eq!(
+        rx.process(&b.file_name(), &b.zip(Some(&batches::key())))
+            .result,
+        "ACK"
+    );
+    let edit = |rx: &Rx, no: &str, paid: i64| {
+        rx.engine
+            .store
+            .conn
+            .execute(
+                "INSERT INTO balances(invoice_no, paid) VALUES (?1, ?2)
+                   ON CONFLICT(invoice_no) DO UPDATE SET paid = excluded.paid",
+                rusqlite::params![no, paid],
+            )
+            .expect("edit");
+    };
+    let paid = |rx: &Rx, no: &str| -> i64 {
+        rx.engine
+            .store
+            .conn
+            .query_row(
+                "SELECT paid FROM balances WHERE invoice_no = ?1",
+                [no],
+                |r| r.get(0),
+            )
+            .expect("balance")
+    };
+    // Reversed, read one by one or from a table of every invoice read once: refused, the
+    // archive left in the inbox (SQLite, adding in the store, made the sum a real number).
+    edit(&rx, &inv[1].no, i64::MIN + 1);
+    let rev = Batch::new(
+        BatchType::REV,
+        "001",
+        Charset::Utf8,
+        &sample::REV_HEADER,
+        &[vec![
+            "300000000000002".into(),
+            "2026-11-21 22:00:00".into(),
+            "400.00".into(),
+            "Xato".into(),
+        ]],
+        2,
+    );
+    for read_all in [0, u64::MAX] {
+        rx.engine.read_all_min_rows = read_all;
+        rx.drop_in(&rev.file_name(), &rev.zip(Some(&batches::key())));
+        let out = rx.engine.run();
+        let e = out.error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.contains(&format!(
+                "invoice {}: its paid amount leaves the range of a 64-bit integer",
+                inv[1].no
+            )),
+            "{e:?}"
+        );
+        assert_eq!(rx.inbox(), [rev.file_name()]);
+        assert_eq!(paid(&rx, &inv[1].no), i64::MIN + 1);
+    }
+    std::fs::remove_file(rx.engine.cfg.inbox.join(rev.file_name())).expect("taken out");
+    // Paid, read one by one or all at once: what the books say is outstanding, in full.
+    for (seq, read_all, id) in [
+        ("002", 0, "300000000000003"),
+        ("003", u64::MAX, "300000000000004"),
+    ] {
+        edit(&rx, &inv[0].no, i64::MIN);
+        rx.engine.read_all_min_rows = read_all;
+        let b = pay(seq, &[pay_row(id, &inv[0], "400.00")]);
+        let h = rx.process(&b.file_name(), &b.zip(Some(&batches::key())));
+        assert_eq!(h.result, "ACK", "{h:?}");
+        assert_eq!(h.statuses.get(&1), Some(&1), "{h:?}");
+        assert_eq!(paid(&rx, &inv[0].no), i64::MIN + 40_000);
+    }
+}
+
+#[test]
 fn a_key_file_not_of_64_hex_digits_is_refused_naming_it() {
     // §6: the key is exchanged as a file holding 64 hex digits (32 bytes).
     let dir = tempfile::tempdir().expect("dir");
@@ -1719,6 +1799,63 @@ fn audit_finds_a_deleted_last_entry() {
         .expect("delete");
     let p = problems(&rx);
     assert!(p.iter().any(|m| m.contains("deliveries")), "{p:?}");
+}
+
+#[test]
+fn a_journal_entry_numbered_the_largest_sequence_number_is_reported_and_never_followed() {
+    // Sequence numbers are read back from the store: an edited last entry numbered i64::MAX
+    // once overflowed the audit's walk, and the number of the next entry (a run in release
+    // journaled it as i64::MIN, silently).
+    let mut rx = with_history();
+    let conn = &rx.engine.store.conn;
+    conn.execute(
+        "UPDATE journal SET seq = 9223372036854775807 WHERE seq = 5",
+        [],
+    )
+    .expect("edit");
+    let p = problems(&rx);
+    assert!(
+        p.iter()
+            .any(|m| m == "journal entry 5 is missing (next found is 9223372036854775807)"),
+        "{p:?}"
+    );
+    // No entry can follow it: the run fails and the archive stays in the inbox.
+    rx.drop_in(PAY3, &reference(PAY3));
+    let out = rx.engine.run();
+    let e = out.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        e.contains("journal entry 9223372036854775807 is the last number an entry can have"),
+        "{e:?}"
+    );
+    let conn = &rx.engine.store.conn;
+    let seqs: (i64, i64) = conn
+        .query_row("SELECT min(seq), count(*) FROM journal", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("journal");
+    assert_eq!(seqs, (1, 5));
+    assert_eq!(rx.inbox(), [PAY3]);
+}
+
+#[test]
+fn the_metrics_sum_the_journaled_row_counts_exactly_whatever_their_size() {
+    // The journal's bodies are read back from the store: two counts of i64::MAX once
+    // overflowed the sum.
+    let rx = with_history();
+    let conn = &rx.engine.store.conn;
+    let n = conn
+        .execute(
+            "UPDATE journal SET body = json_set(body, '$.statuses.\"1\"', 9223372036854775807) WHERE kind = 'delivery' AND json_extract(body, '$.statuses.\"1\"') IS NOT NULL",
+            [],
+        )
+        .expect("edit");
+    assert_eq!(n, 2, "PAY 001 and PAY 002");
+    let text = reestr::metrics::render(&rx.engine, 0.0, true).expect("metrics");
+    assert!(
+        text.lines()
+            .any(|l| l == "reestr_rows_total{status=\"1\"} 18446744073709551614"),
+        "{text}"
+    );
 }
 
 #[test]

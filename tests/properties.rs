@@ -769,7 +769,7 @@ proptest! {
         if !positions.is_empty() {
             for (at, delta) in &paid {
                 let i = positions[at.index(positions.len())];
-                bal.add_paid(i, *delta);
+                prop_assert!(bal.add_paid(i, *delta));
                 let w = want_paid.entry(i).or_default();
                 w.0 += delta;
                 changed.insert(i, *w);
