@@ -796,25 +796,52 @@ def pay_then_purpose_max3(name):
     return d
 
 
-@case("README 'when the schema in force is another one, `replay` says so beside DIFFERS': after PAY.json changes, replay of an earlier batch exits 1 naming PAY.json's change")
+def drop_kept_schema(d, name, then):
+    """Removes the kept copy (var/schemas/<fingerprint>.json) of schema `name` for which
+    then(schema) holds: a store from before schemas were kept. Returns how many were removed."""
+    n = 0
+    for f in (os.listdir(d + "/var/schemas") if os.path.isdir(d + "/var/schemas") else []):
+        s = json.load(open(f"{d}/var/schemas/{f}"))
+        if s.get("name") == name and then(s):
+            os.remove(f"{d}/var/schemas/{f}")
+            n += 1
+    return n
+
+
+def purpose_max(s):
+    return fld(s, "purpose").get("constraints", {}).get("maxLength")
+
+
+@case("README 'the engine keeps every schema it judges under ... `replay` judges a batch again under the kept schema of its time': after PAY.json changes, replay of an earlier batch is identical and says so; without the kept copy, it exits 1 naming PAY.json's change beside DIFFERS")
 def replay_after_schema_change(rx):
     d = pay_then_purpose_max3("chg")
     f = os.listdir(d + "/var/received")[0]
+    diffs = []
     rc, out, err = cmd(d, "replay", d + "/var/received/" + f, "--out", d + "/replay")
-    if rc == 1 and "DIFFERS" in out and "another schema than the one in force (PAY.json: fingerprint" in out:
-        return []
-    return [f"replay exit {rc}, not DIFFERS naming PAY.json's change: {out.strip()[-220:]!r} {err.strip()[-200:]!r}"]
+    if not (rc == 0 and "identical" in out and "judged under the kept schema of its time" in out and "(PAY.json: fingerprint" in out):
+        diffs.append(f"replay with the kept schema: exit {rc}, not identical under the kept schema naming PAY.json: {out.strip()[-220:]!r} {err.strip()[-200:]!r}")
+    if drop_kept_schema(d, "PAY", lambda s: purpose_max(s) != 3) != 1:
+        return diffs + ["no kept copy of the PAY schema of then in var/schemas"]
+    rc, out, err = cmd(d, "replay", d + "/var/received/" + f, "--out", d + "/replay2")
+    if not (rc == 1 and "DIFFERS" in out and "another schema than the one in force (PAY.json: fingerprint" in out):
+        diffs.append(f"replay without the kept schema: exit {rc}, not DIFFERS naming PAY.json's change: {out.strip()[-220:]!r} {err.strip()[-200:]!r}")
+    return diffs
 
 
-@case("README '`audit verify` stops rebuilding the books at that entry, saying why, rather than report payments ... that no evidence would then explain': --rebuild after PAY.json changes")
+@case("README '`audit verify --rebuild` judges under the kept schemas ... without the copy it stops rebuilding the books at that entry, saying why, rather than report payments ... that no evidence would then explain': --rebuild after PAY.json changes")
 def audit_rebuild_after_schema_change(rx):
     d = pay_then_purpose_max3("chg2")
+    diffs = []
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    if rc != 0 or "every payment and response agrees" not in out:
+        diffs.append(f"--rebuild with the kept schema: exit {rc}: {(out + err).strip()[-300:]!r}")
+    drop_kept_schema(d, "PAY", lambda s: purpose_max(s) != 3)
     rc, out, err = cmd(d, "audit", "verify", "--rebuild")
     text = out + err
-    if rc == 1 and "was judged under another schema than the one in force (PAY.json" in text \
-            and "applied by no kept archive" not in text:
-        return []
-    return [f"audit verify --rebuild exit {rc}, not one finding naming PAY.json's change: {text.strip()[-300:]!r}"]
+    if not (rc == 1 and "was judged under another schema than the one in force (PAY.json" in text
+            and "kept file schemas/" in text and "applied by no kept archive" not in text):
+        diffs.append(f"--rebuild without the kept schema: exit {rc}, not the missing copy and one finding naming PAY.json's change: {text.strip()[-300:]!r}")
+    return diffs
 
 
 @case("README: plain audit verify (no --rebuild) after invoices.json changes: the kept exports still verify, or the schema change is named")
@@ -1129,7 +1156,7 @@ def fee_check(rx):
     return diffs
 
 
-@case("README: `replay` of FEE, REV and REC batches of the same books says identical; after FEE.json changes, replay of the FEE batch says DIFFERS naming FEE.json and --rebuild stops there naming FEE.json")
+@case("README: `replay` of FEE, REV and REC batches of the same books says identical; after FEE.json changes, replay of the FEE batch is identical under the kept FEE schema of then; without that copy it says DIFFERS naming FEE.json and --rebuild stops there naming FEE.json")
 def fee_replay_schema_change(rx):
     d = trx("fee_replay")
     r = gox(d, "FEE", [fd("200000000001"), fd("200000000002", payer_name="long name")])
@@ -1142,6 +1169,10 @@ def fee_replay_schema_change(rx):
     s = sch(d, "FEE")
     fld(s, "payer_name")["constraints"]["maxLength"] = 3
     write_schema(d, "FEE", s)
+    rc, out, err = cmd(d, "replay", f"{d}/var/received/{lib.sha(r['archive'])}.zip", "--out", d + "/replay1")
+    if not (rc == 0 and "identical" in out and "kept schema of its time" in out and "FEE.json" in out):
+        diffs.append(f"replay of the FEE batch after FEE.json changed: exit {rc}, not identical under the kept FEE schema: {out.strip()[-260:]!r} {err.strip()[-200:]!r}")
+    drop_kept_schema(d, "FEE", lambda s: fld(s, "payer_name")["constraints"].get("maxLength") != 3)
     rc, out, err = cmd(d, "replay", f"{d}/var/received/{lib.sha(r['archive'])}.zip", "--out", d + "/replay2")
     if not (rc == 1 and "DIFFERS" in out and "FEE.json" in out):
         diffs.append(f"replay of the FEE batch after FEE.json changed: exit {rc}, not DIFFERS naming FEE.json: {out.strip()[-260:]!r} {err.strip()[-200:]!r}")
@@ -1150,8 +1181,8 @@ def fee_replay_schema_change(rx):
     if not (rc == 1 and "FEE.json" in text and "another schema" in text):
         diffs.append(f"audit verify --rebuild after FEE.json changed: exit {rc}, not stopping at the FEE batch naming FEE.json: {text.strip()[-300:]!r}")
     rc, out, err = cmd(d, "audit", "verify")
-    if rc:
-        diffs.append(f"plain audit verify after FEE.json changed: exit {rc} {(out + err).strip()[-300:]!r}")
+    if not (rc == 1 and "kept file schemas/" in out + err):
+        diffs.append(f"plain audit verify after the kept FEE schema was removed: exit {rc}, not naming the missing copy {(out + err).strip()[-300:]!r}")
     return diffs
 
 

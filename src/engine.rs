@@ -111,6 +111,14 @@ impl Layout {
     pub fn imports(&self) -> PathBuf {
         self.root.join("imports")
     }
+    /// Kept schemas, each under its fingerprint (`schemas/<fingerprint>.json`).
+    pub fn schemas(&self) -> PathBuf {
+        self.root.join("schemas")
+    }
+    /// The kept schema of this fingerprint.
+    pub fn kept_schema(&self, fingerprint: &str) -> PathBuf {
+        self.schemas().join(format!("{fingerprint}.json"))
+    }
     /// Scratch space (temporary results).
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
@@ -164,6 +172,8 @@ struct Batch<'a> {
     already_acked: bool,
     journal_seq: i64,
     spool_dir: &'a Path,
+    /// The schemas it is judged under: those in force, or those of its time ([`Engine::schema_of_then`]).
+    schemas: &'a crate::schema::Schemas,
 }
 
 /// The engine over one configuration and its store.
@@ -392,9 +402,22 @@ impl Engine {
             layout.sent(),
             layout.set_aside(),
             layout.imports(),
+            layout.schemas(),
             layout.tmp(),
         ] {
             fsutil::create_dir(&d).map_err(io_at(&d))?;
+        }
+        // Every schema in force is kept before any answer is journaled under it.
+        for schema in cfg
+            .schemas
+            .registries()
+            .map(|(_, s)| s)
+            .chain([&cfg.schemas.invoices])
+        {
+            let p = layout.kept_schema(&schema.fingerprint);
+            if !p.is_file() {
+                fsutil::write_bytes(&p, schema.canonical.as_bytes()).map_err(io_at(&p))?;
+            }
         }
         let store = Store::open(&layout.db())?;
         Ok(Self::over(cfg, store, layout))
@@ -965,6 +988,7 @@ impl Engine {
                     already_acked,
                     journal_seq: seq,
                     spool_dir: &tmp,
+                    schemas: &self.cfg.schemas,
                 };
                 let (ack, answer, response) =
                     fsutil::write_back_while(self.store_file.as_ref(), WRITE_BACK_EVERY, || {
@@ -1000,6 +1024,13 @@ impl Engine {
                     {"path": format!("sent/{resp_sha}.zip"), "sha256": resp_sha},
                 ],
             });
+            if let (Some(schema), Some(kept)) = (
+                self.cfg.schemas.for_type(name.kind),
+                body.get_mut("kept")
+                    .and_then(serde_json::Value::as_array_mut),
+            ) {
+                kept.push(kept_schema_entry(schema));
+            }
             if let Some(b) = body.as_object_mut().filter(|_| !name.kind.is_agreements()) {
                 // What its rows did, for an audit made whatever schemas are then in force.
                 b.insert("reconciled_as".into(), json!(name.kind.role()));
@@ -1231,6 +1262,9 @@ pub struct ReplayReport {
     /// (as journaled, [`crate::schema::Schema::fingerprint`]): the schema file and both
     /// fingerprints.
     pub schema_changed: Option<String>,
+    /// Whether it was judged under the kept copy of that other schema, the one of its time
+    /// (`schemas/<fingerprint>.json` in the data folder), as the books before it were.
+    pub judged_under_kept_schema: bool,
 }
 
 /// The outcome of `check`.
@@ -1340,7 +1374,10 @@ impl Engine {
         let body = json!({
             "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
             "engine_version": crate::VERSION, "schema": self.cfg.schemas.invoices.fingerprint,
-            "kept": [{"path": format!("imports/{sha}.csv"), "sha256": sha}],
+            "kept": [
+                {"path": format!("imports/{sha}.csv"), "sha256": sha},
+                kept_schema_entry(&self.cfg.schemas.invoices),
+            ],
         });
         journal::append(&tx, "import", &now_text(), &body)?;
         tx.execute(
@@ -1469,6 +1506,7 @@ impl Engine {
                 code,
                 answered_by: None,
                 schema_changed: None,
+                judged_under_kept_schema: false,
             });
         };
         let name = BatchName::parse_with(&inbound_name, self.cfg.schemas.types())
@@ -1493,6 +1531,7 @@ impl Engine {
             )));
         }
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
+        let schemas = self.schemas_of_then(&body, name.kind);
         // The books rebuilt in a file of their own: memory does not grow with them.
         let mut scratch = Store::scratch()?;
         self.rebuild_before(&mut scratch, seq)?;
@@ -1509,6 +1548,7 @@ impl Engine {
                 already_acked,
                 journal_seq: seq,
                 spool_dir: &tmp,
+                schemas: &schemas,
             },
             false,
             |ev| {
@@ -1532,6 +1572,7 @@ impl Engine {
                 .schemas
                 .for_type(name.kind)
                 .and_then(|now| schema_changed(&body, now)),
+            judged_under_kept_schema: matches!(schemas, std::borrow::Cow::Owned(_)),
         })
     }
 
@@ -1590,11 +1631,23 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let kept = self.layout.imports().join(format!("{sha}.csv"));
         let f = File::open(&kept).map_err(io_at(&kept))?;
+        let body: Option<String> = self
+            .store
+            .conn
+            .query_row("SELECT body FROM journal WHERE seq=?1", [seq], |r| r.get(0))
+            .optional()?;
+        let body: serde_json::Value = body
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default();
+        let now = &self.cfg.schemas.invoices;
+        let schema = self
+            .schema_of_then(&body, now)
+            .unwrap_or(std::borrow::Cow::Borrowed(now));
         crate::invoices::load(
             conn,
             fname,
             io::BufReader::new(f),
-            &self.cfg.schemas.invoices,
+            &schema,
             seq,
             self.max_field(),
         )?
@@ -1625,7 +1678,8 @@ impl Engine {
             let b = &e.body;
             let types = self.cfg.schemas.types();
             let changed = if e.kind == "import" {
-                schema_changed(b, &self.cfg.schemas.invoices)
+                self.schema_of_then(b, &self.cfg.schemas.invoices)
+                    .err()
                     .map(|c| (format!("the export {} was loaded", text(b, "file_name")), c))
             } else if e.kind == "delivery" && text(b, "result") == "ACK" {
                 let inbound = text(b, "inbound_name");
@@ -1634,7 +1688,7 @@ impl Engine {
                         .cfg
                         .schemas
                         .for_type(n.kind)
-                        .and_then(|now| schema_changed(b, now))
+                        .and_then(|now| self.schema_of_then(b, now).err())
                         .map(|c| (format!("{inbound} was judged"), c)),
                     // Of a type the schemas in force no longer add.
                     Err(_) if BatchName::of_some_type(&inbound) => Some((
@@ -1687,6 +1741,7 @@ impl Engine {
                 continue; // A kept file missing is reported by the chain's walk.
             }
             judged += 1;
+            let schemas = self.schemas_of_then(b, name.kind);
             let tx = scratch.conn.transaction()?;
             let batch = Batch {
                 path: &path,
@@ -1696,6 +1751,7 @@ impl Engine {
                 already_acked: false,
                 journal_seq: e.seq,
                 spool_dir: &tmp,
+                schemas: &schemas,
             };
             let sent = text(b, "response_sha256");
             // What is wrong with the batch judged again, and whether its rows apply (an ACK
@@ -1777,6 +1833,53 @@ impl Engine {
         )?)
     }
 
+    /// The schema journal entry `body` was judged under, to judge it again: `now`, the one in
+    /// force, when the entry names it (or names none: entries from before fingerprints were
+    /// journaled), else the kept copy of the one it names (`schemas/<fingerprint>.json`, kept
+    /// when it was in force). `Err` says the change ([`schema_changed`]) when no such copy is
+    /// kept, or the file does not hold the schema of its name.
+    fn schema_of_then<'s>(
+        &self,
+        body: &serde_json::Value,
+        now: &'s crate::schema::Schema,
+    ) -> Result<std::borrow::Cow<'s, crate::schema::Schema>, String> {
+        let Some(changed) = schema_changed(body, now) else {
+            return Ok(std::borrow::Cow::Borrowed(now));
+        };
+        let then = body
+            .get("schema")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        fs::read_to_string(self.layout.kept_schema(then))
+            .ok()
+            .and_then(|text| {
+                crate::schema::Schema::parse(&format!("{}.json", now.name), &text).ok()
+            })
+            .filter(|s| s.fingerprint == then && s.name == now.name)
+            .map(std::borrow::Cow::Owned)
+            .ok_or(changed)
+    }
+
+    /// The schemas in force with, for a batch of type `kind`, the kept schema of its time
+    /// ([`Engine::schema_of_then`]) in place of the one in force when that is another one.
+    fn schemas_of_then(
+        &self,
+        body: &serde_json::Value,
+        kind: crate::name::BatchType,
+    ) -> std::borrow::Cow<'_, crate::schema::Schemas> {
+        match self
+            .cfg
+            .schemas
+            .for_type(kind)
+            .map(|now| self.schema_of_then(body, now))
+        {
+            Some(Ok(std::borrow::Cow::Owned(then))) => {
+                std::borrow::Cow::Owned(self.cfg.schemas.with_schema(kind, then))
+            }
+            _ => std::borrow::Cow::Borrowed(&self.cfg.schemas),
+        }
+    }
+
     /// Fills a scratch store with the state just before journal entry `seq`: the invoice
     /// exports loaded before it, and the payments and reversals applied before it.
     fn rebuild_before(&self, scratch: &mut Store, seq: i64) -> Result<(), EngineError> {
@@ -1816,7 +1919,7 @@ impl Engine {
             name: b.name,
             sha256: b.sha256,
             policy: b.policy,
-            schemas: &self.cfg.schemas,
+            schemas: b.schemas,
             limits: b.policy.limits.as_ref().unwrap_or(&self.cfg.limits),
             already_acked: b.already_acked,
             spool_dir: b.spool_dir,
@@ -1857,6 +1960,7 @@ impl Engine {
                     already_acked,
                     journal_seq,
                     spool_dir: &tmp,
+                    schemas: &self.cfg.schemas,
                 },
                 false,
                 Ok,
@@ -2044,7 +2148,7 @@ impl Engine {
     fn export_under_another_schema(&self, seq: i64) -> Result<Option<String>, EngineError> {
         Ok(journal::entries(&self.store.conn)?.into_iter().find_map(|e| {
             let changed = (e.kind == "import" && e.seq < seq)
-                .then(|| schema_changed(&e.body, &self.cfg.schemas.invoices))??;
+                .then(|| self.schema_of_then(&e.body, &self.cfg.schemas.invoices).err())??;
             Some(format!(
                 "the export {} (journal entry {}) was loaded under another schema than the one in force ({changed})",
                 e.body
@@ -2055,6 +2159,12 @@ impl Engine {
             ))
         }))
     }
+}
+
+/// The journal's `kept` item naming the kept copy of `schema` (its file holds the canonical
+/// text whose SHA-256 is the fingerprint, so the file's SHA-256 is the fingerprint too).
+fn kept_schema_entry(schema: &crate::schema::Schema) -> serde_json::Value {
+    json!({"path": format!("schemas/{}.json", schema.fingerprint), "sha256": schema.fingerprint})
 }
 
 /// When the schema journaled with an entry's `body` is not `now`, the one in force: its file

@@ -429,20 +429,26 @@ fn main() -> ExitCode {
                                 .map(|c| format!(" {c}"))
                                 .unwrap_or_default()
                         );
+                        // The schema of then, kept, or another one in force.
+                        let schema = r.schema_changed.as_deref().map_or(String::new(), |c| {
+                            if r.judged_under_kept_schema {
+                                format!(", judged under the kept schema of its time, not the one in force ({c})")
+                            } else {
+                                format!(", judged then under another schema than the one in force ({c})")
+                            }
+                        });
                         match r.identical {
                             Some(true) => say!(
-                                "identical to the response sent (sha256 {})",
+                                "identical to the response sent (sha256 {}){schema}",
                                 r.response_sha256
                             ),
                             Some(false) => say!(
-                            "DIFFERS from the response sent: replayed {}, sent {}{}{}",
-                            r.response_sha256,
-                            r.sent_sha256.as_deref().unwrap_or("?"),
-                            reestr::engine::other_version(r.answered_by.as_deref()),
-                            r.schema_changed.as_deref().map_or(String::new(), |c| format!(
-                                ", judged then under another schema than the one in force ({c})"
-                            ))
-                        ),
+                                "DIFFERS from the response sent: replayed {}, sent {}{}{}",
+                                r.response_sha256,
+                                r.sent_sha256.as_deref().unwrap_or("?"),
+                                reestr::engine::other_version(r.answered_by.as_deref()),
+                                schema
+                            ),
                             None => say!("never received: computed against the current store"),
                         }
                     }

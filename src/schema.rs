@@ -221,6 +221,10 @@ pub struct Schema {
     /// count): journaled with every batch and export judged under it, so that `replay` and
     /// `audit verify` can tell an answer given under another schema from one that is not.
     pub fingerprint: String,
+    /// That canonical form, whose SHA-256 is the fingerprint: what the engine keeps of the
+    /// schema (`schemas/<fingerprint>.json` in the data folder), so that an answer given under
+    /// it can be judged again under it once another is in force.
+    pub canonical: String,
 }
 
 /// How a message names field `i` (0-based) of a header line: `header column N`.
@@ -249,7 +253,7 @@ impl Schema {
         let canonical = serde_json::from_str::<serde_json::Value>(json)
             .map(|v| v.to_string())
             .map_err(|e| err(e.to_string()))?;
-        let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canonical));
+        let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&canonical));
         if let Some(other) = raw
             .dialect
             .as_ref()
@@ -416,6 +420,7 @@ impl Schema {
             amount_field: pick("amountField", raw.amount_field)?,
             fields,
             fingerprint,
+            canonical,
         })
     }
 
@@ -567,6 +572,23 @@ impl Schemas {
             types: Types::with(added.iter().map(|(t, _)| *t)),
             added,
         })
+    }
+
+    /// These schemas with `schema` in place of the one of type `t` (of the agreement's types or
+    /// one added): the schemas of another time, for judging again what was judged under them.
+    pub fn with_schema(&self, t: BatchType, schema: Schema) -> Self {
+        let mut s = self.clone();
+        match t {
+            BatchType::PAY => s.pay = schema,
+            BatchType::REV => s.rev = schema,
+            BatchType::REC => s.rec = schema,
+            _ => {
+                if let Some((_, slot)) = s.added.iter_mut().find(|(k, _)| *k == t) {
+                    *slot = schema;
+                }
+            }
+        }
+        s
     }
 
     /// The schema of a registry type in force.

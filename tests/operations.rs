@@ -3328,12 +3328,15 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
     );
 }
 
-/// A batch and an export journal the fingerprint of the schemas they were judged under; after
-/// the schemas change, `replay` says why its bytes differ, and `audit verify` says what it
-/// could not judge again instead of reporting payments or invoices that no evidence explains.
-/// With the schemas of then back, both find everything as it was.
+/// A batch and an export journal the fingerprint of the schemas they were judged under, and the
+/// engine keeps those schemas (`schemas/<fingerprint>.json`, named in the journal's `kept`).
+/// After the schemas change, `replay` and `audit verify --rebuild` judge again under the kept
+/// schemas of then, and find everything as it was. Without the kept copy (a store from before
+/// schemas were kept, or the file removed), `replay` says why its bytes differ, and the audit
+/// says what it could not judge again instead of reporting payments or invoices that no
+/// evidence explains. With the schemas of then in force again, the copy is kept again.
 #[test]
-fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
+fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     let mut rx = with_schemas(|_, _| {}).expect("the configuration loads");
     let built_in = reestr::schema::Schemas::built_in().expect("built in");
     assert_eq!(
@@ -3377,31 +3380,101 @@ fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
             fields_of(schema)[at]["constraints"]["maxLength"] = 3.into();
         }
     });
+    let kept_pay = rx
+        .dir
+        .path()
+        .join(format!("var/schemas/{}.json", built_in.pay.fingerprint));
+    assert_eq!(
+        std::fs::read_to_string(&kept_pay).expect("the schema of then is kept"),
+        built_in.pay.canonical
+    );
+    assert_eq!(
+        dump(
+            &rx.engine.store.conn,
+            "SELECT json_extract(body, '$.kept[#-1].path') FROM journal WHERE kind IN ('import', 'delivery')"
+        ),
+        [
+            format!("Text(\"schemas/{}.json\")", built_in.invoices.fingerprint),
+            format!("Text(\"schemas/{}.json\")", built_in.pay.fingerprint)
+        ]
+    );
     let out = rx.dir.path().join("replayed");
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
-    assert_eq!(r.identical, Some(false));
     let changed = format!(
         "PAY.json: fingerprint {}… then, {}… now",
         &built_in.pay.fingerprint[..12],
         &rx.engine.cfg.schemas.pay.fingerprint[..12]
     );
-    assert_eq!(r.schema_changed.as_deref(), Some(changed.as_str()));
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!(
+        (
+            r.identical,
+            r.schema_changed.as_deref(),
+            r.judged_under_kept_schema
+        ),
+        (Some(true), Some(changed.as_str()), true)
+    );
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judged, Some(1));
+    // Without the kept copy: judged under the schema in force, and said so.
+    let bytes = std::fs::read(&kept_pay).expect("kept");
+    std::fs::remove_file(&kept_pay).expect("remove");
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!(
+        (
+            r.identical,
+            r.schema_changed.as_deref(),
+            r.judged_under_kept_schema
+        ),
+        (Some(false), Some(changed.as_str()), false)
+    );
     let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with(&format!(
+            "kept file schemas/{}.json (journal entry 2): ",
+            built_in.pay.fingerprint
+        )),
+        "{problems:?}"
+    );
+    assert_eq!(
+        problems[1],
+        format!(
+            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_PAY_20261121_001.zip was judged under another schema than the one in force ({changed}); with that one configured, the rebuild judges it again"
+        )
+    );
+    // A kept copy edited is not used, and the audit names it.
+    std::fs::write(&kept_pay, built_in.rev.canonical.as_bytes()).expect("edit");
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!(
+        (r.identical, r.judged_under_kept_schema),
+        (Some(false), false)
+    );
+    let (problems, _) = rx.engine.audit().expect("audit runs");
     assert_eq!(
         problems,
         [format!(
-            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_PAY_20261121_001.zip was judged under another schema than the one in force ({changed}); with that one configured, the rebuild judges it again"
+            "kept file schemas/{}.json (journal entry 2): bytes changed",
+            built_in.pay.fingerprint
         )]
     );
-    // An export schema with a field more: the kept export no longer loads under it.
-    let rx = reopen(rx, &|name, schema| {
+    std::fs::write(&kept_pay, &bytes).expect("restore");
+    // An export schema with a field more: the kept exports load under the kept one of then.
+    let mut rx = reopen(rx, &|name, schema| {
         if name == "invoices.json" {
             fields_of(schema).push(serde_json::json!({ "name": "note", "type": "string" }));
         }
     });
     let (problems, _) = rx.engine.audit().expect("audit runs");
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    let mut rx = rx;
+    assert!(problems.is_empty(), "{problems:?}");
+    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
+    assert_eq!((r.identical, r.schema_changed), (Some(true), None));
+    // Without the kept export schema: replay refuses, and the audit says why.
+    let kept_invoices = rx.dir.path().join(format!(
+        "var/schemas/{}.json",
+        built_in.invoices.fingerprint
+    ));
+    std::fs::remove_file(&kept_invoices).expect("remove");
     let e = rx
         .engine
         .replay(&kept(&rx), &out)
@@ -3410,12 +3483,14 @@ fn replay_and_audit_say_when_the_schemas_in_force_are_not_those_of_then() {
         e.to_string().starts_with("the books before this batch cannot be rebuilt: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint "),
         "{e}"
     );
+    let (problems, _) = rx.engine.audit().expect("audit runs");
     assert!(
-        problems[0].starts_with("invoices not checked against the kept exports: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint "),
+        problems.iter().any(|p| p.starts_with("invoices not checked against the kept exports: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint ")),
         "{problems:?}"
     );
-    // The schemas of then back: the same bytes, and nothing to report.
+    // The schemas of then in force again: kept again, the same bytes, and nothing to report.
     let mut rx = reopen(rx, &|_, _| {});
+    assert!(kept_invoices.is_file());
     let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
     assert_eq!((r.identical, r.schema_changed), (Some(true), None));
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
