@@ -732,6 +732,7 @@ impl Engine {
             self.layout.received(),
             self.layout.set_aside(),
             self.layout.imports(),
+            self.layout.schemas(),
         ];
         for dir in dirs {
             let Ok(rd) = fs::read_dir(&dir) else { continue };
