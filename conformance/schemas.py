@@ -1483,7 +1483,7 @@ def stx_lists_fee(rx):
 
 
 # --- removal of an added type ---
-@case("README 'A type whose schema is later removed is no longer of the form': FEE dropped from types (FEE.json kept): acknowledged bytes get the stored ACK byte for byte, new FEE B10; FEE.json removed too: acknowledged bytes the stored ACK, new FEE and NAKed-only FEE bytes set aside; audit verify clean; --rebuild stops at the FEE delivery saying FEE has no schema in force")
+@case("README 'A type whose schema is later removed is no longer of the form': FEE dropped from types (FEE.json kept): acknowledged bytes get the stored ACK byte for byte, new FEE B10; FEE.json removed too: acknowledged bytes the stored ACK, new FEE and NAKed-only FEE bytes set aside; audit verify clean; --rebuild judges FEE under its kept schema, and without that copy stops at the FEE delivery saying FEE has no schema in force and none is kept")
 def fee_removed(rx):
     d = trx("fee_gone")
     diffs = []
@@ -1520,13 +1520,15 @@ def fee_removed(rx):
     if rc:
         diffs.append(f"audit verify after FEE.json removed: exit {rc} {(out + err).strip()[-400:]!r}")
     rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    if rc or "every payment and response agrees" not in out:
+        diffs.append(f"audit verify --rebuild after FEE.json removed (its schema kept): exit {rc}, not clean: {(out + err).strip()[-400:]!r}")
+    drop_kept_schema(d, "FEE", lambda s: True)
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
     text = out + err
-    if "FEE" not in text or "schema" not in text:
-        diffs.append(f"audit verify --rebuild after FEE.json removed: exit {rc}, does not say FEE has no schema in force: {text.strip()[-400:]!r}")
-    elif "applied by no kept archive" in text or "differs" in text.lower() and "FEE" not in text:
+    if "FEE" not in text or "has no schema in force, and none is kept" not in text:
+        diffs.append(f"audit verify --rebuild after FEE.json and its kept copy removed: exit {rc}, does not say FEE has no schema in force and none is kept: {text.strip()[-400:]!r}")
+    elif "applied by no kept archive" in text:
         diffs.append(f"audit verify --rebuild reports payments instead of stopping: {text.strip()[-400:]!r}")
-    else:
-        NOTES.append(f"--rebuild exit {rc}: {[l for l in text.splitlines() if 'FEE' in l][:1]}")
     others = [f for f in sorted(os.listdir(d + "/var/received"))
               if "_FEE_" not in lib.parse_response("x", open(f"{d}/var/received/{f}", "rb").read())["ctl"]["batch_id"]]
     if len(others) != 3:

@@ -1510,14 +1510,15 @@ impl Engine {
                 judged_under_kept_schema: false,
             });
         };
-        let name = BatchName::parse_with(&inbound_name, self.cfg.schemas.types())
-            .map_err(|e| EngineError::Refused(e.to_string()))?;
         let body: String =
             self.store
                 .conn
                 .query_row("SELECT body FROM journal WHERE seq=?1", [seq], |r| r.get(0))?;
         let body: serde_json::Value = serde_json::from_str(&body)
             .map_err(|e| EngineError::Refused(format!("journal entry {seq}: {e}")))?;
+        let name = self
+            .journaled_name(&inbound_name, &body)
+            .map_err(|e| EngineError::Refused(e.to_string()))?;
         let (policy, unkeyed) = self.journaled_policy(seq, &body, &name)?;
         if let Some(fp) = unkeyed {
             return Err(EngineError::Refused(format!(
@@ -1568,11 +1569,19 @@ impl Engine {
             result,
             code,
             answered_by: answered_by(&body),
-            schema_changed: self
-                .cfg
-                .schemas
-                .for_type(name.kind)
-                .and_then(|now| schema_changed(&body, now)),
+            schema_changed: match self.cfg.schemas.for_type(name.kind) {
+                Some(now) => schema_changed(&body, now),
+                None => Some(format!(
+                    "{}.json: fingerprint {}… then, none in force now",
+                    name.kind,
+                    body.get("schema")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(12)
+                        .collect::<String>()
+                )),
+            },
             judged_under_kept_schema: matches!(schemas, std::borrow::Cow::Owned(_)),
         })
     }
@@ -1677,21 +1686,22 @@ impl Engine {
         };
         for e in &entries {
             let b = &e.body;
-            let types = self.cfg.schemas.types();
             let changed = if e.kind == "import" {
                 self.schema_of_then(b, &self.cfg.schemas.invoices)
                     .err()
                     .map(|c| (format!("the export {} was loaded", text(b, "file_name")), c))
             } else if e.kind == "delivery" && text(b, "result") == "ACK" {
                 let inbound = text(b, "inbound_name");
-                match BatchName::parse_with(&inbound, types) {
-                    Ok(n) => self
-                        .cfg
-                        .schemas
-                        .for_type(n.kind)
-                        .and_then(|now| self.schema_of_then(b, now).err())
-                        .map(|c| (format!("{inbound} was judged"), c)),
-                    // Of a type the schemas in force no longer add.
+                match self.journaled_name(&inbound, b) {
+                    Ok(n) => match self.cfg.schemas.for_type(n.kind) {
+                        Some(now) => self.schema_of_then(b, now).err(),
+                        // Of a type the schemas in force no longer add: its kept schema, if any.
+                        None => self
+                            .kept_schema_of(b, n.kind.as_str())
+                            .is_none()
+                            .then(|| "its type has no schema in force, and none is kept".into()),
+                    }
+                    .map(|c| (format!("{inbound} was judged"), c)),
                     Err(_) if BatchName::of_some_type(&inbound) => Some((
                         format!("{inbound} was judged"),
                         "its type has no schema in force".to_string(),
@@ -1730,9 +1740,7 @@ impl Engine {
             if e.kind != "delivery" || text(b, "result") != "ACK" {
                 continue;
             }
-            let Ok(name) =
-                BatchName::parse_with(&text(b, "inbound_name"), self.cfg.schemas.types())
-            else {
+            let Ok(name) = self.journaled_name(&text(b, "inbound_name"), b) else {
                 continue; // Its delivery row is checked against the journal.
             };
             let (policy, unkeyed) = self.journaled_policy(e.seq, b, &name)?;
@@ -1847,37 +1855,64 @@ impl Engine {
         let Some(changed) = schema_changed(body, now) else {
             return Ok(std::borrow::Cow::Borrowed(now));
         };
-        let then = body
-            .get("schema")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        fs::read_to_string(self.layout.kept_schema(then))
-            .ok()
-            .and_then(|text| {
-                crate::schema::Schema::parse(&format!("{}.json", now.name), &text).ok()
-            })
-            .filter(|s| s.fingerprint == then && s.name == now.name)
+        self.kept_schema_of(body, &now.name)
             .map(std::borrow::Cow::Owned)
             .ok_or(changed)
     }
 
+    /// The kept schema of name `name` whose fingerprint entry `body` journals, when it is kept
+    /// and the file holds it.
+    fn kept_schema_of(
+        &self,
+        body: &serde_json::Value,
+        name: &str,
+    ) -> Option<crate::schema::Schema> {
+        let then = body.get("schema").and_then(serde_json::Value::as_str)?;
+        fs::read_to_string(self.layout.kept_schema(then))
+            .ok()
+            .and_then(|text| crate::schema::Schema::parse(&format!("{name}.json"), &text).ok())
+            .filter(|s| s.fingerprint == then && s.name == name)
+    }
+
+    /// The name of a delivery's inbound archive (`body`, journaled), read against the types in
+    /// force, or, for a type no schema in force adds any more, against the type it journaled
+    /// (`reconciled_as`, its role then).
+    fn journaled_name(
+        &self,
+        inbound: &str,
+        body: &serde_json::Value,
+    ) -> Result<BatchName, crate::name::NameError> {
+        BatchName::parse_with(inbound, self.cfg.schemas.types()).or_else(|e| {
+            let code = inbound.split('_').nth(2).unwrap_or_default();
+            body.get("reconciled_as")
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::name::Role::parse)
+                .and_then(|role| crate::name::BatchType::new(code, role))
+                .and_then(|t| BatchName::parse_with(inbound, &crate::name::Types::with([t])).ok())
+                .ok_or(e)
+        })
+    }
+
     /// The schemas in force with, for a batch of type `kind`, the kept schema of its time
     /// ([`Engine::schema_of_then`]) in place of the one in force when that is another one.
+    ///
+    /// A type no schema in force adds any more is judged under its kept schema, added for the
+    /// purpose; without one, the schemas in force are returned, which lack it.
     fn schemas_of_then(
         &self,
         body: &serde_json::Value,
         kind: crate::name::BatchType,
     ) -> std::borrow::Cow<'_, crate::schema::Schemas> {
-        match self
-            .cfg
-            .schemas
-            .for_type(kind)
-            .map(|now| self.schema_of_then(body, now))
-        {
-            Some(Ok(std::borrow::Cow::Owned(then))) => {
-                std::borrow::Cow::Owned(self.cfg.schemas.with_schema(kind, then))
-            }
-            _ => std::borrow::Cow::Borrowed(&self.cfg.schemas),
+        let then = match self.cfg.schemas.for_type(kind) {
+            Some(now) => match self.schema_of_then(body, now) {
+                Ok(std::borrow::Cow::Owned(then)) => Some(then),
+                _ => None,
+            },
+            None => self.kept_schema_of(body, kind.as_str()),
+        };
+        match then {
+            Some(then) => std::borrow::Cow::Owned(self.cfg.schemas.with_schema(kind, then)),
+            None => std::borrow::Cow::Borrowed(&self.cfg.schemas),
         }
     }
 

@@ -575,18 +575,23 @@ impl Schemas {
     }
 
     /// These schemas with `schema` in place of the one of type `t` (of the agreement's types or
-    /// one added): the schemas of another time, for judging again what was judged under them.
+    /// one added), or added for `t` when no schema in force is of that type: the schemas of
+    /// another time, for judging again what was judged under them. The types in force (for
+    /// reading names) stay those in force.
     pub fn with_schema(&self, t: BatchType, schema: Schema) -> Self {
         let mut s = self.clone();
         match t {
             BatchType::PAY => s.pay = schema,
             BatchType::REV => s.rev = schema,
             BatchType::REC => s.rec = schema,
-            _ => {
-                if let Some((_, slot)) = s.added.iter_mut().find(|(k, _)| *k == t) {
-                    *slot = schema;
+            _ => match s.added.iter_mut().find(|(k, _)| *k == t) {
+                Some((_, slot)) => *slot = schema,
+                // A type no longer in force, judged again under its schema of then.
+                None => {
+                    s.added.push((t, schema));
+                    s.added.sort_by_key(|(k, _)| *k);
                 }
-            }
+            },
         }
         s
     }

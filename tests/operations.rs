@@ -3538,7 +3538,8 @@ fn fee_schema() -> serde_json::Value {
 /// with no change to the code. Its batches are named, checked, answered, applied, audited and
 /// re-sent like PAY batches, into the same books (a REV reverses a FEE payment). Without its
 /// schema, a FEE name is not of the form, but the bytes acknowledged before still get their
-/// stored ACK (§7.1), and the audit still knows what the batch did.
+/// stored ACK (§7.1), the audit still knows what the batch did, and its kept schema judges it
+/// again.
 #[test]
 fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
@@ -3685,13 +3686,41 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     );
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
+    // Its kept schema judges its batches again: the rebuild and replay find them as they were.
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judged, Some(5));
+    let received = |rx: &Rx| {
+        rx.dir
+            .path()
+            .join(format!("var/received/{}.zip", sha256_hex(&bytes)))
+    };
+    let out = rx.dir.path().join("replayed");
+    let r = rx.engine.replay(&received(&rx), &out).expect("replay runs");
     assert_eq!(
-        problems,
-        [
-            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_FEE_20261121_001.zip was judged under another schema than the one in force (its type has no schema in force); with that one configured, the rebuild judges it again"
-        ]
+        (r.identical, r.judged_under_kept_schema),
+        (Some(true), true)
     );
+    assert!(
+        r.schema_changed
+            .as_deref()
+            .is_some_and(|c| c.starts_with("FEE.json: fingerprint ")
+                && c.ends_with("… then, none in force now")),
+        "{r:?}"
+    );
+    // Without the kept copy, there is nothing to judge it by.
+    let fee_fp = reestr::schema::Schema::parse("FEE.json", &fee_schema().to_string())
+        .expect("schema")
+        .fingerprint;
+    std::fs::remove_file(rx.dir.path().join(format!("var/schemas/{fee_fp}.json")))
+        .expect("kept FEE schema");
+    let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(
+        problems[2],
+        "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_FEE_20261121_001.zip was judged under another schema than the one in force (its type has no schema in force, and none is kept); with that one configured, the rebuild judges it again"
+    );
+    assert!(rx.engine.replay(&received(&rx), &out).is_err());
 }
 
 /// A type a schemas folder adds must say how it is reconciled, with a code written like a
