@@ -7,7 +7,11 @@ the built-in schemas encode and how an added type's role reconciles and is order
 Each case edits a copy of the built-in schemas (schemas/), starts a scratch receiver on it, and
 drives `init`, `invoices import`, `run`, `check`, `replay`, `release`, `status` and
 `audit verify [--rebuild]` from outside (one added-type case also edits the store, as an
-auditor's tamper test). One line per case: `OK name` or `FAIL name: why`;
+auditor's tamper test). The kept-schema cases (`kept_*`) build histories over several schema
+eras (PAY/REV, the export's invoices.json, an added FEE type), then, on a copy of each, replay
+and audit every era, remove, edit or plant files in var/schemas as an auditor's tamper tests,
+read the journal's `schema` and `kept` (sqlite3, read-only), and audit a read-only copy (as uid
+nobody when run as root). One line per case: `OK name` or `FAIL name: why`;
 where the documents leave a choice open, either answer is accepted and the one taken printed.
 
 REESTR_BIN=target/release/reestr python3 conformance/schemas.py [NAME-SUBSTRING...]
@@ -1691,6 +1695,781 @@ def fee_without_optional_fields(rx):
                  {"result": "ACK", "rows": [("200000000001", 1, ""), ("200000000002", 202, "amount")]})
     diffs += full(gox(d, "REC", [rcd("200000000001", "1000.00")]), {"result": "ACK", "rows": [("200000000001", 1, "")]})
     return diffs + _replays_equal(d)
+
+
+# ---------- kept schemas over several eras (README "Configuration": the engine keeps every schema
+# it judges under as schemas/<fingerprint>.json; replay and audit verify --rebuild judge an entry
+# again under the kept schema of its time; "What it keeps"; CHANGES "Since 0.3.0") ----------
+# Eras: A the built-in schemas (no `schemas` key); B a folder whose PAY purpose is at most 3
+# characters and REV reason at most 5; C as B with an optional PAY field `note` (at most 5) added
+# last. Each case works on its own copy of one history built once.
+NOTE_FIELD = {"name": "note", "type": "string", "constraints": {"required": False, "maxLength": 5}}
+ERA_TYPES = ("PAY", "REV", "REC", "invoices")
+_HIST = {}
+
+
+def era_schemas(era):
+    s = copy.deepcopy(BUILTIN)
+    if era in "BC":
+        fld(s["PAY"], "purpose")["constraints"]["maxLength"] = 3
+        fld(s["REV"], "reason")["constraints"]["maxLength"] = 5
+    if era == "C":
+        s["PAY"]["fields"].append(copy.deepcopy(NOTE_FIELD))
+    return s
+
+
+def set_folder(d, on):
+    """Configures the `schemas = "schemas"` key (on) or the built-in schemas (off)."""
+    lines = [x for x in open(d + "/reestr.toml").read().splitlines(True) if not x.startswith("schemas =")]
+    if on:
+        lines.insert(lines.index('data = "var"\n') + 1, 'schemas = "schemas"\n')
+    open(d + "/reestr.toml", "w").write("".join(lines))
+
+
+def set_era(d, era):
+    s = era_schemas(era)
+    for n in ("PAY", "REV"):
+        write_schema(d, n, s[n])
+    set_folder(d, era != "A")
+
+
+def reg_names(names, rows):
+    lines = [hdr_of(names)] + [";".join(val(r.get(n, "")) for n in names) for r in rows]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def hist(key, build):
+    """A copy-source history built once per run: (dir, meta)."""
+    if key not in _HIST:
+        _HIST[key] = build()
+    return _HIST[key]
+
+
+def copy_hist(key, build, name):
+    src, meta = hist(key, build)
+    d = os.path.join(lib.SCRATCH, name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d, symlinks=True)
+    return d, meta
+
+
+def kept_dir(d):
+    return d + "/var/schemas"
+
+
+def kept_files(d):
+    """{file name: parsed JSON (None when not JSON)} of var/schemas."""
+    out = {}
+    p = kept_dir(d)
+    for f in sorted(os.listdir(p)) if os.path.isdir(p) else []:
+        try:
+            out[f] = json.load(open(os.path.join(p, f)))
+        except Exception:
+            out[f] = None
+    return out
+
+
+def kept_name_of(d, schema):
+    """The kept file whose content (parsed) is schema, or None."""
+    for f, s in kept_files(d).items():
+        if s == schema:
+            return f
+    return None
+
+
+def era_hist():
+    """PAY, REV, REC and a re-delivery across eras A, B, C; C in force at the end. meta: the
+    deliveries in order as dicts (bid, typ, era, sha, res, rows or code, raw response)."""
+    d, bad = receiver("kept_src", schemas=False)
+    if bad:
+        raise AssertionError(f"receiver refused: {bad}")
+    meta = []
+
+    def send(era, typ, seq, rows=(), reg=None, data=None):
+        r = gox(d, typ, rows, seq=seq, reg=reg, data=data)
+        m = dict(bid=r["bid"], typ=typ, era=era, sha=lib.sha(r["archive"]), res=r.get("res"),
+                 code=r.get("ctl", {}).get("error"), rows=st(r), raw=r.get("raw"), archive=r["archive"])
+        meta.append(m)
+        return m
+    p = {i: "30000000000%d" % i for i in range(1, 8)}
+    send("A", "PAY", 1, [pd(p[1], purpose="long purpose"), pd(p[2], purpose="abc")])
+    send("A", "REV", 1, [rvd(p[2], "1000.00", reason="xatolik")])
+    set_era(d, "B")
+    send("B", "PAY", 2, [pd(p[3], purpose="long purpose"), pd(p[4], purpose="abc"), pd(p[1], purpose="abc")])
+    send("B", "REV", 2, [rvd(p[4], "1000.00", reason="xatolik")])
+    c_names = [f["name"] for f in era_schemas("C")["PAY"]["fields"]]
+    send("B", "PAY", 3, reg=reg_names(c_names, [pd(p[7], purpose="ab", note="ok")]))
+    set_era(d, "C")
+    send("C", "PAY", 4, [pd(p[5], purpose="ab", note="toolong"), pd(p[6], purpose="ab", note="ok"), pd(p[3], purpose="abc")])
+    b_names = [f["name"] for f in era_schemas("B")["PAY"]["fields"]]
+    send("C", "PAY", 5, reg=reg_names(b_names, [pd(p[7], purpose="ab")]))
+    send("C", "REC", 1, [rcd(p[1], "1000.00"), rcd(p[2], "1000.00", state="REVERSED"), rcd(p[4], "1000.00"),
+                         rcd(p[6], "1000.00"), rcd(p[3], "1000.00")])
+    send("C", "PAY", 1, data=meta[0]["archive"])
+    return d, meta
+
+
+ERA_WANT = [("PAY", [("300000000001", "1", ""), ("300000000002", "1", "")]),
+            ("REV", [("300000000002", "1", "")]),
+            ("PAY", [("300000000003", "202", "purpose"), ("300000000004", "1", ""), ("300000000001", "301", "")]),
+            ("REV", [("300000000004", "202", "reason")]),
+            ("PAY", "B07"),
+            ("PAY", [("300000000005", "202", "note"), ("300000000006", "1", ""), ("300000000003", "1", "")]),
+            ("PAY", "B07"),
+            ("REC", [("300000000001", "1", ""), ("300000000002", "1", ""), ("300000000004", "1", ""),
+                     ("300000000006", "1", ""), ("300000000003", "1", "")]),
+            ("PAY", "resend")]
+
+
+def replay(d, sha, out, *extra):
+    return cmd(d, "replay", f"{d}/var/received/{sha}.zip", "--out", f"{d}/{out}", *extra)
+
+
+def firsts(meta):
+    """The first delivery of each archive's bytes (the re-delivery is replayed as the first)."""
+    seen, out = set(), []
+    for m in meta:
+        if m["sha"] not in seen:
+            seen.add(m["sha"])
+            out.append(m)
+    return out
+
+
+def says_kept(out, typ):
+    line = [x for x in out.splitlines() if "identical" in x]
+    return bool(line) and "kept schema" in line[0] and f"{typ}.json" in line[0]
+
+
+def audit_clean(d, label, rebuild=True):
+    diffs = []
+    for a in (["audit", "verify"], ["audit", "verify", "--rebuild"]) if rebuild else (["audit", "verify"],):
+        rc, out, err = cmd(d, *a)
+        if rc != 0 or (len(a) == 3 and "every payment and response agrees" not in out) or "PROBLEM" in out:
+            diffs.append(f"{label}: {' '.join(a)} exit {rc}: {(out + err).strip()[-300:]!r}")
+        rc, out, err = cmd(d, *a, "--json")
+        try:
+            j = json.loads(out)
+        except Exception:
+            j = None
+        if rc != 0 or not isinstance(j, dict) or j.get("problems"):
+            diffs.append(f"{label}: {' '.join(a)} --json exit {rc}: {out.strip()[-300:]!r}")
+    return diffs
+
+
+@case("README 'Every batch and export journals the fingerprint of the schema it was judged under': a history over eras A (built-in), B (PAY purpose <= 3, REV reason <= 5) and C (a PAY field added) is answered under the schema of each era: 202 purpose/reason/note where the era says, B07 for another era's header, the re-delivery in C of A's batch gets A's ACK byte for byte")
+def kept_eras_answers(rx):
+    d, meta = hist("eras", era_hist)
+    diffs = []
+    for m, (typ, want) in zip(meta, ERA_WANT):
+        if want == "resend":
+            if m["raw"] != meta[0]["raw"]:
+                diffs.append(f"[{m['bid']} in era C] the re-delivery's response is not the stored ACK byte for byte")
+        elif isinstance(want, str):
+            if (m["res"], m["code"]) != ("NAK", want):
+                diffs.append(f"[{m['bid']} era {m['era']}] expected NAK {want}, got {m['res']} {m['code']}")
+        elif m["res"] != "ACK" or m["rows"] != want:
+            diffs.append(f"[{m['bid']} era {m['era']}] expected {want}, got {m['res']} {m['rows']}")
+    return diffs
+
+
+@case("README 'When the schema in force is another one, replay judges the batch again under the kept schema of its time ... and says so beside identical': with era C in force, replay of every kept archive of eras A, B and C (ACKs, NAKs, PAY, REV, REC) exits 0 identical; those whose type's schema changed since name it (TYPE.json) and the kept schema, in text and --json (`schema_changed`); C's own say no change")
+def kept_eras_replay(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_replay")
+    diffs = []
+    now = era_schemas("C")
+    for i, m in enumerate(firsts(meta)):
+        rc, out, err = replay(d, m["sha"], f"r{i}")
+        tag = f"[{m['bid']} era {m['era']} {m['res']}]"
+        if rc != 0 or "identical" not in out or "DIFFERS" in out:
+            diffs.append(f"{tag} replay exit {rc}: {out.strip()[-250:]!r} {err.strip()[-200:]!r}")
+            continue
+        changed = era_schemas(m["era"])[m["typ"]] != now[m["typ"]]
+        if changed and not says_kept(out, m["typ"]):
+            diffs.append(f"{tag} identical, but not said to be judged under the kept {m['typ']}.json of its time: {out.strip()[-250:]!r}")
+        if not changed and "not the one in force" in out:
+            diffs.append(f"{tag} judged under the schema in force, yet said to be judged under another: {out.strip()[-250:]!r}")
+        rc, out, err = replay(d, m["sha"], f"j{i}", "--json")
+        try:
+            j = json.loads(out)
+        except Exception:
+            j = {}
+        sc = j.get("schema_changed")
+        if rc != 0 or j.get("identical") is not True or (changed and f"{m['typ']}.json" not in str(sc)) or (not changed and sc):
+            diffs.append(f"{tag} replay --json exit {rc}: identical {j.get('identical')!r}, schema_changed {sc!r}")
+    return diffs
+
+
+@case("README '`audit verify --rebuild` does the same': with era C in force, audit verify and audit verify --rebuild (text and --json) find nothing over the whole history of eras A, B and C: every payment and response agrees")
+def kept_eras_audit(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_audit")
+    return audit_clean(d, "eras A-C, C in force")
+
+
+@case("README 'What it keeps': var/schemas/<fingerprint>.json for every schema in force in every era (PAY and REV of A, B, C, REC, invoices), each named by the SHA-256 of its bytes, its JSON the schema as configured, mode 0600 in a 0700 folder; every journal entry's `schema` is among its `kept` files as schemas/<fingerprint>.json with that SHA-256")
+def kept_eras_files(rx):
+    import sqlite3
+    d, meta = copy_hist("eras", era_hist, "kept_files")
+    diffs = []
+    files = kept_files(d)
+    if not files:
+        return ["var/schemas holds no kept schema"]
+    for f in files:
+        p = os.path.join(kept_dir(d), f)
+        h = lib.sha(open(p, "rb").read())
+        if f != h + ".json":
+            diffs.append(f"var/schemas/{f}: its bytes hash to {h}")
+        if os.stat(p).st_mode & 0o777 != 0o600:
+            diffs.append(f"var/schemas/{f}: mode {oct(os.stat(p).st_mode & 0o777)}, not 0600")
+    if os.stat(kept_dir(d)).st_mode & 0o777 != 0o700:
+        diffs.append(f"var/schemas: mode {oct(os.stat(kept_dir(d)).st_mode & 0o777)}, not 0700")
+    distinct = []
+    for era in "ABC":
+        for t in ERA_TYPES:
+            if era_schemas(era)[t] not in distinct:
+                distinct.append(era_schemas(era)[t])
+            if kept_name_of(d, era_schemas(era)[t]) is None:
+                diffs.append(f"no kept file holds the {t} schema of era {era}")
+    if len(files) != len(distinct):
+        diffs.append(f"{len(files)} kept files for {len(distinct)} distinct schemas in force (a built-in schema and its copy in a folder are one)")
+    with sqlite3.connect(f"file:{d}/var/reestr.db?mode=ro", uri=True) as c:
+        rows = list(c.execute("SELECT seq, kind, body FROM journal WHERE kind IN ('delivery', 'import') ORDER BY seq"))
+    for seq, kind, body in rows:
+        b = json.loads(body)
+        fp = b.get("schema")
+        kp = {k.get("path"): k.get("sha256") for k in b.get("kept", [])}
+        if not fp or kp.get(f"schemas/{fp}.json") != fp or f"{fp}.json" not in files:
+            diffs.append(f"journal entry {seq} ({kind}): schema {fp!r} not kept as schemas/<fingerprint>.json: kept {sorted(kp)}")
+    return diffs
+
+
+@case("README 'the SHA-256 of its JSON in one canonical form: layout does not count': the schemas of era C written again with another layout (indent 8, ASCII escapes) keep the fingerprint: `run` keeps no new file and replay of a C batch says no change; with every object's keys in reverse order: the same fingerprint, or a new one (noted)")
+def kept_layout(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_layout")
+    s = era_schemas("C")
+    before = set(kept_files(d))
+    for n in ERA_TYPES:
+        open(f"{d}/schemas/{n}.json", "w").write(json.dumps(s[n], indent=8, ensure_ascii=True))
+    diffs = []
+    rc, out, err = cmd(d, "run")
+    if rc != 0 or set(kept_files(d)) != before:
+        diffs.append(f"another layout: run exit {rc}, new kept files {sorted(set(kept_files(d)) - before)}")
+    m = [x for x in meta if x["era"] == "C" and x["res"] == "ACK" and x["typ"] == "PAY"][0]
+    rc, out, err = replay(d, m["sha"], "r")
+    if rc != 0 or "identical" not in out or "not the one in force" in out:
+        diffs.append(f"another layout: replay of {m['bid']} exit {rc}: {out.strip()[-200:]!r}")
+
+    def rev(o):
+        return {k: rev(o[k]) for k in reversed(list(o))} if isinstance(o, dict) else [rev(x) for x in o] if isinstance(o, list) else o
+    open(f"{d}/schemas/PAY.json", "w").write(json.dumps(rev(s["PAY"])))
+    rc, out, err = cmd(d, "run")
+    new = set(kept_files(d)) - before
+    NOTES.append(f"keys reordered: {'a new fingerprint' if new else 'the same fingerprint'}")
+    if rc != 0:
+        diffs.append(f"keys reordered: run exit {rc} {err.strip()[-200:]!r}")
+    return diffs + audit_clean(d, "after layout changes")
+
+
+def era_of(meta, era, typ="PAY", res="ACK"):
+    return [m for m in meta if m["era"] == era and m["typ"] == typ and m["res"] == res][0]
+
+
+def problems(text):
+    return [x for x in text.splitlines() if x.startswith("PROBLEM")]
+
+
+def rebuild_stops(d, label, fname, at_bid=None):
+    """--rebuild exits 1, stops at an entry naming fname (PAY.json...), reports no payment
+    'applied by no kept archive'."""
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    text = out + err
+    ok = (rc == 1 and "not rebuilt past" in text and fname in text and "applied by no kept archive" not in text
+          and (at_bid is None or at_bid in text))
+    return [] if ok else [f"{label}: --rebuild exit {rc}, not stopping at {at_bid or 'the entry'} naming {fname} (or reporting payments no evidence explains): {text.strip()[-400:]!r}"]
+
+
+def names_kept(d, label, f, words=()):
+    rc, out, err = cmd(d, "audit", "verify")
+    text = out + err
+    line = [x for x in problems(text) if f"schemas/{f}" in x]
+    if rc != 1 or not line or not all(w in line[0] for w in words):
+        return [f"{label}: audit verify exit {rc}, no problem naming schemas/{f} {' '.join(words)}: {text.strip()[-300:]!r}"]
+    return []
+
+
+@case("README 'Without that kept copy (... or a copy removed, which `audit verify` reports), `replay` judges under the schema in force and says so beside DIFFERS ... and `audit verify` stops rebuilding the books at that entry, saying why ... configure the schema of then to audit past it, and it is kept from then on': era B's kept PAY schema removed: audit names the file; replay of B's ACK and NAK exits 1 DIFFERS naming PAY.json (not the kept schema), A's stays identical; --rebuild stops at B's batch; with B configured --rebuild gets past it; once an engine opens the folder under B the copy is back (the same name and bytes) and, C again in force, everything is clean and identical")
+def kept_removed(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_rm")
+    fB = kept_name_of(d, era_schemas("B")["PAY"])
+    if not fB:
+        return ["no kept copy of era B's PAY schema"]
+    kept_bytes = open(f"{kept_dir(d)}/{fB}", "rb").read()
+    os.remove(f"{kept_dir(d)}/{fB}")
+    diffs = names_kept(d, "B's PAY copy removed", fB)
+    for m in [era_of(meta, "B"), era_of(meta, "B", res="NAK")]:
+        rc, out, err = replay(d, m["sha"], "r" + m["bid"][-3:])
+        if not (rc == 1 and "DIFFERS" in out and "PAY.json" in out and "kept schema" not in out):
+            diffs.append(f"[{m['bid']}] replay without its kept schema: exit {rc}, not DIFFERS naming PAY.json: {out.strip()[-250:]!r} {err.strip()[-200:]!r}")
+    rc, out, err = replay(d, era_of(meta, "A")["sha"], "rA")
+    if rc != 0 or not says_kept(out, "PAY"):
+        diffs.append(f"A's batch (its copy kept): replay exit {rc}: {out.strip()[-200:]!r}")
+    m = era_of(meta, "C")
+    rc, out, err = replay(d, m["sha"], "rC")
+    NOTES.append(f"replay of C's batch (after B's, whose copy is gone): exit {rc} {(out + err).strip()[-110:]!r}")
+    if rc not in (0, 1) or (rc == 1 and "PAY.json" not in out + err):
+        diffs.append(f"replay of {m['bid']} after B's copy was removed: exit {rc} without naming PAY.json: {(out + err).strip()[-250:]!r}")
+    diffs += rebuild_stops(d, "B's copy removed", "PAY.json", era_of(meta, "B")["bid"])
+    set_era(d, "B")
+    rc, out, err = cmd(d, "audit", "verify", "--rebuild")
+    other = [x for x in problems(out + err) if f"schemas/{fB}" not in x]
+    if rc != 1 or other or "applied by no kept archive" in out:
+        diffs.append(f"B configured again, before any engine wrote it: --rebuild exit {rc}, problems other than the missing copy: {other}")
+    rc, out, err = cmd(d, "run")
+    if not os.path.exists(f"{kept_dir(d)}/{fB}") or open(f"{kept_dir(d)}/{fB}", "rb").read() != kept_bytes:
+        diffs.append(f"B configured again and `run` (exit {rc}): schemas/{fB} not kept again with its bytes of then")
+        return diffs
+    diffs += audit_clean(d, "B configured again")
+    set_era(d, "C")
+    diffs += audit_clean(d, "C again")
+    for m in firsts(meta):
+        rc, out, err = replay(d, m["sha"], "z" + m["bid"][-7:])
+        if rc != 0 or "identical" not in out:
+            diffs.append(f"C again: replay of {m['bid']} exit {rc}: {out.strip()[-200:]!r}")
+    return diffs
+
+
+@case("README (kept files 'named in the journal entry's kept files, so audit verify checks it'): a kept schema edited is named by audit verify (bytes changed) and not judged under: era C's PAY schema copied over era B's (a valid schema under B's name): replay of B's batch exits 1 DIFFERS naming PAY.json, not 'judged under the kept schema'; --rebuild stops at B's batch; A's copy with its title changed: replay of A's batch not said to be judged under the kept schema either; a layout-only edit of a copy is named (its replay noted)")
+def kept_edited(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_edit")
+    fA, fB, fC = (kept_name_of(d, era_schemas(e)["PAY"]) for e in "ABC")
+    if not (fA and fB and fC):
+        return [f"kept copies of PAY of A, B, C: {fA}, {fB}, {fC}"]
+    shutil.copyfile(f"{kept_dir(d)}/{fC}", f"{kept_dir(d)}/{fB}")
+    diffs = names_kept(d, "C's schema over B's name", fB, ("bytes",))
+    m = era_of(meta, "B")
+    rc, out, err = replay(d, m["sha"], "rB")
+    if not (rc == 1 and "DIFFERS" in out and "PAY.json" in out and "kept schema" not in out):
+        diffs.append(f"[{m['bid']}] replay with C's schema under B's name: exit {rc}: {out.strip()[-250:]!r} {err.strip()[-150:]!r}")
+    diffs += rebuild_stops(d, "C's schema under B's name", "PAY.json", m["bid"])
+    s = era_schemas("A")["PAY"]
+    s["title"] = "edited"
+    open(f"{kept_dir(d)}/{fA}", "w").write(json.dumps(s))
+    diffs += names_kept(d, "A's copy retitled", fA, ("bytes",))
+    m = era_of(meta, "A")
+    rc, out, err = replay(d, m["sha"], "rA")
+    if rc == 0 or "kept schema" in out:
+        diffs.append(f"[{m['bid']}] replay with A's copy retitled: exit {rc}: {out.strip()[-250:]!r}")
+    d2, meta = copy_hist("eras", era_hist, "kept_edit_ws")
+    with open(f"{kept_dir(d2)}/{fA}", "ab") as f:
+        f.write(b"\n")
+    diffs += names_kept(d2, "A's copy with a line end appended", fA, ("bytes",))
+    rc, out, err = replay(d2, era_of(meta, "A")["sha"], "rA")
+    NOTES.append(f"replay of A's batch, its copy with a line end appended: exit {rc} {out.strip()[-90:]!r}")
+    return diffs
+
+
+@case("README audit verify 'no file in a kept folder it does not name' (schemas/ is one: 'What it keeps'): notes.txt and a <64 hex>.json whose bytes do not hash to its name, put into var/schemas, are each reported; a well-formed schema file no entry names is reported or not (noted)")
+def kept_unnamed_file(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_unnamed")
+    diffs = []
+    os.makedirs(kept_dir(d), exist_ok=True)
+    for name, data in (("notes.txt", b"x"), ("0" * 64 + ".json", json.dumps(era_schemas("A")["PAY"]).encode())):
+        p = f"{kept_dir(d)}/{name}"
+        open(p, "wb").write(data)
+        os.chmod(p, 0o600)
+        rc, out, err = cmd(d, "audit", "verify")
+        if rc != 1 or not any(name in x for x in problems(out + err)):
+            diffs.append(f"var/schemas/{name} ({'not JSON' if name.endswith('txt') else 'its name not its SHA-256'}) named by no entry: audit verify exit {rc}: {(out + err).strip()[-200:]!r}")
+        os.remove(p)
+    s = era_schemas("A")["PAY"]
+    s["title"] = "never in force"
+    b = json.dumps(s).encode()
+    p = f"{kept_dir(d)}/{lib.sha(b)}.json"
+    open(p, "wb").write(b)
+    os.chmod(p, 0o600)
+    rc, out, err = cmd(d, "audit", "verify")
+    NOTES.append(f"a well-formed schema file no entry names: audit exit {rc}")
+    return diffs
+
+
+def era_d():
+    """Era D: C with PAY payer_name at most 10 characters (never in force in the history)."""
+    s = era_schemas("C")
+    fld(s["PAY"], "payer_name")["constraints"]["maxLength"] = 10
+    return s
+
+
+@case("README 'Nothing is ever deleted or overwritten there' / audit 'every kept file against it': a file planted under the name the next schema (D) will be kept as, holding C's schema: D then comes into force: the engine refuses at start naming it, or answers under D (a payer_name of 20 characters 202) and audit verify names the planted file (never clean); replay of that batch is not said to be judged under the kept schema")
+def kept_planted(rx):
+    probe, meta = copy_hist("eras", era_hist, "kept_probe")
+    write_schema(probe, "PAY", era_d()["PAY"])
+    before = set(kept_files(probe))
+    cmd(probe, "run")
+    new = sorted(set(kept_files(probe)) - before)
+    if len(new) != 1:
+        return [f"D in force and `run`: kept files added {new}, expected D's PAY schema"]
+    fD = new[0]
+    d, meta = copy_hist("eras", era_hist, "kept_planted")
+    fC = kept_name_of(d, era_schemas("C")["PAY"])
+    shutil.copyfile(f"{kept_dir(d)}/{fC}", f"{kept_dir(d)}/{fD}")
+    os.chmod(f"{kept_dir(d)}/{fD}", 0o600)
+    write_schema(d, "PAY", era_d()["PAY"])
+    r = gox(d, "PAY", [pd("300000000009", payer_name="Aliyev Anvar Valiyev", purpose="ab")], seq=6)
+    if r["rc"] == 3 and fD in r["stderr"]:
+        NOTES.append("refused at start naming the planted file")
+        return []
+    diffs = []
+    if st(r) != [("300000000009", "202", "payer_name")]:
+        diffs.append(f"the batch under D: {desc(r)} (under the planted C: 1)")
+    NOTES.append(f"answered under D ({desc(r)[:50]})")
+    diffs += names_kept(d, "the planted file", fD, ("bytes",))
+    write_schema(d, "PAY", era_schemas("C")["PAY"])
+    rc, out, err = replay(d, lib.sha(r["archive"]), "rD")
+    if rc != 1 or "DIFFERS" not in out or "kept schema" in out:
+        diffs.append(f"replay of the batch of D (its copy planted as C's) under C: exit {rc}: {out.strip()[-250:]!r}")
+    return diffs
+
+
+def tree_of(d):
+    out = {}
+    for root, dirs, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            if not p.endswith("reestr.lock"):
+                out[os.path.relpath(p, d)] = lib.sha(open(p, "rb").read())
+        for x in dirs:
+            out[os.path.relpath(os.path.join(root, x), d) + "/"] = ""
+    return out
+
+
+@case("README '`status` and `audit verify` open the store read-only and create nothing, so they work on a read-only copy of the data folder or under an account that may only read' with kept schemas: a read-only copy of eras A-C (as uid nobody when root, files 0400, folders 0500): status, audit verify, audit verify --rebuild exit 0 and clean, with C in force and with a schema D in force that was never kept; nothing is created; check ('needs write access to the store') noted")
+def kept_readonly(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_ro")
+    archive = f"{d}/MUNIS_SUDBILLING_PAY_20261121_006.zip"
+    open(archive, "wb").write(build_archive(bidn(6), reg_from(d, "PAY", [pd("300000000009", purpose="ab")])))
+    root = os.geteuid() == 0
+    os.chmod(lib.SCRATCH, 0o711)
+
+    def lock():
+        for r, dirs, files in os.walk(d, topdown=False):
+            for f in files:
+                if root:
+                    os.chown(os.path.join(r, f), 65534, 65534)
+                os.chmod(os.path.join(r, f), 0o400)
+            if root:
+                os.chown(r, 65534, 65534)
+            os.chmod(r, 0o500)
+
+    def unlock():
+        for r, dirs, files in os.walk(d):
+            os.chmod(r, 0o700)
+
+    def ro(*a):
+        pre = (lambda: (os.setgid(65534), os.setuid(65534))) if root else None
+        p = subprocess.run([BIN, "--config", d + "/reestr.toml", *a], capture_output=True, preexec_fn=pre)
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    diffs, notes = [], []
+    try:
+        for label, era in (("C in force", None), ("D in force, never kept", era_d())):
+            if era:
+                unlock()
+                write_schema(d, "PAY", era["PAY"])
+            lock()
+            before = tree_of(d)
+            for a in (["status"], ["audit", "verify"], ["audit", "verify", "--rebuild"]):
+                rc, out, err = ro(*a)
+                if rc != 0 or "PROBLEM" in out or (a[-1] == "--rebuild" and "every payment and response agrees" not in out):
+                    diffs.append(f"{label}: {' '.join(a)} on a read-only copy: exit {rc}: {(out + err).strip()[-250:]!r}")
+            rc, out, err = ro("check", archive)
+            notes.append(f"{label}: check exit {rc} {(out + err).strip()[-90:]!r}")
+            if tree_of(d) != before:
+                diffs.append(f"{label}: a command changed the read-only copy")
+    finally:
+        unlock()
+        os.chmod(lib.SCRATCH, 0o700)
+    NOTES.extend(notes)
+    return diffs
+
+
+@case("README 'status and audit verify ... create nothing' and 'written when an engine opens the data folder with that schema in force, before any answer under it': with a schema D in force, status and audit verify [--rebuild] keep nothing; `check` (noted); `run` with nothing to do keeps D (a new file, its name its SHA-256), after which audit verify and --rebuild are still clean; a batch under D then names it in its journal entry and replays identical")
+def kept_written_on_open(rx):
+    import sqlite3
+    d, meta = copy_hist("eras", era_hist, "kept_open")
+    write_schema(d, "PAY", era_d()["PAY"])
+    before = set(kept_files(d))
+    diffs = []
+    for a in (["status"], ["audit", "verify"], ["audit", "verify", "--rebuild"]):
+        rc, out, err = cmd(d, *a)
+        if rc != 0 or set(kept_files(d)) != before:
+            diffs.append(f"{' '.join(a)} with D in force: exit {rc}, kept files added {sorted(set(kept_files(d)) - before)}")
+    archive = f"{d}/MUNIS_SUDBILLING_PAY_20261121_006.zip"
+    open(archive, "wb").write(build_archive(bidn(6), reg_from(d, "PAY", [pd("300000000009", purpose="ab")])))
+    rc, out, err = cmd(d, "check", archive)
+    NOTES.append(f"check: exit {rc}, {'kept D' if set(kept_files(d)) != before else 'kept nothing'}")
+    rc, out, err = cmd(d, "run")
+    new = sorted(set(kept_files(d)) - before)
+    fD = kept_name_of(d, era_d()["PAY"])
+    if rc != 0 or not fD or fD != lib.sha(open(f"{kept_dir(d)}/{fD}", "rb").read()) + ".json":
+        diffs.append(f"`run` with D in force: exit {rc}, kept files added {new}, none D's PAY schema under its SHA-256")
+    diffs += audit_clean(d, "D kept, no batch yet")
+    r = gox(d, "PAY", [pd("300000000009", payer_name="Aliyev Anvar Valiyev", purpose="ab")], seq=6)
+    if st(r) != [("300000000009", "202", "payer_name")]:
+        diffs.append(f"a batch under D: {desc(r)}")
+    with sqlite3.connect(f"file:{d}/var/reestr.db?mode=ro", uri=True) as c:
+        body = json.loads(list(c.execute("SELECT body FROM journal ORDER BY seq DESC LIMIT 1"))[0][0])
+    if fD and f"schemas/{fD}" not in [k.get("path") for k in body.get("kept", [])]:
+        diffs.append(f"the batch under D's journal entry does not name schemas/{fD}: {json.dumps(body)[:200]}")
+    write_schema(d, "PAY", era_schemas("C")["PAY"])
+    rc, out, err = replay(d, lib.sha(r["archive"]), "rD")
+    if rc != 0 or not says_kept(out, "PAY"):
+        diffs.append(f"C again: replay of the batch of D exit {rc}: {out.strip()[-200:]!r}")
+    return diffs + audit_clean(d, "C again after D")
+
+
+@case("README: eras A (built-in), B (folder) and A again (the `schemas` key removed): A's fingerprint is kept once (no new PAY copy when A returns), a batch in each era; in A again replay of B's batch is identical under its kept schema, of A's first batch identical with no change said; audit verify and --rebuild clean")
+def kept_revert(rx):
+    d, bad = receiver("kept_revert", schemas=False)
+    if bad:
+        return [f"receiver: {bad}"]
+    r1 = gox(d, "PAY", [pd("310000000001", purpose="long purpose")], seq=1)
+    set_era(d, "B")
+    r2 = gox(d, "PAY", [pd("310000000002", purpose="long purpose")], seq=2)
+    n = len([s for s in kept_files(d).values() if s and s.get("name") == "PAY"])
+    set_era(d, "A")
+    r3 = gox(d, "PAY", [pd("310000000003", purpose="long purpose")], seq=3)
+    diffs = []
+    got = [st(r) for r in (r1, r2, r3)]
+    want = [[("310000000001", "1", "")], [("310000000002", "202", "purpose")], [("310000000003", "1", "")]]
+    if got != want:
+        diffs.append(f"answers {got} != {want}")
+    m = len([s for s in kept_files(d).values() if s and s.get("name") == "PAY"])
+    if (n, m) != (2, 2):
+        diffs.append(f"kept PAY schemas: {n} after B, {m} after A again (expected 2 and 2)")
+    rc, out, err = replay(d, lib.sha(r2["archive"]), "r2")
+    if rc != 0 or not says_kept(out, "PAY"):
+        diffs.append(f"replay of B's batch in A again: exit {rc}: {out.strip()[-200:]!r}")
+    rc, out, err = replay(d, lib.sha(r1["archive"]), "r1")
+    if rc != 0 or "identical" not in out or "not the one in force" in out:
+        diffs.append(f"replay of A's batch in A again: exit {rc}: {out.strip()[-200:]!r}")
+    return diffs + audit_clean(d, "A again")
+
+
+@case("README 'Without that kept copy ... `audit verify` reports': the whole var/schemas folder removed: audit verify names every missing copy (A's and B's PAY, A's REV among them); replay of A's batch exits 1 DIFFERS naming PAY.json; --rebuild stops at A's batch; `run` makes the folder again (0700) keeping the schemas in force only; with A's and B's configured in turn and an engine run under each, everything is clean again")
+def kept_folder_removed(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_rmdir")
+    names = {e: {t: kept_name_of(d, era_schemas(e)[t]) for t in ERA_TYPES} for e in "ABC"}
+    shutil.rmtree(kept_dir(d), ignore_errors=True)
+    rc, out, err = cmd(d, "audit", "verify")
+    missing = [f for e in "AB" for f in (names[e]["PAY"], names[e]["REV"]) if not any(f"schemas/{f}" in x for x in problems(out + err))]
+    diffs = [f"audit verify without var/schemas: exit {rc}, missing copies not named: {missing}"] if rc != 1 or missing else []
+    m = era_of(meta, "A")
+    rc, out, err = replay(d, m["sha"], "rA")
+    if not (rc == 1 and "DIFFERS" in out and "PAY.json" in out and "kept schema" not in out):
+        diffs.append(f"[{m['bid']}] replay without var/schemas: exit {rc}: {(out + err).strip()[-250:]!r}")
+    diffs += rebuild_stops(d, "var/schemas removed", "PAY.json", m["bid"])
+    rc, out, err = cmd(d, "run")
+    now = set(kept_files(d))
+    want = {names["C"][t] for t in ERA_TYPES}
+    if rc != 0 or now != want or os.stat(kept_dir(d)).st_mode & 0o777 != 0o700:
+        diffs.append(f"`run` after var/schemas was removed: exit {rc}, kept {sorted(now)} (expected C's {sorted(want)}), "
+                     f"mode {oct(os.stat(kept_dir(d)).st_mode & 0o777) if os.path.isdir(kept_dir(d)) else 'absent'}")
+    for e in "AB":
+        set_era(d, e)
+        cmd(d, "run")
+    set_era(d, "C")
+    return diffs + audit_clean(d, "every era configured again")
+
+
+@case("README 'Bytes answered NAK and later ACKed (judged afresh, §7.1) are replayed as the delivery that processed them, the ACK' across eras: bytes with C's header NAKed B07 in era B, sent again in C: ACK; with D, then B, in force, replay of those bytes is identical to the ACK, judged under the kept schema of C; audit verify --rebuild clean")
+def kept_nak_then_ack(rx):
+    d, meta = copy_hist("eras", era_hist, "kept_nak_ack")
+    m = era_of(meta, "B", res="NAK")
+    r = gox(d, "PAY", seq=3, data=m["archive"])
+    diffs = expect_rows(r, [("300000000007", 1, "")])
+    for label, era in (("D", era_d()), ("B", era_schemas("B"))):
+        write_schema(d, "PAY", era["PAY"])
+        rc, out, err = replay(d, m["sha"], "r" + label)
+        if rc != 0 or "(ACK)" not in out or not says_kept(out, "PAY"):
+            diffs.append(f"{label} in force: replay of the bytes NAKed under B and ACKed under C: exit {rc}: {(out + err).strip()[-250:]!r}")
+        diffs += audit_clean(d, f"{label} in force")
+    return diffs
+
+
+# --- the export schema (invoices.json) across eras ---
+def export_eras():
+    """invoices.json: A built-in; B status moved first and a required `region` (TAS, SAM) added;
+    C a court_code of at most 7. An export imported in each era, a PAY batch after each whose
+    answers depend on it."""
+    s = {"A": copy.deepcopy(BUILTIN["invoices"])}
+    b = copy.deepcopy(BUILTIN["invoices"])
+    stt = fld(b, "status")
+    b["fields"].remove(stt)
+    b["fields"].insert(0, stt)
+    b["fields"].append({"name": "region", "type": "string", "constraints": {"required": True, "enum": ["TAS", "SAM"]}})
+    s["B"] = b
+    s["C"] = copy.deepcopy(BUILTIN["invoices"])
+    fld(s["C"], "court_code")["constraints"]["maxLength"] = 7
+    return s
+
+
+def export_in(d, over=None, extra=None):
+    names = [f["name"] for f in sch(d, "invoices")["fields"]]
+    out = [hdr_of(names)]
+    for k, (no, pt, pid, name, amt, stt) in INV.items():
+        v = dict(invoice_no=no, court_code="1703002", case_no="2-1/2026", payer_type=pt, payer_id=pid,
+                 payer_name=name, amount_due=amt, issued_at="2026-01-10 10:00:00", status=stt)
+        v.update((over or {}).get(k, {}))
+        v.update(extra or {})
+        out.append(";".join(val(v.get(n, "")) for n in names))
+    p = f"{d}/export{len(os.listdir(d))}.csv"
+    open(p, "wb").write(("\r\n".join(out) + "\r\n").encode())
+    return cmd(d, "invoices", "import", p)
+
+
+def export_hist():
+    d, bad = receiver("kept_exp_src", import_inv=False)
+    if bad:
+        raise AssertionError(f"receiver refused: {bad}")
+    ex, meta = export_eras(), []
+
+    def step(era, seq, rows, over=None, extra=None):
+        write_schema(d, "invoices", ex[era])
+        rc, out, err = export_in(d, over, extra)
+        if rc:
+            raise AssertionError(f"import in era {era}: exit {rc} {err.strip()[-200:]!r}")
+        r = gox(d, "PAY", rows, seq=seq)
+        meta.append(dict(era=era, bid=r["bid"], sha=lib.sha(r["archive"]), rows=st(r)))
+    step("A", 1, [pd("320000000001"), pd("320000000002", **on("C"))])
+    step("B", 2, [pd("320000000003"), pd("320000000004", **on("C"))],
+         {"A": {"amount_due": "1500.00"}, "C": {"status": "CANCELLED"}}, {"region": "TAS"})
+    step("C", 3, [pd("320000000005"), pd("320000000006", **on("C"))], {"A": {"amount_due": "5000.00"}})
+    return d, meta
+
+
+EXPORT_WANT = [[("320000000001", "1", ""), ("320000000002", "1", "")],
+               [("320000000003", "303", ""), ("320000000004", "302", "")],
+               [("320000000005", "1", ""), ("320000000006", "1", "")]]
+
+
+@case("README 'as the books before it (exports included) are rebuilt under theirs': invoices.json changed between eras (B: status moved first, a required field added; C: court_code at most 7), an export imported in each, a PAY batch after each (303/302 from B's export): with C in force replay of each batch is identical; audit verify and --rebuild clean; each era's export schema kept")
+def kept_export_eras(rx):
+    d, meta = copy_hist("exports", export_hist, "kept_exp")
+    diffs = [f"[{m['bid']}] answered {m['rows']}, expected {w}" for m, w in zip(meta, EXPORT_WANT) if m["rows"] != w]
+    for era, s in export_eras().items():
+        if kept_name_of(d, s) is None:
+            diffs.append(f"no kept copy of era {era}'s invoices.json")
+    for m in meta:
+        rc, out, err = replay(d, m["sha"], "r" + m["era"])
+        if rc != 0 or "identical" not in out:
+            diffs.append(f"[{m['bid']} era {m['era']}] replay exit {rc}: {out.strip()[-200:]!r} {err.strip()[-200:]!r}")
+        elif m["era"] == "B":
+            NOTES.append(f"replay after B's export: {'names' if 'invoices.json' in out else 'does not name'} the export schema")
+    return diffs + audit_clean(d, "exports A-C")
+
+
+@case("README 'and refuses, saying why, when an export loaded before the batch was loaded under another export schema': era B's kept invoices.json removed: replay of the batches after B's import exits 1 naming invoices.json and that export, A's batch stays identical; audit verify names the missing copy; --rebuild stops at the import naming invoices.json; B's export schema configured again and an engine run: kept again, then (C in force) everything clean")
+def kept_export_removed(rx):
+    d, meta = copy_hist("exports", export_hist, "kept_exp_rm")
+    ex = export_eras()
+    fB = kept_name_of(d, ex["B"])
+    if not fB:
+        return ["no kept copy of era B's invoices.json"]
+    os.remove(f"{kept_dir(d)}/{fB}")
+    diffs = names_kept(d, "B's export schema removed", fB)
+    for m in meta:
+        rc, out, err = replay(d, m["sha"], "r" + m["era"])
+        text = out + err
+        if m["era"] == "A":
+            if rc != 0 or "identical" not in out:
+                diffs.append(f"[{m['bid']}] before B's import: replay exit {rc}: {text.strip()[-200:]!r}")
+        elif rc != 1 or "invoices.json" not in text or "identical" in out:
+            diffs.append(f"[{m['bid']}] after B's import, its export schema gone: replay exit {rc}, not refusing naming invoices.json: {text.strip()[-250:]!r}")
+    diffs += rebuild_stops(d, "B's export schema removed", "invoices.json")
+    write_schema(d, "invoices", ex["B"])
+    cmd(d, "run")
+    if not os.path.exists(f"{kept_dir(d)}/{fB}"):
+        return diffs + ["B's export schema configured again and `run`: not kept again"]
+    write_schema(d, "invoices", ex["C"])
+    diffs += audit_clean(d, "B's export schema kept again, C in force")
+    for m in meta:
+        rc, out, err = replay(d, m["sha"], "z" + m["era"])
+        if rc != 0 or "identical" not in out:
+            diffs.append(f"[{m['bid']}] replay once B's export schema is kept again: exit {rc}: {(out + err).strip()[-200:]!r}")
+    return diffs
+
+
+# --- an added type (FEE) across eras ---
+def fee_era(era):
+    """FEE.json: A fee_kind DUTY or FINE; B COST allowed too; C as B with an optional field `ref` added."""
+    s = fee_schema()
+    if era in "BC":
+        fld(s, "fee_kind")["constraints"]["enum"] = ["DUTY", "FINE", "COST"]
+    if era == "C":
+        s["fields"].append({"name": "ref", "type": "string", "constraints": {"required": False, "maxLength": 4}})
+    return s
+
+
+def fee_hist():
+    d = trx("kept_fee_src")
+    meta = []
+
+    def send(era, typ, seq, rows):
+        r = gox(d, typ, rows, seq=seq)
+        meta.append(dict(era=era, typ=typ, bid=r["bid"], sha=lib.sha(r["archive"]), rows=st(r), res=r.get("res")))
+    send("A", "FEE", 1, [fd("330000000001"), fd("330000000002", "COST")])
+    write_schema(d, "FEE", fee_era("B"))
+    send("B", "FEE", 2, [fd("330000000003", "COST"), fd("330000000002", "COST")])
+    write_schema(d, "FEE", fee_era("C"))
+    send("C", "FEE", 3, [fd("330000000004", "FINE", ref="toolong"), fd("330000000005", "FINE", ref="r1")])
+    send("C", "REV", 1, [rvd("330000000001", "1000.00"), rvd("330000000003", "1000.00")])
+    send("C", "REC", 1, [rcd(p, "1000.00", state="REVERSED" if p in ("330000000001", "330000000003") else "PAID")
+                         for p in ("330000000001", "330000000003", "330000000002", "330000000005")])
+    return d, meta
+
+
+FEE_WANT = [[("330000000001", "1", ""), ("330000000002", "202", "fee_kind")],
+            [("330000000003", "1", ""), ("330000000002", "1", "")],
+            [("330000000004", "202", "ref"), ("330000000005", "1", "")],
+            [("330000000001", "1", ""), ("330000000003", "1", "")],
+            [("330000000001", "1", ""), ("330000000003", "1", ""), ("330000000002", "1", ""), ("330000000005", "1", "")]]
+
+
+@case("README 'A schemas folder may also add a registry type' with kept schemas: FEE.json changed between eras (A: fee_kind DUTY/FINE, B: COST too, C: a field added), FEE batches in each, REV and REC of them in C: with C in force replay of A's and B's FEE batches is identical under the kept FEE.json of their time, the others identical; audit verify and --rebuild clean; each era's FEE.json kept")
+def kept_fee_eras(rx):
+    d, meta = copy_hist("fee", fee_hist, "kept_fee")
+    diffs = [f"[{m['bid']} era {m['era']}] answered {m['res']} {m['rows']}, expected {w}" for m, w in zip(meta, FEE_WANT) if m["rows"] != w]
+    for era in "ABC":
+        if kept_name_of(d, fee_era(era)) is None:
+            diffs.append(f"no kept copy of era {era}'s FEE.json")
+    for m in meta:
+        rc, out, err = replay(d, m["sha"], "r" + m["bid"][-16:])
+        if rc != 0 or "identical" not in out:
+            diffs.append(f"[{m['bid']} era {m['era']}] replay exit {rc}: {out.strip()[-200:]!r} {err.strip()[-200:]!r}")
+        elif m["typ"] == "FEE" and m["era"] != "C" and not says_kept(out, "FEE"):
+            diffs.append(f"[{m['bid']} era {m['era']}] identical, not said to be judged under the kept FEE.json of its time: {out.strip()[-200:]!r}")
+    return diffs + audit_clean(d, "FEE eras A-C")
+
+
+@case("README: era B's kept FEE.json removed: audit verify names it; replay of B's FEE batch exits 1 DIFFERS naming FEE.json; --rebuild stops at it; FEE.json of B configured and an engine run: kept again, C again: clean, replay identical")
+def kept_fee_removed(rx):
+    d, meta = copy_hist("fee", fee_hist, "kept_fee_rm")
+    fB = kept_name_of(d, fee_era("B"))
+    if not fB:
+        return ["no kept copy of era B's FEE.json"]
+    os.remove(f"{kept_dir(d)}/{fB}")
+    diffs = names_kept(d, "B's FEE.json removed", fB)
+    m = meta[1]
+    rc, out, err = replay(d, m["sha"], "rB")
+    if not (rc == 1 and "DIFFERS" in out and "FEE.json" in out and "kept schema" not in out):
+        diffs.append(f"[{m['bid']}] replay without its kept FEE.json: exit {rc}: {out.strip()[-250:]!r} {err.strip()[-150:]!r}")
+    diffs += rebuild_stops(d, "B's FEE.json removed", "FEE.json", m["bid"])
+    write_schema(d, "FEE", fee_era("B"))
+    cmd(d, "run")
+    write_schema(d, "FEE", fee_era("C"))
+    diffs += audit_clean(d, "B's FEE.json kept again")
+    rc, out, err = replay(d, m["sha"], "zB")
+    if rc != 0 or not says_kept(out, "FEE"):
+        diffs.append(f"[{m['bid']}] replay once kept again: exit {rc}: {out.strip()[-200:]!r}")
+    return diffs
 
 
 # ---------- runner ----------

@@ -16,7 +16,7 @@
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
 # operations, environment and evidence suites always run one at a time). Approximate times with a release binary on 2
 # cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, oracle 25 s,
-# mutants 5 s, exports 7 s, history 45 s, messages 20 s, interop 3 s, readme 8 s, schemas 6 s, operations 3 min, environment 45 s, evidence 1 min.
+# mutants 5 s, exports 7 s, history 45 s, messages 20 s, interop 3 s, readme 8 s, schemas 8 s, operations 3 min, environment 45 s, evidence 1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
