@@ -407,18 +407,6 @@ impl Engine {
         ] {
             fsutil::create_dir(&d).map_err(io_at(&d))?;
         }
-        // Every schema in force is kept before any answer is journaled under it.
-        for schema in cfg
-            .schemas
-            .registries()
-            .map(|(_, s)| s)
-            .chain([&cfg.schemas.invoices])
-        {
-            let p = layout.kept_schema(&schema.fingerprint);
-            if !p.is_file() {
-                fsutil::write_bytes(&p, schema.canonical.as_bytes()).map_err(io_at(&p))?;
-            }
-        }
         let store = Store::open(&layout.db())?;
         Ok(Self::over(cfg, store, layout))
     }
@@ -756,10 +744,22 @@ impl Engine {
 
     /// Finishes deliveries and set-asides that were committed but not completed (a crash, or a
     /// response that could not be written), after removing temporary files left behind (when
-    /// this engine holds the lock). Returns the responses it wrote.
+    /// this engine holds the lock) and keeping the schemas in force. Returns the responses it
+    /// wrote.
     pub fn recover(&mut self) -> Result<Vec<String>, EngineError> {
         if self.lock.is_some() {
             self.clean_temporaries()?;
+        }
+        // The schemas in force are kept before anything is judged under them, and kept again
+        // when a copy was lost and its schema is configured anew.
+        for schema in self
+            .cfg
+            .schemas
+            .registries()
+            .map(|(_, s)| s)
+            .chain([&self.cfg.schemas.invoices])
+        {
+            keep_schema(&self.layout, schema)?;
         }
         let pending: Vec<(i64, String, String, String)> = {
             let mut st = self.store.conn.prepare(
@@ -1030,6 +1030,7 @@ impl Engine {
                 body.get_mut("kept")
                     .and_then(serde_json::Value::as_array_mut),
             ) {
+                keep_schema(&self.layout, schema)?;
                 kept.push(kept_schema_entry(schema));
             }
             if let Some(b) = body.as_object_mut().filter(|_| !name.kind.is_agreements()) {
@@ -1372,6 +1373,7 @@ impl Engine {
             )));
         }
         trusted(copy.keep().map_err(io_at(&imports))?, path, "export")?;
+        keep_schema(&self.layout, &self.cfg.schemas.invoices)?;
         let body = json!({
             "file_name": fname, "sha256": sha, "rows": rows, "changed": changed,
             "engine_version": crate::VERSION, "schema": self.cfg.schemas.invoices.fingerprint,
@@ -1861,7 +1863,7 @@ impl Engine {
     }
 
     /// The kept schema of name `name` whose fingerprint entry `body` journals, when it is kept
-    /// and the file holds it.
+    /// and the file holds exactly its canonical text.
     fn kept_schema_of(
         &self,
         body: &serde_json::Value,
@@ -1870,7 +1872,11 @@ impl Engine {
         let then = body.get("schema").and_then(serde_json::Value::as_str)?;
         fs::read_to_string(self.layout.kept_schema(then))
             .ok()
-            .and_then(|text| crate::schema::Schema::parse(&format!("{name}.json"), &text).ok())
+            .and_then(|text| {
+                crate::schema::Schema::parse(&format!("{name}.json"), &text)
+                    .ok()
+                    .filter(|s| s.canonical == text)
+            })
             .filter(|s| s.fingerprint == then && s.name == name)
     }
 
@@ -2195,6 +2201,16 @@ impl Engine {
             ))
         }))
     }
+}
+
+/// Keeps `schema` (`schemas/<fingerprint>.json`, its canonical text) unless it is kept already:
+/// done before an answer or an export is journaled under it, which names it.
+fn keep_schema(layout: &Layout, schema: &crate::schema::Schema) -> Result<(), EngineError> {
+    let p = layout.kept_schema(&schema.fingerprint);
+    if !p.is_file() {
+        fsutil::write_bytes(&p, schema.canonical.as_bytes()).map_err(io_at(&p))?;
+    }
+    Ok(())
 }
 
 /// The journal's `kept` item naming the kept copy of `schema` (its file holds the canonical

@@ -520,6 +520,24 @@ fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<Stri
         names.sort();
         unnamed.extend(names);
     }
+    // The kept schemas: the engine keeps the schemas in force before anything is judged under
+    // them, so one no entry names yet is expected; only a file that is not the canonical text
+    // of its fingerprint (`<sha256>.json` of its own bytes) is out of place.
+    if let Ok(rd) = std::fs::read_dir(data.join("schemas")) {
+        let mut names: Vec<String> = rd
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let p = format!("schemas/{n}");
+                let kept_as_its_hash = n.strip_suffix(".json").is_some_and(|fp| {
+                    crate::fsutil::sha256_file(&e.path()).is_ok_and(|h| hex::encode(h) == fp)
+                });
+                (!n.starts_with('.') && !named.contains(&p) && !kept_as_its_hash).then_some(p)
+            })
+            .collect();
+        names.sort();
+        unnamed.extend(names);
+    }
     unnamed
 }
 

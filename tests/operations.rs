@@ -3488,8 +3488,15 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
         problems.iter().any(|p| p.starts_with("invoices not checked against the kept exports: the export invoices.csv (journal entry 1) was loaded under another schema than the one in force (invoices.json: fingerprint ")),
         "{problems:?}"
     );
-    // The schemas of then in force again: kept again, the same bytes, and nothing to report.
+    // The schemas of then in force again: kept again by the next run (`check` keeps none), the
+    // same bytes, and nothing to report.
     let mut rx = reopen(rx, &|_, _| {});
+    let b2 = common::batches::batch_seq("002", reestr::charset::Charset::Utf8);
+    let copy = rx.dir.path().join("check.zip");
+    std::fs::write(&copy, b2.zip(Some(&common::batches::key()))).expect("copy");
+    rx.engine.check(&copy).expect("check runs");
+    assert!(!kept_invoices.is_file(), "check keeps nothing");
+    assert!(rx.run().is_empty());
     assert!(kept_invoices.is_file());
     let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
     assert_eq!((r.identical, r.schema_changed), (Some(true), None));
