@@ -879,17 +879,9 @@ impl Engine {
                 |r| r.get(0),
             )
             .optional()?;
-        let role = body
+        Ok(body
             .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
-            .and_then(|b| {
-                b.get("reconciled_as")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(crate::name::Role::parse)
-            });
-        let code = batch_id.split('_').nth(2).unwrap_or_default();
-        Ok(role
-            .and_then(|role| crate::name::BatchType::new(code, role))
-            .and_then(|t| BatchName::parse_with(fname, &crate::name::Types::with([t])).ok()))
+            .and_then(|b| self.journaled_name(fname, &b).ok()))
     }
 
     /// Handles one inbox file: answers it or sets it aside.

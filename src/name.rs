@@ -95,11 +95,6 @@ impl BatchType {
         })
     }
 
-    /// Parses one of the agreement's codes, `PAY`, `REV` or `REC`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Types::agreement().parse(s)
-    }
-
     /// The code as written in names and control files.
     pub fn as_str(&self) -> &str {
         // The code is ASCII by construction (`new`, `agreement`).

@@ -1506,6 +1506,16 @@ fn with_history() -> Rx {
     rx
 }
 
+/// Runs `sql` on the receiver's store, as someone editing it by hand would; how many rows
+/// it changed.
+fn edit_store(rx: &Rx, sql: &str) -> usize {
+    rx.engine
+        .store
+        .conn
+        .execute(sql, [])
+        .expect("edit the store")
+}
+
 fn problems(rx: &Rx) -> Vec<String> {
     rx.engine.audit().expect("audit").0
 }
@@ -1678,13 +1688,10 @@ fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was(
     let rx = with_history();
     // The journaled policy of the first ACK made stricter: judged again, it is a NAK (its
     // registry has longer lines than this), and its payments are then applied by nothing.
-    let conn = &rx.engine.store.conn;
-    let n = conn
-        .execute(
-            "UPDATE journal SET body = json_set(body, '$.policy.limits.max_line_bytes', 10) WHERE seq = 2",
-            [],
-        )
-        .expect("edit");
+    let n = edit_store(
+        &rx,
+        "UPDATE journal SET body = json_set(body, '$.policy.limits.max_line_bytes', 10) WHERE seq = 2",
+    );
     assert_eq!(n, 1);
     let (p, _) = rebuilt(&rx);
     assert!(
@@ -1742,15 +1749,10 @@ fn audit_finds_a_release_whose_entry_was_removed() {
     let p = problems(&rx);
     assert!(p.is_empty(), "clean after a release: {p:?}");
     // The release is the last entry: removing it breaks no link of the chain.
-    let n = rx
-        .engine
-        .store
-        .conn
-        .execute(
-            "DELETE FROM journal WHERE seq = (SELECT max(seq) FROM journal) AND kind = 'release'",
-            [],
-        )
-        .expect("delete");
+    let n = edit_store(
+        &rx,
+        "DELETE FROM journal WHERE seq = (SELECT max(seq) FROM journal) AND kind = 'release'",
+    );
     assert_eq!(n, 1);
     let p = problems(&rx);
     assert_eq!(p.len(), 1, "{p:?}");
@@ -1763,15 +1765,10 @@ fn audit_finds_a_release_whose_entry_was_removed() {
 #[test]
 fn audit_finds_an_edited_entry() {
     let rx = with_history();
-    let n = rx
-        .engine
-        .store
-        .conn
-        .execute(
-            "UPDATE journal SET body = replace(body, '\"ACK\"', '\"NAK\"') WHERE seq=2",
-            [],
-        )
-        .expect("update");
+    let n = edit_store(
+        &rx,
+        "UPDATE journal SET body = replace(body, '\"ACK\"', '\"NAK\"') WHERE seq=2",
+    );
     assert_eq!(n, 1);
     let p = problems(&rx);
     assert!(p.iter().any(|m| m.contains("entry 2")), "{p:?}");
@@ -1807,12 +1804,10 @@ fn a_journal_entry_numbered_the_largest_sequence_number_is_reported_and_never_fo
     // once overflowed the audit's walk, and the number of the next entry (a run in release
     // journaled it as i64::MIN, silently).
     let mut rx = with_history();
-    let conn = &rx.engine.store.conn;
-    conn.execute(
+    edit_store(
+        &rx,
         "UPDATE journal SET seq = 9223372036854775807 WHERE seq = 5",
-        [],
-    )
-    .expect("edit");
+    );
     let p = problems(&rx);
     assert!(
         p.iter()
@@ -1842,13 +1837,10 @@ fn the_metrics_sum_the_journaled_row_counts_exactly_whatever_their_size() {
     // The journal's bodies are read back from the store: two counts of i64::MAX once
     // overflowed the sum.
     let rx = with_history();
-    let conn = &rx.engine.store.conn;
-    let n = conn
-        .execute(
-            "UPDATE journal SET body = json_set(body, '$.statuses.\"1\"', 9223372036854775807) WHERE kind = 'delivery' AND json_extract(body, '$.statuses.\"1\"') IS NOT NULL",
-            [],
-        )
-        .expect("edit");
+    let n = edit_store(
+        &rx,
+        "UPDATE journal SET body = json_set(body, '$.statuses.\"1\"', 9223372036854775807) WHERE kind = 'delivery' AND json_extract(body, '$.statuses.\"1\"') IS NOT NULL",
+    );
     assert_eq!(n, 2, "PAY 001 and PAY 002");
     let text = reestr::metrics::render(&rx.engine, 0.0, true).expect("metrics");
     assert!(
