@@ -3391,34 +3391,26 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
         ]
     );
     let out = rx.dir.path().join("replayed");
+    // What a replay of the kept batch says: identical, the schema change, under a kept schema.
+    let replayed = |rx: &mut Rx| {
+        let r = rx.engine.replay(&kept(rx), &out).expect("replay runs");
+        (r.identical, r.schema_changed, r.judged_under_kept_schema)
+    };
     let changed = format!(
         "PAY.json: fingerprint {}… then, {}… now",
         &built_in.pay.fingerprint[..12],
         &rx.engine.cfg.schemas.pay.fingerprint[..12]
     );
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
-    assert_eq!(
-        (
-            r.identical,
-            r.schema_changed.as_deref(),
-            r.judged_under_kept_schema
-        ),
-        (Some(true), Some(changed.as_str()), true)
-    );
+    assert_eq!(replayed(&mut rx), (Some(true), Some(changed.clone()), true));
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(judged, Some(1));
     // Without the kept copy: judged under the schema in force, and said so.
     let bytes = std::fs::read(&kept_pay).expect("kept");
     std::fs::remove_file(&kept_pay).expect("remove");
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
     assert_eq!(
-        (
-            r.identical,
-            r.schema_changed.as_deref(),
-            r.judged_under_kept_schema
-        ),
-        (Some(false), Some(changed.as_str()), false)
+        replayed(&mut rx),
+        (Some(false), Some(changed.clone()), false)
     );
     let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
     assert_eq!(problems.len(), 2, "{problems:?}");
@@ -3437,11 +3429,8 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     );
     // A kept copy edited is not used, and the audit names it.
     std::fs::write(&kept_pay, built_in.rev.canonical.as_bytes()).expect("edit");
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
-    assert_eq!(
-        (r.identical, r.judged_under_kept_schema),
-        (Some(false), false)
-    );
+    let (identical, _, under_kept) = replayed(&mut rx);
+    assert_eq!((identical, under_kept), (Some(false), false));
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert_eq!(
         problems,
@@ -3459,8 +3448,8 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     });
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
-    assert_eq!((r.identical, r.schema_changed), (Some(true), None));
+    let (identical, changed_now, _) = replayed(&mut rx);
+    assert_eq!((identical, changed_now), (Some(true), None));
     // Without the kept export schema: replay refuses, and the audit says why.
     let kept_invoices = rx.dir.path().join(format!(
         "var/schemas/{}.json",
@@ -3490,8 +3479,8 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     assert!(!kept_invoices.is_file(), "check keeps nothing");
     assert!(rx.run().is_empty());
     assert!(kept_invoices.is_file());
-    let r = rx.engine.replay(&kept(&rx), &out).expect("replay runs");
-    assert_eq!((r.identical, r.schema_changed), (Some(true), None));
+    let (identical, changed_now, _) = replayed(&mut rx);
+    assert_eq!((identical, changed_now), (Some(true), None));
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(judged, Some(1));
