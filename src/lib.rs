@@ -2,7 +2,7 @@
 //! (`munis-offline/1`). See `ARCHITECTURE.md` for the map and `../shared/AGREEMENT.md` for the
 //! contract.
 //!
-//! Pipeline stages, in order: [`inbox`](engine) → [`archive`] → [`integrity`] →
+//! Pipeline stages, in order: [`inbox`] → [`archive`] → [`integrity`] →
 //! [`control`]/[`dialect`]/[`schema`] → [`validate`] → [`reconcile`] → [`respond`] →
 //! [`journal`]. [`pipeline`] is the pure core tying stages 2–7 together; [`engine`] is the
 //! shell around it.
@@ -37,6 +37,7 @@ pub mod echo;
 pub mod engine;
 pub mod fsutil;
 pub mod ident;
+pub mod inbox;
 pub mod index;
 pub mod integrity;
 pub mod invoices;

@@ -56,7 +56,7 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
         let _ = writeln!(out, "reestr_rows_total{{status=\"{k}\"}} {v}");
     }
     let waiting = engine
-        .scan(crate::engine::Look::Once)
+        .scan(crate::inbox::Look::Once)
         .map(|s| s.ready.len() + s.pending.len() + s.held.len())
         .unwrap_or(0);
     let _ = writeln!(

@@ -93,7 +93,7 @@ fn missing_ranges(seen: &BTreeSet<u32>) -> String {
 /// Builds the status report as of `now`.
 pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<Status, EngineError> {
     let conn = &engine.store.conn;
-    let scan = engine.scan(crate::engine::Look::Once)?;
+    let scan = engine.scan(crate::inbox::Look::Once)?;
     let names = |paths: &[std::path::PathBuf]| -> BTreeSet<String> {
         paths
             .iter()

@@ -5,7 +5,8 @@
 //! send no events, and events drop under load). A batch in hand when the stop comes is
 //! abandoned and rolled back (it stays in the inbox); the process then exits.
 
-use crate::engine::{Engine, EngineError, Handled, Look, Stability};
+use crate::engine::{Engine, EngineError, Handled};
+use crate::inbox::{Look, Stability};
 use crate::pipeline::PipelineError;
 use notify::{RecursiveMode, Watcher};
 use std::sync::atomic::Ordering;

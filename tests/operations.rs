@@ -280,16 +280,16 @@ fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time()
     ));
     let p = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&p, SystemTime::now() + Duration::from_secs(3600));
-    let mut seen = reestr::engine::Stability::new();
+    let mut seen = reestr::inbox::Stability::new();
     let first = rx
         .engine
-        .scan(reestr::engine::Look::Watch(&mut seen))
+        .scan(reestr::inbox::Look::Watch(&mut seen))
         .expect("scan");
     assert_eq!((first.ready.len(), first.pending.len()), (0, 1));
     std::thread::sleep(Duration::from_millis(1100));
     let later = rx
         .engine
-        .scan(reestr::engine::Look::Watch(&mut seen))
+        .scan(reestr::inbox::Look::Watch(&mut seen))
         .expect("scan");
     assert_eq!(
         later.ready,
