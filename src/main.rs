@@ -437,6 +437,15 @@ fn main() -> ExitCode {
                                 format!(", judged then under another schema than the one in force ({c})")
                             }
                         });
+                        // The books before it, rebuilt with exports under their kept schemas.
+                        let schema = if r.exports_under_kept_schemas.is_empty() {
+                            schema
+                        } else {
+                            format!(
+                                "{schema}; the invoices before it loaded again under the kept export schemas of their time, not the one in force: {}",
+                                r.exports_under_kept_schemas.join("; ")
+                            )
+                        };
                         match r.identical {
                             Some(true) => say!(
                                 "identical to the response sent (sha256 {}){schema}",

@@ -3391,17 +3391,26 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
         ]
     );
     let out = rx.dir.path().join("replayed");
-    // What a replay of the kept batch says: identical, the schema change, under a kept schema.
+    // What a replay of the kept batch says: identical, the schema change, under a kept schema,
+    // and the exports before it loaded under kept export schemas.
     let replayed = |rx: &mut Rx| {
         let r = rx.engine.replay(&kept(rx), &out).expect("replay runs");
-        (r.identical, r.schema_changed, r.judged_under_kept_schema)
+        (
+            r.identical,
+            r.schema_changed,
+            r.judged_under_kept_schema,
+            r.exports_under_kept_schemas,
+        )
     };
     let changed = format!(
         "PAY.json: fingerprint {}… then, {}… now",
         &built_in.pay.fingerprint[..12],
         &rx.engine.cfg.schemas.pay.fingerprint[..12]
     );
-    assert_eq!(replayed(&mut rx), (Some(true), Some(changed.clone()), true));
+    assert_eq!(
+        replayed(&mut rx),
+        (Some(true), Some(changed.clone()), true, vec![])
+    );
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(judged, Some(1));
@@ -3410,7 +3419,7 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     std::fs::remove_file(&kept_pay).expect("remove");
     assert_eq!(
         replayed(&mut rx),
-        (Some(false), Some(changed.clone()), false)
+        (Some(false), Some(changed.clone()), false, vec![])
     );
     let (problems, _, _) = rx.engine.audit_with(true).expect("audit runs");
     assert_eq!(problems.len(), 2, "{problems:?}");
@@ -3429,7 +3438,7 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     );
     // A kept copy edited is not used, and the audit names it.
     std::fs::write(&kept_pay, built_in.rev.canonical.as_bytes()).expect("edit");
-    let (identical, _, under_kept) = replayed(&mut rx);
+    let (identical, _, under_kept, _) = replayed(&mut rx);
     assert_eq!((identical, under_kept), (Some(false), false));
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert_eq!(
@@ -3448,8 +3457,17 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     });
     let (problems, _) = rx.engine.audit().expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    let (identical, changed_now, _) = replayed(&mut rx);
+    let (identical, changed_now, _, exports) = replayed(&mut rx);
     assert_eq!((identical, changed_now), (Some(true), None));
+    assert_eq!(
+        exports,
+        [format!(
+            "the export invoices.csv (journal entry 1) (invoices.json: fingerprint {}… then, {}… now)",
+            &built_in.invoices.fingerprint[..12],
+            &rx.engine.cfg.schemas.invoices.fingerprint[..12]
+        )],
+        "replay says the books before the batch were rebuilt under the kept export schema"
+    );
     // Without the kept export schema: replay refuses, and the audit says why.
     let kept_invoices = rx.dir.path().join(format!(
         "var/schemas/{}.json",
@@ -3479,8 +3497,11 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     assert!(!kept_invoices.is_file(), "check keeps nothing");
     assert!(rx.run().is_empty());
     assert!(kept_invoices.is_file());
-    let (identical, changed_now, _) = replayed(&mut rx);
-    assert_eq!((identical, changed_now), (Some(true), None));
+    let (identical, changed_now, _, exports) = replayed(&mut rx);
+    assert_eq!(
+        (identical, changed_now, exports),
+        (Some(true), None, vec![])
+    );
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(judged, Some(1));

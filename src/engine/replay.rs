@@ -38,6 +38,10 @@ pub struct ReplayReport {
     /// Whether it was judged under the kept copy of that other schema, the one of its time
     /// (`schemas/<fingerprint>.json` in the data folder), as the books before it were.
     pub judged_under_kept_schema: bool,
+    /// The invoice exports loaded before it under another export schema than the one in force,
+    /// which the books before it were rebuilt with under the kept copies of their schemas: each
+    /// export and journal entry, with the schema's file and both fingerprints.
+    pub exports_under_kept_schemas: Vec<String>,
 }
 
 impl Engine {
@@ -81,6 +85,7 @@ impl Engine {
                 answered_by: None,
                 schema_changed: None,
                 judged_under_kept_schema: false,
+                exports_under_kept_schemas: Vec::new(),
             });
         };
         let body: String =
@@ -105,6 +110,7 @@ impl Engine {
                 "the books before this batch cannot be rebuilt: {other}; with that one configured, replay loads it again"
             )));
         }
+        let exports_under_kept_schemas = self.exports_under_kept_schemas(seq)?;
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         let schemas = self.schemas_of_then(&body, name.kind);
         // The books rebuilt in a file of their own: memory does not grow with them.
@@ -156,6 +162,7 @@ impl Engine {
                 )),
             },
             judged_under_kept_schema: matches!(schemas, std::borrow::Cow::Owned(_)),
+            exports_under_kept_schemas,
         })
     }
 }

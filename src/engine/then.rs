@@ -276,4 +276,27 @@ impl Engine {
             ))
         }))
     }
+
+    /// The kept exports imported before journal entry `seq` under another export schema than
+    /// the one in force, which a rebuild loads again under the kept copy of theirs (the books
+    /// before the batch as they were): each said as `the export F (journal entry N) (…)`.
+    pub(super) fn exports_under_kept_schemas(&self, seq: i64) -> Result<Vec<String>, EngineError> {
+        let now = &self.cfg.schemas.invoices;
+        Ok(journal::entries(&self.store.conn)?
+            .into_iter()
+            .filter(|e| e.kind == "import" && e.seq < seq)
+            .filter_map(|e| {
+                let changed = schema_changed(&e.body, now)?;
+                self.schema_of_then(&e.body, now).ok()?;
+                Some(format!(
+                    "the export {} (journal entry {}) ({changed})",
+                    e.body
+                        .get("file_name")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default(),
+                    e.seq,
+                ))
+            })
+            .collect())
+    }
 }
