@@ -290,6 +290,15 @@ def oracle(data, variant=frozenset()):
             # SILENT: a broken quote names its line (where the record starts or where the fault
             # is); which field is not asked (the row cannot be split into fields)
             e.items.append(({r["start"], fline}, None, set()))
+            # DECISION (README): an invoice_no read before the broken field is the line's, for
+            # repeats (its item, any field, is in e.items already)
+            before = []
+            for f in r["fields"][:1]:
+                try:
+                    before.append(f.decode("utf-8"))
+                except UnicodeDecodeError:
+                    before.append(None)
+            rows.append([r, before, None, set(), False, True])
             continue
         fs = r["fields"]
         dec, utf8bad = [], []

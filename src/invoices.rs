@@ -93,6 +93,9 @@ pub fn each_row(
     let key = schema.primary_key.unwrap_or(0);
     let amount_idx = schema.index("amount_due");
     let mut seen = Seen::default();
+    let twice = |line: u64, n: u64, no: &str| {
+        format!("{file} line {line} (row {n}), field invoice_no: {no} appears twice")
+    };
     let mut n = 0u64;
     let mut fields: Vec<String> = Vec::new();
     let mut texts: Vec<validate::Text> = Vec::new();
@@ -105,6 +108,20 @@ pub fn each_row(
             Err(e @ DialectError::Syntax { .. }) => {
                 // Named, then the rest of its line skipped: later bad lines are named too.
                 n += 1;
+                // An invoice number of the right form before the broken field is the line's,
+                // as on any line: a repeat of an earlier line's, and one a later line repeats.
+                let broken_at = match &e {
+                    DialectError::Syntax { field, .. } => *field,
+                    _ => 0,
+                };
+                let no = rr
+                    .field(key)
+                    .filter(|_| key < broken_at)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .unwrap_or_default();
+                if validate::key_passes(schema, key, &ctx, no) && !seen.insert(no) {
+                    problems.push(twice(rr.record_line(), n, no));
+                }
                 fail(&mut problems, e, false);
                 if let Err(e) = rr.skip_line() {
                     fail(&mut problems, e.into(), false);
@@ -190,10 +207,7 @@ pub fn each_row(
             })
             .collect();
         if repeated {
-            named.push((
-                key,
-                format!("{file} line {line} (row {n}), field invoice_no: {no} appears twice"),
-            ));
+            named.push((key, twice(line, n, no)));
         }
         named.sort_by_key(|(at, _)| *at);
         problems.extend(named.into_iter().map(|(_, m)| m));

@@ -1208,6 +1208,36 @@ fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
             e.problems
         );
     }
+    // A line with a broken quote carries the invoice_no read before the broken field, before
+    // or after the repeat; one broken in its invoice_no carries none.
+    let broken =
+        "10000000000000000001;A1;C1;J;212345678;\"Firma\" MChJ;10.00;2026-01-10 10:00:00;OPEN";
+    for (lines, want) in [
+        (
+            [broken, good],
+            vec![
+                "x.csv line 2, field payer_name: text after a closing quote",
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice",
+            ],
+        ),
+        (
+            [good, broken],
+            vec![
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice",
+                "x.csv line 3, field payer_name: text after a closing quote",
+            ],
+        ),
+    ] {
+        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
+        assert_eq!(e.problems, want);
+    }
+    let broken_key =
+        "\"10000000000000000001\"0;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
+    let e = refused_export(&mut rx, "x.csv", &export_lines(&[broken_key, good]));
+    assert_eq!(
+        e.problems,
+        ["x.csv line 2, field invoice_no: text after a closing quote"]
+    );
     // A malformed number is no repeat: named by its own rule only.
     let short = "1000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
     let e = refused_export(&mut rx, "x.csv", &export_lines(&[short, short]));
