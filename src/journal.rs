@@ -476,28 +476,39 @@ fn first_keys(
     Ok(Some(say(&format!("{}{more}", keys.join(", ")))))
 }
 
-/// The kept files these journal entries name (a set-aside file's reason, written beside it,
-/// counts as named by its entry), relative to the data folder.
-fn named_kept_files(entries: &[(i64, String, Value)]) -> std::collections::HashSet<String> {
-    let mut named = std::collections::HashSet::new();
-    for (seq, kind, body) in entries {
-        for f in body
-            .get("kept")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(p) = f.get("path").and_then(Value::as_str) {
-                named.insert(p.to_string());
-            }
-        }
-        if kind == "set_aside"
-            && let Some(sha) = body.get("sha256").and_then(Value::as_str)
-        {
-            named.insert(format!("set-aside/{sha}.{seq}.reason.json"));
+/// The kept files journal entry `seq` of `kind` names (its `body`'s `kept` list; a set-aside
+/// file's reason, written beside it, counts as named by its entry), relative to the data
+/// folder, each with the SHA-256 the entry gives it, when it gives one.
+pub fn kept_by(seq: i64, kind: &str, body: &Value) -> Vec<(String, Option<String>)> {
+    let mut kept: Vec<(String, Option<String>)> = body
+        .get("kept")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let p = f.get("path").and_then(Value::as_str)?;
+            let sha = f.get("sha256").and_then(Value::as_str);
+            Some((p.to_string(), sha.map(str::to_string)))
+        })
+        .collect();
+    if kind == "set_aside"
+        && let Some(sha) = body.get("sha256").and_then(Value::as_str)
+    {
+        let reason = format!("set-aside/{sha}.{seq}.reason.json");
+        if !kept.iter().any(|(p, _)| *p == reason) {
+            kept.push((reason, None));
         }
     }
-    named
+    kept
+}
+
+/// The kept files these journal entries name ([`kept_by`]), relative to the data folder.
+fn named_kept_files(entries: &[(i64, String, Value)]) -> std::collections::HashSet<String> {
+    entries
+        .iter()
+        .flat_map(|(seq, kind, body)| kept_by(*seq, kind, body))
+        .map(|(p, _)| p)
+        .collect()
 }
 
 /// Files in the kept folders that no journal entry names, relative to the data folder, sorted

@@ -472,6 +472,35 @@ fn touch_text(payments: &[PaymentRecord]) {
     std::hint::black_box(seen);
 }
 
+/// Writes a copy of the store `db` into the new file `to`: SQLite's `VACUUM INTO`, one read
+/// transaction, so the copy holds one committed state (compacted, of the same layout and page
+/// size), and `db` is not written. A batch that would commit meanwhile waits for it, as for
+/// `audit verify` ([`COMMIT_WAIT`]). `to` must not exist or be empty; its bytes are not synced
+/// here.
+pub fn snapshot_into(db: &Path, to: &Path) -> Result<(), StoreError> {
+    let refused = |m: &str| StoreError::Refused {
+        path: to.display().to_string(),
+        message: m.to_string(),
+    };
+    let target = to
+        .to_str()
+        .ok_or_else(|| refused("the path is not UTF-8, which SQLite needs for a copy"))?;
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(db, flags)?;
+    conn.busy_timeout(BUSY_WAIT)?;
+    match conn.execute("VACUUM INTO ?1", [target]) {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+            Err(first_read_failed(db, &e))
+        }
+        Err(e) => Err(refused(&format!(
+            "the copy of {} could not be written ({e})",
+            db.display()
+        ))),
+    }
+}
+
 /// How long a reader (`status`) waits for a batch that holds the store's write lock.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 

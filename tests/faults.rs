@@ -328,6 +328,67 @@ fn paused_at(d: &Path, point: &str, args: &[&str]) -> (std::process::Child, std:
     (child, marker)
 }
 
+/// `backup` beside a batch being applied (`run` held before its commit) copies the state before
+/// the batch, audited whole, or says the store is busy (exit 3) when the batch holds it; the
+/// batch then commits as if no backup had run, and a backup after it holds it.
+#[test]
+fn a_backup_beside_a_batch_copies_the_state_before_it_and_never_stops_it() {
+    let (dir, child, marker) = batch_paused_at("validated");
+    let d = dir.path();
+    let backup = |to: &str| {
+        Command::new(BIN)
+            .current_dir(d)
+            .args(["--config", "reestr.toml", "backup", "--to", to])
+            .output()
+            .expect("backup")
+    };
+    let out = backup("before");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => {
+            assert_eq!(
+                count(
+                    &d.join("before/reestr.db"),
+                    "SELECT count(*) FROM deliveries"
+                ),
+                0,
+                "{said}"
+            );
+            assert_eq!(
+                count(&d.join("before/reestr.db"), "SELECT count(*) FROM payments"),
+                0,
+                "{said}"
+            );
+            assert!(
+                said.contains("audit verify of the copy: chain intact"),
+                "{said}"
+            );
+        }
+        Some(3) => assert!(said.contains("is busy: a batch is being applied"), "{said}"),
+        other => panic!("backup exited {other:?}: {said}"),
+    }
+    std::fs::remove_file(&marker).expect("go on");
+    let run = child.wait_with_output().expect("wait");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = backup("after");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = d.join("after/reestr.db");
+    assert_eq!(count(&db, "SELECT count(*) FROM deliveries"), 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM payments"),
+        count(&d.join("var/reestr.db"), "SELECT count(*) FROM payments")
+    );
+}
+
 /// An export rewritten while it is read is imported only if it still holds the bytes that were
 /// loaded: other bytes are refused and leave no trace; the same bytes written again are taken.
 #[test]

@@ -639,6 +639,107 @@ fn every_received_archive_and_every_response_is_kept_by_its_sha256() {
 }
 
 #[test]
+fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    for (name, result) in [(PAY1, "ACK"), (PAY4, "NAK")] {
+        assert_eq!(rx.process(name, &reference(name)).result, result);
+    }
+    assert_eq!(
+        rx.process("notes.txt", b"not an archive").result,
+        "SET_ASIDE"
+    );
+    let var = rx.engine.layout.root.clone();
+    let to = rx.dir.path().join("backup");
+    let r = rx.engine.backup(&to).expect("backup runs");
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.entries, 4, "the import, two deliveries and a set-aside");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [to.clone(), to.join("reestr.db"), to.join("received")] {
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+            assert!(mode == 0o600 || mode == 0o700, "{}: {mode:o}", p.display());
+        }
+    }
+    // Every kept file the journal names, byte for byte, and no other: the schemas kept for
+    // types never judged are named by no entry.
+    for dir in ["received", "sent", "set-aside", "imports", "schemas"] {
+        let copied = list(&to.join(dir));
+        for f in &copied {
+            assert_eq!(
+                read(&to.join(dir).join(f)),
+                read(&var.join(dir).join(f)),
+                "{dir}/{f}"
+            );
+        }
+        if dir == "schemas" {
+            assert_eq!(copied.len(), 2, "the export's and PAY's: {copied:?}");
+        } else {
+            assert_eq!(copied, list(&var.join(dir)), "{dir}");
+        }
+    }
+    let n = u64::try_from(
+        ["received", "sent", "set-aside", "imports", "schemas"]
+            .iter()
+            .map(|d| list(&to.join(d)).len())
+            .sum::<usize>(),
+    )
+    .expect("small");
+    assert_eq!(r.files, n);
+    // The copy is a data folder: a replay there reproduces the response sent.
+    let mut cfg = rx.engine.cfg.clone();
+    cfg.data = to.clone();
+    let mut copy = Engine::open(cfg).expect("the copy opens as a data folder");
+    let pay1 = to.join(format!("received/{}.zip", sha256_hex(&reference(PAY1))));
+    let replayed = copy
+        .replay(&pay1, &rx.dir.path().join("replayed"))
+        .expect("replay in the copy");
+    assert_eq!(replayed.identical, Some(true));
+    drop(copy);
+    // Never over another folder.
+    let e = rx.engine.backup(&to).expect_err("not empty");
+    assert!(
+        e.to_string().ends_with(
+            "is not empty: a backup is written into a new or empty folder, never over another"
+        ),
+        "{e}"
+    );
+    // A kept file lost from the data folder is lost from the copy, and said.
+    let sent = list(&var.join("sent"));
+    let lost = sent.first().expect("a response kept");
+    std::fs::remove_file(var.join("sent").join(lost)).expect("remove");
+    let r = rx
+        .engine
+        .backup(&rx.dir.path().join("backup2"))
+        .expect("backup runs");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.starts_with(&format!("kept file sent/{lost} (journal entry "))),
+        "{:?}",
+        r.problems
+    );
+    // A journal edited to name a file outside the kept folders: nothing is read or written
+    // there, and it is said.
+    edit_store(
+        &rx,
+        "UPDATE journal SET body = json_replace(body, '$.kept[0].path', '../reestr.db') WHERE kind = 'import'",
+    );
+    let r = rx
+        .engine
+        .backup(&rx.dir.path().join("backup3"))
+        .expect("backup runs");
+    assert!(
+        r.problems.iter().any(|p| p
+            == "journal entry 1: kept file \"../reestr.db\" is not a file of a kept folder (received, sent, set-aside, imports, schemas); not copied"),
+        "{:?}",
+        r.problems
+    );
+    assert!(!rx.dir.path().join("reestr.db").exists());
+}
+
+#[test]
 fn a_newer_response_replaces_the_older_in_the_outbox_and_both_stay_kept() {
     let (mut rx, inv) = receiver_with(&[(false, "1000.00", "OPEN")]);
     let b = pay("001", &[pay_row("30000000000001", &inv[0], "100.00")]);

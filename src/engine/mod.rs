@@ -12,10 +12,11 @@
 //! Its parts: this module opens the engine over its store and data folder and evaluates a
 //! batch against books in a transaction; `deliver` takes inbox files through the steps
 //! above (`run`); `import` loads billing exports; `check` judges an archive and changes
-//! nothing; `replay` and `audit` judge kept evidence again, under what `then` finds
+//! nothing; `backup` copies the data folder; `replay` and `audit` judge kept evidence again, under what `then` finds
 //! it was judged under at the time; `hooks` are the fault points the crash tests use.
 
 mod audit;
+mod backup;
 mod check;
 mod deliver;
 mod hooks;
@@ -23,6 +24,7 @@ mod import;
 mod replay;
 mod then;
 
+pub use backup::BackupReport;
 pub use check::{CheckReport, read_response, read_response_bytes};
 pub use deliver::{Handled, RunOutcome, keep_response};
 pub use hooks::{fault, injected_failure, pause};

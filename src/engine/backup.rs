@@ -1,0 +1,174 @@
+//! `backup`: a copy of the data folder that is a data folder itself: the store as of one
+//! committed state, and every kept file its journal names, then audited as `audit verify`
+//! audits the original. It takes no lock and writes nothing in the data folder, so it runs
+//! beside `watch`, or on a data folder mounted read-only.
+
+use super::{Engine, EngineError, Layout, io_at};
+use crate::fsutil;
+use crate::journal;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Component, Path};
+
+/// The folders of the data folder that hold kept files, as a journal names them.
+const KEPT_FOLDERS: [&str; 5] = ["received", "sent", "set-aside", "imports", "schemas"];
+
+/// What `backup` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    /// The folder written.
+    pub to: String,
+    /// Journal entries in the copy of the store: the state the copy holds.
+    pub entries: i64,
+    /// Bytes of the copy of the store.
+    pub store_bytes: u64,
+    /// Kept files copied (each once, though several entries name it).
+    pub files: u64,
+    /// Their bytes.
+    pub file_bytes: u64,
+    /// What is wrong with the copy: what `audit verify` finds in it (a kept file missing or
+    /// changed in the data folder is missing or changed in the copy too), and any file the
+    /// journal names outside the kept folders (not copied). Empty when the copy is whole.
+    pub problems: Vec<String>,
+}
+
+/// `p`, a kept file's path as a journal names it, when it is a file of a kept folder
+/// (`received/<name>` and the like): nothing else is read or written by a backup.
+fn in_a_kept_folder(p: &str) -> Option<&Path> {
+    let path = Path::new(p);
+    let mut parts = path.components();
+    let folder_ok = matches!(parts.next(), Some(Component::Normal(d))
+        if d.to_str().is_some_and(|d| KEPT_FOLDERS.contains(&d)));
+    let name_ok = matches!(parts.next(), Some(Component::Normal(_)));
+    (folder_ok && name_ok && parts.next().is_none()).then_some(path)
+}
+
+impl Engine {
+    /// Writes a backup of the data folder into `to`, a new or empty folder: the store as of one
+    /// committed state ([`crate::store::snapshot_into`]), then every kept file that state's
+    /// journal names, each written durably, then the copy audited as a data folder of its own
+    /// ([`Engine::audit`]). Refused when `to` holds anything: a backup never writes over
+    /// another.
+    pub fn backup(&self, to: &Path) -> Result<BackupReport, EngineError> {
+        match fs::read_dir(to) {
+            Ok(mut rd) => {
+                if rd.next().is_some() {
+                    return Err(EngineError::Refused(format!(
+                        "{} is not empty: a backup is written into a new or empty folder, never over another",
+                        to.display()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fsutil::create_dir(to).map_err(io_at(to))?;
+            }
+            Err(e) => return Err(io_at(to)(e)),
+        }
+        let copy = Layout {
+            root: to.to_path_buf(),
+        };
+        for d in [
+            copy.received(),
+            copy.sent(),
+            copy.set_aside(),
+            copy.imports(),
+            copy.schemas(),
+            copy.tmp(),
+        ] {
+            fsutil::create_dir(&d).map_err(io_at(&d))?;
+        }
+        // The store first: the kept files its journal names were all written before the
+        // entries naming them were committed.
+        let db = copy.db();
+        let unsynced = fsutil::temp_path(&db);
+        // Created empty first, with the store's mode (0600), for SQLite to fill.
+        drop(fsutil::create_new(&unsynced).map_err(io_at(&unsynced))?);
+        crate::store::snapshot_into(&self.layout.db(), &unsynced)?;
+        let store_bytes = File::open(&unsynced)
+            .and_then(|f| f.sync_all().and_then(|()| f.metadata()))
+            .map_err(io_at(&unsynced))?
+            .len();
+        fs::rename(&unsynced, &db).map_err(io_at(&db))?;
+        fsutil::sync_dir(to).map_err(io_at(to))?;
+        let conn = rusqlite::Connection::open_with_flags(
+            &db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let entries = journal::entries(&conn)?;
+        drop(conn);
+        let mut problems = Vec::new();
+        let (mut files, mut file_bytes) = (0u64, 0u64);
+        let mut copied = HashSet::new();
+        for e in &entries {
+            for (p, _) in journal::kept_by(e.seq, &e.kind, &e.body) {
+                if !copied.insert(p.clone()) {
+                    continue;
+                }
+                let Some(rel) = in_a_kept_folder(&p) else {
+                    problems.push(format!(
+                        "journal entry {}: kept file {p:?} is not a file of a kept folder ({}); not copied",
+                        e.seq,
+                        KEPT_FOLDERS.join(", ")
+                    ));
+                    continue;
+                };
+                // One missing is not copied; the audit of the copy names it.
+                let Ok(mut from) = File::open(self.layout.root.join(rel)) else {
+                    continue;
+                };
+                let dest = to.join(rel);
+                let (_, n) = fsutil::write_atomic(&dest, &mut from).map_err(io_at(&dest))?;
+                files += 1;
+                file_bytes = file_bytes.saturating_add(n);
+            }
+        }
+        // The copy, audited as a data folder of its own (the inbox is still this one's: a kept
+        // file no entry names is none of the copy's, which holds only named ones).
+        let mut cfg = self.cfg.clone();
+        cfg.data = to.to_path_buf();
+        let (found, n) = Engine::open_read_only(cfg)?.audit()?;
+        problems.extend(found);
+        Ok(BackupReport {
+            to: to.display().to_string(),
+            entries: n,
+            store_bytes,
+            files,
+            file_bytes,
+            problems,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_of_the_kept_folders_are_copied() {
+        for ok in [
+            "received/ab.zip",
+            "sent/cd.zip",
+            "set-aside/ef.bin",
+            "imports/01.csv",
+            "schemas/9a.json",
+        ] {
+            assert_eq!(in_a_kept_folder(ok), Some(Path::new(ok)), "{ok}");
+        }
+        for bad in [
+            "",
+            "received",
+            "received/",
+            "/received/ab.zip",
+            "../received/ab.zip",
+            "received/../reestr.db",
+            "received/a/b.zip",
+            "tmp/x",
+            "reestr.db",
+            "./received/ab.zip",
+        ] {
+            assert_eq!(in_a_kept_folder(bad), None, "{bad}");
+        }
+    }
+}
