@@ -103,6 +103,8 @@ fn d_rec_due() -> u32 {
 #[serde(deny_unknown_fields)]
 struct RawPartner {
     key_file: Option<PathBuf>,
+    #[serde(default)]
+    former_key_files: Vec<PathBuf>,
     types: Option<Vec<String>>,
 }
 
@@ -111,6 +113,10 @@ struct RawPartner {
 pub struct Partner {
     /// Its shared key, when one is configured.
     pub key: Option<Key>,
+    /// Keys it used before (`former_key_files`): found by the fingerprint a delivery journaled,
+    /// for `replay` and `audit verify --rebuild` to judge it again as then; never used to check
+    /// or sign a new archive.
+    pub former_keys: Vec<Key>,
     /// Types it may send.
     pub types: Vec<BatchType>,
 }
@@ -292,6 +298,11 @@ impl Config {
                 .as_deref()
                 .map(|f| read_key(&code, &abs(f)))
                 .transpose()?;
+            let former_keys = p
+                .former_key_files
+                .iter()
+                .map(|f| read_key(&code, &abs(f)))
+                .collect::<Result<_, _>>()?;
             let types = match p.types {
                 // A type a schemas folder adds is taken from a partner only when listed.
                 None => vec![BatchType::PAY, BatchType::REV, BatchType::REC],
@@ -306,7 +317,14 @@ impl Config {
                     })
                     .collect::<Result<_, _>>()?,
             };
-            partners.insert(code, Partner { key, types });
+            partners.insert(
+                code,
+                Partner {
+                    key,
+                    former_keys,
+                    types,
+                },
+            );
         }
         crate::invoices::stored_columns(&schemas.invoices)?;
         // A field longer than the reader holds fails (`202`): the limit must leave room for the
@@ -370,6 +388,16 @@ impl Config {
     /// The key of a partner, if configured.
     pub fn key_of(&self, sender: &str) -> Option<&Key> {
         self.partners.get(sender).and_then(|p| p.key.as_ref())
+    }
+
+    /// The key of a partner whose fingerprint is `fingerprint` ([`Key::fingerprint`]): its key,
+    /// or one of its former keys, if configured.
+    pub fn key_with_fingerprint(&self, sender: &str, fingerprint: &str) -> Option<&Key> {
+        let p = self.partners.get(sender)?;
+        p.key
+            .iter()
+            .chain(&p.former_keys)
+            .find(|k| k.fingerprint() == fingerprint)
     }
 }
 

@@ -2381,6 +2381,88 @@ fn replay_of_a_processed_archive_is_identical_and_of_a_new_one_uses_the_current_
     assert_eq!(list(&cli.path("outbox")).len(), 1);
 }
 
+/// After a partner's key is rotated, its former key (`former_key_files`) lets `replay` and
+/// `audit verify --rebuild` reproduce the responses signed with it, found by the fingerprint the
+/// delivery journaled; it never checks or signs a new archive: one signed with it is `B05`.
+#[test]
+fn a_former_key_reproduces_the_responses_signed_with_it_and_accepts_nothing_new() {
+    let cli = Cli::new();
+    let inv = cli.one_invoice();
+    let old = key();
+    let new = reestr::integrity::Key([0x5a; 32]);
+    let first = pay("001", &[pay_row("30000000000001", &inv, "100.00")]);
+    let first_bytes = first.zip(Some(&old));
+    std::fs::write(cli.path("first.zip"), &first_bytes).expect("copy");
+    std::fs::write(cli.path("inbox").join(first.file_name()), &first_bytes).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let new_file = cli.path("MUNIS-2.key");
+    std::fs::write(&new_file, reestr::fsutil::hex(&new.0)).expect("key");
+    set_mode(&new_file, 0o600);
+    let partner = |former: &str| {
+        std::fs::write(
+            cli.config(),
+            config_text(&format!(
+                "[partners.MUNIS]\nkey_file = \"MUNIS-2.key\"\n{former}"
+            )),
+        )
+        .expect("config");
+    };
+    // Rotated, the former key not listed: the signed response cannot be reproduced.
+    partner("");
+    let o = cli.run(&["replay", "first.zip", "--out", "r1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("is no longer configured; the signed response cannot be reproduced (list that key's file in former_key_files of [partners.MUNIS] to reproduce it)"),
+        "{}",
+        stderr(&o)
+    );
+    // Listed: reproduced byte for byte, and the rebuild compares its response too.
+    partner("former_key_files = [\"MUNIS.key\"]\n");
+    let o = cli.run(&["replay", "first.zip", "--out", "r2"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("identical to the response sent"),
+        "{}",
+        stdout(&o)
+    );
+    let sent = read(&cli.path("outbox/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip"));
+    assert_eq!(
+        read(&cli.path("r2/SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip")),
+        sent
+    );
+    // A new archive signed with the former key is refused (B05); one signed with the key in
+    // force is taken, and its response signed with it.
+    let second = pay("002", &[pay_row("30000000000002", &inv, "100.00")]);
+    std::fs::write(
+        cli.path("inbox").join(second.file_name()),
+        second.zip(Some(&old)),
+    )
+    .expect("drop");
+    let third = pay("003", &[pay_row("30000000000003", &inv, "100.00")]);
+    std::fs::write(
+        cli.path("inbox").join(third.file_name()),
+        third.zip(Some(&new)),
+    )
+    .expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    assert!(
+        cli.path("outbox/SUDBILLING_MUNIS_PAY_20261121_002_NAK.zip")
+            .is_file()
+    );
+    let ack = read(&cli.path("outbox/SUDBILLING_MUNIS_PAY_20261121_003_ACK.zip"));
+    let manifest = entry_of(&ack, "manifest.sha256").expect("manifest");
+    let mac =
+        String::from_utf8(entry_of(&ack, "manifest.sha256.hmac").expect("hmac")).expect("hex");
+    assert_eq!(mac.trim_end(), new.sign(&manifest));
+    let o = cli.run(&["audit", "verify", "--rebuild"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // A former key file others may change is refused at start, as a key file is.
+    set_mode(&cli.path("MUNIS.key"), 0o666);
+    let o = cli.run(&["status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("MUNIS.key"), "{}", stderr(&o));
+}
+
 /// A journaled key fingerprint edited into text whose 16th byte falls inside a character: replay
 /// refuses (the key is no longer configured) and shows its first 16 characters, where it once
 /// panicked cutting the text at byte 16.

@@ -100,9 +100,10 @@ impl Engine {
         let (policy, unkeyed) = self.journaled_policy(seq, &body, &name)?;
         if let Some(fp) = unkeyed {
             return Err(EngineError::Refused(format!(
-                "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced",
+                "the key of {} used for this batch (fingerprint {}) is no longer configured; the signed response cannot be reproduced (list that key's file in former_key_files of [partners.{}] to reproduce it)",
                 name.sender,
-                fp.chars().take(16).collect::<String>()
+                fp.chars().take(16).collect::<String>(),
+                name.sender
             )));
         }
         if let Some(other) = self.export_under_another_schema(seq)? {

@@ -73,8 +73,8 @@ pub fn other_version(answered_by: Option<&str>) -> String {
 
 impl Engine {
     /// The policy journaled with delivery entry `seq` (its `body`), with the partner's key when
-    /// the key used then is still configured; otherwise without a key, and the fingerprint of
-    /// the key that was used.
+    /// the key used then is still configured, as its key or a former one; otherwise without a
+    /// key, and the fingerprint of the key that was used.
     pub(super) fn journaled_policy(
         &self,
         seq: i64,
@@ -88,12 +88,12 @@ impl Engine {
         let Some(fp) = policy.key_fingerprint.clone() else {
             return Ok((policy, None));
         };
-        match self.cfg.key_of(&name.sender) {
-            Some(k) if k.fingerprint() == fp => {
+        match self.cfg.key_with_fingerprint(&name.sender, &fp) {
+            Some(k) => {
                 policy.key = Some(k.clone());
                 Ok((policy, None))
             }
-            _ => Ok((policy, Some(fp))),
+            None => Ok((policy, Some(fp))),
         }
     }
 
