@@ -697,6 +697,19 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
         .expect("replay in the copy");
     assert_eq!(replayed.identical, Some(true));
     drop(copy);
+    // Never into the data folder, even by a link or `..`.
+    for inside in [
+        var.join("backup"),
+        var.join("received/b"),
+        to.join("../var/x"),
+    ] {
+        let e = rx
+            .engine
+            .backup(&inside)
+            .expect_err("inside the data folder");
+        assert!(e.to_string().contains("a backup goes elsewhere"), "{e}");
+        assert!(!inside.exists());
+    }
     // Never over another folder.
     let e = rx.engine.backup(&to).expect_err("not empty");
     assert!(

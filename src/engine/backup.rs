@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// The folders of the data folder that hold kept files, as a journal names them.
 const KEPT_FOLDERS: [&str; 5] = ["received", "sent", "set-aside", "imports", "schemas"];
@@ -45,6 +45,28 @@ fn in_a_kept_folder(p: &str) -> Option<&Path> {
     (folder_ok && name_ok && parts.next().is_none()).then_some(path)
 }
 
+/// `p` made absolute with its links resolved, though its last parts may not exist yet: the
+/// longest part that exists, resolved, with the rest (plain names only) after it.
+fn resolved(p: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    let mut at = p;
+    loop {
+        let here = if at.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            at
+        };
+        if let Ok(real) = here.canonicalize() {
+            return Some(rest.iter().rev().fold(real, |a, n| a.join(n)));
+        }
+        match at.components().next_back()? {
+            Component::Normal(name) => rest.push(name.to_os_string()),
+            _ => return None,
+        }
+        at = at.parent()?;
+    }
+}
+
 impl Engine {
     /// Writes a backup of the data folder into `to`, a new or empty folder: the store as of one
     /// committed state ([`crate::store::snapshot_into`]), then every kept file that state's
@@ -52,6 +74,18 @@ impl Engine {
     /// ([`Engine::audit`]). Refused when `to` holds anything: a backup never writes over
     /// another.
     pub fn backup(&self, to: &Path) -> Result<BackupReport, EngineError> {
+        let data = self
+            .layout
+            .root
+            .canonicalize()
+            .map_err(io_at(&self.layout.root))?;
+        if resolved(to).is_none_or(|t| t.starts_with(&data)) {
+            return Err(EngineError::Refused(format!(
+                "{} is in the data folder {} (or cannot be resolved): a backup goes elsewhere",
+                to.display(),
+                data.display()
+            )));
+        }
         match fs::read_dir(to) {
             Ok(mut rd) => {
                 if rd.next().is_some() {
@@ -144,6 +178,23 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_resolved_though_its_last_parts_do_not_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        fs::create_dir(real.join("a")).unwrap();
+        assert_eq!(resolved(&real.join("a")), Some(real.join("a")));
+        assert_eq!(resolved(&real.join("a/b/c")), Some(real.join("a/b/c")));
+        assert_eq!(resolved(&real.join("a/../a/b")), Some(real.join("a/b")));
+        // A `..` after a part that does not exist cannot be resolved.
+        assert_eq!(resolved(&real.join("x/../a")), None);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
+            assert_eq!(resolved(&real.join("link/new")), Some(real.join("a/new")));
+        }
+    }
 
     #[test]
     fn only_files_of_the_kept_folders_are_copied() {
