@@ -339,9 +339,55 @@ pub fn write_back_while<T>(
     })
 }
 
-/// SHA-256 of a file, streaming.
+/// SHA-256 of a file, streaming. The file must be a regular one ([`open_regular`]): for files
+/// the engine keeps or takes.
 pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
+    HashingReader::new(open_regular(path)?).finish()
+}
+
+/// SHA-256 of a file an operator names on the command line (`check`, `replay`, `invoices
+/// import`): a symbolic link to it is followed, as commands do.
+pub fn sha256_given(path: &Path) -> io::Result<[u8; 32]> {
     HashingReader::new(File::open(path)?).finish()
+}
+
+/// Opens a file the engine keeps or takes, for reading, only when it is a regular file: a
+/// symbolic link is not followed, and a FIFO or device is refused without waiting for a
+/// writer (it is opened non-blocking, and judged by what was opened). What the store or a
+/// folder names, an edited store included, is never a way to hang the engine or read
+/// elsewhere.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let not_regular = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a link, folder, FIFO or device)",
+        )
+    };
+    if !fs::symlink_metadata(path)?.file_type().is_file() {
+        return Err(not_regular());
+    }
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        o.custom_flags(i32::try_from(flags.bits()).unwrap_or_default());
+    }
+    let f = o.open(path)?;
+    if !f.metadata()?.file_type().is_file() {
+        return Err(not_regular());
+    }
+    Ok(f)
+}
+
+/// `s` when it is a SHA-256 in lowercase hex (64 digits), as the engine names kept files: a
+/// name read back from the store is used in a path only then.
+pub fn sha256_name(s: &str) -> Option<&str> {
+    (s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(s)
 }
 
 /// A reader that hashes (SHA-256) every byte read through it, so that a file is hashed in

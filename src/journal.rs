@@ -144,8 +144,15 @@ pub fn verify(
                 ) else {
                     continue;
                 };
-                let path = data.join(p);
-                match crate::fsutil::sha256_file(&path) {
+                // Only a file of a kept folder is read: an edited path is named, not followed.
+                let Some(rel) = in_a_kept_folder(p) else {
+                    problems.push(format!(
+                        "kept file {p:?} (journal entry {seq}): not a file of a kept folder ({}); not read",
+                        KEPT_FOLDERS.join(", ")
+                    ));
+                    continue;
+                };
+                match crate::fsutil::sha256_file(&data.join(rel)) {
                     Ok(h) if hex::encode(h) == sha => {}
                     Ok(_) => problems.push(format!(
                         "kept file {p} (journal entry {seq}): bytes changed"
@@ -409,7 +416,8 @@ fn store_against_journal(
             _ => continue,
         };
         let Some((accepted, amount)) = text(body.get("response_sha256"))
-            .and_then(|sha| accepted_of(&data.join("sent").join(format!("{sha}.zip"))))
+            .and_then(|sha| crate::fsutil::sha256_name(&sha).map(|s| format!("{s}.zip")))
+            .and_then(|name| accepted_of(&data.join("sent").join(name)))
         else {
             continue; // The kept response's own check reports it.
         };
@@ -474,6 +482,21 @@ fn first_keys(
     let more = if keys.len() > 5 { ", ..." } else { "" };
     keys.truncate(5);
     Ok(Some(say(&format!("{}{more}", keys.join(", ")))))
+}
+
+/// The folders of the data folder that hold kept files, as the journal names them.
+pub const KEPT_FOLDERS: [&str; 5] = ["received", "sent", "set-aside", "imports", "schemas"];
+
+/// `p`, a kept file's path as a journal entry names it, when it is a file of a kept folder
+/// (`received/<name>` and the like): only then is it read or copied.
+pub fn in_a_kept_folder(p: &str) -> Option<&Path> {
+    use std::path::Component;
+    let path = Path::new(p);
+    let mut parts = path.components();
+    let folder_ok = matches!(parts.next(), Some(Component::Normal(d))
+        if d.to_str().is_some_and(|d| KEPT_FOLDERS.contains(&d)));
+    let name_ok = matches!(parts.next(), Some(Component::Normal(_)));
+    (folder_ok && name_ok && parts.next().is_none()).then_some(path)
 }
 
 /// The kept files journal entry `seq` of `kind` names (its `body`'s `kept` list; a set-aside
@@ -809,7 +832,7 @@ pub fn payments_against(
 
 /// `accepted` and `amount_accepted` (tiyin) of a kept ACK, from its `control.txt`.
 fn accepted_of(path: &Path) -> Option<(i64, i128)> {
-    let file = std::fs::File::open(path).ok()?;
+    let file = crate::fsutil::open_regular(path).ok()?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
     let mut text = String::new();
     std::io::Read::read_to_string(
@@ -825,4 +848,37 @@ fn accepted_of(path: &Path) -> Option<(i64, i128)> {
         get("accepted")?.parse().ok()?,
         crate::amount::parse_total(get("amount_accepted")?)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_a_kept_folder;
+    use std::path::Path;
+
+    #[test]
+    fn only_files_of_the_kept_folders_are_read_or_copied() {
+        for ok in [
+            "received/ab.zip",
+            "sent/cd.zip",
+            "set-aside/ef.bin",
+            "imports/01.csv",
+            "schemas/9a.json",
+        ] {
+            assert_eq!(in_a_kept_folder(ok), Some(Path::new(ok)), "{ok}");
+        }
+        for bad in [
+            "",
+            "received",
+            "received/",
+            "/received/ab.zip",
+            "../received/ab.zip",
+            "received/../reestr.db",
+            "received/a/b.zip",
+            "tmp/x",
+            "reestr.db",
+            "./received/ab.zip",
+        ] {
+            assert_eq!(in_a_kept_folder(bad), None, "{bad}");
+        }
+    }
 }

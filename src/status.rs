@@ -275,8 +275,18 @@ pub fn release(
             dest.display()
         )));
     }
+    // The store names the kept file: used as a path only when it is `<sha256>.bin`.
+    let kept_as = fsutil::sha256_name(&sha)
+        .map(|s| format!("{s}.bin"))
+        .filter(|k| *k == kept_as)
+        .ok_or_else(|| {
+            EngineError::Refused(format!(
+                "set-aside entry {id} names its kept file {:?}, which is not `<sha256>.bin` of its SHA-256: edited? (`reestr audit verify` says more)",
+                crate::respond::one_line(&kept_as)
+            ))
+        })?;
     let src = engine.layout.set_aside().join(&kept_as);
-    let mut f = std::fs::File::open(&src).map_err(io_at(&src))?;
+    let mut f = fsutil::open_regular(&src).map_err(io_at(&src))?;
     fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
     let tx = engine.store.conn.transaction()?;
     let body = json!({"set_aside_id": id, "original_name": original, "released_as": name, "sha256": sha,

@@ -745,7 +745,7 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
         .expect("backup runs");
     assert!(
         r.problems.iter().any(|p| p
-            == "journal entry 1: kept file \"../reestr.db\" is not a file of a kept folder (received, sent, set-aside, imports, schemas); not copied"),
+            == "kept file \"../reestr.db\" (journal entry 1): not a file of a kept folder (received, sent, set-aside, imports, schemas); not read"),
         "{:?}",
         r.problems
     );
@@ -2532,6 +2532,114 @@ fn audit_verify_exits_0_when_clean_and_1_after_tampering() {
     assert_eq!(o.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert!(doc["problems"].as_array().is_some_and(|p| !p.is_empty()));
+}
+
+/// Paths the store names are followed nowhere: an edited store (a journal entry naming
+/// `../…`, a kept file replaced by a FIFO, a set-aside row or delivery naming another path)
+/// makes `audit verify`, `backup`, `release` and `check` say so, never read elsewhere or wait
+/// on a FIFO for a writer that never comes.
+#[cfg(unix)]
+#[test]
+fn an_edited_store_never_makes_the_engine_read_elsewhere_or_wait_on_a_fifo() {
+    let cli = Cli::new();
+    cli.one_invoice();
+    for name in [PAY1, PAY4] {
+        std::fs::write(cli.path("inbox").join(name), reference(name)).expect("drop");
+    }
+    std::fs::write(cli.path("inbox/notes.txt"), b"set aside").expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    let mkfifo = |p: &Path| {
+        let st = Command::new("mkfifo").arg(p).status().expect("mkfifo");
+        assert!(st.success());
+    };
+    // Runs a command, failing the test if it waits more than 30 s.
+    let within = |args: &[&str]| -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reestr"))
+            .current_dir(cli.dir.path())
+            .arg("--config")
+            .arg(cli.config())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{args:?} still waiting after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("output")
+    };
+    mkfifo(&cli.path("probe.fifo"));
+    let sent = list(&cli.path("var/sent"));
+    let first_sent = sent.first().expect("a response kept").clone();
+    // A kept file replaced by a FIFO.
+    let kept = cli.path("var/sent").join(&first_sent);
+    let bytes = read(&kept);
+    std::fs::remove_file(&kept).expect("remove");
+    mkfifo(&kept);
+    let c = rusqlite::Connection::open(cli.path("var/reestr.db")).expect("open");
+    c.execute(
+        "UPDATE journal SET body = json_replace(body, '$.kept[0].path', '../probe.fifo') WHERE kind = 'import'",
+        [],
+    )
+    .expect("edit");
+    for args in [&["audit", "verify"][..], &["backup", "--to", "bk"]] {
+        let o = within(args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let out = stdout(&o);
+        assert!(
+            out.contains(
+                "kept file \"../probe.fifo\" (journal entry 1): not a file of a kept folder"
+            ),
+            "{args:?}: {out}"
+        );
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("kept file sent/{first_sent} "))
+                    && l.contains(": not a regular file (a link, folder, FIFO or device)")),
+            "{args:?}: {out}"
+        );
+    }
+    std::fs::remove_file(&kept).expect("remove");
+    std::fs::write(&kept, &bytes).expect("restore");
+    // A set-aside row naming another path: release refuses, and copies nothing.
+    c.execute("UPDATE set_aside SET kept_as = '../reestr.db'", [])
+        .expect("edit");
+    let o = within(&["release", "notes.txt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("which is not `<sha256>.bin` of its SHA-256"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!cli.path("inbox/notes.txt").exists());
+    // A delivery naming its response by another path: check refuses to read it.
+    c.execute(
+        "UPDATE deliveries SET response_sha256 = '../../probe.fifo'",
+        [],
+    )
+    .expect("edit");
+    drop(c);
+    std::fs::write(cli.path(PAY1), reference(PAY1)).expect("copy");
+    let o = within(&["check", PAY1]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "the store names a kept file \"../../probe.fifo\", which is not a SHA-256: edited?"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

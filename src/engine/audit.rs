@@ -92,8 +92,11 @@ impl Engine {
             };
             let (policy, unkeyed) = self.journaled_policy(e.seq, b, &name)?;
             let sha = text(b, "inbound_sha256");
-            let path = self.layout.received().join(format!("{sha}.zip"));
-            if !path.is_file() {
+            let Some(kept_as) = fsutil::sha256_name(&sha) else {
+                continue; // Its delivery row is checked against the journal.
+            };
+            let path = self.layout.received().join(format!("{kept_as}.zip"));
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                 continue; // A kept file missing is reported by the chain's walk.
             }
             judged += 1;

@@ -5,15 +5,12 @@
 
 use super::{Engine, EngineError, Layout, io_at};
 use crate::fsutil;
-use crate::journal;
+use crate::journal::{self, in_a_kept_folder};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Component, Path, PathBuf};
-
-/// The folders of the data folder that hold kept files, as a journal names them.
-const KEPT_FOLDERS: [&str; 5] = ["received", "sent", "set-aside", "imports", "schemas"];
 
 /// What `backup` did.
 #[derive(Debug, Clone, Serialize)]
@@ -29,20 +26,9 @@ pub struct BackupReport {
     /// Their bytes.
     pub file_bytes: u64,
     /// What is wrong with the copy: what `audit verify` finds in it (a kept file missing or
-    /// changed in the data folder is missing or changed in the copy too), and any file the
-    /// journal names outside the kept folders (not copied). Empty when the copy is whole.
+    /// changed in the data folder is missing or changed in the copy too; a path the journal
+    /// names outside the kept folders, neither copied nor read). Empty when the copy is whole.
     pub problems: Vec<String>,
-}
-
-/// `p`, a kept file's path as a journal names it, when it is a file of a kept folder
-/// (`received/<name>` and the like): nothing else is read or written by a backup.
-fn in_a_kept_folder(p: &str) -> Option<&Path> {
-    let path = Path::new(p);
-    let mut parts = path.components();
-    let folder_ok = matches!(parts.next(), Some(Component::Normal(d))
-        if d.to_str().is_some_and(|d| KEPT_FOLDERS.contains(&d)));
-    let name_ok = matches!(parts.next(), Some(Component::Normal(_)));
-    (folder_ok && name_ok && parts.next().is_none()).then_some(path)
 }
 
 /// `p` made absolute with its links resolved, though its last parts may not exist yet: the
@@ -140,17 +126,23 @@ impl Engine {
                 if !copied.insert(p.clone()) {
                     continue;
                 }
+                // Only files of the kept folders: the audit of the copy names any other path.
                 let Some(rel) = in_a_kept_folder(&p) else {
-                    problems.push(format!(
-                        "journal entry {}: kept file {p:?} is not a file of a kept folder ({}); not copied",
-                        e.seq,
-                        KEPT_FOLDERS.join(", ")
-                    ));
                     continue;
                 };
-                // One missing is not copied; the audit of the copy names it.
-                let Ok(mut from) = File::open(self.layout.root.join(rel)) else {
-                    continue;
+                // One missing is not copied, and the audit of the copy names it; one that
+                // cannot be read is named here too, with why.
+                let src = self.layout.root.join(rel);
+                let mut from = match fsutil::open_regular(&src) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        problems.push(format!(
+                            "kept file {p} in {}: {e}; not copied",
+                            self.layout.root.display()
+                        ));
+                        continue;
+                    }
                 };
                 let dest = to.join(rel);
                 let (_, n) = fsutil::write_atomic(&dest, &mut from).map_err(io_at(&dest))?;
@@ -193,33 +185,6 @@ mod tests {
         {
             std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
             assert_eq!(resolved(&real.join("link/new")), Some(real.join("a/new")));
-        }
-    }
-
-    #[test]
-    fn only_files_of_the_kept_folders_are_copied() {
-        for ok in [
-            "received/ab.zip",
-            "sent/cd.zip",
-            "set-aside/ef.bin",
-            "imports/01.csv",
-            "schemas/9a.json",
-        ] {
-            assert_eq!(in_a_kept_folder(ok), Some(Path::new(ok)), "{ok}");
-        }
-        for bad in [
-            "",
-            "received",
-            "received/",
-            "/received/ab.zip",
-            "../received/ab.zip",
-            "received/../reestr.db",
-            "received/a/b.zip",
-            "tmp/x",
-            "reestr.db",
-            "./received/ab.zip",
-        ] {
-            assert_eq!(in_a_kept_folder(bad), None, "{bad}");
         }
     }
 }

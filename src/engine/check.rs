@@ -8,7 +8,6 @@ use crate::respond;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
@@ -57,7 +56,7 @@ fn shown_result(control: &str, bytes: &[u8]) -> String {
 
 /// A response's `control.txt` and the bytes of its `result.csv` (`None` for a NAK).
 pub fn read_response_bytes(path: &Path) -> io::Result<(String, Option<Vec<u8>>)> {
-    let f = File::open(path)?;
+    let f = fsutil::open_regular(path)?;
     let mut z = zip::ZipArchive::new(io::BufReader::new(f)).map_err(io::Error::other)?;
     let mut read = |n: &str| -> io::Result<Option<Vec<u8>>> {
         match z.by_name(n) {
@@ -83,7 +82,7 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let sha = hex(&fsutil::sha256_given(path).map_err(io_at(path))?);
         let name = match BatchName::parse_with(&fname, self.cfg.schemas.types()) {
             Ok(n) => n,
             Err(e) => {
@@ -108,7 +107,10 @@ impl Engine {
             )
             .optional()?;
         if let Some(resp) = prior {
-            let kept = self.layout.sent().join(format!("{resp}.zip"));
+            let kept = self
+                .layout
+                .sent()
+                .join(format!("{}.zip", super::sha_named(&resp)?));
             let (control, bytes) = read_response_bytes(&kept).map_err(io_at(&kept))?;
             let result_csv = bytes.as_deref().map(|b| shown_result(&control, b));
             return Ok(CheckReport {

@@ -71,7 +71,7 @@ pub(super) fn keep(
     what: &str,
 ) -> Result<(String, PathBuf, Option<fsutil::Stamp>), EngineError> {
     // Opened first, so that a source that cannot be read is named, not the folder.
-    let from = File::open(path).map_err(io_at(path))?;
+    let from = fsutil::open_regular(path).map_err(io_at(path))?;
     trusted(
         fsutil::keep_open_by_hash(from, dir, ext).map_err(io_at(dir))?,
         path,
@@ -295,7 +295,10 @@ impl Engine {
         resp_sha: &str,
         claimed: Option<fsutil::Stamp>,
     ) -> Result<(), EngineError> {
-        let kept = self.layout.sent().join(format!("{resp_sha}.zip"));
+        let kept = self
+            .layout
+            .sent()
+            .join(format!("{}.zip", super::sha_named(resp_sha)?));
         let dest = self.cfg.outbox.join(response);
         let mut f = File::open(&kept).map_err(io_at(&kept))?;
         injected_failure("outbox-write").map_err(io_at(&dest))?;

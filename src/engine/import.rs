@@ -95,7 +95,7 @@ impl Engine {
         pause("import-read");
         let after = f.metadata().map(|m| fsutil::Stamp::of(&m));
         let one_version = after.is_ok_and(|a| start.vouched(a).is_some())
-            || fsutil::sha256_file(path).map_err(io_at(path))? == copy.sha256;
+            || fsutil::sha256_given(path).map_err(io_at(path))? == copy.sha256;
         if !one_version {
             return Err(EngineError::Refused(format!(
                 "{} changed while it was read; not imported",

@@ -93,6 +93,17 @@ impl From<InboxError> for EngineError {
     }
 }
 
+/// `s`, a SHA-256 read back from the store to name a kept file, when it is one (64 lowercase
+/// hex digits); otherwise refused, so that an edited store never names another path.
+fn sha_named(s: &str) -> Result<&str, EngineError> {
+    fsutil::sha256_name(s).ok_or_else(|| {
+        EngineError::Refused(format!(
+            "the store names a kept file {:?}, which is not a SHA-256: edited? (`reestr audit verify` says more)",
+            crate::respond::one_line(s)
+        ))
+    })
+}
+
 /// Attaches a path to an I/O error.
 pub fn io_at(path: &Path) -> impl FnOnce(io::Error) -> EngineError + '_ {
     move |source| EngineError::Io {

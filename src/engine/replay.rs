@@ -49,7 +49,7 @@ impl Engine {
     /// (or, for an archive never received, against the current store) and writes the response
     /// into `out`. Changes nothing in the real store.
     pub fn replay(&mut self, path: &Path, out: &Path) -> Result<ReplayReport, EngineError> {
-        let sha = hex(&fsutil::sha256_file(path).map_err(io_at(path))?);
+        let sha = hex(&fsutil::sha256_given(path).map_err(io_at(path))?);
         fs::create_dir_all(out).map_err(io_at(out))?;
         let first: Option<(i64, String, String)> = self
             .store

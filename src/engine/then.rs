@@ -10,7 +10,6 @@ use crate::pipeline::{self, Policy};
 use crate::store::Store;
 use rusqlite::OptionalExtension;
 use serde_json::json;
-use std::fs::{self, File};
 use std::io;
 
 /// Keeps `schema` (`schemas/<fingerprint>.json`, its canonical text) unless it is kept already:
@@ -129,8 +128,11 @@ impl Engine {
         fname: &str,
         sha: &str,
     ) -> Result<(), EngineError> {
-        let kept = self.layout.imports().join(format!("{sha}.csv"));
-        let f = File::open(&kept).map_err(io_at(&kept))?;
+        let kept = self
+            .layout
+            .imports()
+            .join(format!("{}.csv", super::sha_named(sha)?));
+        let f = fsutil::open_regular(&kept).map_err(io_at(&kept))?;
         let body: Option<String> = self
             .store
             .conn
@@ -180,8 +182,12 @@ impl Engine {
         body: &serde_json::Value,
         name: &str,
     ) -> Option<crate::schema::Schema> {
-        let then = body.get("schema").and_then(serde_json::Value::as_str)?;
-        fs::read_to_string(self.layout.kept_schema(then))
+        let then = body
+            .get("schema")
+            .and_then(serde_json::Value::as_str)
+            .and_then(fsutil::sha256_name)?;
+        fsutil::open_regular(&self.layout.kept_schema(then))
+            .and_then(io::read_to_string)
             .ok()
             .and_then(|text| {
                 crate::schema::Schema::parse(&format!("{name}.json"), &text)
