@@ -5,6 +5,11 @@ Each case cites the README sentence it checks. The cases drive REESTR_BIN only f
 scratch receivers, archives built with lib.py / zipraw.py, the commands the README documents,
 and the store read through `sqlite3` (README: "Tables (for `sqlite3 var/reestr.db`)").
 Where the README leaves a choice open, a case accepts each reading and prints the one taken.
+109 cases; the last eight (`backup_*`) check "Backup and restore" and the backup lines of
+docs/SECURITY.md: what the copy holds, byte for byte, and leaves out; restoring from it; the
+refusals and exit codes; beside `watch` and a batch held open (REESTR_PAUSE); an edited journal
+naming paths outside the kept folders (probed with FIFOs and access times); a full disk (a small
+tmpfs, as root only; skipped otherwise).
 
     REESTR_BIN=/path/to/reestr python3 conformance/readme.py [NAME-SUBSTRING...]
 
@@ -1902,6 +1907,419 @@ def check_terminal(n):
     os.close(fd)
     need(b"payment_id" in out, f"no output on the terminal: {out[-200:]!r}")
     need(b"\x1b[31m" not in out, f"raw ESC printed on a terminal: {out[-300:]!r}")
+
+
+# ---------------------------------------------------------------- backup and restore
+KEPT_RE = re.compile(r"(?:received|sent|set-aside|imports|schemas)/[^\"\\]+")
+
+
+def Rc(cfg, *args, **kw):
+    """Runs the binary with the configuration file cfg (a path)."""
+    return R(None, "--config", cfg, *args, config=False, **kw)
+
+
+def cfg_data(rx, data, name):
+    """A configuration beside rx's reestr.toml, the same but for `data`; returns its path."""
+    path = os.path.join(rx, name)
+    t = cfg_text(rx)
+    need('data = "var"' in t, "configuration without data = \"var\"")
+    open(path, "w").write(t.replace('data = "var"', f'data = "{data}"'))
+    return path
+
+
+def hashed_tree(path):
+    """Every folder and file under path, by path relative to it: (is a folder, mode, size,
+    modification time, SHA-256 of a file's bytes)."""
+    out = {}
+    for dp, dns, fns in os.walk(path):
+        for nm in dns + fns:
+            p = os.path.join(dp, nm)
+            st = os.lstat(p)
+            h = None
+            if stat.S_ISREG(st.st_mode):
+                h = hashlib.sha256(open(p, "rb").read()).hexdigest()
+            out[os.path.relpath(p, path)] = (stat.S_ISDIR(st.st_mode), stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, h)
+    return out
+
+
+def tree_diff(a, b):
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def files_of(path):
+    """The regular files under path, relative path -> bytes."""
+    out = {}
+    for dp, _, fns in os.walk(path):
+        for nm in fns:
+            p = os.path.join(dp, nm)
+            out[os.path.relpath(p, path)] = open(p, "rb").read()
+    return out
+
+
+def named_kept(dbfile):
+    """Every kept-folder path that some journal entry of the store dbfile names."""
+    c = sqlite3.connect(f"file:{dbfile}?mode=ro", uri=True)
+    try:
+        bodies = [r[0] for r in c.execute("SELECT body FROM journal ORDER BY seq")]
+    finally:
+        c.close()
+    return {m for b in bodies for m in KEPT_RE.findall(b)}
+
+
+def dump_store(dbfile):
+    """Every table of the store dbfile, its rows sorted."""
+    c = sqlite3.connect(f"file:{dbfile}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {t: sorted(map(repr, c.execute(f'SELECT * FROM "{t}"'))) for t in names}
+    finally:
+        c.close()
+
+
+def backed(name):
+    """A receiver with a history of every kind of kept file: two exports, a PAY answered ACK,
+    one answered NAK, a REV, a file set aside and then released. Returns (rx, archives by
+    batch id)."""
+    rx = mkrx(name)
+    arch = {}
+    b1, b2, b3 = bid(1), bid(2), bid(1, "REV")
+    arch[b1] = pay(b1, ["100000000001", "100000000002"], amount="10.00")
+    arch[b2] = pay(b2, ["100000000003"], key=None)  # no HMAC: NAK B05
+    arch[b3] = lib.rev(b3, [("100000000002", "10.00")])
+    for b in (b1, b2, b3):
+        p = run_one(rx, b, arch[b])
+        need(p.rc == 0, f"run {b}: {p}")
+    drop(rx, "hello.zip", b"not an archive")
+    need(R(rx, "run").rc == 0, "run of a set-aside file")
+    open(rx + "/inv2.csv", "wb").write(lib.invoices_csv().replace(b"500000.00", b"500001.00"))
+    p = R(rx, "invoices", "import", rx + "/inv2.csv")
+    need(p.rc == 0, f"second export {p}")
+    p = R(rx, "release", "hello.zip", "--as", "hello2.zip")
+    need(p.rc == 0, f"release {p}")
+    return rx, arch
+
+
+@case('"`reestr backup --to DIR` writes a copy of the data folder ...: the store as of one committed state ..., then every kept file that state\'s journal names ...; Kept schemas no entry names yet ... are not copied ... The inbox and the outbox are not part of it." + SECURITY: "`backup` writes only into a new or empty folder, copies only files of the kept folders that the journal names" + "a `backup` folder and its folders | 0700", "their copies in a `backup` folder | 0600"')
+def backup_copy(n):
+    rx, _ = backed("bkcopy")
+    # in the inbox: the released file and one being written; in the outbox, a file of its own
+    open(rx + "/inbox/MUNIS_SUDBILLING_PAY_20261121_009.zip.part", "wb").write(b"inbox bytes of a file being written")
+    open(rx + "/outbox/other.bin", "wb").write(b"outbox bytes of no response")
+    var = rx + "/var"
+    before = hashed_tree(var)
+    store_before = dump_store(var + "/reestr.db")
+    p = R(rx, "backup", "--to", rx + "/bk")
+    need(p.rc == 0, f"backup of a clean data folder: {p}")
+    need(tree_diff(before, hashed_tree(var)) == [], f"backup wrote into the data folder: {tree_diff(before, hashed_tree(var))[:6]}")
+    bk = rx + "/bk"
+    named = named_kept(var + "/reestr.db")
+    for kind in ("received/", "sent/", "set-aside/", "imports/", "schemas/"):
+        need(any(x.startswith(kind) for x in named), f"the history's journal names no {kind} file: {sorted(named)}")
+    need(any(x.endswith(".reason.json") for x in named), "no reason file named")
+    need(sum(x.startswith("imports/") for x in named) == 2, f"not two exports named: {sorted(named)}")
+    got = files_of(bk)
+    need(set(got) == named | {"reestr.db"}, f"the copy holds {sorted(set(got) - named - {'reestr.db'})} more and lacks {sorted(named - set(got))}")
+    for f in named:
+        need(got[f] == open(os.path.join(var, f), "rb").read(), f"{f} not copied byte for byte")
+    unnamed = [f for f in os.listdir(var + "/schemas") if "schemas/" + f not in named]
+    need(unnamed, "no kept schema left unnamed (REV and REC judged?): the case proves nothing")
+    need(all(not os.path.exists(f"{bk}/schemas/{f}") for f in unnamed), f"kept schemas no entry names were copied: {unnamed}")
+    need(dump_store(bk + "/reestr.db") == store_before, "the copy's store differs from the data folder's")
+    need(not os.path.exists(bk + "/inbox") and not os.path.exists(bk + "/outbox"), "inbox or outbox in the copy")
+    foreign = {hashlib.sha256(open(os.path.join(rx, d, f), "rb").read()).hexdigest()
+               for d in ("inbox", "outbox") for f in os.listdir(rx + "/" + d)
+               if not f.startswith("SUDBILLING_") and f != "hello2.zip"}
+    need(len(foreign) == 2, f"inbox/outbox probes: {foreign}")
+    need(not foreign & {hashlib.sha256(b).hexdigest() for b in got.values()}, "a file of the inbox or outbox is in the copy")
+    bad = [(k, oct(m)) for k, (d, m, *_) in hashed_tree(bk).items() if m != (0o700 if d else 0o600)]
+    need(stat.S_IMODE(os.stat(bk).st_mode) == 0o700, f"the backup folder is {oct(stat.S_IMODE(os.stat(bk).st_mode))}")
+    need(not bad, f"modes in the copy: {bad[:6]}")
+
+
+@case('"a copy of the data folder that is a data folder itself" + "To restore: stop the engine ..., put the copy in place of the data folder (or point `data` at it), and run `reestr audit verify`." + "Kept schemas no entry names yet ... are not copied: the next `run` keeps them again."')
+def backup_restore(n):
+    rx, arch = backed("bkrestore")
+    p = R(rx, "backup", "--to", rx + "/bk")
+    need(p.rc == 0, f"backup {p}")
+    cfg = cfg_data(rx, "bk", "restored.toml")
+    for args in (["audit", "verify"], ["audit", "verify", "--rebuild"], ["status"], ["status", "--json"]):
+        p = Rc(cfg, *args)
+        need(p.rc == 0, f"{args} with data pointed at the copy: {p}")
+    os.makedirs(rx + "/rp")
+    for b in (bid(1), bid(1, "REV")):
+        p = Rc(cfg, "replay", keep(rx, b, arch[b]), "--out", rx + "/rp", "--json")
+        need(p.rc == 0 and json.loads(p.out).get("identical") is True, f"replay of {b} in the copy: {p}")
+    # the same folder put in place of the data folder (moved), as the README's first way
+    os.rename(rx + "/var", rx + "/var.failed")
+    os.rename(rx + "/bk", rx + "/var")
+    p = R(rx, "audit", "verify")
+    need(p.rc == 0, f"audit verify of the copy in place of the data folder: {p}")
+    b = bid(3)
+    p = run_one(rx, b, pay(b, ["100000000004"]))
+    need(p.rc == 0 and os.path.exists(rx + "/outbox/" + lib.resp_name(b, "ACK")), f"a later run in the restored folder: {p}")
+    need(q(rx, "SELECT count(*) FROM payments WHERE payment_id='100000000004'") == [(1,)], "the later batch not applied")
+    orig = set(os.listdir(rx + "/var.failed/schemas"))
+    now = set(os.listdir(rx + "/var/schemas"))
+    need(orig <= now, f"schemas not kept again by the next run: {sorted(orig - now)}")
+    for f in orig:
+        need(open(f"{rx}/var/schemas/{f}", "rb").read() == open(f"{rx}/var.failed/schemas/{f}", "rb").read(), f"schemas/{f} kept again with other bytes")
+    p = R(rx, "audit", "verify", "--rebuild")
+    need(p.rc == 0, f"audit verify --rebuild after the later run: {p}")
+
+
+@case('"The books are then those of the copy: what was applied after it is not in them, and an archive answered after it is judged afresh if it comes again (its first answer is not in the copy, though the partner has it)."')
+def backup_restore_afresh(n):
+    rx = mkrx("bkafresh")
+    b1, b2 = bid(1), bid(2)
+    d1, d2 = pay(b1, ["100000000001"]), pay(b2, ["100000000002"])
+    run_one(rx, b1, d1)
+    ack1 = open(rx + "/outbox/" + lib.resp_name(b1, "ACK"), "rb").read()
+    p = R(rx, "backup", "--to", rx + "/bk")
+    need(p.rc == 0, f"backup {p}")
+    run_one(rx, b2, d2)   # answered after the copy
+    ack2 = open(rx + "/outbox/" + lib.resp_name(b2, "ACK"), "rb").read()
+    cfg = cfg_data(rx, "bk", "restored.toml")
+    need(Rc(cfg, "audit", "verify").rc == 0, "audit verify of the copy")
+    qb = lambda sql: sqlite3.connect(f"file:{rx}/bk/reestr.db?mode=ro", uri=True).execute(sql).fetchall()
+    need(qb("SELECT count(*) FROM payments WHERE payment_id='100000000002'") == [(0,)], "the copy holds a payment applied after it")
+    need(qb("SELECT count(*) FROM deliveries") == [(1,)], "the copy holds a delivery made after it")
+    lib.clear_outbox(rx)
+    drop(rx, b2 + ".zip", d2)
+    p = Rc(cfg, "run")
+    need(p.rc == 0 and inbox(rx) == [], f"run of the re-delivered archive in the restored folder: {p}")
+    kinds = [k for (k,) in qb("SELECT kind FROM journal ORDER BY seq")]
+    need(kinds[-1] == "delivery", f"an archive answered after the copy, delivered again, journaled as {kinds[-1]!r}, not judged afresh ({kinds})")
+    need(qb("SELECT resent_of FROM deliveries ORDER BY id DESC LIMIT 1") == [(None,)], "answered as a re-delivery")
+    need(qb("SELECT count(*) FROM payments WHERE payment_id='100000000002'") == [(1,)], "judged afresh but not applied")
+    again = outbox(rx).get(lib.resp_name(b2, "ACK"))
+    need(again is not None, f"no ACK: {sorted(outbox(rx))}")
+    n.append(f"the fresh answer equals the first one (which the partner has): {again == ack2}")
+    # an archive answered before the copy is a re-delivery there: the copy has its answer
+    drop(rx, b1 + ".zip", d1)
+    p = Rc(cfg, "run")
+    kinds = [k for (k,) in qb("SELECT kind FROM journal ORDER BY seq")]
+    need(p.rc == 0 and kinds[-1] == "resend" and outbox(rx).get(lib.resp_name(b1, "ACK")) == ack1,
+         f"an archive answered before the copy is not resent with its stored ACK: {p} {kinds}")
+    need(Rc(cfg, "audit", "verify").rc == 0, "audit verify after the re-deliveries")
+
+
+@case('"DIR must be new or empty: a backup never writes over another" + "3 when it could not run (DIR not empty, ...)" + "| 3 | could not run ... |"')
+def backup_dir_refused(n):
+    rx = mkrx("bkdir")
+    b = bid(1)
+    run_one(rx, b, pay(b, ["100000000001"]))
+    full = rx + "/full"
+    os.makedirs(full + "/received")
+    open(full + "/reestr.db", "wb").write(b"an older backup")
+    open(full + "/received/x.zip", "wb").write(b"x")
+    hid = rx + "/hidden"
+    os.makedirs(hid)
+    open(hid + "/.keep", "wb").write(b"")
+    for d in (full, hid):
+        before = hashed_tree(d)
+        for args in (["backup", "--to", d], ["backup", "--to", d, "--json"]):
+            p = R(rx, *args)
+            need(p.rc == 3, f"{args} into a folder that is not empty: {p}")
+            need(tree_diff(before, hashed_tree(d)) == [], f"{args} changed {tree_diff(before, hashed_tree(d))} in a folder it refused")
+    # one backup done, a second one into the same folder is refused and changes nothing
+    p = R(rx, "backup", "--to", rx + "/bk")
+    need(p.rc == 0, f"backup into a new folder: {p}")
+    before = hashed_tree(rx + "/bk")
+    p = R(rx, "backup", "--to", rx + "/bk")
+    need(p.rc == 3 and tree_diff(before, hashed_tree(rx + "/bk")) == [], f"a second backup over the first: {p}")
+    # an empty folder is taken
+    os.makedirs(rx + "/empty")
+    os.chmod(rx + "/empty", 0o755)
+    p = R(rx, "backup", "--to", rx + "/empty")
+    need(p.rc == 0 and os.path.isfile(rx + "/empty/reestr.db"), f"backup into an empty folder: {p}")
+    n.append(f"an empty DIR of mode 0755 is left {oct(stat.S_IMODE(os.stat(rx + '/empty').st_mode))}")
+    # a new folder whose parents do not exist either: created, or refused (the README says "new")
+    p = R(rx, "backup", "--to", rx + "/new/a/b")
+    if p.rc == 0:
+        need(os.path.isfile(rx + "/new/a/b/reestr.db"), "exit 0 without a copy")
+        n.append("a new DIR under missing parents: created, parents of mode "
+                 + ",".join(oct(stat.S_IMODE(os.stat(x).st_mode)) for x in (rx + "/new", rx + "/new/a")))
+    else:
+        need(p.rc == 3 and not os.path.exists(rx + "/new/a/b"), f"a new DIR under missing parents: {p}")
+        n.append("a new DIR under missing parents: refused with exit 3")
+    # DIR a regular file: neither new nor empty
+    open(rx + "/afile", "wb").write(b"keep me")
+    p = R(rx, "backup", "--to", rx + "/afile")
+    need(p.rc == 3 and open(rx + "/afile", "rb").read() == b"keep me", f"DIR a regular file: {p}")
+
+
+@case('"1 when it is not, saying what (a kept file missing or changed in the data folder is missing or changed in the copy, and named ...)" + "| 1 | ... `backup` wrote a copy that is not whole (said) |" + "Exit 0 when the copy is whole and audits clean"')
+def backup_not_whole(n):
+    rx, _ = backed("bkwhole")
+    p = R(rx, "backup", "--to", rx + "/ok", "--json")
+    need(p.rc == 0, f"backup --json of a clean data folder: {p}")
+    d = json.loads(p.out)
+    need(isinstance(d, dict) and not d.get("problems"), f"clean backup --json: {d}")
+    n.append(f"backup --json keys: {sorted(d)}")
+    var = rx + "/var"
+    rec = sorted(os.listdir(var + "/received"))[0]
+    reason = [f for f in os.listdir(var + "/set-aside") if f.endswith(".reason.json")][0]
+    gone = open(f"{var}/received/{rec}", "rb").read()
+    os.remove(f"{var}/received/{rec}")
+    with open(f"{var}/set-aside/{reason}", "ab") as f:
+        f.write(b" ")
+    changed = open(f"{var}/set-aside/{reason}", "rb").read()
+    for i, json_out in enumerate((False, True)):
+        to = f"{rx}/bk{i}"
+        p = R(rx, "backup", "--to", to, *(["--json"] if json_out else []))
+        need(p.rc == 1, f"backup {'--json ' if json_out else ''}with a kept file missing and one changed: {p}")
+        said = p.out if json_out else p.out + p.err
+        if json_out:
+            said = json.dumps(json.loads(p.out))
+        need(rec[:64] in said, f"the missing received/{rec} is not named: {p}")
+        need(reason.split(".")[0] in said, f"the changed set-aside/{reason} is not named: {p}")
+        need(not os.path.exists(f"{to}/received/{rec}"), "a file missing from the data folder is in the copy")
+        cp = f"{to}/set-aside/{reason}"
+        need(not os.path.exists(cp) or open(cp, "rb").read() == changed, "the changed reason file is in the copy with other bytes")
+        if i == 0:
+            n.append(f"a changed kept file is {'in the copy as changed' if os.path.exists(cp) else 'left out of the copy'}")
+    # the copy audits as the original: store rows the journal contradicts
+    os.rename(rx + "/bk0", rx + "/bk0.x")
+    open(f"{var}/received/{rec}", "wb").write(gone)
+    with open(f"{var}/set-aside/{reason}", "r+b") as f:
+        f.truncate(len(changed) - 1)
+    need(R(rx, "audit", "verify").rc == 0, "the data folder repaired does not audit clean")
+    dbw(rx, "UPDATE balances SET paid = paid + 1 WHERE invoice_no = '10000000000000000001'")
+    pa = R(rx, "audit", "verify")
+    p = R(rx, "backup", "--to", rx + "/bk9")
+    need(pa.rc == 1 and p.rc == 1, f"a balance edited in the store: audit verify {pa.rc}, backup {p}")
+    need(re.search(r"balance|paid", p.out + p.err, re.I), f"backup does not say what its copy's audit found: {p}")
+
+
+@case('"a journal entry naming a file outside the kept folders is named, and nothing outside them is read or written" + SECURITY: "(a path an edited journal gives outside them is named, never followed)"')
+def backup_outside_kept(n):
+    rx = mkrx("bkoutside")
+    b = bid(1)
+    run_one(rx, b, pay(b, ["100000000001"]))
+    named = named_kept(rx + "/var/reestr.db")
+    rec = [x for x in named if x.startswith("received/")][0]
+    sent = [x for x in named if x.startswith("sent/")][0]
+    # two entries' paths edited to lead out of the kept folders: "../probe.fifo" and
+    # "sent/../../keys/MUNIS.key", from the data folder (var/) and from the copy (out/bk/) alike
+    dbw(rx, f"UPDATE journal SET body = replace(replace(body, '\"{rec}\"', '\"../probe.fifo\"'), '\"{sent}\"', '\"sent/../../keys/MUNIS.key\"')")
+    os.makedirs(rx + "/out/keys")
+    fifos = [rx + "/probe.fifo", rx + "/out/probe.fifo"]
+    for f in fifos:
+        os.mkfifo(f)   # opening one to read waits for a writer
+    open(rx + "/out/keys/MUNIS.key", "w").write("a decoy\n")
+    secret = open(rx + "/keys/MUNIS.key", "rb").read().strip()
+    keys = [rx + "/out/keys/MUNIS.key"]   # the real one is read at start, as the key_file
+    open(rx + "/atime-probe", "w").write("x")
+    outside = lambda: {k: v for k, v in hashed_tree(rx).items() if k != "out" and not k.startswith("out/bk")}
+    before = outside()
+
+    def age_atime(f):   # an access time before the modification time: a read updates it (relatime)
+        m = os.stat(f).st_mtime_ns
+        os.utime(f, ns=(m - 10**12, m))
+        return m - 10**12
+    a = age_atime(rx + "/atime-probe")
+    open(rx + "/atime-probe").read()
+    atime_kept = os.stat(rx + "/atime-probe").st_atime_ns != a
+    for k in keys:
+        age_atime(k)
+    atimes = [os.stat(k).st_atime_ns for k in keys]
+    proc = subprocess.Popen([BIN, "--config", rx + "/reestr.toml", "backup", "--to", rx + "/out/bk"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    opened = []
+    try:
+        end = time.time() + 30
+        while proc.poll() is None and time.time() < end:
+            for f in fifos:   # a FIFO opens for writing without waiting only while a reader has it open
+                try:
+                    os.close(os.open(f, os.O_WRONLY | os.O_NONBLOCK))   # the reader then reads its end
+                    opened.append(os.path.relpath(f, rx))
+                except OSError:
+                    pass
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate(timeout=30)
+    said = (out + err).decode("utf-8", "replace")
+    read = [os.path.relpath(k, rx) for k, a in zip(keys, atimes) if os.stat(k).st_atime_ns != a]
+    need(not opened and not read, f"backup followed paths of an edited journal entry outside the kept folders: "
+         f"opened the FIFO {opened} to read it, read {read}: exit {proc.returncode} {said[-600:]!r}")
+    if not atime_kept:
+        n.append("this file system does not update access times: reads of regular files outside the kept folders not checked, FIFOs only")
+    need(proc.returncode == 1, f"backup with journal entries naming files outside the kept folders: exit {proc.returncode} {said[-600:]!r}")
+    need("probe.fifo" in said and "MUNIS.key" in said, f"the paths outside the kept folders are not named: {said[-600:]!r}")
+    need(tree_diff(before, outside()) == [], f"backup changed outside its folder: {tree_diff(before, outside())}")
+    got = files_of(rx + "/out/bk")
+    need(not any(secret in v for v in got.values()), "the key file's bytes are in the copy")
+
+
+@case('"while `run` or `watch` go on" + "takes no lock, so it runs beside `watch`" + "a batch in hand is in the copy whole or not at all"')
+def backup_beside_engine(n):
+    rx = mkrx("bkwatch", extra="rescan_seconds = 1")
+    b = bid(1)
+    proc = subprocess.Popen([BIN, "--config", rx + "/reestr.toml", "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        drop(rx, b + ".zip", pay(b, ["100000000001"]))
+        need(wait_for(lambda: os.path.exists(rx + "/outbox/" + lib.resp_name(b, "ACK")), 15), "watch did not answer")
+        p4 = R(rx, "run")
+        need(p4.rc == 4, f"watch does not hold the lock (run beside it: {p4})")
+        p = R(rx, "backup", "--to", rx + "/bk", timeout=30)
+        need(p.rc == 0, f"backup beside watch: {p}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    cfg = cfg_data(rx, "bk", "restored.toml")
+    p = Rc(cfg, "audit", "verify")
+    need(p.rc == 0, f"audit verify of the copy made beside watch: {p}")
+    need(len(named_kept(rx + "/bk/reestr.db")) > 0 and any(x.startswith("received/") for x in named_kept(rx + "/bk/reestr.db")),
+         "the batch watch answered is not in the copy")
+    # a batch held in hand (its transaction open, the lock held by run), its response already kept
+    proc, hold, b2 = None, None, bid(2)
+    drop(rx, b2 + ".zip", pay(b2, ["100000000002"]))
+    hold = rx + "/hold"
+    proc = subprocess.Popen([BIN, "--config", rx + "/reestr.toml", "run"], env=dict(os.environ, REESTR_PAUSE=f"response-kept:{hold}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        need(wait_for(lambda: os.path.exists(hold), 20), "REESTR_PAUSE file never created")
+        p = R(rx, "backup", "--to", rx + "/bk2", timeout=30)
+    finally:
+        if os.path.exists(hold):
+            os.remove(hold)
+        proc.communicate(timeout=30)
+    need(p.rc == 0, f"backup beside a batch in hand: {p}")
+    need(proc.returncode == 0 and os.path.exists(rx + "/outbox/" + lib.resp_name(b2, "ACK")), "the held batch was not answered after the backup")
+    c = sqlite3.connect(f"file:{rx}/bk2/reestr.db?mode=ro", uri=True)
+    dl, pm = c.execute("SELECT count(*) FROM deliveries").fetchone()[0], c.execute("SELECT count(*) FROM payments WHERE payment_id='100000000002'").fetchone()[0]
+    c.close()
+    need((dl, pm) in ((1, 0), (2, 1)), f"the batch in hand is in the copy in part: {dl} deliveries, {pm} of its payments")
+    for kept in ("received", "sent"):
+        k = len(os.listdir(f"{rx}/bk2/{kept}"))
+        need(k == dl, f"{kept}/ of the copy holds {k} files for {dl} deliveries")
+    p = Rc(cfg_data(rx, "bk2", "restored2.toml"), "audit", "verify")
+    need(p.rc == 0, f"audit verify of the copy made beside a batch in hand: {p}")
+    n.append(f"the batch in hand (paused at response-kept) is in the copy: {'whole' if dl == 2 else 'not at all'}")
+
+
+@case('"3 when it could not run (..., a disk full)" (DIR on a small tmpfs)')
+def backup_disk_full(n):
+    rx = mkrx("bkfull")
+    b = bid(1)
+    run_one(rx, b, pay(b, ["100000000001"]))
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        n.append("skipped: needs root to mount a small tmpfs")
+        return
+    m = rx + "/small"
+    os.makedirs(m)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", m], capture_output=True)
+    if p.returncode != 0:
+        n.append(f"skipped: tmpfs mount refused ({p.stderr.decode().strip()[:80]})")
+        return
+    try:
+        p = R(rx, "backup", "--to", m + "/bk")
+        need(p.rc == 3, f"backup onto a full disk: {p}")
+        n.append(f"left on the full disk: {sorted(files_of(m))[:6]}")
+    finally:
+        subprocess.run(["umount", m], capture_output=True)
 
 
 def main():
