@@ -89,6 +89,21 @@ impl Engine {
         let copy = Layout {
             root: to.to_path_buf(),
         };
+        // The store first: the kept files its journal names were all written before the
+        // entries naming them were committed.
+        let db = copy.db();
+        let unsynced = fsutil::temp_path(&db);
+        // Created empty first, with the store's mode (0600), for SQLite to fill.
+        drop(fsutil::create_new(&unsynced).map_err(io_at(&unsynced))?);
+        if let Err(e) = crate::store::snapshot_into(&self.layout.db(), &unsynced) {
+            // Not left behind (a disk full, say): DIR stays as it was, for a retry.
+            let _ = fs::remove_file(&unsynced);
+            return Err(e.into());
+        }
+        let store_bytes = File::open(&unsynced)
+            .and_then(|f| f.sync_all().and_then(|()| f.metadata()))
+            .map_err(io_at(&unsynced))?
+            .len();
         for d in [
             copy.received(),
             copy.sent(),
@@ -99,17 +114,6 @@ impl Engine {
         ] {
             fsutil::create_dir(&d).map_err(io_at(&d))?;
         }
-        // The store first: the kept files its journal names were all written before the
-        // entries naming them were committed.
-        let db = copy.db();
-        let unsynced = fsutil::temp_path(&db);
-        // Created empty first, with the store's mode (0600), for SQLite to fill.
-        drop(fsutil::create_new(&unsynced).map_err(io_at(&unsynced))?);
-        crate::store::snapshot_into(&self.layout.db(), &unsynced)?;
-        let store_bytes = File::open(&unsynced)
-            .and_then(|f| f.sync_all().and_then(|()| f.metadata()))
-            .map_err(io_at(&unsynced))?
-            .len();
         fs::rename(&unsynced, &db).map_err(io_at(&db))?;
         fsutil::sync_dir(to).map_err(io_at(to))?;
         let conn = rusqlite::Connection::open_with_flags(
