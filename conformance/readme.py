@@ -1728,10 +1728,11 @@ def log_debug(n):
     need(len(p2.err.splitlines()) > len(p1.err.splitlines()) and "DEBUG" in p2.err, f"REESTR_LOG=debug: {len(p1.err.splitlines())} vs {len(p2.err.splitlines())} lines")
 
 
-@case('"`deploy/` holds a systemd service for `watch` (`reestr-watch.service`), a service and timer for the nightly `run` (`reestr-run.service`, `reestr-run.timer`) and a cron line (`reestr.cron`); `systemd-analyze verify` passes on them"')
+@case('"`deploy/` holds a systemd service for `watch` (`reestr-watch.service`), a service and timer for the nightly `run` (`reestr-run.service`, `reestr-run.timer`), a service and timer for a nightly `backup` into a new folder named by the date (`reestr-backup.service`, `reestr-backup.timer`) and a cron line (`reestr.cron`); `systemd-analyze verify` passes on them"')
 def deploy_files(n):
     d = REPO + "/deploy/"
-    for f, word in (("reestr-watch.service", "watch"), ("reestr-run.service", " run"), ("reestr-run.timer", "OnCalendar"), ("reestr.cron", "run")):
+    for f, word in (("reestr-watch.service", "watch"), ("reestr-run.service", " run"), ("reestr-run.timer", "OnCalendar"),
+                    ("reestr-backup.service", " backup --to "), ("reestr-backup.timer", "OnCalendar"), ("reestr.cron", "run")):
         need(os.path.isfile(d + f), f"deploy/{f} missing")
         t = open(d + f).read()
         need(word in t, f"deploy/{f} lacks {word!r}")
@@ -1743,9 +1744,11 @@ def deploy_files(n):
         os.makedirs(root + "/usr/local/bin")
         os.makedirs(root + "/etc/systemd/system")
         shutil.copytree("/usr/lib/systemd", root + "/usr/lib/systemd", symlinks=True)
-        open(root + "/usr/local/bin/reestr", "w").write("#!/bin/sh\n")
-        os.chmod(root + "/usr/local/bin/reestr", 0o755)
-        units = ["reestr-watch.service", "reestr-run.service", "reestr-run.timer"]
+        os.makedirs(root + "/bin")
+        for exe in ("/usr/local/bin/reestr", "/bin/sh"):   # the backup unit runs through sh
+            open(root + exe, "w").write("#!/bin/sh\n")
+            os.chmod(root + exe, 0o755)
+        units = ["reestr-watch.service", "reestr-run.service", "reestr-run.timer", "reestr-backup.service", "reestr-backup.timer"]
         for u in units:
             shutil.copy(d + u, root + "/etc/systemd/system/" + u)
         p = subprocess.run(["systemd-analyze", "verify", "--man=no", "--root=" + root] + ["/etc/systemd/system/" + u for u in units], capture_output=True)
