@@ -5,11 +5,21 @@ Each case cites the README sentence it checks. The cases drive REESTR_BIN only f
 scratch receivers, archives built with lib.py / zipraw.py, the commands the README documents,
 and the store read through `sqlite3` (README: "Tables (for `sqlite3 var/reestr.db`)").
 Where the README leaves a choice open, a case accepts each reading and prints the one taken.
-109 cases; the last eight (`backup_*`) check "Backup and restore" and the backup lines of
+117 cases. Eight (`backup_*`) check "Backup and restore" and the backup lines of
 docs/SECURITY.md: what the copy holds, byte for byte, and leaves out; restoring from it; the
 refusals and exit codes; beside `watch` and a batch held open (REESTR_PAUSE); an edited journal
 naming paths outside the kept folders (probed with FIFOs and access times); a full disk (a small
-tmpfs, as root only; skipped otherwise).
+tmpfs, as root only; skipped otherwise). Four (`former_keys_*`) check a partner's
+`former_key_files` after a key rotation (README "Configuration", SECURITY's key-file modes):
+`replay` and `audit verify --rebuild` of batches signed with a former key, byte for byte, and
+`replay`'s refusal without it; new archives signed with a former key `B05`, every new response
+signed with `key_file`; former key files checked at start like a key file; two rotations. The
+last four (`edited_store_*`) check "Paths from an edited store" (SECURITY, ARCHITECTURE,
+CHANGES): the store edited to name paths outside the data folder (journal `kept` paths,
+`set_aside.kept_as`, `deliveries.response_sha256`) and kept files replaced by links out of it
+and by FIFOs, against `audit verify`, `backup`, `release`, `check` and `run` (the recovery of a
+delivery and a re-delivery): decoys outside the data folder (their bytes, access times and
+FIFOs) never read, nothing outside written, no command left waiting, what was not read named.
 
     REESTR_BIN=/path/to/reestr python3 conformance/readme.py [NAME-SUBSTRING...]
 
@@ -2323,6 +2333,522 @@ def backup_disk_full(n):
         n.append(f"left on the full disk: {sorted(files_of(m))[:6]}")
     finally:
         subprocess.run(["umount", m], capture_output=True)
+
+
+# ---------------------------------------------------------------- former_key_files (key rotation)
+K2_HEX, K3_HEX, K9_HEX = "22" * 32, "33" * 32, "99" * 32
+
+
+def put_key(rx, name, hexkey, mode=0o600):
+    """Writes a key file keys/<name> of rx holding hexkey, of mode `mode`; returns its path."""
+    path = f"{rx}/keys/{name}"
+    if os.path.exists(path):
+        os.chmod(path, 0o600)
+    with open(path, "w") as f:
+        f.write(hexkey + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def partner_keys(rx, key_file="MUNIS.key", former=None):
+    """Sets [partners.MUNIS] of rx's configuration: key_file (a name under keys/, or None) and
+    former_key_files (names under keys/, or None for no such line)."""
+    t = cfg_text(rx)
+    need("[partners.MUNIS]" in t, "configuration without [partners.MUNIS]")
+    t = t.split("[partners.MUNIS]")[0] + "[partners.MUNIS]\n"
+    if key_file:
+        t += f'key_file = "keys/{key_file}"\n'
+    if former is not None:
+        t += "former_key_files = [" + ", ".join(f'"keys/{f}"' for f in former) + "]\n"
+    set_cfg(rx, t)
+
+
+def signed_with(raw, key_hex):
+    """Whether the response raw carries manifest.sha256.hmac, the HMAC of its manifest with key_hex."""
+    r = lib.parse_response("x", raw)
+    h = r["files"].get("manifest.sha256.hmac")
+    return h is not None and h.strip() == hmac.new(bytes.fromhex(key_hex), r["files"]["manifest.sha256"], hashlib.sha256).hexdigest().encode()
+
+
+def answer(rx, b, data, res):
+    """Runs batch b (archive data) and returns the bytes of its response, which must be `res`."""
+    p = run_one(rx, b, data)
+    need(p.rc == 0, f"run of {b}: {p}")
+    name = lib.resp_name(b, res)
+    got = outbox(rx)
+    need(name in got, f"{b}: no {res} in the outbox ({sorted(got)}): {p.out[-300:]!r}")
+    return got[name]
+
+
+def replay_same(rx, b, data, sent, what):
+    """replay of b's archive data into a new folder must exit 0, say `identical`, and write the
+    bytes sent (a response read from the outbox when b was answered)."""
+    out = f"{rx}/rp-{b[-3:]}-{time.time_ns()}"
+    os.makedirs(out)
+    p = R(rx, "replay", keep(rx, b, data), "--out", out, "--json")
+    need(p.rc == 0, f"replay of {b} ({what}): {p}")
+    need(json.loads(p.out).get("identical") is True, f"replay of {b} ({what}) not identical: {p.out[-400:]!r}")
+    files = os.listdir(out)
+    need(len(files) == 1 and open(f"{out}/{files[0]}", "rb").read() == sent,
+         f"replay of {b} ({what}) wrote {files}, not the bytes sent")
+
+
+def replay_refused(rx, b, data, what):
+    """replay of b's archive data must refuse (exit 1, README's table), name former_key_files
+    and write nothing."""
+    out = f"{rx}/rp-refused-{b[-3:]}-{time.time_ns()}"
+    os.makedirs(out)
+    p = R(rx, "replay", keep(rx, b, data), "--out", out)
+    need(p.rc == 1, f"replay of {b} ({what}): {p}")
+    need("former_key_files" in p.out + p.err, f"replay of {b} ({what}) refuses without naming former_key_files: {p}")
+    need(os.listdir(out) == [], f"replay of {b} ({what}) refused but wrote {os.listdir(out)}")
+    return p
+
+
+@case('"# former_key_files = [\\"keys/MUNIS-2025.key\\"]   # optional; keys used before, for replay and audit" + "When a partner\'s key is rotated, put the new key in `key_file` and list the old one in `former_key_files`: `replay` and `audit verify --rebuild` then reproduce, byte for byte, the responses signed with it, finding it by the fingerprint each delivery journaled (without it, `replay` of such a batch refuses and the rebuild does not compare its response, saying so in `replay`\'s message)" + "| 1 | ... `replay` produced different bytes or could not run |" + CHANGES "Since 0.3.0": "Earlier, replaying such a batch needed a configuration with the old key in `key_file`."')
+def former_keys_replay(n):
+    rx = mkrx("fkreplay")
+    b1, b2 = bid(1), bid(2)
+    arch = {b1: pay(b1, ["100000000001"]), b2: pay(b2, ["100000000002"], key=None)}  # b2 unsigned: B05
+    sent = {b1: answer(rx, b1, arch[b1], "ACK"), b2: answer(rx, b2, arch[b2], "NAK")}
+    for b, raw in sent.items():
+        need(signed_with(raw, KEY_HEX), f"{b}: the response is not signed with the key of the time")
+    # the rotation: the old key kept as keys/MUNIS-2025.key, the new one in key_file
+    put_key(rx, "MUNIS-2025.key", KEY_HEX)
+    put_key(rx, "MUNIS.key", K2_HEX)
+    for b in sent:
+        p = replay_refused(rx, b, arch[b], "its key rotated, not listed")
+    n.append(f"replay without the former key: {(p.out + p.err).strip()[-220:]!r}")
+    p = R(rx, "audit", "verify", "--rebuild")
+    need(p.rc == 0, f"audit verify --rebuild with the key of the time not configured (its response not compared): {p}")
+    n.append(f"audit verify --rebuild without the former key: exit 0, {p.out.strip().splitlines()[-1][:150]!r}")
+    # listed, after a key of no delivery: found by the fingerprint, not by its place
+    put_key(rx, "OTHER.key", K9_HEX)
+    partner_keys(rx, "MUNIS.key", ["OTHER.key", "MUNIS-2025.key"])
+    for b in sent:
+        replay_same(rx, b, arch[b], sent[b], "signed with the former key")
+    for args in (["audit", "verify", "--rebuild"], ["audit", "verify", "--rebuild", "--json"]):
+        p = R(rx, *args)
+        need(p.rc == 0, f"{args} with the former key listed: {p}")
+    need(json.loads(p.out).get("problems") in ([], None), f"problems: {p.out[-300:]!r}")
+    # a key of no delivery listed in its stead: refused again (found by the fingerprint, not taken)
+    partner_keys(rx, "MUNIS.key", ["OTHER.key"])
+    replay_refused(rx, b1, arch[b1], "only a key of no delivery listed")
+
+
+@case('"A former key never checks or signs a new archive: one signed with it is `B05`, and every response is signed with `key_file`." + "key_file ... when set, HMAC is required both ways" + "Re-delivery: an archive whose bytes equal an ACKed delivery gets the stored ACK again, byte for byte"')
+def former_keys_new_archives(n):
+    rx = mkrx("fknew")
+    b1 = bid(1)
+    d1 = pay(b1, ["100000000001"])
+    ack1 = answer(rx, b1, d1, "ACK")
+    put_key(rx, "MUNIS-2025.key", KEY_HEX)
+    put_key(rx, "MUNIS.key", K2_HEX)
+    partner_keys(rx, "MUNIS.key", ["MUNIS-2025.key"])
+    K2 = bytes.fromhex(K2_HEX)
+    cases = [(bid(2), pay(bid(2), ["100000000002"]), "NAK", "signed with the former key"),
+             (bid(3), pay(bid(3), ["100000000003"], key=None), "NAK", "unsigned"),
+             (bid(4), pay(bid(4), ["100000000004"], key=K2), "ACK", "signed with key_file"),
+             (bid(5), pay(bid(5), ["100000000005"], key=K2, hmac_val=hmac.new(KEY, b"x", hashlib.sha256).hexdigest().encode()), "NAK",
+              "a wrong HMAC")]
+    for b, data, res, what in cases:
+        pc = R(rx, "check", keep(rx, b, data))
+        raw = answer(rx, b, data, res)
+        c = lib.parse_response("x", raw)["ctl"]
+        if res == "NAK":
+            need(c.get("error") == "B05", f"a new archive {what}: {c.get('error')} {c.get('message')!r}, not B05")
+            need(pc.rc == 0 and "B05" in pc.out, f"check of a new archive {what} does not say B05: {pc}")
+        need(signed_with(raw, K2_HEX), f"the response to an archive {what} is not signed with key_file")
+        need(not signed_with(raw, KEY_HEX), f"the response to an archive {what} is signed with the former key")
+    need(q(rx, "SELECT count(*) FROM payments WHERE payment_id IN ('100000000002','100000000003','100000000005')") == [(0,)],
+         "a batch answered B05 was applied")
+    # the archive answered before the rotation, delivered again: its stored ACK, as it was (§7.1)
+    lib.clear_outbox(rx)
+    again = answer(rx, b1, d1, "ACK")
+    need(again == ack1, "a re-delivery after the rotation is not answered with the stored ACK, byte for byte")
+    n.append("a re-delivered archive of before the rotation gets the stored ACK, signed with the former key "
+             "(§7.1 byte for byte; not \"signed with key_file\")")
+    # a partner with former_key_files and no key_file: refused at start, or as a partner with no key
+    rx2 = mkrx("fknokey")
+    put_key(rx2, "MUNIS-2025.key", KEY_HEX)
+    partner_keys(rx2, None, ["MUNIS-2025.key"])
+    b6, b7 = bid(6), bid(7)
+    p = run_one(rx2, b6, pay(b6, ["100000000006"], key=None))
+    if p.rc == 3:
+        need("former_key_files" in p.err or "key_file" in p.err, f"former_key_files without key_file refused without saying why: {p}")
+        n.append(f"former_key_files without key_file: refused at start: {p.err.strip()[-160:]!r}")
+        return
+    need(p.rc == 0, f"former_key_files without key_file: {p}")
+    for b, data in ((b6, None), (b7, pay(b7, ["100000000007"]))):
+        raw = outbox(rx2).get(lib.resp_name(b, "ACK")) if data is None else answer(rx2, b, data, "ACK")
+        need(raw is not None, f"{b}: no ACK ({sorted(outbox(rx2))})")
+        need("manifest.sha256.hmac" not in lib.parse_response("x", raw)["entries"],
+             f"{b}: a response signed although no key_file is configured (by the former key?)")
+    n.append("former_key_files without key_file: taken as a partner with no key (unsigned and former-key-signed "
+             "archives ACKed, responses unsigned; the former key neither checks nor signs)")
+
+
+@case('"Former key files are read at start, with the checks of a key file." + SECURITY: "key files (`key_file` and `former_key_files`) | 0600 or narrower; writable by others: refused; readable by others (...0444): used, with a warning at every start" + "| 3 | could not run: configuration, key file ... |" + "Keys never appear in logs ... or error messages"')
+def former_keys_checked_at_start(n):
+    rx = mkrx("fkstart")
+    old = put_key(rx, "MUNIS-2025.key", KEY_HEX)
+    put_key(rx, "MUNIS.key", K2_HEX)
+    partner_keys(rx, "MUNIS.key", ["MUNIS-2025.key"])
+    b = bid(1)
+    drop(rx, b + ".zip", pay(b, ["100000000001"], key=bytes.fromhex(K2_HEX)))
+    outs = []
+
+    def refused(what):
+        for args in (["run"], ["status"], ["audit", "verify"]):
+            p = R(rx, *args)
+            outs.append(p)
+            need(p.rc == 3 and "MUNIS-2025.key" in p.err, f"{what}: {args} not refused at start naming the former key file: {p}")
+        need(inbox(rx) == [b + ".zip"] and outbox(rx) == {}, f"{what}: an archive was handled: inbox {inbox(rx)}, outbox {sorted(outbox(rx))}")
+
+    for mode in (0o664, 0o666, 0o602):
+        os.chmod(old, mode)
+        refused(f"mode {oct(mode)}")
+    for text in (KEY_HEX[:-1], "zz" * 32, "", KEY_HEX + KEY_HEX):   # 63 digits, not hex, empty, 128 digits
+        os.chmod(old, 0o600)
+        open(old, "w").write(text + "\n")
+        refused(f"content {text[:8]!r}... ({len(text)} characters)")
+    os.remove(old)
+    refused("missing")
+    put_key(rx, "MUNIS-2025.key", KEY_HEX, 0o644)
+    p = R(rx, "status")
+    outs.append(p)
+    need(p.rc == 0 and re.search(r"chmod 600 \S*keys/MUNIS-2025\.key", p.err), f"mode 0644: status without the warning: {p}")
+    os.chmod(old, 0o444)
+    p = R(rx, "run")
+    outs.append(p)
+    need(p.rc == 0 and re.search(r"chmod 600 \S*keys/MUNIS-2025\.key", p.err), f"mode 0444: run without the warning: {p}")
+    need(os.path.exists(rx + "/outbox/" + lib.resp_name(b, "ACK")), f"mode 0444: the archive not answered: {sorted(outbox(rx))}")
+    for p in outs:
+        said = (p.out + p.err).lower()
+        need(KEY_HEX not in said and KEY_HEX[:16] not in said, "the former key's digits in the output")
+
+
+@case('"When a partner\'s key is rotated, ... list the old one in `former_key_files`" (a list: two rotations, K1 -> K2 -> K3) + "finding it by the fingerprint each delivery journaled" + "one signed with it is `B05`"')
+def former_keys_two_rotations(n):
+    rx = mkrx("fktwo")
+    K = {1: KEY_HEX, 2: K2_HEX, 3: K3_HEX}
+    put_key(rx, "MUNIS-1.key", K[1])
+    arch, sent, era = {}, {}, {}
+
+    def answered(b, data, res, e):
+        arch[b], era[b] = data, e
+        sent[b] = answer(rx, b, data, res)
+        need(signed_with(sent[b], K[e]), f"{b} (era {e}): the response is not signed with key {e}")
+
+    answered(bid(1), pay(bid(1), ["100000000001"]), "ACK", 1)
+    answered(bid(2), pay(bid(2), ["100000000002"], key=None), "NAK", 1)
+    put_key(rx, "MUNIS-2.key", K[2])
+    put_key(rx, "MUNIS.key", K[2])
+    partner_keys(rx, "MUNIS.key", ["MUNIS-1.key"])
+    answered(bid(3), pay(bid(3), ["100000000003"], key=bytes.fromhex(K[2])), "ACK", 2)
+    answered(bid(4), pay(bid(4), ["100000000004"]), "NAK", 2)     # signed with K1: B05
+    put_key(rx, "MUNIS.key", K[3])
+    partner_keys(rx, "MUNIS.key", ["MUNIS-2.key", "MUNIS-1.key"])
+    answered(bid(5), pay(bid(5), ["100000000005"], key=bytes.fromhex(K[3])), "ACK", 3)
+    answered(bid(6), pay(bid(6), ["100000000006"], key=bytes.fromhex(K[2])), "NAK", 3)  # signed with K2: B05
+    for b in (bid(4), bid(6)):
+        need(lib.parse_response("x", sent[b])["ctl"].get("error") == "B05", f"{b}: an archive signed with a former key not B05")
+    for b in sent:
+        replay_same(rx, b, arch[b], sent[b], f"era {era[b]}, K1 and K2 listed")
+    p = R(rx, "audit", "verify", "--rebuild")
+    need(p.rc == 0, f"audit verify --rebuild after two rotations: {p}")
+    # only K2 listed: the eras of K1 refuse, the others are reproduced
+    partner_keys(rx, "MUNIS.key", ["MUNIS-2.key"])
+    for b in sent:
+        if era[b] == 1:
+            replay_refused(rx, b, arch[b], "era 1, only K2 listed")
+        else:
+            replay_same(rx, b, arch[b], sent[b], f"era {era[b]}, only K2 listed")
+
+
+# ---------------------------------------------------------------- paths from an edited store
+class Outside:
+    """Decoys beside the data folder of rx (outside it): regular files, each holding a secret of
+    its own, and FIFOs, which a reader would wait on. run() runs a command watching them: a FIFO
+    outside must never be opened (a writer's non-blocking open succeeds only while a reader has
+    it open), a FIFO inside a kept folder may be opened to be judged but never waited on (after
+    5 s a writer feeds it a marker, so that a command waiting on it ends and what it does with
+    the bytes shows), no command may run 30 s, and after each one the decoys' access times are
+    as they were and nothing outside the data folder changed (but the folders commands write:
+    the inbox, outbox, backup and replay folders). check() at the end: the decoys' bytes, and no
+    secret or marker in any output or any file."""
+    REG = ("decoy", "decoy.zip", "decoy.bin", "decoy.csv")
+    FIFOS = ("fifo", "fifo.zip", "fifo.bin")
+    WRITTEN = ("var", "var.orig", "inbox", "outbox", "files", "bk", "rp")
+
+    def __init__(self, rx, notes):
+        self.rx, self.notes, self.said, self.markers = rx, notes, [], []
+        self.secret = {f: f"DECOY {f} {os.urandom(8).hex()} outside the data folder\n".encode() for f in self.REG}
+        for f, s in self.secret.items():
+            open(f"{rx}/{f}", "wb").write(s)
+        for f in self.FIFOS:
+            os.mkfifo(f"{rx}/{f}")
+        open(rx + "/atime-probe", "w").write("x")
+        a = self.age(rx + "/atime-probe")
+        open(rx + "/atime-probe").read()
+        self.atimes = os.stat(rx + "/atime-probe").st_atime_ns != a
+        if not self.atimes:
+            notes.append("this file system does not update access times: reads of the decoys not checked, FIFOs only")
+        self.rearm()
+
+    def rearm(self):
+        """The decoys' access times aged again, and what is outside the data folder noted."""
+        self.atime = {f: self.age(f"{self.rx}/{f}") for f in self.REG} if self.atimes else {}
+        self.before = self.outside()
+
+    @staticmethod
+    def age(f):   # an access time before the modification time: a read updates it (relatime)
+        m = os.stat(f).st_mtime_ns
+        os.utime(f, ns=(m - 10**12, m))
+        return m - 10**12
+
+    def outside(self):
+        out = {}
+        for dp, dns, fns in os.walk(self.rx):
+            rel = os.path.relpath(dp, self.rx)
+            if rel.split(os.sep)[0].startswith(self.WRITTEN):
+                continue
+            for nm in dns + fns:
+                if rel == "." and nm.startswith(self.WRITTEN) or nm == "atime-probe":
+                    continue
+                st = os.lstat(os.path.join(dp, nm))
+                out[os.path.relpath(os.path.join(dp, nm), self.rx)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return out
+
+    def run(self, what, *args, inside=()):
+        """Runs `reestr --config rx/reestr.toml args` (what: its label); inside: FIFOs in kept
+        folders, by path. Returns P."""
+        rx = self.rx
+        t0 = time.time()
+        proc = subprocess.Popen([BIN, "--config", rx + "/reestr.toml"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(zip(("out", "err"), proc.communicate())))
+        reader.start()
+        opened, waited = [], []
+        while proc.poll() is None and time.time() - t0 < 30:
+            for f in self.FIFOS:
+                try:
+                    os.close(os.open(f"{rx}/{f}", os.O_WRONLY | os.O_NONBLOCK))
+                    opened.append(f)
+                except OSError:
+                    pass
+            if time.time() - t0 > 5:
+                for f in inside:
+                    try:
+                        fd = os.open(f, os.O_WRONLY | os.O_NONBLOCK)
+                    except OSError:
+                        continue
+                    mark = f"FIFO BYTES of {os.path.relpath(f, rx)}".encode()
+                    self.markers.append(mark)
+                    try:
+                        os.write(fd, mark)
+                    except OSError:
+                        pass
+                    os.close(fd)
+                    waited.append(os.path.relpath(f, rx))
+            time.sleep(0.02)
+        hung = proc.poll() is None
+        if hung:
+            proc.kill()
+        reader.join(30)
+        p = P(subprocess.CompletedProcess(args, proc.returncode, got.get("out", b""), got.get("err", b"")), time.time() - t0)
+        self.said.append(p.out + p.err)
+        ctx = f"{what}: `{' '.join(args)}`"
+        need(not opened, f"{ctx} opened FIFOs outside the data folder to read them: {sorted(set(opened))}: {p}")
+        read = [f for f, a in self.atime.items() if os.stat(f"{rx}/{f}").st_atime_ns != a]
+        need(not read, f"{ctx} read files outside the data folder: {read}: {p}")
+        need(not hung and not waited, f"{ctx} {'hung (killed after 30 s)' if hung else 'waited'} on a FIFO of a kept folder"
+             f"{' until fed after 5 s: ' + str(sorted(set(waited))) if waited else ''}; then: {p}; outbox "
+             f"{ {k: v[:60] for k, v in outbox(rx).items()} }")
+        changed = tree_diff(self.before, self.outside())
+        need(not changed, f"{ctx} changed outside the data folder: {changed}: {p}")
+        return p
+
+    def check(self):
+        for f, s in self.secret.items():
+            need(open(f"{self.rx}/{f}", "rb").read() == s, f"the decoy {f} changed")
+        needles = [s.strip() for s in self.secret.values()] + self.markers
+        for x in self.said:
+            hit = [m for m in needles if m.decode() in x]
+            need(not hit, f"a decoy's bytes in a command's output: {hit}")
+        for dp, _, fns in os.walk(self.rx):
+            for nm in fns:
+                p = os.path.join(dp, nm)
+                if os.path.relpath(p, self.rx) in self.secret or not stat.S_ISREG(os.lstat(p).st_mode):
+                    continue
+                data = open(p, "rb").read()
+                hit = [m for m in needles if m in data]
+                need(not hit, f"a decoy's bytes in {os.path.relpath(p, self.rx)}: {hit}")
+
+
+def names(p, what, *items, why=True):
+    """p's output names each of items on a line (with `not`, saying what was not done, when why)."""
+    lines = (p.out + "\n" + p.err).splitlines()
+    for it in items:
+        need(any(it in l and (not why or re.search(r"\bnot\b", l)) for l in lines),
+             f"{what} does not name {it!r}{' saying it was not read' if why else ''}: {p}")
+
+
+def store_history(name):
+    """A receiver with a PAY answered ACK and a file set aside; its data folder is also copied
+    to var.orig (restore() puts it back). Returns (rx, the PAY's archive, its kept paths by
+    kind: received, sent, set-aside (the .bin), imports)."""
+    rx = mkrx(name)
+    b = bid(1)
+    data = pay(b, ["100000000001"])
+    answer(rx, b, data, "ACK")
+    drop(rx, "hello.zip", b"not an archive")
+    need(R(rx, "run").rc == 0, "run of a file set aside")
+    named = named_kept(rx + "/var/reestr.db")
+    kept = {k: [x for x in named if x.startswith(k + "/") and (k != "set-aside" or x.endswith(".bin"))] for k in ("received", "sent", "set-aside", "imports")}
+    need(all(len(v) == 1 for v in kept.values()), f"kept files of the history: {kept}")
+    shutil.copytree(rx + "/var", rx + "/var.orig")
+    return rx, data, {k: v[0] for k, v in kept.items()}
+
+
+def restore(rx):
+    """The data folder as store_history left it; the inbox and outbox emptied."""
+    shutil.rmtree(rx + "/var")
+    shutil.copytree(rx + "/var.orig", rx + "/var")
+    lib.clear_outbox(rx)
+    for f in inbox(rx):
+        os.remove(f"{rx}/inbox/{f}")
+
+
+def refusal(p, what, *items):
+    """A command that could not do its work because of the data folder: exit 1 or 3 (README's
+    table: not done, or could not run), naming what it did not read."""
+    need(p.rc in (1, 3), f"{what}: exit {p.rc}, not 1 or 3: {p}")
+    names(p, what, *items, why=False)
+
+
+@case('SECURITY "Paths from an edited store": "A path read back from the store is used only as a file of a kept folder ...; `audit verify`, `backup` ... say what they did not read" + ARCHITECTURE "Nothing the store names is a way out" + CHANGES: "`audit verify` reads only files of the kept folders the journal names ... (it named `../x` by reading it ...). The audit says what it did not read." (journal `kept` paths edited to `../fifo`, an absolute path and `imports/../../decoy.csv`)')
+def edited_store_journal_paths(n):
+    rx, data, kept = store_history("spjournal")
+    o = Outside(rx, n)
+    edits = {kept["received"]: "../fifo", kept["sent"]: f"{rx}/decoy.zip", kept["imports"]: "imports/../../decoy.csv",
+             kept["set-aside"]: "set-aside/../../fifo.bin"}
+    dbw(rx, *[f"UPDATE journal SET body = replace(body, '\"{a}\"', '\"{b}\"')" for a, b in edits.items()])
+    need(all(b in " ".join(bd for _, _, bd in journal(rx)) for b in edits.values()), "the journal edit did not take")
+    for args in (["audit", "verify"], ["audit", "verify", "--rebuild"], ["backup", "--to", rx + "/bk"]):
+        p = o.run("kept paths of the journal edited", *args)
+        need(p.rc == 1, f"{args} with journal entries naming paths outside the kept folders: {p}")
+        names(p, " ".join(args), *edits.values())
+    p = o.run("kept paths of the journal edited", "audit", "verify", "--json")
+    problems = json.loads(p.out).get("problems") or []
+    need(p.rc == 1 and all(any(b in x for x in problems) for b in edits.values()), f"audit verify --json: {p}")
+    # the commands that use the store's other tables work as before, reading nothing the journal names
+    p = o.run("kept paths of the journal edited", "check", keep(rx, bid(1), data))
+    need(p.rc == 0 and "ACK" in p.out, f"check of the ACKed archive: {p}")
+    p = o.run("kept paths of the journal edited", "release", "hello.zip")
+    need(p.rc == 0 and inbox(rx) == ["hello.zip"] and open(rx + "/inbox/hello.zip", "rb").read() == b"not an archive", f"release: {p} {inbox(rx)}")
+    p = o.run("kept paths of the journal edited", "run")
+    need(p.rc == 0 and inbox(rx) == [], f"run: {p}")
+    o.check()
+
+
+@case('SECURITY "Paths from an edited store": "kept and inbox files are opened only when regular (no link followed; a FIFO or device is refused without waiting). `audit verify`, `backup`, `release` ... say what they did not read" + ARCHITECTURE: "a kept or inbox file is opened only when it is a regular file (...: no link followed, a FIFO never waited on)" (kept files replaced by symbolic links out of the data folder and by FIFOs: audit verify, backup, release, check)')
+def edited_store_kept_links_fifos(n):
+    rx, data, kept = store_history("spkept")
+    o = Outside(rx, n)
+    a = keep(rx, bid(1), data)
+    rounds = [("links and a FIFO", {"received": "fifo", "sent": "decoy.zip", "set-aside": "decoy.bin", "imports": "decoy.csv"}),
+              ("FIFOs and a link", {"received": "decoy.zip", "sent": "fifo", "set-aside": "fifo", "imports": "fifo"})]
+    for label, how in rounds:
+        restore(rx)
+        fifos = []
+        for kind, what in how.items():
+            path = f"{rx}/var/{kept[kind]}"
+            os.remove(path)
+            if what == "fifo":
+                os.mkfifo(path)
+                fifos.append(path)
+            else:
+                os.symlink(f"{rx}/{what}", path)
+        allk = list(kept.values())
+        for args in (["audit", "verify"], ["audit", "verify", "--rebuild"], ["backup", "--to", f"{rx}/bk-{len(fifos)}"]):
+            p = o.run(label, *args, inside=fifos)
+            need(p.rc == 1, f"{label}: {args}: {p}")
+            names(p, f"{label}: {' '.join(args)}", *allk)
+        bk = f"{rx}/bk-{len(fifos)}"
+        odd = [k for k in allk if os.path.lexists(f"{bk}/{k}") and not stat.S_ISREG(os.lstat(f"{bk}/{k}").st_mode)]
+        need(not odd, f"{label}: the copy holds links or FIFOs: {odd}")
+        p = o.run(label, "release", "hello.zip", inside=fifos)
+        refusal(p, f"{label}: release of a set-aside file that is not a regular file", os.path.basename(kept["set-aside"]))
+        need(inbox(rx) == [], f"{label}: release put {inbox(rx)} in the inbox")
+        p = o.run(label, "check", a, inside=fifos)
+        if p.rc == 0:
+            n.append(f"{label}: check of the ACKed archive answers without its kept response: {p.out[:80]!r}")
+        else:
+            refusal(p, f"{label}: check of the ACKed archive, its kept response not a regular file", os.path.basename(kept["sent"]))
+    o.check()
+
+
+@case('SECURITY "Paths from an edited store": "kept and inbox files are opened only when regular (no link followed; a FIFO or device is refused without waiting). ... the recovery say[s] what [it] did not read" + ARCHITECTURE: "An edited store makes `audit verify`, `backup`, `release` and `recover` say so, never read or write elsewhere or hang." (`run`: the recovery of a delivery `committed`, and a re-delivery, whose kept response is a link out of the data folder or a FIFO)')
+def edited_store_run_kept_response(n):
+    rx, data, kept = store_history("sprun")
+    o = Outside(rx, n)
+    sent = f"{rx}/var/{kept['sent']}"
+    problems = []   # every way, each from the history as it was: a failure names them all
+    for label, fifo in (("the kept response a link to a file outside", False), ("the kept response a FIFO", True)):
+        for how in ("recovery", "re-delivery"):
+            restore(rx)
+            o.rearm()
+            os.remove(sent)
+            os.mkfifo(sent) if fifo else os.symlink(rx + "/decoy.zip", sent)
+            if how == "recovery":
+                dbw(rx, "UPDATE deliveries SET state = 'committed'")
+            else:
+                drop(rx, bid(1) + ".zip", data)
+            try:
+                p = o.run(f"{label}, {how}", "run", inside=[sent] if fifo else [])
+                refusal(p, f"{label}, {how}: run", os.path.basename(sent))
+                need(outbox(rx) == {}, f"{label}, {how}: run wrote {sorted(outbox(rx))} into the outbox")
+                need(inbox(rx) == ([] if how == "recovery" else [bid(1) + ".zip"]), f"{label}, {how}: inbox {inbox(rx)}")
+            except Fail as e:
+                problems.append(f"({len(problems) + 1}) {str(e)[:280]}... outbox: { {k: v[:24] for k, v in outbox(rx).items()} }")
+    need(not problems, " ".join(problems))
+    restore(rx)
+    o.check()
+
+
+@case('SECURITY "Paths from an edited store": "A path read back from the store is used only ... as `<sha256>.<ext>` of a SHA-256" + CHANGES: "`release`, `check`, the recovery of a delivery ... use a name from the store as a path only when it is a SHA-256" + "| 1 | ... `audit verify` found problems, `backup` wrote a copy that is not whole (said) |" (`set_aside.kept_as` and `deliveries.response_sha256` edited to name paths outside the data folder)')
+def edited_store_names_not_sha256(n):
+    rx, data, kept = store_history("spnames")
+    o = Outside(rx, n)
+    a = keep(rx, bid(1), data)
+    # kept_as relative to set-aside/, response_sha256 made <sha256>.zip in sent/: both lead to
+    # the decoys beside var/, regular files in one round, FIFOs in the other
+    rounds = [("regular files", "../../decoy.bin", f"{rx}/decoy"), ("FIFOs", f"{rx}/fifo.bin", "../../fifo")]
+    for i, (label, kept_as, resp_sha) in enumerate(rounds):
+        restore(rx)
+        dbw(rx, f"UPDATE set_aside SET kept_as = '{kept_as}'",
+            f"UPDATE deliveries SET response_sha256 = '{resp_sha}', state = 'committed'")
+        for args in (["audit", "verify"], ["backup", "--to", f"{rx}/bk-{i}"]):
+            p = o.run(label, *args)
+            need(p.rc == 1, f"{label}: {args}: {p}")
+            names(p, f"{label}: {' '.join(args)}", kept_as, resp_sha, why=False)
+        p = o.run(label, "release", "hello.zip")
+        refusal(p, f"{label}: release, kept_as {kept_as!r}", kept_as)
+        need(inbox(rx) == [], f"{label}: release put {inbox(rx)} in the inbox")
+        p = o.run(label, "run")
+        refusal(p, f"{label}: run, the recovery of a delivery whose response_sha256 is {resp_sha!r}", resp_sha)
+        need(outbox(rx) == {}, f"{label}: the recovery wrote {sorted(outbox(rx))} into the outbox")
+        if i == 0:
+            n.append(f"the recovery, its archive not in the inbox: {p.err.strip().splitlines()[-1][:200]!r}")
+        p = o.run(label, "check", a)
+        refusal(p, f"{label}: check of the ACKed archive, response_sha256 {resp_sha!r}", resp_sha)
+        dbw(rx, "UPDATE deliveries SET state = 'done'")
+        drop(rx, bid(1) + ".zip", data)
+        p = o.run(label, "run")
+        refusal(p, f"{label}: run of a re-delivery, response_sha256 {resp_sha!r}", resp_sha)
+        need(outbox(rx) == {} and inbox(rx) == [bid(1) + ".zip"], f"{label}: re-delivery: outbox {sorted(outbox(rx))}, inbox {inbox(rx)}")
+    o.check()
 
 
 def main():
