@@ -158,7 +158,9 @@ pub struct Config {
 /// the key can sign batches as the partner); one that others may read is used with a warning,
 /// since keys are often provisioned read-only by another account (the partner's reference key
 /// comes as mode 0444).
-pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
+///
+/// `setting` is the partner's setting that names it (`key_file` or `former_key_files`).
+pub fn read_key(partner: &str, setting: &str, path: &Path) -> Result<Key, ConfigError> {
     let err = |m: String| ConfigError::Key {
         partner: partner.into(),
         path: path.display().to_string(),
@@ -166,9 +168,17 @@ pub fn read_key(partner: &str, path: &Path) -> Result<Key, ConfigError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| {
         err(format!(
-            "{e}; put the partner's key file there (64 hex digits), or remove key_file from [partners.{partner}] to take unsigned batches"
+            "{e}; put the partner's key file there (64 hex digits), or {}",
+            if setting == "key_file" {
+                format!("remove key_file from [partners.{partner}] to take unsigned batches")
+            } else {
+                format!("remove it from {setting} of [partners.{partner}]")
+            }
         ))
     })?;
+    if !meta.is_file() {
+        return Err(err("is not a regular file".into()));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -296,12 +306,12 @@ impl Config {
             let key = p
                 .key_file
                 .as_deref()
-                .map(|f| read_key(&code, &abs(f)))
+                .map(|f| read_key(&code, "key_file", &abs(f)))
                 .transpose()?;
             let former_keys = p
                 .former_key_files
                 .iter()
-                .map(|f| read_key(&code, &abs(f)))
+                .map(|f| read_key(&code, "former_key_files", &abs(f)))
                 .collect::<Result<_, _>>()?;
             let types = match p.types {
                 // A type a schemas folder adds is taken from a partner only when listed.

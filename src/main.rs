@@ -496,17 +496,28 @@ fn main() -> ExitCode {
                 if json {
                     let mut doc = serde_json::json!({"entries": n, "problems": problems});
                     if let (Some(j), Some(fields)) = (judged, doc.as_object_mut()) {
-                        fields.insert("rebuilt_batches".into(), j.into());
+                        fields.insert("rebuilt_batches".into(), j.judged.into());
+                        fields.insert(
+                            "responses_not_compared".into(),
+                            j.responses_not_compared.into(),
+                        );
                     }
                     say!("{doc}");
                 } else if problems.is_empty() {
                     say!(
                         "journal: {n} entries, chain intact; every kept file matches; the store agrees with it"
                     );
-                    if let Some(j) = judged {
-                        say!(
-                            "rebuilt from the kept evidence ({j} batches judged again): every payment and response agrees"
-                        );
+                    match judged {
+                        Some(j) if j.responses_not_compared > 0 => say!(
+                            "rebuilt from the kept evidence ({} batches judged again): every payment agrees, and every response compared ({} not compared: signed with a key no longer configured; list it in former_key_files)",
+                            j.judged,
+                            j.responses_not_compared
+                        ),
+                        Some(j) => say!(
+                            "rebuilt from the kept evidence ({} batches judged again): every payment and response agrees",
+                            j.judged
+                        ),
+                        None => {}
                     }
                 } else {
                     for p in &problems {

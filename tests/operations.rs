@@ -1699,7 +1699,7 @@ fn audit_takes_the_kept_copy_of_an_archive_still_in_the_inbox_for_a_batch_in_han
 /// `audit verify --rebuild`: the problems, and how many batches were judged again.
 fn rebuilt(rx: &Rx) -> (Vec<String>, Option<u64>) {
     let (p, _, judged) = rx.engine.audit_with(true).expect("audit");
-    (p, judged)
+    (p, judged.map(|j| j.judged))
 }
 
 /// Runs `edit` on the store, then both audits (without and with `--rebuild`), then undoes it.
@@ -2429,6 +2429,13 @@ fn a_former_key_reproduces_the_responses_signed_with_it_and_accepts_nothing_new(
         "{}",
         stderr(&o)
     );
+    let o = cli.run(&["audit", "verify", "--rebuild"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("every payment agrees, and every response compared (1 not compared: signed with a key no longer configured; list it in former_key_files)"),
+        "{}",
+        stdout(&o)
+    );
     // Listed: reproduced byte for byte, and the rebuild compares its response too.
     partner("former_key_files = [\"MUNIS.key\"]\n");
     let o = cli.run(&["replay", "first.zip", "--out", "r2"]);
@@ -2467,8 +2474,14 @@ fn a_former_key_reproduces_the_responses_signed_with_it_and_accepts_nothing_new(
     let mac =
         String::from_utf8(entry_of(&ack, "manifest.sha256.hmac").expect("hmac")).expect("hex");
     assert_eq!(mac.trim_end(), new.sign(&manifest));
-    let o = cli.run(&["audit", "verify", "--rebuild"]);
+    let o = cli.run(&["audit", "verify", "--rebuild", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (&doc["rebuilt_batches"], &doc["responses_not_compared"]),
+        (&serde_json::json!(2), &serde_json::json!(0)),
+        "{doc}"
+    );
     // A former key file others may change is refused at start, as a key file is.
     set_mode(&cli.path("MUNIS.key"), 0o666);
     let o = cli.run(&["status"]);
@@ -2639,6 +2652,52 @@ fn an_edited_store_never_makes_the_engine_read_elsewhere_or_wait_on_a_fifo() {
         ),
         "{}",
         stderr(&o)
+    );
+    // A kept response replaced by a link, or by other bytes: a re-delivery sends neither.
+    let c = rusqlite::Connection::open(cli.path("var/reestr.db")).expect("open");
+    c.execute(
+        "UPDATE deliveries SET response_sha256 = (SELECT json_extract(j.body, '$.response_sha256') FROM journal j WHERE j.seq = deliveries.journal_seq)",
+        [],
+    )
+    .expect("undo the edit");
+    drop(c);
+    let ack = "SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip";
+    let sent_ack = read(&cli.path("outbox").join(ack));
+    let kept_ack = cli
+        .path("var/sent")
+        .join(format!("{}.zip", sha256_hex(&sent_ack)));
+    std::fs::write(cli.path("decoy.zip"), b"DECOY").expect("decoy");
+    std::fs::remove_file(&kept_ack).expect("remove");
+    std::os::unix::fs::symlink(cli.path("decoy.zip"), &kept_ack).expect("link");
+    std::fs::remove_file(cli.path("outbox").join(ack)).expect("taken by the sender");
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("again");
+    let o = within(&["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(
+        !cli.path("outbox").join(ack).exists(),
+        "the decoy is not sent"
+    );
+    std::fs::remove_file(&kept_ack).expect("remove");
+    std::fs::write(&kept_ack, b"OTHER BYTES").expect("other bytes");
+    let o = within(&["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("does not hold the bytes of its SHA-256; not sent"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !cli.path("outbox").join(ack).exists(),
+        "other bytes are not sent"
+    );
+    std::fs::write(&kept_ack, &sent_ack).expect("restore");
+    let o = within(&["run"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        read(&cli.path("outbox").join(ack)),
+        sent_ack,
+        "the stored ACK again"
     );
 }
 
@@ -3747,7 +3806,7 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     );
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(judged, Some(1));
+    assert_eq!(judged.map(|j| j.judged), Some(1));
     // Without the kept copy: judged under the schema in force, and said so.
     let bytes = std::fs::read(&kept_pay).expect("kept");
     std::fs::remove_file(&kept_pay).expect("remove");
@@ -3838,7 +3897,7 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     );
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(judged, Some(1));
+    assert_eq!(judged.map(|j| j.judged), Some(1));
 }
 
 /// A schemas folder holding the agreement's schemas and `extra` files (name, JSON), with
@@ -3996,7 +4055,7 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     );
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(judged, Some(5));
+    assert_eq!(judged.map(|j| j.judged), Some(5));
     // A partner whose types do not list FEE gets B10 for it.
     let mut other = with_added_types(&[("FEE.json", fee_schema())], None).expect("loads");
     let h = other.process(&b.file_name(), &bytes);
@@ -4032,7 +4091,7 @@ fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
     // Its kept schema judges its batches again: the rebuild and replay find them as they were.
     let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(judged, Some(5));
+    assert_eq!(judged.map(|j| j.judged), Some(5));
     let received = |rx: &Rx| {
         rx.dir
             .path()

@@ -11,20 +11,30 @@ use crate::name::BatchName;
 use crate::store::Store;
 use std::fs;
 
+/// What `audit verify --rebuild` judged again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// ACKed batches judged again.
+    pub judged: u64,
+    /// Of them, those whose response was not compared with the one sent: signed with a key of
+    /// the partner no longer configured (neither its `key_file` nor one of its
+    /// `former_key_files`), so it cannot be reproduced. Their rows are applied all the same.
+    pub responses_not_compared: u64,
+}
+
 impl Engine {
     /// For `audit verify --rebuild`: the books rebuilt from the kept evidence alone, every kept
     /// export and every ACKed archive judged again in journal order, each under the policy
     /// journaled with it, in a scratch store (`PAY` and `REV` applied, `REC` judged against
     /// them); then every payment of the store against them ([`journal::payments_against`]),
     /// and each rebuilt response against the one sent (when the partner's key of the time is still configured: a response signed with
-    /// another key cannot be reproduced). Returns the problems and how many batches were
-    /// judged again.
-    fn books_against_evidence(&self) -> Result<(Vec<String>, u64), EngineError> {
+    /// another key cannot be reproduced). Returns the problems and what was judged again.
+    fn books_against_evidence(&self) -> Result<(Vec<String>, Rebuilt), EngineError> {
         let entries = journal::entries(&self.store.conn)?;
         let mut scratch = Store::scratch()?;
         let tmp = std::env::temp_dir();
         let mut problems = Vec::new();
-        let mut judged = 0u64;
+        let mut judged = Rebuilt::default();
         let text = |b: &serde_json::Value, k: &str| {
             b.get(k)
                 .and_then(serde_json::Value::as_str)
@@ -99,7 +109,7 @@ impl Engine {
             if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                 continue; // A kept file missing is reported by the chain's walk.
             }
-            judged += 1;
+            judged.judged += 1;
             let schemas = self.schemas_of_then(b, name.kind);
             let tx = scratch.conn.transaction()?;
             let batch = Batch {
@@ -144,6 +154,9 @@ impl Engine {
                 Ok((differs, true))
             })?;
             problems.extend(problem);
+            if applies && unkeyed.is_some() {
+                judged.responses_not_compared += 1;
+            }
             // A statement (REC) is judged against the books, and changes nothing in them.
             if applies && name.kind.role() != crate::name::Role::Rec {
                 tx.commit()?;
@@ -200,11 +213,11 @@ impl Engine {
 
     /// [`Engine::audit`], and with `rebuild` the books rebuilt from the kept evidence alone
     /// and compared with the store, payment by payment (`audit verify --rebuild`): then also
-    /// how many batches were judged again.
+    /// what was judged again.
     pub fn audit_with(
         &self,
         rebuild: bool,
-    ) -> Result<(Vec<String>, i64, Option<u64>), EngineError> {
+    ) -> Result<(Vec<String>, i64, Option<Rebuilt>), EngineError> {
         // The audit reads the store in key order, table after table: a small page cache
         // serves it.
         self.store.set_cache_kib(crate::store::SMALL_CACHE_KIB)?;
@@ -222,7 +235,7 @@ impl Engine {
     fn audit_with_small_cache(
         &self,
         rebuild: bool,
-    ) -> Result<(Vec<String>, i64, Option<u64>), EngineError> {
+    ) -> Result<(Vec<String>, i64, Option<Rebuilt>), EngineError> {
         // One read transaction: every statement of the audit sees the same committed state. A
         // batch that would commit meanwhile waits for it (a writer waits for readers, up to
         // `store::COMMIT_WAIT`), instead of the audit seeing, say, a delivery whose journal

@@ -299,8 +299,31 @@ impl Engine {
             .layout
             .sent()
             .join(format!("{}.zip", super::sha_named(resp_sha)?));
+        // The store names the response: a plain file name of a response, nothing else.
+        let plain = Path::new(response)
+            .file_name()
+            .is_some_and(|n| n == response)
+            && !response.starts_with('.')
+            && (response.ends_with("_ACK.zip") || response.ends_with("_NAK.zip"));
+        if !plain {
+            return Err(EngineError::Refused(format!(
+                "the store names a response {:?}, which is not a response's file name: edited? (`reestr audit verify` says more)",
+                respond::one_line(response)
+            )));
+        }
         let dest = self.cfg.outbox.join(response);
-        let mut f = File::open(&kept).map_err(io_at(&kept))?;
+        // Sent only as kept: a regular file holding the bytes of its SHA-256.
+        let mut f = fsutil::open_regular(&kept).map_err(io_at(&kept))?;
+        let have = fsutil::HashingReader::new(&f)
+            .finish()
+            .map_err(io_at(&kept))?;
+        if hex(&have) != resp_sha {
+            return Err(EngineError::Refused(format!(
+                "kept response {} does not hold the bytes of its SHA-256; not sent (`reestr audit verify` says more)",
+                kept.display()
+            )));
+        }
+        io::Seek::rewind(&mut f).map_err(io_at(&kept))?;
         injected_failure("outbox-write").map_err(io_at(&dest))?;
         fsutil::write_atomic(&dest, &mut f).map_err(io_at(&dest))?;
         fault("outbox-written");

@@ -24,6 +24,7 @@ mod import;
 mod replay;
 mod then;
 
+pub use audit::Rebuilt;
 pub use backup::BackupReport;
 pub use check::{CheckReport, read_response, read_response_bytes};
 pub use deliver::{Handled, RunOutcome, keep_response};
