@@ -144,6 +144,13 @@ mod tests {
             "29.02.1800 not leap"
         );
         assert!(pinfl_ok(&with_check("5290200204024")), "29.02.2000 leap");
+        // The year is the century plus YY: 1904 is a leap year, so 29.02.04 is a date in the
+        // 1900s, and 1900 is not, so 29.02.00 is not.
+        assert!(pinfl_ok(&with_check("3290204204024")), "29.02.1904 leap");
+        assert!(
+            !pinfl_ok(&with_check("3290200204024")),
+            "29.02.1900 not leap"
+        );
         assert!(!pinfl_ok(&with_check("3001393204024")), "month 13");
     }
 

@@ -1464,6 +1464,26 @@ fn b04_manifest_lists_itself_or_the_hmac() {
         sha256_hex(b"x")
     );
     nak(&with_manifest(m.as_bytes()), "B04");
+    // The .hmac entry of a sender with no key (allowed and ignored, §3), listed with its right
+    // hash: still B04, the manifest lists no manifest file (§6).
+    let mut rx = Rx::with(&config_text("[partners.MUNIS]\n"));
+    let b = batch();
+    let control = b.control();
+    let hmac: &[u8] = b"ignored\n";
+    let m = sample::manifest(&[
+        ("control.txt", &control),
+        ("registry.csv", &b.registry),
+        ("manifest.sha256.hmac", hmac),
+    ]);
+    let z = sample::zip_entries(&[
+        entry("control.txt", control),
+        entry("registry.csv", b.registry.clone()),
+        entry("manifest.sha256.hmac", hmac),
+        entry("manifest.sha256", m),
+    ]);
+    let h = rx.process(NAME, &z);
+    let msg = assert_nak(&rx, &h, "B04");
+    assert_mentions(&msg, "manifest.sha256 line 3");
 }
 
 #[test]
@@ -1603,6 +1623,23 @@ fn b06_a_control_file_of_any_length_is_judged_by_its_lines_blank_ones_ignored() 
     );
     let m = nak(&stored_with_control(long.as_bytes()), "B06");
     assert_mentions(&m, "longer than 1048576 bytes");
+    // Such a line is a created_at line only when it starts with `created_at=` (README,
+    // decisions): a long `rows` line leaves the one created_at line to be copied (§8), and a
+    // long created_at line beside a valid one makes two, so neither is.
+    let long_created_at = format!("created_at={}\r\n{good}", "0".repeat(1 << 20));
+    for (control, created_at) in [
+        (&long, b.created_at.as_str()),
+        (&long_created_at, "2026-11-21T00:00:00+05:00"),
+    ] {
+        let mut rx = Rx::new();
+        let h = rx.process(NAME, &stored_with_control(control.as_bytes()));
+        assert_eq!(h.code.as_deref(), Some("B06"));
+        let response = rx.response_control(&ACK.replace("_ACK", "_NAK"));
+        assert_eq!(
+            control_value(&response, "created_at").as_deref(),
+            Some(created_at)
+        );
+    }
     // A second created_at line after the blank lines: no copy (§8: exactly one).
     let twice = format!("{big}created_at=2026-11-22T01:05:00+05:00\r\n");
     let mut rx = Rx::new();
@@ -2683,6 +2720,27 @@ fn response_entry_times_follow_created_at_with_even_seconds() {
         times.iter().all(|t| *t == (2026, 11, 21, 0, 0, 0)),
         "{times:?}"
     );
+    // Years outside the zip range (README, decisions): the entry times are clamped to its
+    // ends, and the text of created_at is still copied as written.
+    for (seq, created_at, clamped) in [
+        (
+            "004",
+            "2108-01-01T00:00:00+05:00",
+            (2107, 12, 31, 23, 59, 58),
+        ),
+        ("005", "1979-12-31T23:59:59+05:00", (1980, 1, 1, 0, 0, 0)),
+    ] {
+        let mut b = batch_seq(seq, Charset::Utf8);
+        b.created_at = created_at.into();
+        let h = rx.process(&b.file_name(), &b.zip(Some(&key())));
+        let resp = h.response.expect("response");
+        assert_eq!(created_at_of(&rx, &resp), created_at);
+        let times = entry_times(&rx.response(&resp));
+        assert!(
+            times.len() == 4 && times.iter().all(|t| *t == clamped),
+            "{created_at}: {times:?}"
+        );
+    }
 }
 
 #[test]

@@ -1352,15 +1352,19 @@ fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
         e.problems,
         ["x.csv line 2, field invoice_no: text after a closing quote"]
     );
-    // A malformed number is no repeat: named by its own rule only.
+    // A malformed number is no repeat: named by its own rule only, on a line with the wrong
+    // number of fields too (its key judged alone fails).
     let short = "1000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
-    let e = refused_export(&mut rx, "x.csv", &export_lines(&[short, short]));
-    assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
-    assert!(
-        e.problems.iter().all(|p| !p.contains("appears twice")),
-        "{:?}",
-        e.problems
-    );
+    let short_cut = "1000000000000000001;A1;C1;J;212345678";
+    for lines in [[short, short], [short_cut, short_cut]] {
+        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
+        assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
+        assert!(
+            e.problems.iter().all(|p| !p.contains("appears twice")),
+            "{:?}",
+            e.problems
+        );
+    }
     assert_eq!(count(&rx.engine.store.conn, "invoices"), 0);
 }
 
@@ -2518,6 +2522,29 @@ fn replay_refuses_a_journaled_fingerprint_edited_into_text_not_ascii() {
             "(fingerprint {}é) is no longer configured",
             "f".repeat(15)
         )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// README, decisions: replay of a signed batch needs the partner key that was used; once the
+/// partner's key file holds another key, replay says so instead of signing with the new one.
+#[test]
+fn replay_refuses_once_the_partners_key_has_changed() {
+    let cli = Cli::new();
+    let inv = cli.one_invoice();
+    let batch = pay("001", &[pay_row("30000000000001", &inv, "1000.00")]);
+    let bytes = batch.zip(Some(&key()));
+    std::fs::write(cli.path("inbox").join(batch.file_name()), &bytes).expect("drop");
+    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
+    std::fs::write(cli.path("copy.zip"), &bytes).expect("copy");
+    let o = cli.run(&["replay", "copy.zip", "--out", "r1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::write(cli.path("MUNIS.key"), "ab".repeat(32)).expect("another key");
+    let o = cli.run(&["replay", "copy.zip", "--out", "r2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is no longer configured"),
         "{}",
         stderr(&o)
     );
