@@ -184,7 +184,7 @@ impl Engine {
             [],
             |r| r.get(0),
         )?;
-        if let Some(other) = self.export_under_another_schema(loaded.saturating_add(1))? {
+        if let (Some(other), _) = self.exports_under_other_schemas(loaded.saturating_add(1))? {
             return Ok(vec![format!(
                 "invoices not checked against the kept exports: {other}; with that one configured, the audit loads it again"
             )]);

@@ -106,12 +106,12 @@ impl Engine {
                 name.sender
             )));
         }
-        if let Some(other) = self.export_under_another_schema(seq)? {
+        let (unkept, exports_under_kept_schemas) = self.exports_under_other_schemas(seq)?;
+        if let Some(other) = unkept {
             return Err(EngineError::Refused(format!(
                 "the books before this batch cannot be rebuilt: {other}; with that one configured, replay loads it again"
             )));
         }
-        let exports_under_kept_schemas = self.exports_under_kept_schemas(seq)?;
         let already_acked = acked_before(&self.store.conn, &name, Some(seq))?;
         let schemas = self.schemas_of_then(&body, name.kind);
         // The books rebuilt in a file of their own: memory does not grow with them.

@@ -262,47 +262,43 @@ impl Engine {
         Ok(())
     }
 
-    /// The first kept export imported before journal entry `seq` under another export schema
-    /// than the one in force, said as `the export F (journal entry N) was loaded under another
-    /// schema than the one in force (…)`: the kept exports would not load again as they did.
-    pub(super) fn export_under_another_schema(
+    /// The kept exports imported before journal entry `seq` under another export schema than
+    /// the one in force, in one walk of the journal: the first whose schema of then is not kept,
+    /// said as `the export F (journal entry N) was loaded under another schema than the one in
+    /// force (…)` (the kept exports would not load again as they did); and those a rebuild loads
+    /// again under the kept copy of theirs (the books before the batch as they were), each said
+    /// as `the export F (journal entry N) (…)`.
+    pub(super) fn exports_under_other_schemas(
         &self,
         seq: i64,
-    ) -> Result<Option<String>, EngineError> {
-        Ok(journal::entries(&self.store.conn)?.into_iter().find_map(|e| {
-            let changed = (e.kind == "import" && e.seq < seq)
-                .then(|| self.schema_of_then(&e.body, &self.cfg.schemas.invoices).err())??;
-            Some(format!(
-                "the export {} (journal entry {}) was loaded under another schema than the one in force ({changed})",
-                e.body
-                    .get("file_name")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default(),
-                e.seq,
-            ))
-        }))
-    }
-
-    /// The kept exports imported before journal entry `seq` under another export schema than
-    /// the one in force, which a rebuild loads again under the kept copy of theirs (the books
-    /// before the batch as they were): each said as `the export F (journal entry N) (…)`.
-    pub(super) fn exports_under_kept_schemas(&self, seq: i64) -> Result<Vec<String>, EngineError> {
+    ) -> Result<(Option<String>, Vec<String>), EngineError> {
         let now = &self.cfg.schemas.invoices;
-        Ok(journal::entries(&self.store.conn)?
-            .into_iter()
-            .filter(|e| e.kind == "import" && e.seq < seq)
-            .filter_map(|e| {
-                let changed = schema_changed(&e.body, now)?;
-                self.schema_of_then(&e.body, now).ok()?;
-                Some(format!(
-                    "the export {} (journal entry {}) ({changed})",
-                    e.body
-                        .get("file_name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default(),
-                    e.seq,
-                ))
-            })
-            .collect())
+        let mut unkept = None;
+        let mut kept = Vec::new();
+        for e in journal::entries(&self.store.conn)? {
+            if e.kind != "import" || e.seq >= seq {
+                continue;
+            }
+            let Some(changed) = schema_changed(&e.body, now) else {
+                continue;
+            };
+            let file = e
+                .body
+                .get("file_name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            if self.schema_of_then(&e.body, now).is_ok() {
+                kept.push(format!(
+                    "the export {file} (journal entry {}) ({changed})",
+                    e.seq
+                ));
+            } else if unkept.is_none() {
+                unkept = Some(format!(
+                    "the export {file} (journal entry {}) was loaded under another schema than the one in force ({changed})",
+                    e.seq
+                ));
+            }
+        }
+        Ok((unkept, kept))
     }
 }
