@@ -104,16 +104,7 @@ impl Engine {
             .and_then(|f| f.sync_all().and_then(|()| f.metadata()))
             .map_err(io_at(&unsynced))?
             .len();
-        for d in [
-            copy.received(),
-            copy.sent(),
-            copy.set_aside(),
-            copy.imports(),
-            copy.schemas(),
-            copy.tmp(),
-        ] {
-            fsutil::create_dir(&d).map_err(io_at(&d))?;
-        }
+        copy.create_folders()?;
         fs::rename(&unsynced, &db).map_err(io_at(&db))?;
         fsutil::sync_dir(to).map_err(io_at(to))?;
         let conn = rusqlite::Connection::open_with_flags(

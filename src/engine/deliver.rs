@@ -203,16 +203,7 @@ impl Engine {
     /// hidden, ending in `.tmp`), in the outbox and the data folders. Needs the lock.
     pub fn clean_temporaries(&self) -> Result<usize, EngineError> {
         let mut n = 0;
-        let dirs = [
-            self.cfg.outbox.clone(),
-            self.layout.tmp(),
-            self.layout.sent(),
-            self.layout.received(),
-            self.layout.set_aside(),
-            self.layout.imports(),
-            self.layout.schemas(),
-        ];
-        for dir in dirs {
+        for dir in std::iter::once(self.cfg.outbox.clone()).chain(self.layout.folders()) {
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();

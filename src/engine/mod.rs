@@ -166,6 +166,24 @@ impl Layout {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// Every folder under `data`: the kept folders and `tmp`.
+    pub fn folders(&self) -> [PathBuf; 6] {
+        [
+            self.received(),
+            self.sent(),
+            self.set_aside(),
+            self.imports(),
+            self.schemas(),
+            self.tmp(),
+        ]
+    }
+    /// Creates `data` and its folders where missing (mode 0700).
+    fn create_folders(&self) -> Result<(), EngineError> {
+        for d in std::iter::once(self.root.clone()).chain(self.folders()) {
+            fsutil::create_dir(&d).map_err(io_at(&d))?;
+        }
+        Ok(())
+    }
 }
 
 /// A batch as the engine hands it to the pure core (see `Engine::evaluate_in`).
@@ -348,17 +366,7 @@ impl Engine {
         let layout = Layout {
             root: cfg.data.clone(),
         };
-        for d in [
-            layout.root.clone(),
-            layout.received(),
-            layout.sent(),
-            layout.set_aside(),
-            layout.imports(),
-            layout.schemas(),
-            layout.tmp(),
-        ] {
-            fsutil::create_dir(&d).map_err(io_at(&d))?;
-        }
+        layout.create_folders()?;
         let store = Store::open(&layout.db())?;
         Ok(Self::over(cfg, store, layout))
     }
