@@ -262,33 +262,33 @@ pub fn ready_to_run(cfg: &Config, cancel: &AtomicBool) -> Result<Option<Scan>, I
     let mut seen = Stability::new();
     let mut told = false;
     loop {
-        let scan = scan(cfg, Look::Run(&mut seen))?;
+        let found = scan(cfg, Look::Run(&mut seen))?;
         if cancel.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let Some(due) = scan.next_due else {
-            return Ok(Some(scan));
+        let Some(due) = found.next_due else {
+            return Ok(Some(found));
         };
         let now = Instant::now();
         // Nothing can be ready before the deadline, unless a zip being written becomes
         // readable: then look again until the deadline.
-        if now >= deadline || (now + due > deadline && !scan.maybe_changing) {
-            for p in &scan.pending {
+        if now >= deadline || (now + due > deadline && !found.maybe_changing) {
+            for p in &found.pending {
                 tracing::warn!(file = %p.display(), "still changing or settling; left for the next run");
             }
-            for p in &scan.held {
+            for p in &found.held {
                 tracing::warn!(file = %p.display(), "waits for an earlier batch still settling (agreement §7.2 order); left for the next run");
             }
-            return Ok(Some(scan));
+            return Ok(Some(found));
         }
         if !told {
             tracing::info!(
-                files = scan.pending.len(),
+                files = found.pending.len(),
                 "waiting for inbox files to settle"
             );
             told = true;
         }
-        let step = if scan.maybe_changing {
+        let step = if found.maybe_changing {
             due.min((cfg.settle / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)))
         } else {
             due

@@ -105,15 +105,15 @@ pub fn each_row(
         match rr.read_record() {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e @ DialectError::Syntax { .. }) => {
+            Err(
+                e @ DialectError::Syntax {
+                    field: broken_at, ..
+                },
+            ) => {
                 // Named, then the rest of its line skipped: later bad lines are named too.
                 n += 1;
                 // An invoice number of the right form before the broken field is the line's,
                 // as on any line: a repeat of an earlier line's, and one a later line repeats.
-                let broken_at = match &e {
-                    DialectError::Syntax { field, .. } => *field,
-                    _ => 0,
-                };
                 let no = rr
                     .field(key)
                     .filter(|_| key < broken_at)
