@@ -1290,6 +1290,24 @@ fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
     let mut rx = Rx::new();
     let good = "10000000000000000001;A1;C1;J;212345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
     let bad_tin = "10000000000000000001;A1;C1;J;112345678;Firma;10.00;2026-01-10 10:00:00;OPEN";
+    // A line with the wrong number of fields still carries its invoice_no (its key judged
+    // alone), before or after the repeat.
+    let cut = "10000000000000000001;A1;C1;J;212345678";
+    for lines in [[cut, good], [good, cut]] {
+        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
+        assert!(
+            e.problems.iter().any(|p| p.starts_with(
+                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice"
+            )),
+            "{:?}",
+            e.problems
+        );
+    }
+    // Whatever else is wrong on either line, a broken quote included (the invoice_no read
+    // before the broken field is the line's), the repeat is named; a line broken in its
+    // invoice_no carries none.
+    let broken =
+        "10000000000000000001;A1;C1;J;212345678;\"Firma\" MChJ;10.00;2026-01-10 10:00:00;OPEN";
     for (lines, want) in [
         (
             [bad_tin, good],
@@ -1305,28 +1323,6 @@ fn a_repeated_invoice_no_is_named_whatever_else_is_wrong_on_either_line() {
                 "x.csv line 3 (row 2), field payer_id: payer_id: not a valid TIN for payer type J (202)",
             ],
         ),
-    ] {
-        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
-        assert_eq!(e.problems, want);
-    }
-    // A line with the wrong number of fields still carries its invoice_no (its key judged
-    // alone), before or after the repeat.
-    let cut = "10000000000000000001;A1;C1;J;212345678";
-    for lines in [[cut, good], [good, cut]] {
-        let e = refused_export(&mut rx, "x.csv", &export_lines(&lines));
-        assert!(
-            e.problems.iter().any(|p| p.starts_with(
-                "x.csv line 3 (row 2), field invoice_no: 10000000000000000001 appears twice"
-            )),
-            "{:?}",
-            e.problems
-        );
-    }
-    // A line with a broken quote carries the invoice_no read before the broken field, before
-    // or after the repeat; one broken in its invoice_no carries none.
-    let broken =
-        "10000000000000000001;A1;C1;J;212345678;\"Firma\" MChJ;10.00;2026-01-10 10:00:00;OPEN";
-    for (lines, want) in [
         (
             [broken, good],
             vec![
@@ -2527,29 +2523,6 @@ fn replay_refuses_a_journaled_fingerprint_edited_into_text_not_ascii() {
     );
 }
 
-/// README, decisions: replay of a signed batch needs the partner key that was used; once the
-/// partner's key file holds another key, replay says so instead of signing with the new one.
-#[test]
-fn replay_refuses_once_the_partners_key_has_changed() {
-    let cli = Cli::new();
-    let inv = cli.one_invoice();
-    let batch = pay("001", &[pay_row("30000000000001", &inv, "1000.00")]);
-    let bytes = batch.zip(Some(&key()));
-    std::fs::write(cli.path("inbox").join(batch.file_name()), &bytes).expect("drop");
-    assert_eq!(cli.run(&["run"]).status.code(), Some(0));
-    std::fs::write(cli.path("copy.zip"), &bytes).expect("copy");
-    let o = cli.run(&["replay", "copy.zip", "--out", "r1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    std::fs::write(cli.path("MUNIS.key"), "ab".repeat(32)).expect("another key");
-    let o = cli.run(&["replay", "copy.zip", "--out", "r2"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("is no longer configured"),
-        "{}",
-        stderr(&o)
-    );
-}
-
 #[test]
 fn audit_verify_exits_0_when_clean_and_1_after_tampering() {
     let cli = Cli::new();
@@ -3553,6 +3526,46 @@ fn a_field_added_to_a_registry_schema_and_a_rule_changed_need_no_code() {
         (h.result.as_str(), h.code.as_deref()),
         ("NAK", Some("B07")),
         "{h:?}"
+    );
+}
+
+/// A key field's `maxLength` bounds the ids the reconciler remembers for 301 (so hostile ids
+/// cost no memory), and an id of exactly that length is still remembered: repeated after a
+/// line that was not applied, it is 301 on the earlier line (§7.2).
+#[test]
+fn an_id_of_the_key_fields_max_length_repeated_after_an_unapplied_line_is_301() {
+    let mut rx = with_schemas(|name, schema| {
+        if name == "PAY.json" {
+            let at = field_at(schema, "payment_id");
+            fields_of(schema)[at]["constraints"]["maxLength"] = 20.into();
+        }
+    })
+    .expect("the configuration loads");
+    rx.import_reference_invoices();
+    let pay = common::batches::pay_rows();
+    let mut unknown = pay[0].clone();
+    unknown[0] = "25786018516942000000".into();
+    unknown[2] = "79999999999999999999".into();
+    let mut again = pay[0].clone();
+    again[0] = unknown[0].clone();
+    let mut long = pay[1].clone();
+    long[0] = "257860185169420000001".into();
+    let rows = vec![unknown, again, long];
+    let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
+    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
+    assert_eq!(h.result, "ACK", "{h:?}");
+    let resp = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip");
+    let result = entry_of(&resp, "result.csv").expect("result.csv");
+    let got: Vec<(String, String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(line, _, status, field)| (line, status, field))
+        .collect();
+    let want = [("1", "4", ""), ("2", "301", ""), ("3", "202", "payment_id")];
+    assert_eq!(
+        got,
+        want.map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string())),
+        "{}",
+        String::from_utf8_lossy(&result)
     );
 }
 
