@@ -2161,6 +2161,37 @@ def backup_dir_refused(n):
     need(p.rc == 3 and open(rx + "/afile", "rb").read() == b"keep me", f"DIR a regular file: {p}")
 
 
+@case('"`--link-from EARLIER` (an earlier backup, outside the data folder) hard-links into DIR each kept file that EARLIER holds at the same place with the same bytes as the data folder\'s ..., and copies the others" + "Each backup is then a whole data folder on its own (delete any backup and the others stay whole)" + "The report says how many files and bytes were linked (`linked`, `linked_bytes` in `--json`). EARLIER must be a folder outside the data folder (exit 3 otherwise)"')
+def backup_link_from(n):
+    rx, _ = backed("bklink")
+    p = R(rx, "backup", "--to", rx + "/bk1")
+    need(p.rc == 0, f"first backup {p}")
+    first = {f: b for f, b in files_of(rx + "/bk1").items() if f != "reestr.db"}
+    b = bid(3)
+    need(run_one(rx, b, pay(b, ["100000000009"])).rc == 0, "a later batch")
+    p = R(rx, "backup", "--to", rx + "/bk2", "--link-from", rx + "/bk1", "--json")
+    need(p.rc == 0, f"backup --link-from {p}")
+    r = json.loads(p.out)
+    second = {f: b for f, b in files_of(rx + "/bk2").items() if f != "reestr.db"}
+    need(set(first) < set(second), f"the second backup lacks {sorted(set(first) - set(second))} or has nothing new")
+    ino = lambda d, f: os.stat(os.path.join(rx, d, f)).st_ino
+    shared = {f for f in second if f in first and ino("bk1", f) == ino("bk2", f)}
+    need(shared == set(first), f"not linked from the earlier backup: {sorted(set(first) - shared)}")
+    need(r.get("linked") == len(first) and r.get("linked_bytes") == sum(len(x) for x in first.values()),
+         f"linked {r.get('linked')}/{r.get('linked_bytes')}, expected {len(first)}/{sum(len(x) for x in first.values())}")
+    need(r.get("files") == len(second), f"files {r.get('files')} for {len(second)} in the copy")
+    for f, data in second.items():
+        need(data == open(os.path.join(rx, "var", f), "rb").read(), f"{f} in the second backup differs from the data folder's")
+    # the earlier backup removed whole: the later one is still a whole data folder
+    shutil.rmtree(rx + "/bk1")
+    p = Rc(cfg_data(rx, "bk2", "b2.toml"), "audit", "verify")
+    need(p.rc == 0, f"audit verify of the later backup once the earlier one is gone: {p}")
+    # refused: the data folder itself, a folder that does not exist; nothing written
+    for earlier in (rx + "/var", rx + "/var/received", rx + "/nothing"):
+        p = R(rx, "backup", "--to", rx + "/bk3", "--link-from", earlier)
+        need(p.rc == 3 and not os.path.exists(rx + "/bk3"), f"--link-from {earlier}: {p}")
+
+
 @case('"1 when it is not, saying what (a kept file missing or changed in the data folder is missing or changed in the copy, and named ...)" + "| 1 | ... `backup` wrote a copy that is not whole (said) |" + "Exit 0 when the copy is whole and audits clean"')
 def backup_not_whole(n):
     rx, _ = backed("bkwhole")

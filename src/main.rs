@@ -114,6 +114,10 @@ enum Command {
         /// The folder to write: new, or empty.
         #[arg(long)]
         to: PathBuf,
+        /// An earlier backup: a kept file it holds with the same bytes is hard-linked from it
+        /// instead of copied.
+        #[arg(long, value_name = "EARLIER")]
+        link_from: Option<PathBuf>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -532,7 +536,11 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(EXIT_CANNOT_RUN, e),
         },
-        Command::Backup { to, json } => match engine.backup(&to) {
+        Command::Backup {
+            to,
+            link_from,
+            json,
+        } => match engine.backup(&to, link_from.as_deref()) {
             Ok(r) => {
                 if json {
                     say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -545,6 +553,14 @@ fn main() -> ExitCode {
                         r.files,
                         r.file_bytes
                     );
+                    if let Some(earlier) = &link_from {
+                        say!(
+                            "{} of them ({} bytes) hard-linked from {}",
+                            r.linked,
+                            r.linked_bytes,
+                            earlier.display()
+                        );
+                    }
                     if r.problems.is_empty() {
                         say!(
                             "audit verify of the copy: chain intact; every kept file matches; the store agrees with it"

@@ -651,7 +651,7 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
     );
     let var = rx.engine.layout.root.clone();
     let to = rx.dir.path().join("backup");
-    let r = rx.engine.backup(&to).expect("backup runs");
+    let r = rx.engine.backup(&to, None).expect("backup runs");
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.entries, 4, "the import, two deliveries and a set-aside");
     #[cfg(unix)]
@@ -705,13 +705,13 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
     ] {
         let e = rx
             .engine
-            .backup(&inside)
+            .backup(&inside, None)
             .expect_err("inside the data folder");
         assert!(e.to_string().contains("a backup goes elsewhere"), "{e}");
         assert!(!inside.exists());
     }
     // Never over another folder.
-    let e = rx.engine.backup(&to).expect_err("not empty");
+    let e = rx.engine.backup(&to, None).expect_err("not empty");
     assert!(
         e.to_string().ends_with(
             "is not empty: a backup is written into a new or empty folder, never over another"
@@ -724,7 +724,7 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
     std::fs::remove_file(var.join("sent").join(lost)).expect("remove");
     let r = rx
         .engine
-        .backup(&rx.dir.path().join("backup2"))
+        .backup(&rx.dir.path().join("backup2"), None)
         .expect("backup runs");
     assert!(
         r.problems
@@ -741,7 +741,7 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
     );
     let r = rx
         .engine
-        .backup(&rx.dir.path().join("backup3"))
+        .backup(&rx.dir.path().join("backup3"), None)
         .expect("backup runs");
     assert!(
         r.problems.iter().any(|p| p
@@ -750,6 +750,103 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
         r.problems
     );
     assert!(!rx.dir.path().join("reestr.db").exists());
+}
+
+/// README, backup: with `--link-from` an earlier backup, a kept file it holds at the same place
+/// with the same bytes is hard-linked, not copied: a nightly backup costs the new files and the
+/// store. A file there with other bytes, or a link, is not linked from; the copy is whole and
+/// audits clean either way; an earlier backup inside the data folder is refused.
+#[cfg(unix)]
+#[test]
+fn a_backup_links_the_kept_files_an_earlier_backup_holds_with_the_same_bytes() {
+    use std::os::unix::fs::MetadataExt;
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
+    let var = rx.engine.layout.root.clone();
+    let first = rx.dir.path().join("b1");
+    let r = rx.engine.backup(&first, None).expect("backup runs");
+    assert_eq!((r.linked, r.linked_bytes), (0, 0));
+    let kept = ["received", "sent", "imports", "schemas"];
+    let files_of = |dir: &Path| -> Vec<String> {
+        kept.iter()
+            .flat_map(|d| {
+                list(&dir.join(d))
+                    .into_iter()
+                    .map(move |f| format!("{d}/{f}"))
+            })
+            .collect()
+    };
+    let before = files_of(&first);
+    assert_eq!(before.len(), 5, "{before:?}");
+    assert_eq!(rx.process(PAY4, &reference(PAY4)).result, "NAK");
+    let second = rx.dir.path().join("b2");
+    let r = rx
+        .engine
+        .backup(&second, Some(&first))
+        .expect("backup runs");
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let after = files_of(&second);
+    assert_eq!(after.len(), 7, "two more: PAY4 and its NAK");
+    let size = |p: &Path| std::fs::metadata(p).expect("meta").len();
+    assert_eq!(r.linked, 5);
+    assert_eq!(
+        r.linked_bytes,
+        before.iter().map(|f| size(&first.join(f))).sum::<u64>()
+    );
+    assert_eq!(r.files, 7);
+    let ino = |p: &Path| std::fs::metadata(p).expect("meta").ino();
+    for f in &after {
+        assert_eq!(read(&second.join(f)), read(&var.join(f)), "{f}");
+        let shared = first.join(f).exists() && ino(&second.join(f)) == ino(&first.join(f));
+        assert_eq!(
+            shared,
+            before.contains(f),
+            "{f}: linked exactly when the earlier backup holds it"
+        );
+    }
+    // In the earlier backup: one file with other bytes of the same length (written anew, so
+    // not through the link), one a link to the right bytes. Neither is linked from; the
+    // copy holds the data folder's bytes.
+    let changed = before
+        .iter()
+        .find(|f| f.starts_with("sent/"))
+        .expect("sent");
+    let linked = before
+        .iter()
+        .find(|f| f.starts_with("received/"))
+        .expect("received");
+    let mut other = read(&first.join(changed));
+    other[0] ^= 1;
+    std::fs::remove_file(first.join(changed)).expect("remove");
+    std::fs::write(first.join(changed), &other).expect("other bytes");
+    std::fs::remove_file(first.join(linked)).expect("remove");
+    std::os::unix::fs::symlink(var.join(linked), first.join(linked)).expect("link");
+    let third = rx.dir.path().join("b3");
+    let r = rx.engine.backup(&third, Some(&first)).expect("backup runs");
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!((r.files, r.linked), (7, 3));
+    for f in [changed, linked] {
+        assert_eq!(read(&third.join(f)), read(&var.join(f)), "{f}");
+        assert_ne!(ino(&third.join(f)), ino(&first.join(f)), "{f}");
+        assert!(
+            std::fs::symlink_metadata(third.join(f))
+                .expect("meta")
+                .is_file(),
+            "{f}"
+        );
+    }
+    // Never linked from the data folder itself, nor from what is not a folder.
+    for earlier in [var.clone(), first.join("reestr.db")] {
+        let to = rx.dir.path().join("b4");
+        let e = rx.engine.backup(&to, Some(&earlier)).expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("links are made from an earlier backup"),
+            "{e}"
+        );
+        assert!(!to.exists(), "nothing written");
+    }
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `backup`: a copy of the data folder that is a data folder itself: the store as of one
 //! committed state, and every kept file its journal names, then audited as `audit verify`
 //! audits the original. It takes no lock and writes nothing in the data folder, so it runs
-//! beside `watch`, or on a data folder mounted read-only.
+//! beside `watch`, or on a data folder mounted read-only. Given an earlier backup, a kept file
+//! holding the same bytes there is hard-linked instead of copied (kept files never change), so
+//! nightly backups cost the new files and the store.
 
 use super::{Engine, EngineError, Layout, io_at};
 use crate::fsutil;
@@ -9,7 +11,7 @@ use crate::journal::{self, in_a_kept_folder};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Seek};
 use std::path::{Component, Path, PathBuf};
 
 /// What `backup` did.
@@ -21,10 +23,14 @@ pub struct BackupReport {
     pub entries: i64,
     /// Bytes of the copy of the store.
     pub store_bytes: u64,
-    /// Kept files copied (each once, though several entries name it).
+    /// Kept files in the copy (each once, though several entries name it), copied or linked.
     pub files: u64,
     /// Their bytes.
     pub file_bytes: u64,
+    /// Of them, the files hard-linked from the earlier backup given (`--link-from`).
+    pub linked: u64,
+    /// Their bytes (not written again).
+    pub linked_bytes: u64,
     /// What is wrong with the copy: what `audit verify` finds in it (a kept file missing or
     /// changed in the data folder is missing or changed in the copy too; a path the journal
     /// names outside the kept folders, neither copied nor read). Empty when the copy is whole.
@@ -53,13 +59,41 @@ fn resolved(p: &Path) -> Option<PathBuf> {
     }
 }
 
+/// Hard-links `earlier` at `dest` when it is a regular file holding the bytes `from` holds
+/// (the same length, then the same SHA-256), and says how many bytes; `None` otherwise, or
+/// when the link cannot be made (another file system, say), with `from` back at its start to
+/// be copied.
+fn link_if_same(from: &mut File, earlier: &Path, dest: &Path) -> io::Result<Option<u64>> {
+    let Ok(old) = fsutil::open_regular(earlier) else {
+        return Ok(None);
+    };
+    let len = from.metadata()?.len();
+    if old.metadata()?.len() != len {
+        return Ok(None);
+    }
+    let now = fsutil::HashingReader::new(&mut *from).finish();
+    from.rewind()?;
+    if now? != fsutil::HashingReader::new(old).finish()? {
+        return Ok(None);
+    }
+    match fs::hard_link(earlier, dest) {
+        Ok(()) => Ok(Some(len)),
+        Err(e) => {
+            tracing::warn!(file = %earlier.display(), error = %e, "cannot link; copied instead");
+            Ok(None)
+        }
+    }
+}
+
 impl Engine {
     /// Writes a backup of the data folder into `to`, a new or empty folder: the store as of one
     /// committed state ([`crate::store::snapshot_into`]), then every kept file that state's
     /// journal names, each written durably, then the copy audited as a data folder of its own
     /// ([`Engine::audit`]). Refused when `to` holds anything: a backup never writes over
-    /// another.
-    pub fn backup(&self, to: &Path) -> Result<BackupReport, EngineError> {
+    /// another. With `link_from` (an earlier backup, outside the data folder), a kept file
+    /// that folder holds at the same place with the same bytes as the data folder's is
+    /// hard-linked from it instead of copied.
+    pub fn backup(&self, to: &Path, link_from: Option<&Path>) -> Result<BackupReport, EngineError> {
         let data = self
             .layout
             .root
@@ -71,6 +105,17 @@ impl Engine {
                 to.display(),
                 data.display()
             )));
+        }
+        if let Some(earlier) = link_from {
+            // Links into the data folder would make the backup share its files.
+            let real = earlier.canonicalize().map_err(io_at(earlier))?;
+            if real.starts_with(&data) || !real.is_dir() {
+                return Err(EngineError::Refused(format!(
+                    "--link-from {}: not a folder outside the data folder {}: links are made from an earlier backup",
+                    earlier.display(),
+                    data.display()
+                )));
+            }
         }
         match fs::read_dir(to) {
             Ok(mut rd) => {
@@ -114,7 +159,7 @@ impl Engine {
         let entries = journal::entries(&conn)?;
         drop(conn);
         let mut problems = Vec::new();
-        let (mut files, mut file_bytes) = (0u64, 0u64);
+        let (mut files, mut file_bytes, mut linked, mut linked_bytes) = (0u64, 0u64, 0u64, 0u64);
         let mut copied = HashSet::new();
         for e in &entries {
             for (p, _) in journal::kept_by(e.seq, &e.kind, &e.body) {
@@ -140,9 +185,32 @@ impl Engine {
                     }
                 };
                 let dest = to.join(rel);
-                let (_, n) = fsutil::write_atomic(&dest, &mut from).map_err(io_at(&dest))?;
+                let was = match link_from {
+                    Some(earlier) => {
+                        link_if_same(&mut from, &earlier.join(rel), &dest).map_err(io_at(&src))?
+                    }
+                    None => None,
+                };
+                let n = match was {
+                    Some(n) => {
+                        linked += 1;
+                        linked_bytes = linked_bytes.saturating_add(n);
+                        n
+                    }
+                    None => {
+                        fsutil::write_atomic(&dest, &mut from)
+                            .map_err(io_at(&dest))?
+                            .1
+                    }
+                };
                 files += 1;
                 file_bytes = file_bytes.saturating_add(n);
+            }
+        }
+        // The links made durable (a copied file's folder is synced as it is written).
+        if linked > 0 {
+            for d in copy.folders() {
+                fsutil::sync_dir(&d).map_err(io_at(&d))?;
             }
         }
         // The copy, audited as a data folder of its own (the inbox is still this one's: a kept
@@ -157,6 +225,8 @@ impl Engine {
             store_bytes,
             files,
             file_bytes,
+            linked,
+            linked_bytes,
             problems,
         })
     }
