@@ -3537,6 +3537,28 @@ fn refused_at_start(edit: impl Fn(&str, &mut serde_json::Value), said: &str) {
     assert!(e.contains(said), "{said:?} not said: {e}");
 }
 
+/// Sends `b` signed with the partner's key, and returns its ACK, whose rows must be `want`:
+/// each (line, status, field).
+fn acked_with(rx: &mut Rx, b: &Batch, want: &[(&str, &str, &str)]) -> Vec<u8> {
+    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
+    assert_eq!(h.result, "ACK", "{h:?}");
+    let resp = rx.response(&format!(
+        "SUDBILLING_MUNIS_{}_{}_{}_ACK.zip",
+        b.kind, b.date, b.seq
+    ));
+    let result = entry_of(&resp, "result.csv").expect("result.csv");
+    let got: Vec<(String, String, String)> = statuses(&result)
+        .into_iter()
+        .map(|(line, _, status, field)| (line, status, field))
+        .collect();
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string()))
+        .collect();
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&result));
+    resp
+}
+
 /// Schemas are data: a field added to `PAY.json` in the middle of the registry, and a rule
 /// changed, take effect with no change to the code. The reconciler finds its fields by name,
 /// so the amounts, invoices and payers are still read from the right columns.
@@ -3573,25 +3595,15 @@ fn a_field_added_to_a_registry_schema_and_a_rule_changed_need_no_code() {
         with(&fourth, "APP"),  // 202 purpose: "Sud xarajatlari" is 15 characters, now over 11
     ];
     let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &header, &rows, 7);
-    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
-    assert_eq!(h.result, "ACK", "{h:?}");
-    let resp = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip");
-    let result = entry_of(&resp, "result.csv").expect("result.csv");
-    let got: Vec<(String, String, String)> = statuses(&result)
-        .into_iter()
-        .map(|(line, _, status, field)| (line, status, field))
-        .collect();
-    let want = [
-        ("1", "1", ""),
-        ("2", "202", "channel"),
-        ("3", "201", "channel"),
-        ("4", "202", "purpose"),
-    ];
-    assert_eq!(
-        got,
-        want.map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string())),
-        "{}",
-        String::from_utf8_lossy(&result)
+    let resp = acked_with(
+        &mut rx,
+        &b,
+        &[
+            ("1", "1", ""),
+            ("2", "202", "channel"),
+            ("3", "201", "channel"),
+            ("4", "202", "purpose"),
+        ],
     );
     let control =
         String::from_utf8(entry_of(&resp, "control.txt").expect("control")).expect("ascii");
@@ -3649,20 +3661,10 @@ fn an_id_of_the_key_fields_max_length_repeated_after_an_unapplied_line_is_301() 
     long[0] = "257860185169420000001".into();
     let rows = vec![unknown, again, long];
     let b = Batch::new(BatchType::PAY, "001", Charset::Utf8, &PAY_HEADER, &rows, 6);
-    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
-    assert_eq!(h.result, "ACK", "{h:?}");
-    let resp = rx.response("SUDBILLING_MUNIS_PAY_20261121_001_ACK.zip");
-    let result = entry_of(&resp, "result.csv").expect("result.csv");
-    let got: Vec<(String, String, String)> = statuses(&result)
-        .into_iter()
-        .map(|(line, _, status, field)| (line, status, field))
-        .collect();
-    let want = [("1", "4", ""), ("2", "301", ""), ("3", "202", "payment_id")];
-    assert_eq!(
-        got,
-        want.map(|(l, s, f)| (l.to_string(), s.to_string(), f.to_string())),
-        "{}",
-        String::from_utf8_lossy(&result)
+    acked_with(
+        &mut rx,
+        &b,
+        &[("1", "4", ""), ("2", "301", ""), ("3", "202", "payment_id")],
     );
 }
 
