@@ -836,6 +836,19 @@ fn a_backup_links_the_kept_files_an_earlier_backup_holds_with_the_same_bytes() {
             "{f}"
         );
     }
+    // Into another file system (a tmpfs at /dev/shm, when the tests' folder is on another),
+    // nothing can be linked: everything is copied, and the copy is whole.
+    let shm = Path::new("/dev/shm");
+    let dev = |p: &Path| std::fs::metadata(p).expect("meta").dev();
+    if shm.is_dir() && dev(shm) != dev(rx.dir.path()) {
+        let elsewhere = tempfile::tempdir_in(shm).expect("a folder in /dev/shm");
+        let r = rx
+            .engine
+            .backup(&elsewhere.path().join("b"), Some(&first))
+            .expect("backup runs");
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!((r.files, r.linked), (7, 0));
+    }
     // Never linked from the data folder itself, nor from what is not a folder.
     for earlier in [var.clone(), first.join("reestr.db")] {
         let to = rx.dir.path().join("b4");

@@ -60,9 +60,8 @@ fn resolved(p: &Path) -> Option<PathBuf> {
 }
 
 /// Hard-links `earlier` at `dest` when it is a regular file holding the bytes `from` holds
-/// (the same length, then the same SHA-256), and says how many bytes; `None` otherwise, or
-/// when the link cannot be made (another file system, say), with `from` back at its start to
-/// be copied.
+/// (the same length, then the same SHA-256), and says how many bytes; `None` otherwise, with
+/// `from` back at its start to be copied. A link that cannot be made is an error.
 fn link_if_same(from: &mut File, earlier: &Path, dest: &Path) -> io::Result<Option<u64>> {
     let Ok(old) = fsutil::open_regular(earlier) else {
         return Ok(None);
@@ -76,13 +75,8 @@ fn link_if_same(from: &mut File, earlier: &Path, dest: &Path) -> io::Result<Opti
     if now? != fsutil::HashingReader::new(old).finish()? {
         return Ok(None);
     }
-    match fs::hard_link(earlier, dest) {
-        Ok(()) => Ok(Some(len)),
-        Err(e) => {
-            tracing::warn!(file = %earlier.display(), error = %e, "cannot link; copied instead");
-            Ok(None)
-        }
-    }
+    fs::hard_link(earlier, dest)?;
+    Ok(Some(len))
 }
 
 impl Engine {
@@ -161,6 +155,7 @@ impl Engine {
         let mut problems = Vec::new();
         let (mut files, mut file_bytes, mut linked, mut linked_bytes) = (0u64, 0u64, 0u64, 0u64);
         let mut copied = HashSet::new();
+        let mut linking = link_from;
         for e in &entries {
             for (p, _) in journal::kept_by(e.seq, &e.kind, &e.body) {
                 if !copied.insert(p.clone()) {
@@ -185,9 +180,23 @@ impl Engine {
                     }
                 };
                 let dest = to.join(rel);
-                let was = match link_from {
+                let was = match linking {
                     Some(earlier) => {
-                        link_if_same(&mut from, &earlier.join(rel), &dest).map_err(io_at(&src))?
+                        match link_if_same(&mut from, &earlier.join(rel), &dest) {
+                            Ok(was) => was,
+                            // Another file system, or links not supported there: the rest
+                            // is copied, and not compared either.
+                            Err(e) => {
+                                tracing::warn!(
+                                    from = %earlier.display(),
+                                    error = %e,
+                                    "cannot hard-link from the earlier backup; copying instead"
+                                );
+                                linking = None;
+                                from.rewind().map_err(io_at(&src))?;
+                                None
+                            }
+                        }
                     }
                     None => None,
                 };
