@@ -3,6 +3,9 @@
 //! The agreement's amount pattern is `[0-9]{1,13}\.[0-9]{2}`; [`parse`] accepts exactly that,
 //! and [`format()`] writes any non-negative sum back with two decimals.
 
+// Money: no arithmetic that can overflow unseen (checked, saturating, or said why in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 /// Parses an amount of the form `[0-9]{1,13}\.[0-9]{2}` into tiyin.
 ///
 /// Returns `None` for anything else (signs, spaces, commas, missing or extra decimals).
@@ -22,19 +25,19 @@ pub fn parse_total(text: &str) -> Option<i128> {
 /// `[0-9]{1,max_int}\.[0-9]{2}` in tiyin, saturating at `i128::MAX` (reached only by totals of
 /// more than 36 integer digits).
 fn parse_digits(b: &[u8], max_int: usize) -> Option<i128> {
-    let n = b.len();
-    if n < 4 || b.get(n - 3) != Some(&b'.') {
+    let (int, frac) = b.split_at_checked(b.len().checked_sub(3)?)?;
+    let [b'.', frac @ ..] = frac else {
         return None;
-    }
-    let (int, frac) = (b.get(..n - 3)?, b.get(n - 2..)?);
-    if int.len() > max_int || !int.iter().chain(frac).all(u8::is_ascii_digit) {
+    };
+    if int.is_empty() || int.len() > max_int || !int.iter().chain(frac).all(u8::is_ascii_digit) {
         return None;
     }
     Some(
         int.iter()
             .chain(frac)
+            // An ASCII digit's low four bits are its value.
             .try_fold(0i128, |v, &d| {
-                v.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+                v.checked_mul(10)?.checked_add(i128::from(d & 0x0f))
             })
             .unwrap_or(i128::MAX),
     )

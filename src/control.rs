@@ -1,5 +1,9 @@
 //! Stage 4a: `control.txt`, the batch control record of agreement §4 (code `B06`).
 
+// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
+// in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::amount;
 use crate::charset::Charset;
 use crate::name::BatchName;
@@ -177,7 +181,7 @@ impl Record {
                     .unwrap_or_default()
                     .to_string();
                 let byte = seg.get(i).copied().unwrap_or(0);
-                self.non_ascii = Some((self.line, key, byte, self.offset + i as u64));
+                self.non_ascii = Some((self.line, key, byte, self.offset.saturating_add(i as u64)));
             }
             let room = LINE_KEPT_BYTES
                 .saturating_add(1)
@@ -188,18 +192,18 @@ impl Record {
             if let Some(&b) = seg.last() {
                 self.cur_last = Some(b);
             }
-            self.offset += seg.len() as u64;
+            self.offset = self.offset.saturating_add(seg.len() as u64);
             if !lf {
                 return;
             }
-            self.offset += 1;
+            self.offset = self.offset.saturating_add(1);
             // Without its LF, and its CR if one ends it (CRLF).
             if self.cur_last == Some(b'\r') {
-                self.cur_len -= 1;
+                self.cur_len = self.cur_len.saturating_sub(1);
                 self.cur.truncate(self.cur_len);
             }
             self.end_line();
-            bytes = bytes.get(seg.len() + 1..).unwrap_or_default();
+            bytes = bytes.get(seg.len().saturating_add(1)..).unwrap_or_default();
         }
     }
 
@@ -209,19 +213,19 @@ impl Record {
         let len = std::mem::take(&mut self.cur_len);
         self.cur_last = None;
         let n = self.line;
-        self.line += 1;
+        self.line = self.line.saturating_add(1);
         if len == 0 {
             return; // Blank.
         }
         let whole = len <= LINE_KEPT_BYTES;
         if whole && let Some(v) = line.strip_prefix(b"created_at=") {
-            self.created_at_lines += 1;
+            self.created_at_lines = self.created_at_lines.saturating_add(1);
             self.created_at = std::str::from_utf8(v)
                 .ok()
                 .filter(|v| parse_rfc3339(v).is_some())
                 .map(str::to_owned);
         } else if !whole && line.starts_with(b"created_at=") {
-            self.created_at_lines += 1;
+            self.created_at_lines = self.created_at_lines.saturating_add(1);
             self.created_at = None;
         }
         if self.lines.len() < LINES_KEPT {

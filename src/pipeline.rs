@@ -2,6 +2,10 @@
 //! books, to a [`Verdict`] and the bytes of `result.csv`. Checks run in the agreement's order
 //! (§7.1): `B10`, `B09`, `B01`, `B02`, `B03`, `B05`, `B04`, `B06`, `B07`, `B08`.
 
+// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
+// in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::amount;
 use crate::archive::{self, Limits, REGISTRY, ReadError};
 use crate::charset::Charset;
@@ -629,7 +633,7 @@ fn produce<R: io::Read>(
     let mut free: Vec<Vec<validate::Value>> = Vec::new();
     let mut chunk = Chunk {
         rows: Vec::with_capacity(chunk_rows),
-        values: Vec::with_capacity(chunk_rows * width),
+        values: Vec::with_capacity(chunk_rows.saturating_mul(width)),
     };
     let mut chunk_bytes = 0usize;
     loop {
@@ -644,7 +648,7 @@ fn produce<R: io::Read>(
                 return;
             }
         }
-        n += 1;
+        n = n.saturating_add(1);
         if n.is_multiple_of(4096) && stop.now() {
             let _ = tx.send(Produced::Failed(PipelineError::Cancelled));
             return;
@@ -658,7 +662,7 @@ fn produce<R: io::Read>(
             Some(i) if well_sized => fields.get(i).and_then(|a| amount::parse(a)),
             _ => None,
         };
-        total += i128::from(row_amount.unwrap_or(0));
+        total = total.saturating_add(i128::from(row_amount.unwrap_or(0)));
         let pid = pk.and_then(|i| fields.get(i)).cloned().unwrap_or_default();
         // A key field too long to hold was spooled while it was read.
         let spooled = match pk.filter(|&i| rr.is_long(i)).map(|_| pids.take()) {
@@ -669,7 +673,9 @@ fn produce<R: io::Read>(
             }
             None => None,
         };
-        chunk_bytes += rr.record_bytes() + pid.len();
+        chunk_bytes = chunk_bytes
+            .saturating_add(rr.record_bytes())
+            .saturating_add(pid.len());
         // The row's fields move into the check, which appends them to the chunk's values;
         // their vector is kept for the next row.
         let start = chunk.values.len();
@@ -698,7 +704,7 @@ fn produce<R: io::Read>(
             }
             let values = free
                 .pop()
-                .unwrap_or_else(|| Vec::with_capacity(chunk_rows * width));
+                .unwrap_or_else(|| Vec::with_capacity(chunk_rows.saturating_mul(width)));
             let next = Chunk {
                 rows: Vec::with_capacity(chunk_rows),
                 values,
@@ -823,10 +829,13 @@ fn settle_chunk<'s>(
             }
         };
         if status == RowStatus::Accepted {
-            tally.accepted += 1;
-            tally.amount_accepted += i128::from(p.amount.unwrap_or(0));
+            tally.accepted = tally.accepted.saturating_add(1);
+            tally.amount_accepted = tally
+                .amount_accepted
+                .saturating_add(i128::from(p.amount.unwrap_or(0)));
         }
-        *tally.counts.entry(status.code()).or_default() += 1;
+        let count = tally.counts.entry(status.code()).or_default();
+        *count = count.saturating_add(1);
         reconciler.saw(books, &p.pid, p.line, status)?;
         out.push(Answer {
             line: p.line,
@@ -881,7 +890,7 @@ fn reconcile_all<'s>(
                 });
                 if let (Some(p), Some(last)) = (
                     job.progress,
-                    tally.counts.values().copied().reduce(|a, b| a + b),
+                    tally.counts.values().copied().reduce(u64::saturating_add),
                 ) {
                     p(last, control.rows);
                 }
@@ -922,7 +931,7 @@ fn rows(
     };
     let mut rr = RecordReader::new(src, cs == Charset::Utf8).with_field_limits(
         max_field,
-        schema.fields.len() + 1,
+        schema.fields.len().saturating_add(1),
         Box::new(check),
     );
     let mut fields: Vec<validate::Text> = Vec::with_capacity(schema.fields.len());
@@ -1058,8 +1067,9 @@ fn rows(
                 "",
                 "the receiver has this payment for the day, the statement does not",
             )?;
-            *counts.entry(RowStatus::NotInStatement.code()).or_default() += 1;
-            rows_out += 1;
+            let count = counts.entry(RowStatus::NotInStatement.code()).or_default();
+            *count = count.saturating_add(1);
+            rows_out = rows_out.saturating_add(1);
         }
     }
     let (buf, sha, len) = w.finish()?;

@@ -4,6 +4,10 @@
 //! order, each seeing the effect of those before it. The SQLite ledger implements [`Books`] in
 //! the shell (over a transaction, or an in-memory store for replays).
 
+// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
+// in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::charset::Charset;
 use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};
@@ -830,6 +834,7 @@ impl Reconciler {
                 }
                 let amount = get(c.amount).amount();
                 // In 128 bits: the amounts are read back from the store, each any i64.
+                #[allow(clippy::arithmetic_side_effects)] // In range: two i64 in 128 bits.
                 let outstanding = i128::from(inv.amount_due) - i128::from(inv.paid);
                 if i128::from(amount) > outstanding {
                     return Ok(Outcome::new(

@@ -3,6 +3,10 @@
 //! Fields are checked in column order; the first that fails gives the row its status. A rule
 //! between two fields is a failure of the later one (agreement §7.2).
 
+// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
+// in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::amount;
 use crate::code::RowStatus;
 use crate::ident;
@@ -135,12 +139,12 @@ pub fn header_difference<T: AsRef<str>>(fields: &[T], held: Held<'_>, expected: 
     match (fields.get(at), expected.get(at)) {
         (Some(_), Some(e)) if held.long.contains(&at) => format!(
             "field {} is longer than {} bytes where the schema has {e:?}",
-            at + 1,
+            at.saturating_add(1),
             held.limit
         ),
         (Some(f), Some(e)) => format!(
             "field {} is {:?} where the schema has {e:?}",
-            at + 1,
+            at.saturating_add(1),
             crate::control::shown(f.as_ref())
         ),
         (None, Some(e)) => format!(
