@@ -2161,6 +2161,46 @@ def backup_dir_refused(n):
     need(p.rc == 3 and open(rx + "/afile", "rb").read() == b"keep me", f"DIR a regular file: {p}")
 
 
+@case('"So it ends by printing the journal\'s head, `head: SEQ:HASH` (`head` in --json), read before the audit so that the audit covers it: copy it to another system. With --anchor SEQ:HASH (repeatable), the journal must still hold entry SEQ with that hash: a journal rewritten up to it, or cut before it, is a problem (exit 1)"')
+def audit_anchor(n):
+    rx = mkrx("anchor")
+    b1, b2 = bid(1), bid(2)
+    need(run_one(rx, b1, pay(b1, ["100000000001"])).rc == 0, "first run")
+    p = R(rx, "audit", "verify")
+    m = re.search(r"^head: (\d+):([0-9a-f]{64}) ", p.out, re.M)
+    need(p.rc == 0 and m, f"no head line: {p}")
+    first = f"{m.group(1)}:{m.group(2)}"
+    need(q(rx, "SELECT hash FROM journal WHERE seq = ?", (int(m.group(1)),)) == [(m.group(2),)]
+         and q(rx, "SELECT max(seq) FROM journal") == [(int(m.group(1)),)], f"the head {first} is not the journal's last entry")
+    need(run_one(rx, b2, pay(b2, ["100000000002"])).rc == 0, "second run")
+    p = R(rx, "audit", "verify", "--json")
+    doc = json.loads(p.out)
+    head = f"{doc['head']['seq']}:{doc['head']['hash']}"
+    need(p.rc == 0 and doc["head"]["seq"] > int(m.group(1)), f"the head did not move: {p.out}")
+    p = R(rx, "audit", "verify", "--anchor", first, "--anchor", head.upper())
+    need(p.rc == 0, f"anchors of the journal as it is: {p}")
+    # a consistent rewrite: an earlier entry's time changed, every hash after it recomputed
+    c = sqlite3.connect(f"{rx}/var/reestr.db")
+    c.execute("UPDATE journal SET recorded_at = '2026-01-01T00:00:00Z' WHERE seq = 1")
+    prev = "0" * 64
+    for seq, kind, at, body in c.execute("SELECT seq, kind, recorded_at, body FROM journal ORDER BY seq").fetchall():
+        h = hashlib.sha256(f"{seq}\n{prev}\n{kind}\n{at}\n{body}".encode()).hexdigest()
+        c.execute("UPDATE journal SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, seq))
+        prev = h
+    c.commit()
+    c.close()
+    p = R(rx, "audit", "verify")
+    need(p.rc == 0, f"the consistent rewrite was found without an anchor (the README says it is not): {p}")
+    for a in (first, head):
+        p = R(rx, "audit", "verify", "--anchor", a)
+        need(p.rc == 1 and f"journal entry {a.split(':')[0]} has hash" in p.out, f"--anchor {a} after a rewrite: {p}")
+    # an anchor past the journal's end: entries removed
+    p = R(rx, "audit", "verify", "--json", "--anchor", f"99:{'a' * 64}")
+    need(p.rc == 1 and any("journal entry 99 is not in the journal" in x for x in json.loads(p.out)["problems"]), f"an anchor past the end: {p}")
+    p = R(rx, "audit", "verify", "--anchor", "7")
+    need(p.rc == 2, f"a malformed anchor: {p}")
+
+
 @case('"`--link-from EARLIER` (an earlier backup, outside the data folder) hard-links into DIR each kept file that EARLIER holds at the same place with the same bytes as the data folder\'s ..., and copies the others" + "Each backup is then a whole data folder on its own (delete any backup and the others stay whole)" + "The report says how many files and bytes were linked (`linked`, `linked_bytes` in `--json`). EARLIER must be a folder outside the data folder (exit 3 otherwise)"')
 def backup_link_from(n):
     rx, _ = backed("bklink")

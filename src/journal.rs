@@ -21,6 +21,84 @@ fn entry_hash(seq: i64, prev: &str, kind: &str, at: &str, body: &str) -> String 
     hex::encode(h.finalize())
 }
 
+/// A journal entry's sequence number and hash, `SEQ:HASH`: copied to another system after a
+/// run, it anchors the chain up to that entry (`audit verify --anchor`), which a consistent
+/// rewrite of the journal (the chain recomputed) cannot match.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Anchor {
+    /// The entry's sequence number.
+    pub seq: i64,
+    /// Its hash, 64 lowercase hex digits.
+    pub hash: String,
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// `SEQ:HASH`, as [`Anchor`]'s `Display` writes it (the hash in either case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "{s:?}: an anchor is SEQ:HASH, a journal entry's number and its SHA-256 hash (64 hex digits)"
+            )
+        };
+        let (seq, hash) = s.split_once(':').ok_or_else(bad)?;
+        let seq = seq
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(bad)?;
+        let hash = hash.to_ascii_lowercase();
+        crate::fsutil::sha256_name(&hash).ok_or_else(bad)?;
+        Ok(Self { seq, hash })
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+/// The last entry as an [`Anchor`]; `None` for an empty journal.
+pub fn head(conn: &Connection) -> Result<Option<Anchor>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| {
+                Ok(Anchor {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// What is wrong with the journal against anchors copied from it earlier: an anchored entry
+/// missing, or holding another hash (the journal rewritten up to it, or the anchor of another
+/// data folder). Empty when every anchor holds. The chain itself is [`verify`]'s.
+pub fn against_anchors(conn: &Connection, anchors: &[Anchor]) -> Result<Vec<String>, StoreError> {
+    let mut st = conn.prepare("SELECT hash FROM journal WHERE seq = ?1")?;
+    let mut problems = Vec::new();
+    for a in anchors {
+        let hash: Option<String> = st.query_row([a.seq], |r| r.get(0)).optional()?;
+        match hash {
+            Some(h) if h == a.hash => {}
+            Some(h) => problems.push(format!(
+                "journal entry {} has hash {h}, the anchor {a} another: the journal was rewritten up to that entry, or the anchor is of another data folder",
+                a.seq
+            )),
+            None => problems.push(format!(
+                "journal entry {} is not in the journal, though anchored ({a}): entries were removed, or the anchor is of another data folder",
+                a.seq
+            )),
+        }
+    }
+    Ok(problems)
+}
+
 /// The sequence number the next entry will get.
 pub fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
     let last: Option<i64> = conn.query_row("SELECT max(seq) FROM journal", [], |r| r.get(0))?;

@@ -157,6 +157,11 @@ enum AuditCommand {
         /// took.
         #[arg(long)]
         rebuild: bool,
+        /// A journal entry's number and hash copied elsewhere after an earlier audit or run
+        /// (the `head` this command prints): the journal must still hold that entry with that
+        /// hash. Repeatable.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Vec<reestr::journal::Anchor>,
     },
 }
 
@@ -494,11 +499,27 @@ fn main() -> ExitCode {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { json, rebuild },
-        } => match engine.audit_with(rebuild) {
-            Ok((problems, n, judged)) => {
+            command:
+                AuditCommand::Verify {
+                    json,
+                    rebuild,
+                    anchor,
+                },
+        } => match engine.journal_head().and_then(|head| {
+            // The head read first, so that the audit covers it; the anchors' problems are the
+            // audit's.
+            let (mut problems, n, judged) = engine.audit_with(rebuild)?;
+            problems.extend(engine.against_anchors(&anchor)?);
+            Ok((problems, n, judged, head))
+        }) {
+            Ok((problems, n, judged, head)) => {
                 if json {
-                    let mut doc = serde_json::json!({"entries": n, "problems": problems});
+                    let mut doc = serde_json::json!({
+                        "entries": n,
+                        "problems": problems,
+                        "head": head,
+                        "anchors_checked": anchor.len(),
+                    });
                     if let (Some(j), Some(fields)) = (judged, doc.as_object_mut()) {
                         fields.insert("rebuilt_batches".into(), j.judged.into());
                         fields.insert(
@@ -526,6 +547,16 @@ fn main() -> ExitCode {
                 } else {
                     for p in &problems {
                         say!("PROBLEM: {p}");
+                    }
+                }
+                if !json {
+                    if !anchor.is_empty() && problems.is_empty() {
+                        say!("anchors: {} checked, each held", anchor.len());
+                    }
+                    if let Some(h) = &head {
+                        say!(
+                            "head: {h} (copy it elsewhere; `audit verify --anchor {h}` later finds a journal rewritten up to it)"
+                        );
                     }
                 }
                 if problems.is_empty() {

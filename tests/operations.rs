@@ -1770,6 +1770,93 @@ fn edit_store(rx: &Rx, sql: &str) -> usize {
         .expect("edit the store")
 }
 
+/// SECURITY, "What it does not defend against": whoever can write the data folder can rewrite
+/// the journal consistently, the chain recomputed, and the audit finds nothing; an anchor
+/// (`SEQ:HASH`, the head copied elsewhere earlier) finds it. An anchor of an entry removed is
+/// named too; anchors of the journal as it is hold.
+#[test]
+fn an_anchor_copied_elsewhere_finds_a_journal_rewritten_consistently() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
+    let first = rx.engine.journal_head().expect("head").expect("entries");
+    assert_eq!(first.seq, 2);
+    assert_eq!(rx.process(PAY4, &reference(PAY4)).result, "NAK");
+    let head = rx.engine.journal_head().expect("head").expect("entries");
+    assert_eq!(head.seq, 3);
+    let parsed: reestr::journal::Anchor =
+        head.to_string().to_uppercase().parse().expect("SEQ:HASH");
+    assert_eq!(parsed, head, "read back from its text, in either case");
+    assert!(
+        rx.engine
+            .against_anchors(&[first.clone(), head.clone()])
+            .expect("anchors")
+            .is_empty()
+    );
+    // The first entry's time edited, and every hash after it recomputed as the engine does.
+    edit_store(
+        &rx,
+        "UPDATE journal SET recorded_at = '2026-01-01T00:00:00Z' WHERE seq = 1",
+    );
+    let entries: Vec<(i64, String, String, String)> = {
+        let mut st = rx
+            .engine
+            .store
+            .conn
+            .prepare("SELECT seq, kind, recorded_at, body FROM journal ORDER BY seq")
+            .expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let mut prev = reestr::journal::GENESIS.to_string();
+    for (seq, kind, at, body) in entries {
+        let hash = sha256_hex(format!("{seq}\n{prev}\n{kind}\n{at}\n{body}").as_bytes());
+        rx.engine
+            .store
+            .conn
+            .execute(
+                "UPDATE journal SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+                rusqlite::params![prev, hash, seq],
+            )
+            .expect("rewrite");
+        prev = hash;
+    }
+    assert_eq!(problems(&rx), Vec::<String>::new(), "a consistent rewrite");
+    let found = rx
+        .engine
+        .against_anchors(&[first.clone(), head.clone()])
+        .expect("anchors");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("journal entry 2 has hash ")
+            && found[0].ends_with(&format!(
+                ", the anchor {first} another: the journal was rewritten up to that entry, or the anchor is of another data folder"
+            )),
+        "{found:?}"
+    );
+    // An anchored entry removed.
+    let later = reestr::journal::Anchor {
+        seq: 4,
+        hash: "ab".repeat(32),
+    };
+    assert_eq!(
+        rx.engine
+            .against_anchors(&[later.clone()])
+            .expect("anchors"),
+        [format!(
+            "journal entry 4 is not in the journal, though anchored ({later}): entries were removed, or the anchor is of another data folder"
+        )]
+    );
+    for bad in ["3", "0:{h}", "x:{h}", "3:{h}0", "3:{g}"] {
+        let text = bad
+            .replace("{h}", &"a".repeat(64))
+            .replace("{g}", &"g".repeat(64));
+        assert!(text.parse::<reestr::journal::Anchor>().is_err(), "{text}");
+    }
+}
+
 fn problems(rx: &Rx) -> Vec<String> {
     rx.engine.audit().expect("audit").0
 }

@@ -23,6 +23,17 @@ pub struct Rebuilt {
 }
 
 impl Engine {
+    /// The journal's last entry, to be copied elsewhere as an anchor ([`journal::Anchor`]).
+    pub fn journal_head(&self) -> Result<Option<journal::Anchor>, EngineError> {
+        Ok(journal::head(&self.store.conn)?)
+    }
+
+    /// What is wrong with the journal against `anchors` copied from it earlier
+    /// ([`journal::against_anchors`]); empty when every anchor holds.
+    pub fn against_anchors(&self, anchors: &[journal::Anchor]) -> Result<Vec<String>, EngineError> {
+        Ok(journal::against_anchors(&self.store.conn, anchors)?)
+    }
+
     /// For `audit verify --rebuild`: the books rebuilt from the kept evidence alone, every kept
     /// export and every ACKed archive judged again in journal order, each under the policy
     /// journaled with it, in a scratch store (`PAY` and `REV` applied, `REC` judged against
