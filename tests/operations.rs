@@ -1843,7 +1843,7 @@ fn an_anchor_copied_elsewhere_finds_a_journal_rewritten_consistently() {
     };
     assert_eq!(
         rx.engine
-            .against_anchors(&[later.clone()])
+            .against_anchors(std::slice::from_ref(&later))
             .expect("anchors"),
         [format!(
             "journal entry 4 is not in the journal, though anchored ({later}): entries were removed, or the anchor is of another data folder"
