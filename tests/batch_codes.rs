@@ -1285,8 +1285,16 @@ fn b03_wrongly_cased_name() {
 
 #[test]
 fn b05_hmac_missing_when_a_key_is_configured() {
+    // README, decisions: B05's own "HMAC missing", not B03's "required file missing".
     let m = nak(&batch().zip(None), "B05");
     assert_mentions(&m, "manifest.sha256.hmac");
+    // A file every archive needs missing as well: B03 (§7.1's order).
+    let b = batch();
+    let control = b.control();
+    let m = sample::manifest(&[("control.txt", &control)]);
+    let z = sample::zip_entries(&[entry("control.txt", control), entry("manifest.sha256", m)]);
+    let m = nak(&z, "B03");
+    assert_mentions(&m, "registry.csv");
 }
 
 #[test]
