@@ -2179,6 +2179,9 @@ def audit_anchor(n):
     need(p.rc == 0 and doc["head"]["seq"] > int(m.group(1)), f"the head did not move: {p.out}")
     p = R(rx, "audit", "verify", "--anchor", first, "--anchor", head.upper())
     need(p.rc == 0, f"anchors of the journal as it is: {p}")
+    # backup: "the journal's head of the state copied (`head: SEQ:HASH`, `head` in `--json`)"
+    p = R(rx, "backup", "--to", rx + "/bk", "--json")
+    need(p.rc == 0 and json.loads(p.out).get("head") == doc["head"], f"backup's head is not the journal's: {p}")
     # a consistent rewrite: an earlier entry's time changed, every hash after it recomputed
     c = sqlite3.connect(f"{rx}/var/reestr.db")
     c.execute("UPDATE journal SET recorded_at = '2026-01-01T00:00:00Z' WHERE seq = 1")

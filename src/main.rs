@@ -592,6 +592,11 @@ fn main() -> ExitCode {
                             earlier.display()
                         );
                     }
+                    if let Some(h) = &r.head {
+                        say!(
+                            "head: {h} (the copy's last journal entry, an anchor for `audit verify --anchor`)"
+                        );
+                    }
                     if r.problems.is_empty() {
                         say!(
                             "audit verify of the copy: chain intact; every kept file matches; the store agrees with it"

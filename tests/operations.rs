@@ -654,6 +654,9 @@ fn a_backup_is_a_data_folder_of_one_committed_state_audited_as_the_original() {
     let r = rx.engine.backup(&to, None).expect("backup runs");
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.entries, 4, "the import, two deliveries and a set-aside");
+    let head = rx.engine.journal_head().expect("head");
+    assert_eq!(r.head, head, "the copy's head is the state copied");
+    assert_eq!(head.map(|h| h.seq), Some(4));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -21,6 +21,9 @@ pub struct BackupReport {
     pub to: String,
     /// Journal entries in the copy of the store: the state the copy holds.
     pub entries: i64,
+    /// The copy's last journal entry, to be kept elsewhere as an anchor
+    /// (`audit verify --anchor`); `None` for an empty journal.
+    pub head: Option<journal::Anchor>,
     /// Bytes of the copy of the store.
     pub store_bytes: u64,
     /// Kept files in the copy (each once, though several entries name it), copied or linked.
@@ -151,6 +154,7 @@ impl Engine {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let entries = journal::entries(&conn)?;
+        let head = journal::head(&conn)?;
         drop(conn);
         let mut problems = Vec::new();
         let (mut files, mut file_bytes, mut linked, mut linked_bytes) = (0u64, 0u64, 0u64, 0u64);
@@ -231,6 +235,7 @@ impl Engine {
         Ok(BackupReport {
             to: to.display().to_string(),
             entries: n,
+            head,
             store_bytes,
             files,
             file_bytes,
