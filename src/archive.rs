@@ -18,6 +18,10 @@
 //! bytes no part of the archive holds (before the first entry, between two, after the end
 //! record).
 
+// Offsets and sizes come from the input: no arithmetic that can overflow unseen (checked,
+// saturating, or said why in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::code::BatchCode;
 use flate2::{Decompress, FlushDecompress, Status};
 use sha2::{Digest, Sha256};
@@ -341,7 +345,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ));
         }
         let (size, csize) = (f.size(), f.compressed_size());
-        declared_total += u128::from(size);
+        declared_total = declared_total.saturating_add(u128::from(size));
         if declared_total > u128::from(limits.max_uncompressed_bytes) {
             return Err(reject(
                 BatchCode::B02,
@@ -463,8 +467,8 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
                     buf.len()
                 ))));
             };
-            size += n as u64;
-            total += n as u64;
+            size = size.saturating_add(n as u64);
+            total = total.saturating_add(n as u64);
             if total > limits.max_uncompressed_bytes {
                 return Err(reject(
                     BatchCode::B02,
@@ -492,7 +496,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             hasher.update(chunk);
             crc32.update(chunk);
             if let Some(d) = data.as_mut() {
-                if (d.len() + n) as u64 <= KEEP_LIMIT {
+                if (d.len().saturating_add(n)) as u64 <= KEEP_LIMIT {
                     d.extend_from_slice(chunk);
                 } else {
                     data = None;
@@ -611,15 +615,17 @@ fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
     }
     let field = |i: usize| usize::from(le16(&h, i));
     let (n, m, k) = (field(28), field(30), field(32));
-    let mut rest = vec![0u8; n + m + k];
+    // In range: three 16-bit lengths, in a usize of at least 32 bits.
+    #[allow(clippy::arithmetic_side_effects)]
+    let (all, comment_start) = (n + m + k, n + m);
+    let mut rest = vec![0u8; all];
     r.read_exact(&mut rest)?;
-    let comment_start = n + m;
     rest.truncate(comment_start);
     let extra = rest.split_off(n);
     Ok(Some(CentralRecord {
         name: rest,
         extra,
-        len: (46 + n + m + k) as u64,
+        len: (all as u64).saturating_add(46),
     }))
 }
 
@@ -651,9 +657,9 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
                 display_name(&rec.name)
             )));
         }
-        at += rec.len;
+        at = at.saturating_add(rec.len);
     }
-    let walked = at - start;
+    let walked = at.saturating_sub(start);
     let mut sig = [0u8; 4];
     r.read_exact(&mut sig)?;
     let mut sig = u32::from_le_bytes(sig);
@@ -664,7 +670,7 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
         r.read_exact(&mut len)?;
         let len = u16::from_le_bytes(len);
         r.seek_relative(i64::from(len))?;
-        end += 6 + u64::from(len);
+        end = end.saturating_add(6).saturating_add(u64::from(len));
         let mut next = [0u8; 4];
         r.read_exact(&mut next)?;
         sig = u32::from_le_bytes(next);
@@ -714,12 +720,12 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     }
     // The end record and its comment end the file: bytes after them would be a place for
     // another end record, which a tool searching from the end would take instead.
-    let after = r.stream_position()? + u64::from(le16(&e, 16));
+    let after = r.stream_position()?.saturating_add(u64::from(le16(&e, 16)));
     let len = r.get_ref().metadata()?.len();
     if after < len {
         return Ok(Some(format!(
             "{} bytes after the end record that no part of the archive holds",
-            len - after
+            len.saturating_sub(after)
         )));
     }
     if after > len {
@@ -790,7 +796,7 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
     }
     let (flags, method, crc) = (le16(&h, 6), le16(&h, 8), u32_at(14));
     let name_len = usize::from(le16(&h, 26));
-    let mut name_extra = vec![0u8; name_len + usize::from(le16(&h, 28))];
+    let mut name_extra = vec![0u8; name_len.saturating_add(usize::from(le16(&h, 28)))];
     raw.read_exact(&mut name_extra)?;
     let (name, extra) = name_extra.split_at(name_len);
     let (csize, size) = local_sizes(extra, u32_at(18), u32_at(22));
@@ -814,7 +820,10 @@ fn local_header(raw: &mut File, c: &Central) -> io::Result<Result<Local, &'stati
     Ok(match differs {
         Some(what) => Err(what),
         None => Ok(Local {
-            data_start: c.header_start.saturating_add(30 + name_extra.len() as u64),
+            data_start: c
+                .header_start
+                .saturating_add(30)
+                .saturating_add(name_extra.len() as u64),
             descriptor,
             flags,
             zip64: extra_blocks(extra).any(|(id, _)| id == 1),
@@ -898,12 +907,15 @@ fn descriptor_len(raw: &mut File, at: u64, c: &Central, zip64: bool) -> io::Resu
     };
     let sizes = Some((c.csize, c.size));
     let narrow = |o: usize| {
-        let read = u32_at(o + 4)
-            .zip(u32_at(o + 8))
+        let read = u32_at(o.saturating_add(4))
+            .zip(u32_at(o.saturating_add(8)))
             .map(|(a, b)| (u64::from(a), u64::from(b)));
-        (read == sizes).then_some(o as u64 + 12)
+        (read == sizes).then_some((o as u64).saturating_add(12))
     };
-    let wide = |o: usize| (u64_at(o + 4).zip(u64_at(o + 12)) == sizes).then_some(o as u64 + 20);
+    let wide = |o: usize| {
+        (u64_at(o.saturating_add(4)).zip(u64_at(o.saturating_add(12))) == sizes)
+            .then_some((o as u64).saturating_add(20))
+    };
     let readings: Vec<u64> = starts
         .iter()
         .filter(|&&o| u32_at(o) == Some(c.crc))
@@ -944,7 +956,7 @@ fn line_too_long(line: u64, limits: &Limits) -> ReadError {
 
 fn over_ratio(size: u64, csize: u64, limits: &Limits) -> bool {
     size > limits.ratio_applies_above
-        && u128::from(size) > u128::from(csize) * u128::from(limits.max_ratio)
+        && u128::from(size) > u128::from(csize).saturating_mul(u128::from(limits.max_ratio))
 }
 
 /// Measures physical lines (split at LF, a CR before the LF not counted).
@@ -975,15 +987,15 @@ impl LineMeter {
                 None => (rest, &[][..]),
             };
             if let Some(&last) = seg.last() {
-                self.raw += seg.len() as u64;
+                self.raw = self.raw.saturating_add(seg.len() as u64);
                 self.cr = last == b'\r';
             }
-            if self.raw - u64::from(self.cr) > max {
-                return Some(self.line + 1);
+            if self.raw.saturating_sub(u64::from(self.cr)) > max {
+                return Some(self.line.saturating_add(1));
             }
             // No LF: the line goes on in the next chunk.
             lf?;
-            self.line += 1;
+            self.line = self.line.saturating_add(1);
             self.raw = 0;
             self.cr = false;
             rest = after;
@@ -993,7 +1005,7 @@ impl LineMeter {
     /// At the end of the bytes: the 1-based number of the last line if it is too long, a CR
     /// at its very end counted (no LF follows it, so it is not part of a line end).
     fn finish(&self, max: u64) -> Option<u64> {
-        (self.raw > max).then_some(self.line + 1)
+        (self.raw > max).then_some(self.line.saturating_add(1))
     }
 }
 
@@ -1135,9 +1147,9 @@ impl Inflate {
                         format!("corrupt deflate stream: {e}"),
                     )
                 })?;
-            let consumed = (self.state.total_in() - in0) as usize;
-            let produced = (self.state.total_out() - out0) as usize;
-            self.pos += consumed;
+            let consumed = self.state.total_in().saturating_sub(in0) as usize;
+            let produced = self.state.total_out().saturating_sub(out0) as usize;
+            self.pos = self.pos.saturating_add(consumed);
             if status == Status::StreamEnd {
                 self.done = true;
                 return Ok(produced);
