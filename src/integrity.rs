@@ -1,5 +1,8 @@
 //! Stage 3: required files, HMAC and manifest (agreement §3 and §6; codes `B03`, `B05`, `B04`).
 
+// No arithmetic that can overflow unseen (checked, saturating, or said why in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::archive::{Archive, REGISTRY};
 use crate::code::BatchCode;
 use hmac::{KeyInit, Mac};
@@ -177,7 +180,11 @@ pub fn check_manifest(a: &Archive) -> Check {
         return bad(format!("{MANIFEST} is too large"));
     };
     if !data.is_empty() && !data.ends_with(b"\n") {
-        let last = data.iter().filter(|b| **b == b'\n').count() + 1;
+        let last = data
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            .saturating_add(1);
         return bad(format!(
             "{MANIFEST} line {last}: the last line does not end with LF"
         ));
@@ -189,7 +196,7 @@ pub fn check_manifest(a: &Archive) -> Check {
         .enumerate()
         .filter(|_| !data.is_empty())
     {
-        let n = i + 1;
+        let n = i.saturating_add(1);
         let Ok(line) = std::str::from_utf8(line) else {
             return bad(format!("{MANIFEST} line {n}: not text"));
         };
