@@ -1332,3 +1332,107 @@ fn every_field_rule_of_sections_5_1_to_5_4_holds_at_its_boundaries() {
         ]
     );
 }
+
+/// The `result.csv` rows of an ACK answered to `b` whole, `line;payment_id;status;field;message`.
+fn result_lines(w: &World, b: &Batch) -> Vec<String> {
+    let result =
+        w.rx.response_entry(&response_name(b, "ACK"), "result.csv")
+            .expect("result.csv");
+    String::from_utf8_lossy(&result)
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// §7.2 `304` and the README's "Row `field`" decision (other statuses name what differs in
+/// `message`): the message says which of `payer_type` and `payer_id` differs from the invoice's
+/// payer, for individuals and legal entities alike, whether the invoices are read one by one or
+/// all at once into the packed table of a large batch.
+#[test]
+fn a_304_message_names_the_payer_field_that_differs() {
+    let mut w = World::new(&[(false, "1000.00", "OPEN"), (true, "1000.00", "OPEN")]);
+    let other_pinfl = sample::pinfl(&mut Rng::new(99));
+    let other_tin = "212345678";
+    assert_ne!(w.inv[0].payer_id, other_pinfl);
+    assert_ne!(w.inv[1].payer_id, other_tin);
+    for (seq, read_all, base) in [("001", u64::MAX, 100), ("002", 0, 200)] {
+        w.rx.engine.read_all_min_rows = read_all;
+        let with_payer = |n: u64, i: usize, t: &str, id: &str| {
+            let mut r = w.pay(&pid(base + n), i, "1.00");
+            r[3] = t.into();
+            r[4] = id.into();
+            r
+        };
+        let rows = vec![
+            with_payer(1, 0, "P", &other_pinfl),
+            with_payer(2, 0, "J", other_tin),
+            with_payer(3, 1, "J", other_tin),
+            with_payer(4, 1, "P", &other_pinfl),
+        ];
+        let b = batch(BatchType::PAY, seq, Charset::Utf8, &rows);
+        w.send_batch(&b);
+        let id = "payer_id differs from the invoice's payer";
+        let ty = "payer_type differs from the invoice's payer";
+        assert_eq!(
+            result_lines(&w, &b),
+            [
+                format!("1;{};304;;{id}", pid(base + 1)),
+                format!("2;{};304;;{ty}", pid(base + 2)),
+                format!("3;{};304;;{id}", pid(base + 3)),
+                format!("4;{};304;;{ty}", pid(base + 4)),
+            ],
+            "read_all_min_rows {read_all}"
+        );
+    }
+    assert_eq!(w.payments(), 0);
+}
+
+/// §7.2 ("partial payments are allowed", "each seeing the effect of the rows before it"),
+/// across batches: when a large batch reads every invoice once, each invoice carries the paid
+/// amount the store holds for it (interleaved with invoices never paid), so the outstanding
+/// balance, `302` and `303` are as when invoices are read one by one.
+#[test]
+fn invoices_read_all_at_once_carry_their_stored_paid_amounts() {
+    let mut w = World::new(&[
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+        (false, "1000.00", "OPEN"),
+    ]);
+    let got = w.send(
+        BatchType::PAY,
+        "001",
+        &[w.pay(&pid(1), 0, "600.00"), w.pay(&pid(2), 2, "300.00")],
+    );
+    assert_eq!(
+        got,
+        [format!("1;{};1;", pid(1)), format!("2;{};1;", pid(2))]
+    );
+    w.rx.engine.read_all_min_rows = 0;
+    let rows = vec![
+        w.pay(&pid(3), 1, "1000.00"),
+        w.pay(&pid(4), 0, "400.01"),
+        w.pay(&pid(5), 0, "400.00"),
+        w.pay(&pid(6), 2, "700.00"),
+        w.pay(&pid(7), 2, "0.01"),
+        w.pay(&pid(8), 3, "1000.00"),
+    ];
+    let b = batch(BatchType::PAY, "002", Charset::Utf8, &rows);
+    w.send_batch(&b);
+    assert_eq!(
+        result_lines(&w, &b),
+        [
+            format!("1;{};1;;", pid(3)),
+            format!("2;{};303;;amount exceeds the outstanding 400.00", pid(4)),
+            format!("3;{};1;;", pid(5)),
+            format!("4;{};1;;", pid(6)),
+            format!("5;{};302;;invoice is already fully paid", pid(7)),
+            format!("6;{};1;;", pid(8)),
+        ]
+    );
+    for i in 0..4 {
+        assert_eq!(w.paid(i), 100_000, "invoice {i}");
+    }
+}
