@@ -719,4 +719,114 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// §5 ("every line end outside quotes ends a row") and the README's message decision (a
+    /// broken quote names the physical line where it is found): a lone CR is an ordinary byte,
+    /// not a line end, so it leaves the numbering of the lines after it as it is.
+    #[test]
+    fn a_lone_cr_does_not_change_the_line_numbers_after_it() {
+        match records(b"h\nx\ry;z\n\"bad\"x") {
+            Err(DialectError::Syntax {
+                line,
+                field,
+                message,
+            }) => assert_eq!((line, field, message), (3, 0, "text after a closing quote")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A source that fails its first read with `first`, then gives `data`.
+    struct FailsOnce {
+        first: Option<io::ErrorKind>,
+        data: &'static [u8],
+    }
+    impl Read for FailsOnce {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.first.take() {
+                Some(kind) => Err(io::Error::from(kind)),
+                None => self.data.read(buf),
+            }
+        }
+    }
+
+    /// Reading the registry (§5): a read interrupted by a signal (`Interrupted`) is tried
+    /// again, as `Read`'s contract asks, and reads the same records; any other failure of the
+    /// source is an I/O error (the receiver's, not a registry unreadable by `B07`), reported
+    /// at once rather than tried again.
+    #[test]
+    fn an_interrupted_read_is_tried_again_and_another_failure_is_an_io_error() {
+        let mut r = RecordReader::new(
+            FailsOnce {
+                first: Some(io::ErrorKind::Interrupted),
+                data: b"a;b\n",
+            },
+            false,
+        );
+        assert!(matches!(r.read_record(), Ok(true)));
+        assert_eq!(
+            (r.len(), r.field(0), r.field(1)),
+            (2, Some(&b"a"[..]), Some(&b"b"[..]))
+        );
+        assert!(matches!(r.read_record(), Ok(false)));
+        let mut r = RecordReader::new(
+            FailsOnce {
+                first: Some(io::ErrorKind::PermissionDenied),
+                data: b"a;b\n",
+            },
+            false,
+        );
+        match r.read_record() {
+            Err(DialectError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// An [`Unkept`] check that keeps every piece it is given with its field index, and
+    /// refuses a piece holding `!` (that piece alone: the field's last call is judged afresh).
+    #[derive(Clone, Default)]
+    struct Pieces(std::sync::Arc<std::sync::Mutex<Vec<Piece>>>);
+    /// A piece given to [`Pieces`]: field index, bytes, whether it ended the field.
+    type Piece = (usize, Vec<u8>, bool);
+    impl Unkept for Pieces {
+        fn check(&mut self, field: usize, bytes: &[u8], last: bool) -> bool {
+            let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            g.push((field, bytes.to_vec(), last));
+            !bytes.contains(&b'!')
+        }
+    }
+
+    /// §4 and §5 (bytes invalid in the declared encoding make the registry unreadable, `B07`),
+    /// for a field too long to keep: every piece of it reaches the check under its own field
+    /// index (the key field's pieces are what a `result.csv` echoes), and one invalid piece
+    /// makes the field invalid though the pieces after it are valid.
+    #[test]
+    fn every_piece_of_a_long_field_is_checked_under_its_index_and_one_bad_piece_counts() {
+        let input = b"ab;\"012345\"\"!\"\"678\";c\n";
+        let seen = Pieces::default();
+        let mut r =
+            RecordReader::new(&input[..], false).with_field_limits(5, 9, Box::new(seen.clone()));
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!(
+            (r.len(), r.first_long(), r.unkept_invalid()),
+            (3, Some(1), Some(1))
+        );
+        assert_eq!(r.field(2), Some(&b"c"[..]));
+        let pieces = seen.0.lock().map(|g| g.clone()).unwrap_or_default();
+        assert!(pieces.iter().all(|(field, _, _)| *field == 1), "{pieces:?}");
+        let whole: Vec<u8> = pieces.iter().flat_map(|(_, b, _)| b.clone()).collect();
+        assert_eq!(whole, b"012345\"!\"678");
+        assert_eq!(
+            pieces.last().map(|(_, b, last)| (b.len(), *last)),
+            Some((0, true))
+        );
+        // A field past the kept ones: its first byte, given alone, is invalid.
+        let seen = Pieces::default();
+        let mut r = RecordReader::new(&b"a;b;!cd;e\n"[..], false).with_field_limits(
+            5,
+            2,
+            Box::new(seen.clone()),
+        );
+        assert!(r.read_record().is_ok_and(|more| more));
+        assert_eq!((r.len(), r.kept(), r.unkept_invalid()), (4, 2, Some(2)));
+    }
 }
