@@ -183,7 +183,12 @@ impl<R: Read> RecordReader<R> {
             let Some(space) = self.buf.get_mut(have..) else {
                 break; // Never: fewer than 3 bytes are held in a buffer of 256 KiB.
             };
-            let n = self.src.read(space)?;
+            let n = match self.src.read(space) {
+                Ok(n) => n,
+                // Tried again, as `fill` does.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             self.filled += n;
             self.eof = n == 0;
         }
@@ -755,19 +760,22 @@ mod tests {
     /// at once rather than tried again.
     #[test]
     fn an_interrupted_read_is_tried_again_and_another_failure_is_an_io_error() {
-        let mut r = RecordReader::new(
-            FailsOnce {
-                first: Some(io::ErrorKind::Interrupted),
-                data: b"a;b\n",
-            },
-            false,
-        );
-        assert!(matches!(r.read_record(), Ok(true)));
-        assert_eq!(
-            (r.len(), r.field(0), r.field(1)),
-            (2, Some(&b"a"[..]), Some(&b"b"[..]))
-        );
-        assert!(matches!(r.read_record(), Ok(false)));
+        // Without a BOM to skip, and with one (the first read gathers three bytes).
+        for (data, strip_bom) in [(&b"a;b\n"[..], false), (&b"\xEF\xBB\xBFa;b\n"[..], true)] {
+            let mut r = RecordReader::new(
+                FailsOnce {
+                    first: Some(io::ErrorKind::Interrupted),
+                    data,
+                },
+                strip_bom,
+            );
+            assert!(matches!(r.read_record(), Ok(true)), "BOM {strip_bom}");
+            assert_eq!(
+                (r.len(), r.field(0), r.field(1)),
+                (2, Some(&b"a"[..]), Some(&b"b"[..]))
+            );
+            assert!(matches!(r.read_record(), Ok(false)));
+        }
         let mut r = RecordReader::new(
             FailsOnce {
                 first: Some(io::ErrorKind::PermissionDenied),
