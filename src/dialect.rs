@@ -6,6 +6,10 @@
 //! at the end of the file makes the registry unreadable. Fields stay bytes: decoding happens
 //! per field afterwards, since `;`, `"`, CR and LF are the same bytes in all three encodings.
 
+// Offsets and counts over the input: no arithmetic that can overflow unseen (checked,
+// saturating, or said why in range).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::io::{self, Read};
 
 /// Checks the bytes of fields that a [`RecordReader`] does not keep in memory (see
@@ -58,7 +62,7 @@ impl Unkept for Recorded {
 pub enum DialectError {
     /// The file breaks the dialect. Shown as `line N, column C: what`; the caller names the
     /// file, and may name the column by its header (`field`).
-    #[error("line {line}, column {}: {message}", field + 1)]
+    #[error("line {line}, column {}: {message}", field.saturating_add(1))]
     Syntax {
         /// Physical line (1-based) where the problem is.
         line: u64,
@@ -175,8 +179,8 @@ impl<R: Read> RecordReader<R> {
             return Ok(());
         }
         // The first read of a file may be short; gather three bytes first.
-        while self.filled - self.pos < 3 && !self.eof {
-            let have = self.filled - self.pos;
+        while self.filled.saturating_sub(self.pos) < 3 && !self.eof {
+            let have = self.filled.saturating_sub(self.pos);
             self.buf.copy_within(self.pos..self.filled, 0);
             self.pos = 0;
             self.filled = have;
@@ -189,12 +193,12 @@ impl<R: Read> RecordReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            self.filled += n;
+            self.filled = self.filled.saturating_add(n);
             self.eof = n == 0;
         }
         let held = self.buf.get(self.pos..self.filled).unwrap_or_default();
         if held.starts_with(b"\xEF\xBB\xBF") {
-            self.pos += 3;
+            self.pos = self.pos.saturating_add(3);
         }
         if self.filled > 0 {
             self.eof = false;
@@ -227,8 +231,8 @@ impl<R: Read> RecordReader<R> {
             let rest = self.buf.get(self.pos..self.filled).unwrap_or_default();
             match memchr::memchr(b'\n', rest) {
                 Some(i) => {
-                    self.pos += i + 1;
-                    self.line += 1;
+                    self.pos = self.pos.saturating_add(i).saturating_add(1);
+                    self.line = self.line.saturating_add(1);
                     return Ok(());
                 }
                 None => self.pos = self.filled,
@@ -249,7 +253,7 @@ impl<R: Read> RecordReader<R> {
 
     /// Number of fields in the last record read, kept or not.
     pub fn len(&self) -> usize {
-        self.ends.len() + self.extra
+        self.ends.len().saturating_add(self.extra)
     }
 
     /// Whether the last record had no fields (never true after a successful read).
@@ -361,7 +365,7 @@ impl<R: Read> RecordReader<R> {
                 #[allow(clippy::indexing_slicing)]
                 let piece = &slice[..run];
                 if self.spill {
-                    let field = self.ends.len() + self.extra;
+                    let field = self.ends.len().saturating_add(self.extra);
                     if let Some(u) = self.unkept.as_mut() {
                         self.spill_ok &= u.check(field, piece, false);
                         self.fed = true;
@@ -372,7 +376,7 @@ impl<R: Read> RecordReader<R> {
                         self.overflow();
                     }
                 }
-                self.pos += run;
+                self.pos = self.pos.saturating_add(run);
                 if stop.is_none() {
                     continue;
                 }
@@ -381,9 +385,9 @@ impl<R: Read> RecordReader<R> {
             // taken, stopped at a byte it found in the buffer (else it went round again).
             #[allow(clippy::indexing_slicing)]
             let b = self.buf[self.pos];
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
             if b == b'\n' {
-                self.line += 1;
+                self.line = self.line.saturating_add(1);
             }
             state = match state {
                 State::FieldStart => match b {
@@ -428,10 +432,7 @@ impl<R: Read> RecordReader<R> {
                     _ => {
                         // A lone CR is an ordinary byte; look at this byte again.
                         self.put(b'\r');
-                        self.pos -= 1;
-                        if b == b'\n' {
-                            self.line -= 1;
-                        }
+                        self.pos = self.pos.saturating_sub(1);
                         State::Unquoted
                     }
                 },
@@ -534,7 +535,7 @@ impl<R: Read> RecordReader<R> {
             self.limit_at = self.data.len().saturating_add(self.max_field);
             self.spill = self.ends.len() >= self.max_fields;
         } else {
-            self.extra += 1;
+            self.extra = self.extra.saturating_add(1);
         }
     }
 
