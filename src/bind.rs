@@ -84,7 +84,7 @@ impl<'c> BorrowingStatement<'c> {
         let st = self.stmt.as_ptr();
         let mut rc = ffi::SQLITE_OK;
         for (i, p) in params.iter().enumerate() {
-            let Ok(ix) = c_int::try_from(i + 1) else {
+            let Ok(ix) = c_int::try_from(i.saturating_add(1)) else {
                 rc = ffi::SQLITE_RANGE;
                 break;
             };

@@ -109,7 +109,7 @@ impl Charset {
         let mut out = Vec::with_capacity(text.len());
         let cap = encoder
             .max_buffer_length_from_utf8_without_replacement(text.len())
-            .unwrap_or(text.len() * 4);
+            .unwrap_or(text.len().saturating_mul(4));
         out.resize(cap, 0);
         let (res, _read, written) =
             encoder.encode_from_utf8_without_replacement(text, &mut out, true);

@@ -1,9 +1,5 @@
 //! Stage 4a: `control.txt`, the batch control record of agreement §4 (code `B06`).
 
-// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
-// in range).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
-
 use crate::amount;
 use crate::charset::Charset;
 use crate::name::BatchName;

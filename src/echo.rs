@@ -102,7 +102,7 @@ impl Inner {
             cur.quote = true;
         }
         cur.quote |= bytes.iter().copied().any(crate::respond::quoted_for);
-        cur.len += bytes.len() as u64;
+        cur.len = cur.len.saturating_add(bytes.len() as u64);
         let file = match &mut self.file {
             Some(f) => f,
             None => {
@@ -111,7 +111,7 @@ impl Inner {
             }
         };
         file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
+        self.len = self.len.saturating_add(bytes.len() as u64);
         if last {
             // Written through before the row leaves this thread: the writer reads the file.
             file.flush()?;

@@ -49,7 +49,7 @@ pub fn temp_path(dest: &Path) -> PathBuf {
     // within the file system's limit; the process id and the counter keep it unique.
     let mut cut = name.len().min(100);
     while !name.is_char_boundary(cut) {
-        cut -= 1;
+        cut = cut.saturating_sub(1);
     }
     let name = name.get(..cut).unwrap_or_default();
     let dir = dest.parent().unwrap_or(Path::new("."));
@@ -248,7 +248,7 @@ impl<R: Read> Read for KeepingReader<R> {
         let bytes = buf.get(..n).unwrap_or_default();
         self.hash.update(bytes);
         self.copy.file.write_all(bytes)?;
-        self.copy.len += n as u64;
+        self.copy.len = self.copy.len.saturating_add(n as u64);
         Ok(n)
     }
 }

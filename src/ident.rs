@@ -2,9 +2,6 @@
 //!
 //! Each function takes the field text and says whether it satisfies the rule; none panics.
 
-// No arithmetic that can overflow unseen (checked, saturating, or said why in range).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
-
 use chrono::NaiveDate;
 
 /// The digits of a string of exactly `N` ASCII digits, on the stack: these checks run for

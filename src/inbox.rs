@@ -160,7 +160,7 @@ pub fn scan(cfg: &Config, mut look: Look<'_>) -> Result<Scan, InboxError> {
         // age: it is taken once it has been seen unchanged for the settle time.
         // (A file just written can carry a time a little ahead of this clock: file
         // systems stamp with their own clock and granularity.)
-        let ahead = mtime.is_some_and(|m| m > now + CLOCK_SLACK);
+        let ahead = mtime.is_some_and(|m| now.checked_add(CLOCK_SLACK).is_some_and(|t| m > t));
         let age = mtime
             .and_then(|m| now.duration_since(m).ok())
             .unwrap_or(Duration::ZERO);
@@ -198,7 +198,7 @@ pub fn scan(cfg: &Config, mut look: Look<'_>) -> Result<Scan, InboxError> {
         if stable_for < settle {
             tracing::debug!(file = %name, "still changing or within the settle time; not taken yet");
             // `settle - stable_for` is the earliest it can be ready, changing or not.
-            wait(path, settle - stable_for, false);
+            wait(path, settle.saturating_sub(stable_for), false);
             continue;
         }
         match BatchName::parse_with(&name, cfg.schemas.types()) {
@@ -258,6 +258,8 @@ pub fn scan(cfg: &Config, mut look: Look<'_>) -> Result<Scan, InboxError> {
 /// left for the next run, and so are the batches after it in the §7.2 order. `None` when
 /// `cancel` was set meanwhile.
 pub fn ready_to_run(cfg: &Config, cancel: &AtomicBool) -> Result<Option<Scan>, InboxError> {
+    // In range: `run_wait` is at most a day (the configuration's bounds).
+    #[allow(clippy::arithmetic_side_effects)]
     let deadline = Instant::now() + cfg.run_wait;
     let mut seen = Stability::new();
     let mut told = false;
@@ -272,7 +274,8 @@ pub fn ready_to_run(cfg: &Config, cancel: &AtomicBool) -> Result<Option<Scan>, I
         let now = Instant::now();
         // Nothing can be ready before the deadline, unless a zip being written becomes
         // readable: then look again until the deadline.
-        if now >= deadline || (now + due > deadline && !found.maybe_changing) {
+        let past = now.checked_add(due).is_none_or(|t| t > deadline);
+        if now >= deadline || (past && !found.maybe_changing) {
             for p in &found.pending {
                 tracing::warn!(file = %p.display(), "still changing or settling; left for the next run");
             }
@@ -289,11 +292,14 @@ pub fn ready_to_run(cfg: &Config, cancel: &AtomicBool) -> Result<Option<Scan>, I
             told = true;
         }
         let step = if found.maybe_changing {
-            due.min((cfg.settle / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)))
+            due.min(
+                (cfg.settle.checked_div(4).unwrap_or_default())
+                    .clamp(Duration::from_millis(250), Duration::from_secs(1)),
+            )
         } else {
             due
         };
-        let until = (now + step).min(deadline);
+        let until = now.checked_add(step).map_or(deadline, |t| t.min(deadline));
         while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
             std::thread::sleep(
                 Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),

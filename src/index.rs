@@ -78,7 +78,8 @@ impl Payer {
             && payer_id.len() == usize::from(self.len)
             && payer_id.bytes().all(|b| b.is_ascii_digit())
             && payer_id.bytes().try_fold(0u64, |a, d| {
-                a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                // An ASCII digit's low four bits are its value.
+                a.checked_mul(10)?.checked_add(u64::from(d & 0x0f))
             }) == Some(self.id)
     }
 }
@@ -142,7 +143,7 @@ impl InvoiceKeys {
             return Slot::Absent;
         };
         match keys.binary_search_by(|e| (e >> PAYER_BITS).cmp(&k)) {
-            Ok(i) => u32::try_from(start + i).map_or(Slot::Absent, Slot::At),
+            Ok(i) => u32::try_from(start.saturating_add(i)).map_or(Slot::Absent, Slot::At),
             Err(_) => Slot::Absent,
         }
     }
@@ -159,17 +160,22 @@ impl InvoiceKeys {
         // numbers at least `(hi - lo) / most + 1` wide, so that `most` of them would cover
         // every number from `lo` to `hi`, and `buckets` (no more than `most`) do.
         let most = (self.keys.len() / PER_BUCKET).max(1);
-        let width = (hi - lo) / most as u128 + 1;
+        let width = hi
+            .saturating_sub(lo)
+            .checked_div(most as u128) // `most` is at least 1.
+            .unwrap_or_default()
+            .saturating_add(1);
         self.lo = lo;
         self.shift = width.next_power_of_two().trailing_zeros();
-        let buckets = usize::try_from((hi - lo) >> self.shift).map_or(most, |b| b + 1);
-        self.starts = Vec::with_capacity(buckets + 1);
+        let buckets = usize::try_from(hi.saturating_sub(lo) >> self.shift)
+            .map_or(most, |b| b.saturating_add(1));
+        self.starts = Vec::with_capacity(buckets.saturating_add(1));
         let mut at = 0usize;
         for b in 0..=buckets {
-            let bound = lo + ((b as u128) << self.shift);
+            let bound = lo.saturating_add((b as u128) << self.shift);
             // One sweep over the sorted keys for all the buckets.
             while self.keys.get(at).is_some_and(|e| number(e) < bound) {
-                at += 1;
+                at = at.saturating_add(1);
             }
             self.starts.push(u32::try_from(at).unwrap_or(u32::MAX));
         }
@@ -208,9 +214,12 @@ impl InvoiceKeys {
                 d
             };
             if let Some(slot) = out.digits.get_mut(k) {
-                *slot = b'0' + d as u8;
+                // In range: `d` is a remainder of division by 10.
+                #[allow(clippy::arithmetic_side_effects)]
+                let digit = b'0' + d as u8;
+                *slot = digit;
             }
-            if hi == 0 && lo == 0 && 40 - k >= width {
+            if hi == 0 && lo == 0 && 40usize.saturating_sub(k) >= width {
                 out.start = k;
                 break;
             }
@@ -310,8 +319,11 @@ impl Balances {
                     if bits == 0 {
                         return None;
                     }
-                    let i = w * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
+                    let i = w
+                        .saturating_mul(64)
+                        .saturating_add(bits.trailing_zeros() as usize);
+                    // The lowest bit set cleared (`bits` is not 0 here).
+                    bits &= bits.wrapping_sub(1);
                     Some(i)
                 })
                 .filter_map(move |i| due_paid.get(i).map(|[_, p]| (i, *p, bit(stored, i))))
@@ -380,7 +392,7 @@ impl Builder {
             Some(t) => t,
             None if self.keys.types.len() < TYPES_MAX => {
                 self.keys.types.push(*kind);
-                self.keys.types.len() - 1
+                self.keys.types.len().saturating_sub(1)
             }
             None => return false,
         };

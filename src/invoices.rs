@@ -39,7 +39,7 @@ pub fn each_row(
     let width = schema.fields.len();
     let mut rr = RecordReader::new(src, true).with_field_limits(
         max_field,
-        width + 1,
+        width.saturating_add(1),
         Charset::Utf8.unkept_check(),
     );
     // A broken quote is named by its line and its field (by the header's name, or by column
@@ -111,7 +111,7 @@ pub fn each_row(
                 },
             ) => {
                 // Named, then the rest of its line skipped: later bad lines are named too.
-                n += 1;
+                n = n.saturating_add(1);
                 // An invoice number of the right form before the broken field is the line's,
                 // as on any line: a repeat of an earlier line's, and one a later line repeats.
                 let no = rr
@@ -134,7 +134,7 @@ pub fn each_row(
                 break;
             }
         }
-        n += 1;
+        n = n.saturating_add(1);
         let line = rr.record_line();
         // The row's text goes into the strings of the row before: no allocation a field.
         // Fields whose bytes are not UTF-8 are named as such, and the others judged all the
@@ -260,8 +260,10 @@ impl Seen {
         if self.max.is_none_or(|m| k > m) {
             self.max = Some(k);
             let offset = match (self.bases.last(), self.starts.last()) {
-                (Some(&base), Some(&start)) if self.offsets.len() - start < Self::BLOCK => {
-                    u32::try_from(k - base).ok()
+                (Some(&base), Some(&start))
+                    if self.offsets.len().saturating_sub(start) < Self::BLOCK =>
+                {
+                    u32::try_from(k.saturating_sub(base)).ok()
                 }
                 _ => None,
             };
@@ -289,10 +291,10 @@ impl Seen {
         };
         let end = self
             .starts
-            .get(i + 1)
+            .get(i.saturating_add(1))
             .copied()
             .unwrap_or(self.offsets.len());
-        let Ok(offset) = u32::try_from(k - base) else {
+        let Ok(offset) = u32::try_from(k.saturating_sub(base)) else {
             return false;
         };
         self.offsets
@@ -338,7 +340,7 @@ impl Chunk {
 
     /// Value `i` of row `row` (empty past the end).
     fn field(&self, row: usize, i: usize) -> &str {
-        let k = row * self.width + i;
+        let k = row.saturating_mul(self.width).saturating_add(i);
         let start = match k.checked_sub(1) {
             Some(prev) => self.ends.get(prev).copied().unwrap_or(0),
             None => 0,
@@ -498,7 +500,7 @@ pub fn load(
         let staged = (|| {
             for chunk in &rx {
                 for (row, &amount_due) in chunk.amounts.iter().enumerate() {
-                    rows += 1;
+                    rows = rows.saturating_add(1);
                     let v = |i: usize| chunk.field(row, i);
                     let a = v(c_no);
                     let in_order = last.as_ref().is_some_and(|l| rows == 1 || a > l.as_str());
@@ -515,7 +517,7 @@ pub fn load(
                         Param::Int(import_seq),
                     ];
                     if in_order {
-                        changed += direct.execute(&values)?;
+                        changed = changed.saturating_add(direct.execute(&values)? as u64);
                         if let Some(l) = last.as_mut() {
                             l.clear();
                             l.push_str(a); // no allocation per row
@@ -543,15 +545,14 @@ pub fn load(
         conn.execute("DELETE FROM temp.import_stage", [])?;
         return Ok(Err(ExportError { problems }));
     }
-    let changed = changed
-        + conn.execute(
-            &format!(
-                "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
+    let changed = changed.saturating_add(conn.execute(
+        &format!(
+            "INSERT INTO invoices({INVOICE_COLUMNS}, import_seq)
                  SELECT {INVOICE_COLUMNS}, ?1 FROM temp.import_stage WHERE true ORDER BY invoice_no
                  {UPSERT}"
-            ),
-            [import_seq],
-        )? as u64;
+        ),
+        [import_seq],
+    )? as u64);
     conn.execute("DELETE FROM temp.import_stage", [])?;
     Ok(Ok(Loaded { rows, changed }))
 }

@@ -188,10 +188,10 @@ pub fn verify(
     let mut expect_seq = 1;
     let mut last = 0;
     let mut prev = GENESIS.to_string();
-    let mut count = 0;
+    let mut count = 0i64;
     let mut walked = Vec::new();
     while let Some(r) = rows.next()? {
-        count += 1;
+        count = count.saturating_add(1);
         let (seq, at, kind, body, prev_hash, hash): (i64, String, String, String, String, String) = (
             r.get(0)?,
             r.get(1)?,
@@ -343,7 +343,7 @@ fn store_against_journal(
         while let Some(r) = q.next()? {
             let mut vals = Vec::new();
             for (i, c) in cols.iter().enumerate() {
-                let v: Option<rusqlite::types::Value> = r.get(i + 2)?;
+                let v: Option<rusqlite::types::Value> = r.get(i.saturating_add(2))?;
                 let text = v.and_then(|v| match v {
                     rusqlite::types::Value::Null => None,
                     rusqlite::types::Value::Integer(n) => Some(n.to_string()),
@@ -520,8 +520,11 @@ fn store_against_journal(
             }
         }
     }
-    let strays = applied.keys().filter(|s| !ack_pay.contains(s)).count()
-        + reversed.keys().filter(|s| !ack_rev.contains(s)).count();
+    let strays = applied
+        .keys()
+        .filter(|s| !ack_pay.contains(s))
+        .count()
+        .saturating_add(reversed.keys().filter(|s| !ack_rev.contains(s)).count());
     if strays > 0 {
         problems.push(format!(
             "payments point at {strays} journal entr(y/ies) that applied or reversed no payments"
@@ -769,7 +772,7 @@ impl Findings {
         if self.shown.len() < ROW_PROBLEMS_SHOWN {
             self.shown.push(line);
         } else {
-            self.more += 1;
+            self.more = self.more.saturating_add(1);
         }
     }
 

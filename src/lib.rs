@@ -10,8 +10,9 @@
 // `unsafe` is refused everywhere except in `bind`, which says why it is sound.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-// No panics on input: non-test code neither unwraps nor indexes unchecked (an `allow` on the
-// smallest item says "In range:" why it cannot panic).
+// No panics on input: non-test code neither unwraps nor indexes unchecked, and no arithmetic can
+// overflow unseen (checked or saturating); an `allow` on the smallest item says "In range:" why
+// it cannot panic or overflow.
 #![cfg_attr(
     not(test),
     deny(
@@ -20,7 +21,8 @@
         clippy::indexing_slicing,
         clippy::panic,
         clippy::string_slice,
-        clippy::unreachable
+        clippy::unreachable,
+        clippy::arithmetic_side_effects
     )
 )]
 

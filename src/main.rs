@@ -9,7 +9,8 @@
         clippy::indexing_slicing,
         clippy::panic,
         clippy::string_slice,
-        clippy::unreachable
+        clippy::unreachable,
+        clippy::arithmetic_side_effects
     )
 )]
 
@@ -772,7 +773,8 @@ fn print_outcome(out: &reestr::engine::RunOutcome) {
 fn print_run(handled: &[Handled], totals_line: bool) {
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for h in handled {
-        *totals.entry(h.result.clone()).or_default() += 1;
+        let n = totals.entry(h.result.clone()).or_default();
+        *n = n.saturating_add(1);
         let who = one_line(h.batch_id.as_deref().unwrap_or(&h.file));
         match h.result.as_str() {
             "ACK" | "RESENT" => {

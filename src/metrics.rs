@@ -30,7 +30,8 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
             let v: serde_json::Value = serde_json::from_str(&body?).unwrap_or_default();
             if let Some(m) = v.get("statuses").and_then(|s| s.as_object()) {
                 for (k, n) in m {
-                    *by_status.entry(k.clone()).or_default() += i128::from(n.as_i64().unwrap_or(0));
+                    let sum = by_status.entry(k.clone()).or_default();
+                    *sum = sum.saturating_add(i128::from(n.as_i64().unwrap_or(0)));
                 }
             }
         }
@@ -57,7 +58,12 @@ pub fn render(engine: &Engine, run_seconds: f64, success: bool) -> Result<String
     }
     let waiting = engine
         .scan(crate::inbox::Look::Once)
-        .map(|s| s.ready.len() + s.pending.len() + s.held.len())
+        .map(|s| {
+            s.ready
+                .len()
+                .saturating_add(s.pending.len())
+                .saturating_add(s.held.len())
+        })
         .unwrap_or(0);
     let _ = writeln!(
         out,

@@ -4,10 +4,6 @@
 //! order, each seeing the effect of those before it. The SQLite ledger implements [`Books`] in
 //! the shell (over a transaction, or an in-memory store for replays).
 
-// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
-// in range).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
-
 use crate::charset::Charset;
 use crate::code::RowStatus;
 use crate::index::{Balances, InvoiceKeys, Payer, Slot};

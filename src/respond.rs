@@ -5,10 +5,6 @@
 //! [`DEFLATE_LEVEL`], with the entry time taken from the `created_at` written in the response.
 //! No clock, host name or random value enters the bytes.
 
-// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
-// in range).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
-
 use crate::amount;
 use crate::charset::Charset;
 use crate::code::{BatchCode, RowStatus};

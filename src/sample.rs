@@ -2,6 +2,10 @@
 //! agreement, for the bundled samples, the tests and the benchmark. Deterministic: the same
 //! seed gives the same bytes.
 
+// Generators of the samples', tests' and benchmark's data, from their own parameters (no
+// input reaches them): their arithmetic is unchecked.
+#![allow(clippy::arithmetic_side_effects)]
+
 use crate::charset::Charset;
 use crate::integrity::Key;
 use crate::name::BatchType;

@@ -229,7 +229,7 @@ pub struct Schema {
 
 /// How a message names field `i` (0-based) of a header line: `header column N`.
 pub fn header_label(i: usize) -> String {
-    format!("header column {}", i + 1)
+    format!("header column {}", i.saturating_add(1))
 }
 
 impl Schema {
@@ -237,7 +237,7 @@ impl Schema {
     /// past the schema's fields.
     pub fn field_label(&self, i: usize) -> String {
         self.fields.get(i).map_or_else(
-            || format!("column {}", i + 1),
+            || format!("column {}", i.saturating_add(1)),
             |f| format!("field {}", f.name),
         )
     }
@@ -272,13 +272,19 @@ impl Schema {
             .enumerate()
             .find(|(i, n)| names.get(..*i).is_some_and(|before| before.contains(n)))
         {
-            return Err(err(format!("field {n:?} appears twice (field {})", i + 1)));
+            return Err(err(format!(
+                "field {n:?} appears twice (field {})",
+                i.saturating_add(1)
+            )));
         }
         let index = |n: &str| names.iter().position(|x| x == n);
         let mut fields = Vec::with_capacity(raw.fields.len());
         for (i, f) in raw.fields.into_iter().enumerate() {
             if f.name.is_empty() {
-                return Err(err(format!("field {} has an empty name", i + 1)));
+                return Err(err(format!(
+                    "field {} has an empty name",
+                    i.saturating_add(1)
+                )));
             }
             if f.format.is_some() && f.kind != "datetime" {
                 return Err(err(format!(
@@ -633,7 +639,9 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     // A part's digits as a number; `None` unless every one is a digit.
     let n = |part: &[u8]| {
         part.iter().try_fold(0u32, |a, d| {
-            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+            // In range: at most four digits; an ASCII digit's low four bits are its value.
+            #[allow(clippy::arithmetic_side_effects)]
+            d.is_ascii_digit().then(|| a * 10 + u32::from(d & 0x0f))
         })
     };
     let (year, month, day) = (n(&b[0..4])?, n(&b[5..7])?, n(&b[8..10])?);

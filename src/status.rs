@@ -4,7 +4,7 @@ use crate::engine::{Engine, EngineError, io_at};
 use crate::fsutil;
 use crate::journal;
 use crate::name::BatchName;
-use chrono::{DateTime, Duration as CDuration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
@@ -79,10 +79,10 @@ fn missing_ranges(seen: &BTreeSet<u32>) -> String {
     let mut next = 1u32;
     for &k in seen {
         if k > next {
-            out.push(if k - 1 == next {
+            out.push(if k.saturating_sub(1) == next {
                 format!("{next:03}")
             } else {
-                format!("{next:03}-{:03}", k - 1)
+                format!("{next:03}-{:03}", k.saturating_sub(1))
             });
         }
         next = next.max(k.saturating_add(1));
@@ -208,7 +208,9 @@ pub fn status(engine: &Engine, now: DateTime<Utc>, recent_n: usize) -> Result<St
         .naive_local();
     let mut missing_rec = Vec::new();
     for d in pay_days.difference(&rec_days) {
-        let due = (*d + CDuration::days(1)).and_hms_opt(engine.cfg.rec_due_hour, 0, 0);
+        let due = d
+            .succ_opt()
+            .and_then(|next| next.and_hms_opt(engine.cfg.rec_due_hour, 0, 0));
         if due.is_some_and(|due| tashkent_now >= due) {
             missing_rec.push(format!(
                 "{}: PAY batches answered but no REC statement (due {:02}:00 the next day)",

@@ -365,7 +365,8 @@ impl Store {
 
     /// Sets the connection's page cache, KiB ([`CACHE_KIB`] as opened).
     pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "cache_size", -kib)?;
+        self.conn
+            .pragma_update(None, "cache_size", kib.saturating_neg())?;
         Ok(())
     }
 
@@ -415,6 +416,8 @@ fn push_dt_text(out: &mut String, d: &NaiveDateTime) {
         return;
     }
     // Digits by hand: this runs once per stored payment.
+    // In range: a digit (0 to 9) after b'0'.
+    #[allow(clippy::arithmetic_side_effects)]
     let mut two = |v: u32, sep: Option<char>| {
         out.push(char::from(b'0' + (v / 10 % 10) as u8));
         out.push(char::from(b'0' + (v % 10) as u8));
@@ -519,13 +522,13 @@ const COMMIT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 fn wait_for_readers(tries: i32) -> bool {
     let retry_ms = COMMIT_RETRY.as_millis().max(1);
     let tries = u128::try_from(tries).unwrap_or(0);
-    if tries * retry_ms == 5_000 {
+    if tries.saturating_mul(retry_ms) == 5_000 {
         tracing::warn!(
             up_to_s = COMMIT_WAIT.as_secs(),
             "another process is reading the store (audit verify, status, sqlite3?): waiting for it to finish"
         );
     }
-    if tries * retry_ms >= COMMIT_WAIT.as_millis() {
+    if tries.saturating_mul(retry_ms) >= COMMIT_WAIT.as_millis() {
         return false;
     }
     std::thread::sleep(COMMIT_RETRY);
@@ -561,7 +564,8 @@ pub const SMALL_CACHE_KIB: i64 = 16 * 1024;
 impl<'t> Ledger<'t> {
     /// Sets the page cache size (KiB) of the connection.
     pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
-        self.tx.pragma_update(None, "cache_size", -kib)?;
+        self.tx
+            .pragma_update(None, "cache_size", kib.saturating_neg())?;
         Ok(())
     }
 
@@ -629,7 +633,7 @@ impl<'t> Ledger<'t> {
         let (Some(lo), Some(hi)) = (sorted_ids.first(), sorted_ids.last()) else {
             return Ok(Some(Vec::new()));
         };
-        let cap = sorted_ids.len() * 2 + 1;
+        let cap = sorted_ids.len().saturating_mul(2).saturating_add(1);
         let mut st = self
             .tx
             .prepare_cached("SELECT payment_id FROM payments WHERE payment_id >= ?1 AND payment_id <= ?2 ORDER BY payment_id LIMIT ?3")?;

@@ -3,10 +3,6 @@
 //! Fields are checked in column order; the first that fails gives the row its status. A rule
 //! between two fields is a failure of the later one (agreement §7.2).
 
-// Money and counts: no arithmetic that can overflow unseen (checked, saturating, or said why
-// in range).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
-
 use crate::amount;
 use crate::code::RowStatus;
 use crate::ident;

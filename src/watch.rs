@@ -76,13 +76,15 @@ pub fn watch(
         }
         // Wait for an event, the rescan interval, or (with files still settling) a short tick.
         let wait = if !scan.pending.is_empty() {
-            engine
-                .cfg
-                .rescan
-                .min(Duration::from_millis(250).max(engine.cfg.settle / 4))
+            engine.cfg.rescan.min(
+                Duration::from_millis(250)
+                    .max(engine.cfg.settle.checked_div(4).unwrap_or_default()),
+            )
         } else {
             engine.cfg.rescan
         };
+        // In range: `rescan` is at most a day (the configuration's bounds).
+        #[allow(clippy::arithmetic_side_effects)]
         let deadline = Instant::now() + wait;
         while !engine.cancel.load(Ordering::Relaxed) {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -120,7 +120,7 @@ impl Engine {
             if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                 continue; // A kept file missing is reported by the chain's walk.
             }
-            judged.judged += 1;
+            judged.judged = judged.judged.saturating_add(1);
             let schemas = self.schemas_of_then(b, name.kind);
             let tx = scratch.conn.transaction()?;
             let batch = Batch {
@@ -166,7 +166,7 @@ impl Engine {
             })?;
             problems.extend(problem);
             if applies && unkeyed.is_some() {
-                judged.responses_not_compared += 1;
+                judged.responses_not_compared = judged.responses_not_compared.saturating_add(1);
             }
             // A statement (REC) is judged against the books, and changes nothing in them.
             if applies && name.kind.role() != crate::name::Role::Rec {

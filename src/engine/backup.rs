@@ -206,7 +206,7 @@ impl Engine {
                 };
                 let n = match was {
                     Some(n) => {
-                        linked += 1;
+                        linked = linked.saturating_add(1);
                         linked_bytes = linked_bytes.saturating_add(n);
                         n
                     }
@@ -216,7 +216,7 @@ impl Engine {
                             .1
                     }
                 };
-                files += 1;
+                files = files.saturating_add(1);
                 file_bytes = file_bytes.saturating_add(n);
             }
         }

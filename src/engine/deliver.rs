@@ -202,7 +202,7 @@ impl Engine {
     /// Removes temporary files a crashed engine left behind (only names this engine makes:
     /// hidden, ending in `.tmp`), in the outbox and the data folders. Needs the lock.
     pub fn clean_temporaries(&self) -> Result<usize, EngineError> {
-        let mut n = 0;
+        let mut n = 0usize;
         for dir in std::iter::once(self.cfg.outbox.clone()).chain(self.layout.folders()) {
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
@@ -210,7 +210,7 @@ impl Engine {
                 let ours = name.starts_with('.') && name.ends_with(".tmp");
                 if ours && e.file_type().is_ok_and(|t| t.is_file()) {
                     fsutil::remove_durable(&e.path()).map_err(io_at(&e.path()))?;
-                    n += 1;
+                    n = n.saturating_add(1);
                 }
             }
         }

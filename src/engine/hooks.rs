@@ -38,7 +38,7 @@ pub fn fault(point: &str) {
     let mut counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let count = match counts.iter_mut().find(|(n, _)| *n == name) {
         Some((_, c)) => {
-            *c += 1;
+            *c = c.saturating_add(1);
             *c
         }
         None => {
@@ -70,6 +70,8 @@ pub fn pause(point: &str) {
     if name != point || fs::write(file, point).is_err() {
         return;
     }
+    // In range: a constant of seconds after now.
+    #[allow(clippy::arithmetic_side_effects)]
     let until = std::time::Instant::now() + PAUSE_AT_MOST;
     while Path::new(file).exists() && std::time::Instant::now() < until {
         std::thread::sleep(std::time::Duration::from_millis(20));
