@@ -4,7 +4,7 @@
 #   scripts/conformance.sh [SUITE...]
 #
 # SUITE is responses, rows, records, batches, archive, oracle, mutants, exports, history,
-# messages, interop, readme, schemas, operations, environment or evidence (default: all sixteen, in that order; environment and evidence need root for FIFOs,
+# messages, interop, readme, schemas, certify, operations, environment or evidence (default: all seventeen, in that order; environment and evidence need root for FIFOs,
 # devices, mounts and another user). The
 # binary is $REESTR_BIN when set; otherwise the release binary is built (`cargo build --release
 # --locked`, honouring CARGO_TARGET_DIR) and used. Each suite prints one line per case; at the
@@ -16,12 +16,12 @@
 # failed or KEEP=1. CONFORMANCE_JOBS cases run at a time (default: the number of cores; the
 # operations, environment and evidence suites always run one at a time). Approximate times with a release binary on 2
 # cores: responses 1 min, rows 3 s, records 4 s, batches 15 s, archive 3 s, oracle 25 s,
-# mutants 5 s, exports 7 s, history 45 s, messages 20 s, interop 3 s, readme 8 s, schemas 8 s, operations 3 min, environment 45 s, evidence 1 min.
+# mutants 5 s, exports 7 s, history 45 s, messages 20 s, interop 3 s, readme 8 s, schemas 8 s, certify 10 s, operations 3 min, environment 45 s, evidence 1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-all_suites=(responses rows records batches archive oracle mutants exports history messages interop readme schemas operations environment evidence)
+all_suites=(responses rows records batches archive oracle mutants exports history messages interop readme schemas certify operations environment evidence)
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=("${all_suites[@]}")
 for s in "${suites[@]}"; do
