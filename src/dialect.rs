@@ -150,6 +150,7 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// Makes bytes available at `pos`, reading more when all are used; `false` at the end.
     fn fill(&mut self) -> io::Result<bool> {
         if self.pos < self.filled {
             return Ok(true);
@@ -157,13 +158,7 @@ impl<R: Read> RecordReader<R> {
         if self.eof {
             return Ok(false);
         }
-        self.filled = loop {
-            match self.src.read(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
+        self.filled = read_retrying(&mut self.src, &mut self.buf)?;
         self.pos = 0;
         self.eof = self.filled == 0;
         Ok(!self.eof)
@@ -183,12 +178,7 @@ impl<R: Read> RecordReader<R> {
             let Some(space) = self.buf.get_mut(have..) else {
                 break; // Never: fewer than 3 bytes are held in a buffer of 256 KiB.
             };
-            let n = match self.src.read(space) {
-                Ok(n) => n,
-                // Tried again, as `fill` does.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let n = read_retrying(&mut self.src, space)?;
             self.filled = self.filled.saturating_add(n);
             self.eof = n == 0;
         }
@@ -540,6 +530,17 @@ impl<R: Read> RecordReader<R> {
             line: self.line,
             field: self.len(),
             message,
+        }
+    }
+}
+
+/// One `read` of `src` into `buf`, tried again when a signal interrupts it (`Read`'s
+/// contract); any other failure is returned.
+fn read_retrying(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match src.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }
