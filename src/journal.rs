@@ -118,15 +118,8 @@ fn after(conn: &Connection, seq: i64) -> Result<i64, StoreError> {
 
 /// Appends an entry within the caller's transaction; returns its sequence number.
 pub fn append(conn: &Connection, kind: &str, at: &str, body: &Value) -> Result<i64, StoreError> {
-    let prev: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (seq, prev_hash) = match prev {
-        Some((s, h)) => (after(conn, s)?, h),
+    let (seq, prev_hash) = match head(conn)? {
+        Some(last) => (after(conn, last.seq)?, last.hash),
         None => (1, GENESIS.to_string()),
     };
     let body = body.to_string();
