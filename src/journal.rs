@@ -926,8 +926,42 @@ fn accepted_of(path: &Path) -> Option<(i64, i128)> {
 
 #[cfg(test)]
 mod tests {
-    use super::in_a_kept_folder;
+    use super::{in_a_kept_folder, kept_by};
+    use serde_json::json;
     use std::path::Path;
+
+    #[test]
+    fn a_set_aside_entry_names_its_reason_file_once_whether_or_not_its_kept_list_does() {
+        let (sha, bin) = (
+            "ab".repeat(32),
+            format!("set-aside/{}.bin", "ab".repeat(32)),
+        );
+        let reason = format!("set-aside/{sha}.7.reason.json");
+        // Listed in `kept` (as the engine writes it): named once, with its hash.
+        let listed = json!({"sha256": sha, "kept": [
+            {"path": bin, "sha256": sha},
+            {"path": reason, "sha256": "cd".repeat(32)},
+        ]});
+        assert_eq!(
+            kept_by(7, "set_aside", &listed),
+            [
+                (bin.clone(), Some(sha.clone())),
+                (reason.clone(), Some("cd".repeat(32)))
+            ]
+        );
+        // Not listed: the reason written beside the file counts as named, with no hash.
+        let unlisted = json!({"sha256": sha, "kept": [{"path": bin, "sha256": sha}]});
+        assert_eq!(
+            kept_by(7, "set_aside", &unlisted),
+            [(bin.clone(), Some(sha.clone())), (reason, None)]
+        );
+        // Another kind of entry with a `sha256` (an import) names no reason file.
+        let import = json!({"sha256": sha, "kept": [{"path": "imports/x.csv", "sha256": sha}]});
+        assert_eq!(
+            kept_by(7, "import", &import),
+            [("imports/x.csv".to_string(), Some(sha))]
+        );
+    }
 
     #[test]
     fn only_files_of_the_kept_folders_are_read_or_copied() {
