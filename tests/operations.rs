@@ -2107,6 +2107,25 @@ fn audit_finds_a_release_whose_entry_was_removed() {
 }
 
 #[test]
+fn audit_finds_a_journaled_release_whose_row_was_set_back_to_not_released() {
+    let mut rx = with_history();
+    reestr::status::release(&mut rx.engine, "payments.zip", None).expect("release");
+    assert!(problems(&rx).is_empty(), "clean after a release");
+    // The row edited back, as if never released; the release entry (6) stays.
+    let n = edit_store(
+        &rx,
+        "UPDATE set_aside SET state = 'done' WHERE state = 'released'",
+    );
+    assert_eq!(n, 1);
+    assert_eq!(
+        problems(&rx),
+        [
+            "set_aside row 1 (\"payments.zip\"): journal entry 6 records its release, but its state is \"done\""
+        ]
+    );
+}
+
+#[test]
 fn audit_finds_an_edited_entry() {
     let rx = with_history();
     let n = edit_store(
