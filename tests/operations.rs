@@ -156,6 +156,36 @@ fn a_name_ending_in_tmp_is_not_a_temporary_name_and_is_set_aside() {
 }
 
 #[test]
+fn the_lock_holder_removes_only_hidden_names_ending_in_tmp_from_the_outbox_and_data_folders() {
+    let mut rx = Rx::new();
+    rx.engine.lock().expect("lock");
+    let outbox = rx.engine.cfg.outbox.clone();
+    let received = rx.engine.layout.received();
+    // Left by an interrupted run: hidden and ending in `.tmp`.
+    std::fs::write(outbox.join(".X_ACK.zip.1.tmp"), b"half").expect("plant");
+    std::fs::write(received.join(".ab.zip.2.tmp"), b"half").expect("plant");
+    // Not this engine's temporary names, or not files: left alone.
+    let others = [
+        outbox.join(".partner-note"),
+        outbox.join("report.tmp"),
+        received.join(".kept"),
+    ];
+    for p in &others {
+        std::fs::write(p, b"theirs").expect("plant");
+    }
+    std::fs::create_dir(outbox.join(".folder.tmp")).expect("folder");
+    assert_eq!(rx.engine.clean_temporaries().expect("clean"), 2);
+    assert_eq!(
+        list(&outbox),
+        [".folder.tmp", ".partner-note", "report.tmp"]
+    );
+    assert_eq!(list(&received), [".kept"]);
+    for p in &others {
+        assert_eq!(read(p), b"theirs", "{}", p.display());
+    }
+}
+
+#[test]
 fn run_leaves_a_file_that_cannot_settle_within_its_wait() {
     // A settle time longer than `run_wait`: the run does not wait in vain, it says what it left.
     let mut rx = Rx::with(&format!(
