@@ -186,6 +186,44 @@ fn the_lock_holder_removes_only_hidden_names_ending_in_tmp_from_the_outbox_and_d
 }
 
 #[test]
+fn a_delivery_to_finish_whose_response_name_was_edited_into_a_path_or_hidden_name_is_refused() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
+    let sent = rx.outbox();
+    for bad in [
+        "../MUNIS_SUDBILLING_PAY_20261121_001_ACK.zip",
+        ".MUNIS_SUDBILLING_PAY_20261121_001_ACK.zip",
+        "MUNIS_SUDBILLING_PAY_20261121_001_ACK.txt",
+    ] {
+        // A delivery committed but not finished, its response's name edited.
+        let n = rx
+            .engine
+            .store
+            .conn
+            .execute(
+                "UPDATE deliveries SET state = 'committed', response_name = ?1",
+                [bad],
+            )
+            .expect("edit");
+        assert_eq!(n, 1);
+        let e = rx.engine.run().error.map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                format!(
+                    "the store names a response {bad:?}, which is not a response's file name: edited? (`reestr audit verify` says more)"
+                )
+                .as_str()
+            ),
+            "{bad}"
+        );
+        assert_eq!(rx.outbox(), sent, "{bad}: nothing else written");
+        assert!(!rx.engine.cfg.outbox.join(bad).exists(), "{bad}");
+    }
+}
+
+#[test]
 fn run_leaves_a_file_that_cannot_settle_within_its_wait() {
     // A settle time longer than `run_wait`: the run does not wait in vain, it says what it left.
     let mut rx = Rx::with(&format!(
