@@ -164,15 +164,18 @@ pub fn entries(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
 ///
 /// `in_hand(path)` says whether a kept file that no entry names (`received/…`, `sent/…`,
 /// `set-aside/…`, relative to `data`) belongs to an archive still in the inbox: kept by a run
-/// applying it now, or by one that stopped before answering it (the next run answers it). It
-/// is asked after the kept folders are listed and before the journal is read again for entries
-/// committed meanwhile, so that a batch committing while the audit runs is seen one way or the
-/// other: its entry, or its archive in the inbox (removed only after the commit).
+/// applying it now, or by one that stopped before answering it (the next run answers it).
+///
+/// Everything is read in one state of the store ([`crate::store::one_state`], or the caller's
+/// transaction): a batch that would commit meanwhile waits for it. So a batch being applied
+/// while the kept folders are listed is seen one way or the other: its entry, committed before
+/// the walk, or its archive still in the inbox (removed only after its commit).
 pub fn verify(
     conn: &Connection,
     data: &Path,
     in_hand: &mut dyn FnMut(&str) -> bool,
 ) -> Result<(Vec<String>, i64), StoreError> {
+    let _snapshot = crate::store::one_state(conn)?;
     let mut problems = Vec::new();
     let mut st = conn.prepare(
         "SELECT seq, recorded_at, kind, body, prev_hash, hash FROM journal ORDER BY seq",
@@ -254,19 +257,8 @@ pub fn verify(
     drop(rows);
     problems.extend(store_against_journal(conn, data, &walked)?);
     problems.extend(releases_against_journal(conn, &walked)?);
-    let last_walked = walked.last().map_or(0, |(seq, ..)| *seq);
     let mut unnamed = unnamed_kept_files(data, &walked);
     unnamed.retain(|p| !in_hand(p));
-    if !unnamed.is_empty() {
-        // Entries committed since the chain was walked.
-        let later: Vec<(i64, String, Value)> = entries(conn)?
-            .into_iter()
-            .filter(|e| e.seq > last_walked)
-            .map(|e| (e.seq, e.kind, e.body))
-            .collect();
-        let named = named_kept_files(&later);
-        unnamed.retain(|p| !named.contains(p));
-    }
     problems.extend(unnamed.into_iter().map(|n| {
         format!(
             "{n}: in a kept folder but named by no journal entry (put there by hand, or kept by a run that stopped before answering an archive then taken out of the inbox)"
