@@ -4042,6 +4042,56 @@ fn a_schema_lacking_a_field_the_engine_reads_is_refused_at_start() {
     );
 }
 
+/// A NAK applied nothing, so the schema it was judged under is no reason for `audit verify
+/// --rebuild` to stop: a NAK judged under the built-in PAY schema, whose kept copy is gone, then
+/// an ACK under the schema in force. The audit names the missing copy, and the rebuild still
+/// judges the ACK.
+#[test]
+fn a_nak_judged_under_a_schema_no_longer_kept_does_not_stop_the_rebuild() {
+    let mut rx = with_schemas(|_, _| {}).expect("the configuration loads");
+    let built_in = reestr::schema::Schemas::built_in().expect("built in");
+    rx.import_reference_invoices();
+    let key = common::batches::key();
+    let mut wrong_total = common::batches::batch();
+    wrong_total.amount_total += 1;
+    let nak = rx.process(&wrong_total.file_name(), &wrong_total.zip(Some(&key)));
+    assert_eq!(
+        (nak.result.as_str(), nak.code.as_deref()),
+        ("NAK", Some("B08"))
+    );
+    // The PAY schema changed (a purpose of at most 400 characters, which no row has more of).
+    schemas_folder(
+        rx.dir.path(),
+        |name: &str, schema: &mut serde_json::Value| {
+            if name == "PAY.json" {
+                let at = field_at(schema, "purpose");
+                fields_of(schema)[at]["constraints"]["maxLength"] = 400.into();
+            }
+        },
+    );
+    let cfg = Config::load(&rx.config_path()).expect("config loads");
+    let mut rx = Rx {
+        engine: Engine::open(cfg).expect("open"),
+        dir: rx.dir,
+    };
+    assert_ne!(
+        rx.engine.cfg.schemas.pay.fingerprint,
+        built_in.pay.fingerprint
+    );
+    let b = common::batches::batch_seq("002", reestr::charset::Charset::Utf8);
+    assert_eq!(rx.process(&b.file_name(), &b.zip(Some(&key))).result, "ACK");
+    // The NAK's schema is no longer kept (a store from before schemas were kept).
+    let kept = format!("schemas/{}.json", built_in.pay.fingerprint);
+    std::fs::remove_file(rx.dir.path().join("var").join(&kept)).expect("remove");
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with(&format!("kept file {kept} (journal entry 2): ")),
+        "{problems:?}"
+    );
+    assert_eq!(judged.map(|j| j.judged), Some(1), "the ACK, judged again");
+}
+
 /// A batch and an export journal the fingerprint of the schemas they were judged under, and the
 /// engine keeps those schemas (`schemas/<fingerprint>.json`, named in the journal's `kept`).
 /// After the schemas change, `replay` and `audit verify --rebuild` judge again under the kept
