@@ -1279,6 +1279,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_folder_in_place_of_the_archive_is_the_receivers_own_failure_not_b01() {
+        // Reading fails for a reason that is not the archive's bytes: `Io`, never a NAK.
+        let dir = tempfile::tempdir().unwrap();
+        match super::read(dir.path(), &super::Limits::default()) {
+            Err(super::ReadError::Io(e)) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ),
+                "{e:?}"
+            ),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn the_registry_is_streamed_and_never_held_and_small_entries_are_held() {
+        let z = crate::sample::zip_entries(&[
+            ("registry.csv".to_string(), b"a;b\n1;2\n".to_vec()),
+            ("control.txt".to_string(), b"rows=1\n".to_vec()),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, &z).unwrap();
+        let a = super::read(&path, &super::Limits::default()).unwrap();
+        let registry = a.get(super::REGISTRY).unwrap();
+        assert_eq!((registry.size, registry.data.as_deref()), (8, None));
+        let control = a.get("control.txt").unwrap();
+        assert_eq!(control.data.as_deref(), Some(&b"rows=1\n"[..]));
+    }
+
     /// The line meter one byte at a time, as it was first written: the reference.
     fn bytewise(chunks: &[Vec<u8>], max: u64) -> Option<u64> {
         let (mut line, mut len, mut cr) = (0u64, 0u64, false);
