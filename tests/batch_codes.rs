@@ -283,7 +283,8 @@ fn b01_local_header_differs_from_the_central_directory() {
         ("compressed size", 18),
         ("uncompressed size", 22),
     ] {
-        for f in [|v: u32| v ^ 1, |v: u32| v + 1000] {
+        // Zero too: only a data descriptor (flag bit 3) lets a local header leave them zero.
+        for f in [|v: u32| v ^ 1, |v: u32| v + 1000, |_: u32| 0] {
             let m = nak(&with_local32(offset, f), "B01");
             assert_mentions(&m, "registry.csv");
             assert_mentions(&m, what);
@@ -407,6 +408,55 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         rec.extend_from_slice(&[0; 12]);
     });
     assert_mentions(&nak(&extended, "B01"), "zip64 end record");
+    // The end record's total count wrong beside a zip64 end record (which the zip reader
+    // takes): only all ones defer to it.
+    let total = u16_at(&z, eocd + 10) as u16;
+    let mut bad = with_zip64_end(&z, |_| {});
+    let at = bad.len() - 22;
+    put_u16(&mut bad, at + 10, total + 1);
+    assert_mentions(&nak(&bad, "B01"), "end record's count");
+    // The same for the directory's size beside a zip64 end record.
+    let mut bad = with_zip64_end(&z, |_| {});
+    let at = bad.len() - 22;
+    put_u32(&mut bad, at + 12, u32_at(&z, eocd + 12) + 1);
+    assert_mentions(&nak(&bad, "B01"), "end record's size");
+}
+
+#[test]
+fn b01_a_digital_signature_record_running_past_the_end_of_the_file() {
+    // APPNOTE 4.3.13: a digital signature record (its signature, a 2-byte length, the data)
+    // may close the central directory, before the end record.
+    let z = raw_zip(&raw_good_entries());
+    let eocd = z.len() - 22;
+    let signed = |len: u16, data: &[u8]| {
+        let mut out = z[..eocd].to_vec();
+        out.extend_from_slice(&0x0505_4b50u32.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&z[eocd..]);
+        out
+    };
+    ack(&signed(4, b"sign"));
+    // A length that runs past the end of the file: the archive is cut short (B01), not a
+    // failure of the receiver's own copy.
+    let m = nak(&signed(0xffff, b"sign"), "B01");
+    assert_mentions(&m, "the central directory or its end record is cut short");
+}
+
+#[test]
+fn b01_not_for_a_comment_on_an_entry_in_the_central_directory() {
+    // A central record ends with the entry's comment (APPNOTE 4.3.12): the directory is walked
+    // past it to the next record.
+    let z = raw_zip(&raw_good_entries());
+    let r = raw_entry(&z, "registry.csv");
+    let at = r.central + 46 + u16_at(&z, r.central + 28) + u16_at(&z, r.central + 30);
+    let comment = b"the registry";
+    let mut commented = [&z[..at], &comment[..], &z[at..]].concat();
+    put_u16(&mut commented, r.central + 32, comment.len() as u16);
+    let eocd = commented.len() - 22;
+    let size = u32_at(&commented, eocd + 12);
+    put_u32(&mut commented, eocd + 12, size + comment.len() as u32);
+    ack(&commented);
 }
 
 #[test]
@@ -438,6 +488,42 @@ fn b01_entries_that_overlap() {
     patch32(&mut z, &last, 18, 20, |v| v + 10);
     let m = nak(&z, "B01");
     assert_mentions(&m, "central directory");
+}
+
+#[test]
+fn b01_not_for_entries_the_directory_lists_in_another_order_than_they_lie() {
+    // The central directory may list the entries in any order: an entry that lies right
+    // after one listed later touches it, and does not overlap it.
+    let z = raw_zip(&raw_good_entries());
+    let dir = directory(&z);
+    let eocd = z.len() - 22;
+    let mut records: Vec<&[u8]> = dir
+        .iter()
+        .enumerate()
+        .map(|(i, r)| &z[r.central..dir.get(i + 1).map_or(eocd, |next| next.central)])
+        .collect();
+    records.reverse();
+    let reversed = [&z[..dir[0].central], &records.concat(), &z[eocd..]].concat();
+    assert_eq!(directory(&reversed)[0].name, dir[dir.len() - 1].name);
+    ack(&reversed);
+}
+
+#[test]
+fn b01_not_for_a_deflate_stream_that_yields_no_byte_in_its_first_64_kib() {
+    // Empty stored blocks (5 bytes each) before the data: while the stream gives no byte the
+    // reader reads on; no byte yet is not the end of the entry.
+    let mut entries = raw_good_entries();
+    let reg = &mut entries[1];
+    assert_eq!(reg.name, b"registry.csv");
+    let mut deflate = [0u8, 0, 0, 0xff, 0xff].repeat(16_000);
+    let len = u16::try_from(reg.data.len()).expect("a registry under 64 KiB");
+    deflate.push(1);
+    deflate.extend_from_slice(&len.to_le_bytes());
+    deflate.extend_from_slice(&(!len).to_le_bytes());
+    deflate.extend_from_slice(&reg.data);
+    reg.data = deflate;
+    reg.method = 8;
+    ack(&raw_zip(&entries));
 }
 
 #[test]
@@ -543,6 +629,16 @@ fn b01_an_extra_block_running_past_its_central_record() {
     ack(&raw_zip(&entries));
 }
 
+#[test]
+fn b01_an_ntfs_block_running_past_its_central_record() {
+    // The directory reader parses an NTFS block (0x000a) itself and runs out of bytes inside
+    // it: the archive's fault (B01), not a failure of the receiver's own copy.
+    let mut entries = raw_good_entries();
+    entries[2].extra = vec![0x0a, 0, 32, 0];
+    let m = nak(&raw_zip(&entries), "B01");
+    assert_mentions(&m, "not a readable zip archive");
+}
+
 /// `z` with the central record of `name` taken out (its local entry left in place), and the end
 /// record's counts and directory size made to match.
 fn without_central_record(z: &[u8], name: &str) -> Vec<u8> {
@@ -612,6 +708,18 @@ fn b02_c1_control_characters_in_a_utf8_entry_name_but_not_the_same_bytes_in_cp43
     // (à), so the entry is one not allowed (B03), not an unsafe name.
     let m = nak(&good_plus_entry_named(b"readme\x85.txt"), "B03");
     assert!(!m.contains("control character"), "{m}");
+    // A C0 control character or DEL is one in any encoding, in a name that is not UTF-8 too.
+    for name in [
+        &b"readme\x85\x01.txt"[..],
+        b"readme\x85\x1f.txt",
+        b"readme\x85\x7f.txt",
+    ] {
+        let m = nak(&good_plus_entry_named(name), "B02");
+        assert_mentions(&m, "a control character in the name");
+    }
+    // A space (0x20) is not a control character: the entry is only one not allowed.
+    let m = nak(&good_plus_entry_named(b"read me.txt"), "B03");
+    assert!(!m.contains("control character"), "{m}");
 }
 
 #[test]
@@ -671,6 +779,16 @@ fn b02_directory_entry_without_a_trailing_slash() {
     set_external(&mut z, "docs", 20, 0x10);
     let m = nak(&z, "B02");
     assert_mentions(&m, "docs");
+    // The MS-DOS directory attribute written on a system whose attributes give no Unix mode
+    // (NTFS, 10): a directory still.
+    let mut z = good_plus_entry_named(b"docs");
+    set_external(&mut z, "docs", 10 << 8 | 20, 0x10);
+    let m = nak(&z, "B02");
+    assert_mentions(&m, "entry \"docs\" is a directory");
+    // A file written there (the archive attribute only) is a file.
+    let mut z = good_zip();
+    set_external(&mut z, "registry.csv", 10 << 8 | 20, 0x20);
+    ack(&z);
 }
 
 #[test]
@@ -2991,7 +3109,9 @@ fn b02_traditional_pkware_encrypted_entry() {
 fn b02_duplicate_names_raw() {
     let mut entries = raw_good_entries();
     entries.push(RawEntry::stored("registry.csv", b"second copy"));
-    nak(&raw_zip(&entries), "B02");
+    let m = nak(&raw_zip(&entries), "B02");
+    // The name that repeats is named, not the first one read.
+    assert_mentions(&m, "entry \"registry.csv\" appears twice");
     // Duplicates far below the entry limit, the second identical to the first.
     let mut entries = raw_good_entries();
     let again = RawEntry::stored("control.txt", &batch().control());
