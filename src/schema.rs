@@ -718,6 +718,7 @@ mod tests {
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"pattern":"[0-9]{5})|(?:.*"}}]}"#.into(), r#"field a: pattern "[0-9]{5})|(?:.*" is not a regular expression"#),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"pattern":"[0-9]{5,3}"}}]}"#.into(), "field a: pattern \"[0-9]{5,3}\": {5,3} matches nothing"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"minLength":3,"maxLength":2}}]}"#.into(), "field a: minLength 3 is over maxLength 2"),
+            (r#"{"name":"X","fields":[{"name":"a","type":"string","rule":{"partyIdOf":"a"}}]}"#.into(), r#"field a: rule partyIdOf needs an earlier field, not "a""#),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"enum":[]}}]}"#.into(), "field a: an empty enum"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string","format":"email"}]}"#.into(), "field a: format applies to datetime fields only"),
             (r#"{"name":"X","fields":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#.into(), r#"field "a" appears twice (field 2)"#),
@@ -738,6 +739,8 @@ mod tests {
             )
             .is_ok()
         );
+        // A length fixed by equal bounds is a constraint some value passes.
+        assert!(Schema::parse("X.json", r#"{"name":"X","fields":[{"name":"a","type":"string","constraints":{"minLength":3,"maxLength":3}}]}"#).is_ok());
         // A schema is read from the file of its name.
         let e = Schemas::from_sources(
             |f| {
