@@ -2479,7 +2479,7 @@ def replay_refused(rx, b, data, what):
     return p
 
 
-@case('"# former_key_files = [\\"keys/MUNIS-2025.key\\"]   # optional; keys used before, for replay and audit" + "When a partner\'s key is rotated, put the new key in `key_file` and list the old one in `former_key_files`: `replay` and `audit verify --rebuild` then reproduce, byte for byte, the responses signed with it, finding it by the fingerprint each delivery journaled (without it, `replay` of such a batch refuses and the rebuild does not compare its response, saying so in `replay`\'s message)" + "| 1 | ... `replay` produced different bytes or could not run |" + CHANGES "Since 0.3.0": "Earlier, replaying such a batch needed a configuration with the old key in `key_file`."')
+@case('"# former_key_files = [\\"keys/MUNIS-2025.key\\"]   # optional; keys used before, for replay and audit" + "When a partner\'s key is rotated, put the new key in `key_file` and list the old one in `former_key_files`: `replay` and `audit verify --rebuild` then reproduce, byte for byte, the responses signed with it, finding it by the fingerprint each delivery journaled (without it, `replay` of such a batch refuses and the rebuild does not compare its response, saying so in `replay`\'s message)" + "| 1 | ... `replay` produced different bytes or could not run |" + CHANGES 0.4.0: "Earlier, replaying such a batch needed a configuration with the old key in `key_file`."')
 def former_keys_replay(n):
     rx = mkrx("fkreplay")
     b1, b2 = bid(1), bid(2)

@@ -1,7 +1,7 @@
 """Black-box suite: a `schemas = "DIR"` folder is honoured as its text says.
 
 Contract: README "Configuration" (the paragraphs on the `schemas` folder, the one on the
-registry types a folder adds among them), docs/CHANGES.md ("Since 0.3.0"), Table Schema / CSV
+registry types a folder adds among them), docs/CHANGES.md (0.4.0), Table Schema / CSV
 Dialect semantics for the constraints, and the agreement (/work/shared/AGREEMENT.md) for what
 the built-in schemas encode and how an added type's role reconciles and is ordered (§7.2).
 Each case edits a copy of the built-in schemas (schemas/), starts a scratch receiver on it, and
@@ -1699,7 +1699,7 @@ def fee_without_optional_fields(rx):
 
 # ---------- kept schemas over several eras (README "Configuration": the engine keeps every schema
 # it judges under as schemas/<fingerprint>.json; replay and audit verify --rebuild judge an entry
-# again under the kept schema of its time; "What it keeps"; CHANGES "Since 0.3.0") ----------
+# again under the kept schema of its time; "What it keeps"; CHANGES 0.4.0) ----------
 # Eras: A the built-in schemas (no `schemas` key); B a folder whose PAY purpose is at most 3
 # characters and REV reason at most 5; C as B with an optional PAY field `note` (at most 5) added
 # last. Each case works on its own copy of one history built once.

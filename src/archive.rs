@@ -154,6 +154,22 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
     }
 }
 
+/// [`zip_error`] for the reading of the central directory. The zip reader reads a header's name,
+/// extra field and comment, and parses the extra field's blocks, as plain reads: one that runs
+/// out of bytes is an I/O error of its own wording ("failed to fill whole buffer"), which is
+/// said here in the archive's terms.
+fn directory_error(e: zip::result::ZipError) -> ReadError {
+    match e {
+        zip::result::ZipError::Io(io) if is_data_error(&io) => reject(
+            BatchCode::B01,
+            format!(
+                "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed ({io})"
+            ),
+        ),
+        other => zip_error(other),
+    }
+}
+
 /// The zip record a reader's "Unexpected end of `TYPE`" names, in APPNOTE's words rather than
 /// the reader's Rust type.
 fn record_named(message: &str) -> &'static str {
@@ -248,7 +264,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ),
         ));
     }
-    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(directory_error)?;
     let count = zip.len();
     if count > limits.max_entries || zip.has_duplicate_names() && count >= limits.max_entries {
         return Err(reject(
