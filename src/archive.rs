@@ -158,13 +158,17 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
 /// extra field and comment, and parses the extra field's blocks, as plain reads: one that runs
 /// out of bytes is an I/O error of its own wording ("failed to fill whole buffer"), which is
 /// said here in the archive's terms.
-fn directory_error(e: zip::result::ZipError) -> ReadError {
+fn directory_error(e: zip::result::ZipError, path: &Path) -> ReadError {
     match e {
         zip::result::ZipError::Io(io) if is_data_error(&io) => reject(
             BatchCode::B01,
-            format!(
-                "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed ({io})"
-            ),
+            match named_record_problem(path) {
+                // The archive's own copy read, and an entry's record found at fault.
+                Ok(Some(why)) => format!("not a readable zip archive: {why}"),
+                _ => format!(
+                    "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed ({io})"
+                ),
+            },
         ),
         other => zip_error(other),
     }
@@ -264,7 +268,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ),
         ));
     }
-    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(directory_error)?;
+    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| directory_error(e, path))?;
     let count = zip.len();
     if count > limits.max_entries || zip.has_duplicate_names() && count >= limits.max_entries {
         return Err(reject(
@@ -657,17 +661,8 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
                 "the central directory holds fewer records than the {count} its end record declares"
             )));
         };
-        if let Some(id) = repeated_block(&rec.extra) {
-            return Ok(Some(format!(
-                "entry {:?}: its central record holds extra block 0x{id:04x} twice",
-                display_name(&rec.name)
-            )));
-        }
-        if let Some((id, _)) = extra_blocks(&rec.extra).find(|(_, data)| data.is_none()) {
-            return Ok(Some(format!(
-                "entry {:?}: extra block 0x{id:04x} of its central record runs past the record",
-                display_name(&rec.name)
-            )));
+        if let Some(why) = record_problem(&rec) {
+            return Ok(Some(why));
         }
         at = at.saturating_add(rec.len);
     }
@@ -742,6 +737,82 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     }
     if after > len {
         return Ok(Some("the end record's comment is cut short".into()));
+    }
+    Ok(None)
+}
+
+/// What is wrong with one central record's extra field, naming its entry: a block that changes
+/// how the entry is read found twice, or a block running past the record.
+fn record_problem(rec: &CentralRecord) -> Option<String> {
+    let shown = display_name(&rec.name);
+    if let Some(id) = repeated_block(&rec.extra) {
+        return Some(format!(
+            "entry {shown:?}: its central record holds extra block 0x{id:04x} twice"
+        ));
+    }
+    extra_blocks(&rec.extra)
+        .find(|(_, data)| data.is_none())
+        .map(|(id, _)| {
+            format!(
+                "entry {shown:?}: extra block 0x{id:04x} of its central record runs past the record"
+            )
+        })
+}
+
+/// Where the central directory starts by the end record that ends the file (and its zip64
+/// end record, when the end record defers to one), read without the zip reader: for naming
+/// the entry at fault when the zip reader cannot read the directory. `None` when there is no
+/// such end record.
+fn directory_start(path: &Path) -> io::Result<Option<u64>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    // The end record (22 bytes) and a comment of at most 65535 bytes.
+    let tail_len = len.min(22 + 65_535);
+    f.seek(io::SeekFrom::Start(len.saturating_sub(tail_len)))?;
+    let mut tail = Vec::new();
+    f.take(tail_len).read_to_end(&mut tail)?;
+    let end = (0..tail.len()).rev().find(|&i| {
+        le32(&tail, i) == Some(0x0605_4b50)
+            && i.checked_add(22)
+                .and_then(|e| e.checked_add(usize::from(le16(&tail, i.saturating_add(20)))))
+                == Some(tail.len())
+    });
+    let Some(end) = end else {
+        return Ok(None);
+    };
+    match le32(&tail, end.saturating_add(16)) {
+        Some(u32::MAX) => {}
+        other => return Ok(other.map(u64::from)),
+    }
+    // Deferred to the zip64 end record, which the locator just before the end record names.
+    let locator = end.checked_sub(20);
+    let Some(zip64_end) = locator
+        .filter(|&l| le32(&tail, l) == Some(0x0706_4b50))
+        .and_then(|l| le64(&tail, l.saturating_add(8)))
+    else {
+        return Ok(None);
+    };
+    let mut f = File::open(path)?;
+    f.seek(io::SeekFrom::Start(zip64_end))?;
+    let mut z = [0u8; 56];
+    if f.read_exact(&mut z).is_err() || le32(&z, 0) != Some(0x0606_4b50) {
+        return Ok(None);
+    }
+    Ok(le64(&z, 48))
+}
+
+/// The first central record, walked from where the end record says the directory starts,
+/// whose extra field is wrong ([`record_problem`]), if the walk finds one.
+fn named_record_problem(path: &Path) -> io::Result<Option<String>> {
+    let Some(start) = directory_start(path)? else {
+        return Ok(None);
+    };
+    let mut r = BufReader::new(File::open(path)?);
+    r.seek(io::SeekFrom::Start(start))?;
+    while let Ok(Some(rec)) = central_record(&mut r) {
+        if let Some(why) = record_problem(&rec) {
+            return Ok(Some(why));
+        }
     }
     Ok(None)
 }

@@ -630,11 +630,27 @@ fn b01_an_extra_block_running_past_its_central_record() {
 }
 
 #[test]
-fn b01_an_ntfs_block_running_past_its_central_record() {
+fn b01_an_extra_block_the_zip_reader_cannot_read_in_a_central_record() {
     // The directory reader parses an NTFS block (0x000a) itself and runs out of bytes inside
     // it: the archive's fault (B01), not a failure of the receiver's own copy.
+    // The entry is named, as when the zip reader reads the directory and the engine finds the
+    // block running past the record.
     let mut entries = raw_good_entries();
     entries[2].extra = vec![0x0a, 0, 32, 0];
+    let m = nak(&raw_zip(&entries), "B01");
+    assert_mentions(
+        &m,
+        "not a readable zip archive: entry \"manifest.sha256.hmac\": extra block 0x000a of its central record runs past the record",
+    );
+    // The same where the end record defers the directory's place to a zip64 end record.
+    let m = nak(&with_zip64_end(&raw_zip(&entries), |_| {}), "B01");
+    assert_mentions(
+        &m,
+        "entry \"manifest.sha256.hmac\": extra block 0x000a of its central record runs past the record",
+    );
+    // A block that fits its record but is too short for what it must hold (an Info-ZIP
+    // Unicode path of 3 bytes: a version and part of a CRC): said in the archive's terms.
+    entries[2].extra = vec![0x75, 0x70, 3, 0, 1, 2, 3];
     let m = nak(&raw_zip(&entries), "B01");
     assert_mentions(
         &m,
