@@ -1016,6 +1016,10 @@ def fam_b01(cx, rng, kind=None):
         e["lcrc"] = 1
     elif kind == "truncated_deflate":
         e["comp"] = zipraw.deflate(e["data"])[:-3]
+    elif kind == "cextra":
+        # An NTFS block (0x000a) declaring 32 bytes with none after it, in the central record
+        # only: the directory cannot be read as written, and the record at fault is this one.
+        e["cextra"] = b"\x0a\x00\x20\x00"
     elif kind == "between":
         i = rng.randrange(len(es) - 1)
         es[i]["after"] = b"JUNK"
@@ -1867,7 +1871,7 @@ def _(cx):
         need(cx, msg, "600" in msg, "name the limit")
 
 
-for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated"]:
+for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated", "cextra"]:
     case(f"b01-{_kind}", f"B01 ({_kind}): the message starts with the archive name and names the entry where there is one")(
         with_rx((lambda k: lambda cx: fam_b01(cx, random.Random("b01" + k), kind=k))(_kind)))
 for _kind in ["missing", "extra"]:
