@@ -4092,6 +4092,51 @@ fn a_nak_judged_under_a_schema_no_longer_kept_does_not_stop_the_rebuild() {
     assert_eq!(judged.map(|j| j.judged), Some(1), "the ACK, judged again");
 }
 
+/// A REV and a REC batch are judged again under their own kept schemas of then, as a PAY is:
+/// after `reason` and `state` are narrowed to 1 character (so each row would now be `202`), the
+/// replay of each is identical, judged under its kept schema, and the rebuild finds nothing.
+#[test]
+fn a_rev_and_a_rec_are_judged_again_under_their_kept_schemas_of_then() {
+    let mut rx = with_schemas(|_, _| {}).expect("the configuration loads");
+    rx.import_reference_invoices();
+    for name in [PAY1, REV1, REC1] {
+        assert_eq!(rx.process(name, &reference(name)).result, "ACK", "{name}");
+    }
+    schemas_folder(
+        rx.dir.path(),
+        |name: &str, schema: &mut serde_json::Value| {
+            let field = match name {
+                "REV.json" => "reason",
+                "REC.json" => "state",
+                _ => return,
+            };
+            let at = field_at(schema, field);
+            fields_of(schema)[at]["constraints"]["maxLength"] = 1.into();
+        },
+    );
+    let cfg = Config::load(&rx.config_path()).expect("config loads");
+    let mut rx = Rx {
+        engine: Engine::open(cfg).expect("open"),
+        dir: rx.dir,
+    };
+    let out = rx.dir.path().join("replayed");
+    for name in [REV1, REC1] {
+        let kept = rx
+            .dir
+            .path()
+            .join(format!("var/received/{}.zip", sha256_hex(&reference(name))));
+        let r = rx.engine.replay(&kept, &out).expect("replay runs");
+        assert_eq!(
+            (r.identical, r.judged_under_kept_schema),
+            (Some(true), true),
+            "{name}: {r:?}"
+        );
+    }
+    let (problems, _, judged) = rx.engine.audit_with(true).expect("audit runs");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judged.map(|j| j.judged), Some(3));
+}
+
 /// A batch and an export journal the fingerprint of the schemas they were judged under, and the
 /// engine keeps those schemas (`schemas/<fingerprint>.json`, named in the journal's `kept`).
 /// After the schemas change, `replay` and `audit verify --rebuild` judge again under the kept
