@@ -561,16 +561,20 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
 
 /// Entry names of the central directory as written, duplicates included (at most `max`).
 fn central_names(path: &Path, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>> {
+    Ok(central_records(path, start)?
+        .take(max)
+        .map(|rec| rec.name)
+        .collect())
+}
+
+/// The central records from `start` on, read one by one until one cannot be read or none
+/// starts where the last ended.
+fn central_records(path: &Path, start: u64) -> io::Result<impl Iterator<Item = CentralRecord>> {
     let mut r = BufReader::new(File::open(path)?);
     r.seek(io::SeekFrom::Start(start))?;
-    let mut names = Vec::new();
-    while names.len() < max {
-        match central_record(&mut r) {
-            Ok(Some(rec)) => names.push(rec.name),
-            _ => break,
-        }
-    }
-    Ok(names)
+    Ok(std::iter::from_fn(move || {
+        central_record(&mut r).ok().flatten()
+    }))
 }
 
 /// The little-endian field of `N` bytes at `i` of a header, if `b` holds it.
@@ -807,14 +811,7 @@ fn named_record_problem(path: &Path) -> io::Result<Option<String>> {
     let Some(start) = directory_start(path)? else {
         return Ok(None);
     };
-    let mut r = BufReader::new(File::open(path)?);
-    r.seek(io::SeekFrom::Start(start))?;
-    while let Ok(Some(rec)) = central_record(&mut r) {
-        if let Some(why) = record_problem(&rec) {
-            return Ok(Some(why));
-        }
-    }
-    Ok(None)
+    Ok(central_records(path, start)?.find_map(|rec| record_problem(&rec)))
 }
 
 /// The id of a block that changes how an entry is read (zip64 sizes and offset, 0x0001; the
