@@ -1020,6 +1020,14 @@ def fam_b01(cx, rng, kind=None):
         # An NTFS block (0x000a) declaring 32 bytes with none after it, in the central record
         # only: the directory cannot be read as written, and the record at fault is this one.
         e["cextra"] = b"\x0a\x00\x20\x00"
+    elif kind == "cts":
+        # An extended timestamp block (0x5455) of no bytes, after a block of another id, in
+        # the central record only: it fits the record, but holds not even its flags byte.
+        e["cextra"] = b"\xfe\xca\x02\x00\x07\x07\x55\x54\x00\x00"
+    elif kind == "cushort":
+        # An Info-ZIP Unicode path block (0x7075) of 3 bytes: a version and part of the CRC
+        # that must follow it.
+        e["cextra"] = b"\x75\x70\x03\x00\x01\x02\x03"
     elif kind == "between":
         i = rng.randrange(len(es) - 1)
         es[i]["after"] = b"JUNK"
@@ -1035,6 +1043,9 @@ def fam_b01(cx, rng, kind=None):
     b0102(cx, msg, b + ".zip", name)
     if kind == "between":
         need_name(cx, msg, es[i]["name"], "name the entry the junk follows")
+    if kind in ("cextra", "cts", "cushort"):
+        block = {"cextra": "0x000a", "cts": "0x5455", "cushort": "0x7075"}[kind]
+        need(cx, msg, f"extra block {block}" in msg, f"name the extra block {block}")
 
 
 def fam_b09_b10(cx, rng, kind=None):
@@ -1871,7 +1882,8 @@ def _(cx):
         need(cx, msg, "600" in msg, "name the limit")
 
 
-for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated", "cextra"]:
+for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated", "cextra", "cts",
+              "cushort"]:
     case(f"b01-{_kind}", f"B01 ({_kind}): the message starts with the archive name and names the entry where there is one")(
         with_rx((lambda k: lambda cx: fam_b01(cx, random.Random("b01" + k), kind=k))(_kind)))
 for _kind in ["missing", "extra"]:

@@ -157,19 +157,39 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
 /// [`zip_error`] for the reading of the central directory. The zip reader reads a header's name,
 /// extra field and comment, and parses the extra field's blocks, as plain reads: one that runs
 /// out of bytes is an I/O error of its own wording ("failed to fill whole buffer"), which is
-/// said here in the archive's terms.
-fn directory_error(e: zip::result::ZipError, path: &Path) -> ReadError {
+/// said here in the archive's terms. A failure that one central record causes names its entry:
+/// found by the engine's own walk of the records ([`named_record_problem`]), or else by the zip
+/// reader reading each record alone ([`unread_record`]), among the first `max_entries` + 1
+/// records (more is `B02` once read).
+fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) -> ReadError {
+    let said = e.to_string();
+    let named = || match named_record_problem(path) {
+        Ok(Some(why)) => Some(why),
+        _ => unread_record(path, &said, max_entries.saturating_add(1))
+            .ok()
+            .flatten(),
+    };
     match e {
         zip::result::ZipError::Io(io) if is_data_error(&io) => reject(
             BatchCode::B01,
-            match named_record_problem(path) {
+            match named() {
                 // The archive's own copy read, and an entry's record found at fault.
-                Ok(Some(why)) => format!("not a readable zip archive: {why}"),
-                _ => format!(
+                Some(why) => format!("not a readable zip archive: {why}"),
+                None => format!(
                     "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed ({io})"
                 ),
             },
         ),
+        zip::result::ZipError::InvalidArchive(ref m)
+            if !(m.contains("EOCD")
+                || m.contains("CDEBlock")
+                || m.starts_with("Unexpected end of ")) =>
+        {
+            match named() {
+                Some(why) => reject(BatchCode::B01, format!("not a readable zip archive: {why}")),
+                None => zip_error(e),
+            }
+        }
         other => zip_error(other),
     }
 }
@@ -268,7 +288,8 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
             ),
         ));
     }
-    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| directory_error(e, path))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .map_err(|e| directory_error(e, path, limits.max_entries))?;
     let count = zip.len();
     if count > limits.max_entries || zip.has_duplicate_names() && count >= limits.max_entries {
         return Err(reject(
@@ -619,32 +640,37 @@ fn extra_blocks(extra: &[u8]) -> impl Iterator<Item = (u16, Option<&[u8]>)> {
     })
 }
 
-/// One central-directory record as written (APPNOTE 4.3.12): its name, extra field and length.
+/// One central-directory record as written (APPNOTE 4.3.12): its fixed header, name, extra
+/// field and comment, and its length.
 struct CentralRecord {
+    head: [u8; 46],
     name: Vec<u8>,
     extra: Vec<u8>,
+    comment: Vec<u8>,
     len: u64,
 }
 
 /// Reads the central record at the reader's place; `None` if no record starts there.
 fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
-    let mut h = [0u8; 46];
-    r.read_exact(&mut h)?;
-    if h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+    let mut head = [0u8; 46];
+    r.read_exact(&mut head)?;
+    if head[..4] != [0x50, 0x4b, 0x01, 0x02] {
         return Ok(None);
     }
-    let field = |i: usize| usize::from(le16(&h, i));
+    let field = |i: usize| usize::from(le16(&head, i));
     let (n, m, k) = (field(28), field(30), field(32));
     // In range: three 16-bit lengths, in a usize of at least 32 bits.
     #[allow(clippy::arithmetic_side_effects)]
     let (all, comment_start) = (n + m + k, n + m);
-    let mut rest = vec![0u8; all];
-    r.read_exact(&mut rest)?;
-    rest.truncate(comment_start);
-    let extra = rest.split_off(n);
+    let mut name = vec![0u8; all];
+    r.read_exact(&mut name)?;
+    let comment = name.split_off(comment_start);
+    let extra = name.split_off(n);
     Ok(Some(CentralRecord {
-        name: rest,
+        head,
+        name,
         extra,
+        comment,
         len: (all as u64).saturating_add(46),
     }))
 }
@@ -812,6 +838,125 @@ fn named_record_problem(path: &Path) -> io::Result<Option<String>> {
         return Ok(None);
     };
     Ok(central_records(path, start)?.find_map(|rec| record_problem(&rec)))
+}
+
+/// The entry whose central record the zip reader cannot read, saying so as it `said`: the zip
+/// reader is given the archive with each record in turn, alone, in place of its central
+/// directory (the bytes before the directory as they are, then the record and an end record
+/// listing it), and the first record it fails on as it did on the whole is named, with the one
+/// extra block that fails so by itself when there is one. `None` when no record fails alone as
+/// the directory did (the fault is then not one record's), among the first `most`.
+fn unread_record(path: &Path, said: &str, most: usize) -> io::Result<Option<String>> {
+    let Some(start) = directory_start(path)? else {
+        return Ok(None);
+    };
+    let Ok(at) = u32::try_from(start) else {
+        // Beyond what a plain end record can say (the directory's place went to zip64).
+        return Ok(None);
+    };
+    let fails_so = |rec: &CentralRecord, extra: &[u8]| {
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        let tail = alone(rec, extra, at);
+        let spliced = Spliced {
+            file,
+            cut: start,
+            tail,
+            pos: 0,
+        };
+        matches!(ZipArchive::new(BufReader::new(spliced)), Err(e) if e.to_string() == said)
+    };
+    let why = match said.strip_prefix("invalid Zip archive: ") {
+        Some(m) => format!("is malformed ({m})"),
+        None => format!(
+            "is too short for what it must hold ({})",
+            said.strip_prefix("i/o error: ").unwrap_or(said)
+        ),
+    };
+    Ok(central_records(path, start)?
+        .take(most)
+        .find(|rec| fails_so(rec, &rec.extra))
+        .map(|rec| {
+            let shown = display_name(&rec.name);
+            let block = extra_blocks(&rec.extra).find_map(|(id, data)| {
+                let data = data?;
+                let mut one = Vec::with_capacity(data.len().saturating_add(4));
+                one.extend_from_slice(&id.to_le_bytes());
+                one.extend_from_slice(&u16::try_from(data.len()).ok()?.to_le_bytes());
+                one.extend_from_slice(data);
+                fails_so(&rec, &one).then_some(id)
+            });
+            match block {
+                Some(id) => {
+                    format!("entry {shown:?}: extra block 0x{id:04x} of its central record {why}")
+                }
+                None if !fails_so(&rec, &[]) => {
+                    format!("entry {shown:?}: the extra field of its central record {why}")
+                }
+                None => format!("entry {shown:?}: its central record {why}"),
+            }
+        }))
+}
+
+/// A central directory of `rec` alone, with `extra` as its extra field, starting at byte `at`:
+/// the record, then an end record listing it (APPNOTE 4.3.16).
+fn alone(rec: &CentralRecord, extra: &[u8], at: u32) -> Vec<u8> {
+    let mut z = Vec::new();
+    z.extend_from_slice(&rec.head);
+    let extra_len = u16::try_from(extra.len()).unwrap_or(u16::MAX);
+    z.splice(30..32, extra_len.to_le_bytes());
+    z.extend_from_slice(&rec.name);
+    z.extend_from_slice(extra);
+    z.extend_from_slice(&rec.comment);
+    let size = u32::try_from(z.len()).unwrap_or(u32::MAX);
+    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&at.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+/// The archive file up to `cut`, then `tail` in place of the rest: what the zip reader sees of
+/// an archive whose central directory is replaced.
+struct Spliced {
+    file: File,
+    cut: u64,
+    tail: Vec<u8>,
+    pos: u64,
+}
+
+impl Read for Spliced {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.cut.checked_sub(self.pos).filter(|&left| left > 0) {
+            Some(left) => {
+                self.file.seek(io::SeekFrom::Start(self.pos))?;
+                (&self.file).take(left).read(buf)?
+            }
+            None => {
+                let at = usize::try_from(self.pos.saturating_sub(self.cut)).unwrap_or(usize::MAX);
+                self.tail.get(at..).unwrap_or_default().read(buf)?
+            }
+        };
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+}
+
+impl Seek for Spliced {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let len = self.cut.saturating_add(self.tail.len() as u64);
+        let pos = match to {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::End(d) => len.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start")
+        })?;
+        Ok(self.pos)
+    }
 }
 
 /// The id of a block that changes how an entry is read (zip64 sizes and offset, 0x0001; the
@@ -1361,6 +1506,70 @@ mod tests {
             ),
             other => panic!("{:?}", other.map(|_| ())),
         }
+    }
+
+    #[test]
+    fn a_spliced_archive_reads_the_file_up_to_the_cut_then_the_tail() {
+        use std::io::{Read, Seek, SeekFrom};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, b"abcdefgh").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let tail = b"XYZ".to_vec();
+        let mut s = super::Spliced {
+            file,
+            cut: 3,
+            tail,
+            pos: 0,
+        };
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"abcXYZ");
+        // A read that starts before the cut stops at it; one after it reads the tail.
+        let mut two = [0u8; 5];
+        assert_eq!(s.seek(SeekFrom::Start(1)).unwrap(), 1);
+        assert_eq!(s.read(&mut two).unwrap(), 2);
+        assert_eq!(&two[..2], b"bc");
+        assert_eq!(s.read(&mut two).unwrap(), 3);
+        assert_eq!(&two[..3], b"XYZ");
+        assert_eq!(s.read(&mut two).unwrap(), 0);
+        assert_eq!(s.seek(SeekFrom::End(-2)).unwrap(), 4);
+        assert_eq!(s.seek(SeekFrom::Current(-2)).unwrap(), 2);
+        let mut one = [0u8; 1];
+        s.read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"c");
+        assert_eq!(s.seek(SeekFrom::Current(2)).unwrap(), 5);
+        s.read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"Z");
+        assert!(s.seek(SeekFrom::End(-7)).is_err());
+        assert!(s.seek(SeekFrom::Current(-7)).is_err());
+    }
+
+    #[test]
+    fn a_record_alone_is_the_record_with_its_extra_field_replaced_then_an_end_record() {
+        let mut head = [0u8; 46];
+        head[..4].copy_from_slice(&[0x50, 0x4b, 0x01, 0x02]);
+        head[28] = 1; // name length
+        head[30] = 9; // extra length, as written
+        head[32] = 2; // comment length
+        let rec = super::CentralRecord {
+            head,
+            name: b"n".to_vec(),
+            extra: vec![0; 9],
+            comment: b"cc".to_vec(),
+            len: 58,
+        };
+        let z = super::alone(&rec, &[0x55, 0x54, 0, 0], 0x0102_0304);
+        assert_eq!(z.len(), 46 + 1 + 4 + 2 + 22);
+        assert_eq!(&z[30..32], &[4, 0]);
+        assert_eq!(&z[46..53], &[b'n', 0x55, 0x54, 0, 0, b'c', b'c']);
+        // The end record: one entry on disk 0, the directory's size and its place.
+        assert_eq!(
+            &z[53..],
+            &[
+                0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0, 53, 0, 0, 0, 4, 3, 2, 1, 0, 0
+            ]
+        );
     }
 
     #[test]

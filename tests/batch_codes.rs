@@ -649,13 +649,35 @@ fn b01_an_extra_block_the_zip_reader_cannot_read_in_a_central_record() {
         "entry \"manifest.sha256.hmac\": extra block 0x000a of its central record runs past the record",
     );
     // A block that fits its record but is too short for what it must hold (an Info-ZIP
-    // Unicode path of 3 bytes: a version and part of a CRC): said in the archive's terms.
+    // Unicode path of 3 bytes: a version and part of a CRC): the zip reader, given each record
+    // alone in place of the directory, fails on this one, and on this block alone.
     entries[2].extra = vec![0x75, 0x70, 3, 0, 1, 2, 3];
     let m = nak(&raw_zip(&entries), "B01");
     assert_mentions(
         &m,
-        "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed",
+        "not a readable zip archive: entry \"manifest.sha256.hmac\": extra block 0x7075 of its central record is too short for what it must hold (failed to fill whole buffer)",
     );
+    // A block the zip reader finds malformed in its own words (an extended timestamp without
+    // its flags byte), after a block it reads, in another entry; also where the end record
+    // defers to a zip64 end record.
+    entries[2].extra.clear();
+    entries[1].extra = vec![0xfe, 0xca, 2, 0, 7, 7, 0x55, 0x54, 0, 0];
+    let said = "not a readable zip archive: entry \"registry.csv\": extra block 0x5455 of its central record is malformed (Extended timestamp field is empty)";
+    assert_mentions(&nak(&raw_zip(&entries), "B01"), said);
+    assert_mentions(
+        &nak(&with_zip64_end(&raw_zip(&entries), |_| {}), "B01"),
+        said,
+    );
+    // Three bytes after the blocks, of a block id the zip reader knows: no block of four bytes
+    // is at fault, the extra field is.
+    entries[1].extra = vec![0xfe, 0xca, 2, 0, 7, 7, 0x55, 0x54, 0];
+    assert_mentions(
+        &nak(&raw_zip(&entries), "B01"),
+        "not a readable zip archive: entry \"registry.csv\": the extra field of its central record is malformed (Extra field 0x5455 header truncated)",
+    );
+    // Of an id it does not know, they are padding (APPNOTE 4.5.1), as before.
+    entries[1].extra = vec![0xfe, 0xca, 2, 0, 7, 7, 0x55, 0x55, 0];
+    ack(&raw_zip(&entries));
 }
 
 /// `z` with the central record of `name` taken out (its local entry left in place), and the end
