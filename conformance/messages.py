@@ -28,7 +28,7 @@ cases whose name contains it (`fixed`, `b06`, `seed3-017`...). The last line is
 `== messages: N/M cases OK`; exit 1 on any failure (the scratch folder is then kept, with the
 receiver of each failing case). CONFORMANCE_JOBS=N runs N cases at a time. Standard library only.
 """
-import argparse, collections, hashlib, hmac, json, os, random, re, shutil, sys, time, traceback, zipfile
+import argparse, collections, hashlib, hmac, json, os, random, re, shutil, struct, sys, time, traceback, zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -1028,6 +1028,10 @@ def fam_b01(cx, rng, kind=None):
         # An Info-ZIP Unicode path block (0x7075) of 3 bytes: a version and part of the CRC
         # that must follow it.
         e["cextra"] = b"\x75\x70\x03\x00\x01\x02\x03"
+    elif kind == "loff":
+        # The central record names a local header where none starts (byte 7 lies inside the
+        # first entry's local header).
+        e["cd_offset"] = 7
     elif kind == "between":
         i = rng.randrange(len(es) - 1)
         es[i]["after"] = b"JUNK"
@@ -1036,6 +1040,16 @@ def fam_b01(cx, rng, kind=None):
     if kind == "truncated":
         z = z[:rng.randint(10, len(z) - 23)]
         name = None
+    if kind == "csig":
+        # The signature of a central record other than the first broken: the entry whose record
+        # it follows is named.
+        i = rng.randrange(1, len(es))
+        at = struct.unpack_from("<I", z, len(z) - 6)[0]
+        for _ in range(i):
+            n, m, k = struct.unpack_from("<HHH", z, at + 28)
+            at += 46 + n + m + k
+        z = z[:at] + b"PK\x01\x03" + z[at + 4:]
+        name = es[i - 1]["name"]
     r = submit(cx, cx.rx, b + ".zip", z, enc=enc)
     msg = expect_nak(cx, r, "B01")
     if msg is None:
@@ -1043,6 +1057,10 @@ def fam_b01(cx, rng, kind=None):
     b0102(cx, msg, b + ".zip", name)
     if kind == "between":
         need_name(cx, msg, es[i]["name"], "name the entry the junk follows")
+    if kind == "loff":
+        need(cx, msg, "no local file header" in msg, "say no local file header is where the record says")
+    if kind == "csig":
+        need(cx, msg, "no central directory header follows" in msg, "say no central directory header follows")
     if kind in ("cextra", "cts", "cushort"):
         block = {"cextra": "0x000a", "cts": "0x5455", "cushort": "0x7075"}[kind]
         need(cx, msg, f"extra block {block}" in msg, f"name the extra block {block}")
@@ -1883,7 +1901,7 @@ def _(cx):
 
 
 for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated", "cextra", "cts",
-              "cushort"]:
+              "cushort", "loff", "csig"]:
     case(f"b01-{_kind}", f"B01 ({_kind}): the message starts with the archive name and names the entry where there is one")(
         with_rx((lambda k: lambda cx: fam_b01(cx, random.Random("b01" + k), kind=k))(_kind)))
 for _kind in ["missing", "extra"]:

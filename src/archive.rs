@@ -181,6 +181,18 @@ fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) ->
             },
         ),
         zip::result::ZipError::InvalidArchive(ref m)
+            if m == "Invalid Central Directory header"
+                || m.ends_with("ZipCentralEntryBlock")
+                || m == "Variable-length field extends beyond file boundary" =>
+        {
+            match missing_record(path) {
+                Ok(Some(why)) => {
+                    reject(BatchCode::B01, format!("not a readable zip archive: {why}"))
+                }
+                _ => zip_error(e),
+            }
+        }
+        zip::result::ZipError::InvalidArchive(ref m)
             if !(m.contains("EOCD")
                 || m.contains("CDEBlock")
                 || m.starts_with("Unexpected end of ")) =>
@@ -192,6 +204,45 @@ fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) ->
         }
         other => zip_error(other),
     }
+}
+
+/// [`zip_error`] for opening entry `index` of the directory at `start`, where the zip reader
+/// reads the entry's local header: a fault of the archive names the entry, by its central
+/// record as written.
+fn local_error(e: zip::result::ZipError, path: &Path, start: u64, index: usize) -> ReadError {
+    let no_header =
+        matches!(&e, zip::result::ZipError::InvalidArchive(m) if m == "Invalid local file header");
+    let err = zip_error(e);
+    let ReadError::Reject {
+        code: BatchCode::B01,
+        message,
+    } = &err
+    else {
+        return err;
+    };
+    let Some(name) = central_names(path, start, index.saturating_add(1))
+        .ok()
+        .and_then(|names| names.into_iter().nth(index))
+    else {
+        return err;
+    };
+    let said = message
+        .strip_prefix("not a readable zip archive: ")
+        .unwrap_or(message);
+    let why = if no_header {
+        "no local file header where its central record says the entry starts"
+    } else if said == "a local file header is cut short" {
+        "its local file header is cut short"
+    } else {
+        said
+    };
+    reject(
+        BatchCode::B01,
+        format!(
+            "not a readable zip archive: entry {:?}: {why}",
+            display_name(&name)
+        ),
+    )
 }
 
 /// The zip record a reader's "Unexpected end of `TYPE`" names, in APPNOTE's words rather than
@@ -329,8 +380,11 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     // Step one: the central directory.
     let mut declared_total: u128 = 0;
     let mut names = HashSet::new();
+    let directory_start = zip.central_directory_start();
     for i in 0..count {
-        let f = zip.by_index_raw(i).map_err(zip_error)?;
+        let f = zip
+            .by_index_raw(i)
+            .map_err(|e| local_error(e, path, directory_start, i))?;
         let raw = f.name_raw().to_vec();
         let shown = display_name(&raw);
         if let Some(why) = unsafe_name(&raw) {
@@ -409,10 +463,11 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     // "overlapped components" of zip bombs). A tool reading the local headers from the start
     // then sees the entries judged here, and nothing else.
     let mut raw = File::open(path)?;
-    let directory_start = zip.central_directory_start();
     let mut spans: Vec<(u64, u64, String)> = Vec::with_capacity(count);
     for index in 0..count {
-        let f = zip.by_index_raw(index).map_err(zip_error)?;
+        let f = zip
+            .by_index_raw(index)
+            .map_err(|e| local_error(e, path, directory_start, index))?;
         let shown = display_name(f.name_raw());
         let central = Central {
             name: f.name_raw().to_vec(),
@@ -475,7 +530,9 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Archive, ReadError> {
     let mut total: u64 = 0;
     let mut entries = Vec::with_capacity(count);
     for index in 0..count {
-        let f = zip.by_index_raw(index).map_err(zip_error)?;
+        let f = zip
+            .by_index_raw(index)
+            .map_err(|e| local_error(e, path, directory_start, index))?;
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
         let shown = display_name(f.name_raw());
         let (declared, csize, crc) = (f.size(), f.compressed_size(), f.crc32());
@@ -789,11 +846,11 @@ fn record_problem(rec: &CentralRecord) -> Option<String> {
         })
 }
 
-/// Where the central directory starts by the end record that ends the file (and its zip64
-/// end record, when the end record defers to one), read without the zip reader: for naming
-/// the entry at fault when the zip reader cannot read the directory. `None` when there is no
-/// such end record.
-fn directory_start(path: &Path) -> io::Result<Option<u64>> {
+/// Where the central directory starts, and how many records it holds, by the end record that
+/// ends the file (and its zip64 end record, when the end record defers to one), read without
+/// the zip reader: for naming the entry at fault when the zip reader cannot read the
+/// directory. `None` when there is no such end record.
+fn directory_place(path: &Path) -> io::Result<Option<(u64, u64)>> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     // The end record (22 bytes) and a comment of at most 65535 bytes.
@@ -812,7 +869,10 @@ fn directory_start(path: &Path) -> io::Result<Option<u64>> {
     };
     match le32(&tail, end.saturating_add(16)) {
         Some(u32::MAX) => {}
-        other => return Ok(other.map(u64::from)),
+        other => {
+            let count = u64::from(le16(&tail, end.saturating_add(10)));
+            return Ok(other.map(|start| (u64::from(start), count)));
+        }
     }
     // Deferred to the zip64 end record, which the locator just before the end record names.
     let locator = end.checked_sub(20);
@@ -828,16 +888,57 @@ fn directory_start(path: &Path) -> io::Result<Option<u64>> {
     if f.read_exact(&mut z).is_err() || le32(&z, 0) != Some(0x0606_4b50) {
         return Ok(None);
     }
-    Ok(le64(&z, 48))
+    Ok(le64(&z, 48).zip(le64(&z, 32)))
 }
 
 /// The first central record, walked from where the end record says the directory starts,
 /// whose extra field is wrong ([`record_problem`]), if the walk finds one.
 fn named_record_problem(path: &Path) -> io::Result<Option<String>> {
-    let Some(start) = directory_start(path)? else {
+    let Some((start, _)) = directory_place(path)? else {
         return Ok(None);
     };
     Ok(central_records(path, start)?.find_map(|rec| record_problem(&rec)))
+}
+
+/// Where the zip reader found no whole central directory header, if the records walked from
+/// where the end record says the directory starts are fewer than it counts: after the last of
+/// them, naming its entry, or at the start; a record there of another signature, or one whose
+/// name, extra field or comment runs past the end of the file.
+fn missing_record(path: &Path) -> io::Result<Option<String>> {
+    let Some((start, count)) = directory_place(path)? else {
+        return Ok(None);
+    };
+    let mut r = BufReader::new(File::open(path)?);
+    r.seek(io::SeekFrom::Start(start))?;
+    let (mut walked, mut last) = (0u64, None);
+    let cut_short = loop {
+        if walked >= count {
+            return Ok(None);
+        }
+        match central_record(&mut r) {
+            Ok(Some(rec)) => {
+                walked = walked.saturating_add(1);
+                last = Some(rec.name);
+            }
+            Ok(None) => break false,
+            Err(e) if is_data_error(&e) => break true,
+            Err(e) => return Err(e),
+        }
+    };
+    let read = format!("{walked} of the {count} records the end record counts were read");
+    let shown = last.as_deref().map(display_name);
+    Ok(Some(match (cut_short, shown) {
+        (false, None) => {
+            "no central directory header where the end record says the directory starts".into()
+        }
+        (false, Some(shown)) => format!(
+            "no central directory header follows the central record of entry {shown:?} ({read})"
+        ),
+        (true, None) => "the first central directory header, where the end record says the directory starts, runs past the end of the file".into(),
+        (true, Some(shown)) => format!(
+            "the central directory header after that of entry {shown:?} runs past the end of the file ({read})"
+        ),
+    }))
 }
 
 /// The entry whose central record the zip reader cannot read, saying so as it `said`: the zip
@@ -847,7 +948,7 @@ fn named_record_problem(path: &Path) -> io::Result<Option<String>> {
 /// extra block that fails so by itself when there is one. `None` when no record fails alone as
 /// the directory did (the fault is then not one record's), among the first `most`.
 fn unread_record(path: &Path, said: &str, most: usize) -> io::Result<Option<String>> {
-    let Some(start) = directory_start(path)? else {
+    let Some((start, _)) = directory_place(path)? else {
         return Ok(None);
     };
     let Ok(at) = u32::try_from(start) else {

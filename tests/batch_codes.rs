@@ -310,6 +310,73 @@ fn b01_local_header_differs_from_the_central_directory() {
 }
 
 #[test]
+fn b01_a_record_or_local_header_missing_where_the_directory_says_names_the_entry() {
+    let z = good_zip();
+    let dir = directory(&z);
+    let shown = |r: &Raw| String::from_utf8_lossy(&r.name).into_owned();
+    // The second central record's signature broken: the zip reader finds no header where the
+    // first record ends.
+    let mut bad = z.clone();
+    put_u32(&mut bad, dir[1].central, 0x0301_4b50);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        &format!(
+            "not a readable zip archive: no central directory header follows the central record of entry {:?} (1 of the 4 records the end record counts were read)",
+            shown(&dir[0])
+        ),
+    );
+    // The same where the end record defers to a zip64 end record.
+    assert_mentions(
+        &nak(&with_zip64_end(&bad, |_| {}), "B01"),
+        "(1 of the 4 records the end record counts were read)",
+    );
+    // The first record's broken: none is found where the directory starts.
+    let mut bad = z.clone();
+    put_u32(&mut bad, dir[0].central, 0x0301_4b50);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        "not a readable zip archive: no central directory header where the end record says the directory starts",
+    );
+    // Lengths in a record that run past the end of the file: the first record's name, and the
+    // second's (the zip reader says "Variable-length field extends beyond file boundary").
+    let mut bad = z.clone();
+    put_u16(&mut bad, dir[0].central + 28, 60_000);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        "not a readable zip archive: the first central directory header, where the end record says the directory starts, runs past the end of the file",
+    );
+    let mut bad = z.clone();
+    put_u16(&mut bad, dir[1].central + 32, 60_000);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        &format!(
+            "not a readable zip archive: the central directory header after that of entry {:?} runs past the end of the file (1 of the 4 records the end record counts were read)",
+            shown(&dir[0])
+        ),
+    );
+    // A central record whose local header offset points into another entry's data.
+    let mut bad = z.clone();
+    put_u32(&mut bad, dir[2].central + 42, dir[0].local as u32 + 5);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        &format!(
+            "not a readable zip archive: entry {:?}: no local file header where its central record says the entry starts",
+            shown(&dir[2])
+        ),
+    );
+    // One that points 10 bytes before the end of the file: the header is cut short there.
+    let mut bad = z.clone();
+    put_u32(&mut bad, dir[3].central + 42, z.len() as u32 - 10);
+    assert_mentions(
+        &nak(&bad, "B01"),
+        &format!(
+            "not a readable zip archive: entry {:?}: its local file header is cut short",
+            shown(&dir[3])
+        ),
+    );
+}
+
+#[test]
 fn b01_central_directory_holds_more_records_than_the_end_record_declares() {
     // A fifth record (an entry not allowed, B03 if it were seen) hidden from a reader that
     // trusts the end record's count of four.
