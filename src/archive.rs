@@ -121,6 +121,9 @@ impl Archive {
     }
 }
 
+/// The words of a `B01` for an end record that numbers a disk other than the first.
+const MULTI_DISK: &str = "not a readable zip archive: its end record places the archive or its central directory on a disk other than the first (an archive split over several disks is not read)";
+
 fn zip_error(e: zip::result::ZipError) -> ReadError {
     match e {
         zip::result::ZipError::Io(io) if !is_data_error(&io) => ReadError::Io(io),
@@ -131,6 +134,9 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
                 BatchCode::B01,
                 "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
             )
+        }
+        zip::result::ZipError::InvalidArchive(ref m) if m.contains("Multi-disk") => {
+            reject(BatchCode::B01, MULTI_DISK)
         }
         zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => reject(
             BatchCode::B01,
@@ -1509,6 +1515,7 @@ mod tests {
                 "Unexpected end of zip::format::blocks::ZipLocalEntryBlock",
                 "not a readable zip archive: a local file header is cut short",
             ),
+            ("Multi-disk ZIP files are not supported", super::MULTI_DISK),
             (
                 "No CDFH found",
                 "not a readable zip archive: No central directory header found",

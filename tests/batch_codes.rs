@@ -451,6 +451,13 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         put_u32(&mut bad, eocd + 12, (i64::from(size) + delta) as u32);
         assert_mentions(&nak(&bad, "B01"), "end record");
     }
+    // A disk other than the first, for the archive (offset 4) or its directory (offset 6).
+    let split = "not a readable zip archive: its end record places the archive or its central directory on a disk other than the first (an archive split over several disks is not read)";
+    for at in [4, 6] {
+        let mut bad = z.clone();
+        put_u16(&mut bad, eocd + at, 1);
+        assert_mentions(&nak(&bad, "B01"), split);
+    }
     // Bytes between the last central record and the end record.
     let mut padded = z[..eocd].to_vec();
     padded.extend_from_slice(&[0; 30]);
