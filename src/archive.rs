@@ -1476,7 +1476,7 @@ impl Inflate {
                 .map_err(|e| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("corrupt deflate stream: {e}"),
+                        format!("corrupt deflate stream: {}", deflate_fault(&e)),
                     )
                 })?;
             let consumed = self.state.total_in().saturating_sub(in0) as usize;
@@ -1496,6 +1496,17 @@ impl Inflate {
                 ));
             }
         }
+    }
+}
+
+/// What a deflate decoder's error says of the stream, in the decoder's words. A fault its fast
+/// path finds is reported as "repeated call with bad state" (the state was already bad when its
+/// main loop looked again), which says nothing of the stream and reads as the receiver's own
+/// misuse: that one, and an error without words, is "invalid data".
+fn deflate_fault(e: &flate2::DecompressError) -> &str {
+    match e.message() {
+        Some(m) if !m.contains("repeated call") => m,
+        _ => "invalid data",
     }
 }
 
