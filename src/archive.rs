@@ -214,7 +214,7 @@ fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) ->
 
 /// [`zip_error`] for opening entry `index` of the directory at `start`, where the zip reader
 /// reads the entry's local header: a fault of the archive names the entry, by its central
-/// record as written.
+/// record as written, unless the end record misplaces the directory.
 fn local_error(e: zip::result::ZipError, path: &Path, start: u64, index: usize) -> ReadError {
     let no_header =
         matches!(&e, zip::result::ZipError::InvalidArchive(m) if m == "Invalid local file header");
@@ -226,6 +226,18 @@ fn local_error(e: zip::result::ZipError, path: &Path, start: u64, index: usize) 
     else {
         return err;
     };
+    // The zip reader takes a directory found elsewhere than the end record says as an archive
+    // behind other bytes, and looks for every local header that many bytes further on.
+    if let Ok(Some((declared, _))) = directory_place(path)
+        && declared != start
+    {
+        return reject(
+            BatchCode::B01,
+            format!(
+                "not a readable zip archive: the end record says the central directory starts at byte {declared}; it starts at byte {start}"
+            ),
+        );
+    }
     let Some(name) = central_names(path, start, index.saturating_add(1))
         .ok()
         .and_then(|names| names.into_iter().nth(index))

@@ -386,6 +386,21 @@ fn b01_a_record_or_local_header_missing_where_the_directory_says_names_the_entry
             shown(&dir[2])
         ),
     );
+    // The end record's directory offset a few bytes early, or 0: the zip reader finds the
+    // directory all the same, and takes the archive to lie that many bytes further on, so no
+    // local header is where it looks; the end record is at fault, not an entry.
+    let eocd = z.len() - 22;
+    let found = u32_at(&z, eocd + 16);
+    for declared in [found - 7, 0] {
+        let mut bad = z.clone();
+        put_u32(&mut bad, eocd + 16, declared);
+        assert_mentions(
+            &nak(&bad, "B01"),
+            &format!(
+                "not a readable zip archive: the end record says the central directory starts at byte {declared}; it starts at byte {found}"
+            ),
+        );
+    }
     // One that points 10 bytes before the end of the file: the header is cut short there.
     let mut bad = z.clone();
     put_u32(&mut bad, dir[3].central + 42, z.len() as u32 - 10);
