@@ -34,7 +34,7 @@ same bytes under another name are judged in full: B06); the same files zipped ag
 once the batch id is processed; the checks of B10 and B09 still read the archive for
 created_at. Points the agreement leaves open and the README does not settle are accepted both
 ways and counted in the summary line "where the agreement leaves the answer open": B01 against
-B02 for faults of both kinds; the end record's disk number. Decided in the README since: flag
+B02 for faults of both kinds. Decided in the README since: the end record's disk number (B01); flag
 bits 5, 6 and 13 without bit 0 are B02; a C1 control character in a UTF-8 name is B02; a UTF-8
 BOM is a byte of the header line (it can take it over max_line_bytes: B02); an empty entry's
 descriptor with 8-byte sizes and no zip64 block is read as the next header decides.
@@ -934,9 +934,9 @@ def f_b01(b):
         e.ov["lcrc"] = 0; e.ov["lusize"] = 0; e.ov["lcsize"] = 0
     elif k == "eocd_disk":
         # the end record's "number of this disk" is 1 (a split archive's last part): silent in
-        # the agreement; the engine ignores it (noted in the report), B01 also accepted
+        # the agreement; decided in the README ("A split archive is B01")
         b.byte_faults.append("eocd_disk")
-        codes = {"B01", "-"}
+        codes = {"B01"}
     elif k == "cdoff":
         e.cd_off_delta = r.choice([1, -1, 4])
     elif k == "gap":

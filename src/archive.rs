@@ -822,6 +822,13 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     }
     let mut e = [0u8; 18];
     r.read_exact(&mut e)?;
+    // The disk numbers: the first disk, or all ones deferring to the zip64 end record. (The zip
+    // reader checks them only without a zip64 end record, and that record's own, and its
+    // locator's, always.)
+    let disk_ok = |v: u16| v == 0 || zip64 && v == u16::MAX;
+    if !disk_ok(le16(&e, 0)) || !disk_ok(le16(&e, 2)) {
+        return Ok(Some(MULTI_DISK.into()));
+    }
     let entries_ok = |v: u16| u64::from(v) == count64 || zip64 && v == u16::MAX;
     if !entries_ok(le16(&e, 4)) || !entries_ok(le16(&e, 6)) {
         return mismatch("end record's count");

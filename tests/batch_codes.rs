@@ -494,7 +494,28 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         let mut bad = z.clone();
         put_u16(&mut bad, eocd + at, 1);
         assert_mentions(&nak(&bad, "B01"), split);
+        // Beside a zip64 end record too (the zip reader then reads only the zip64 record's),
+        // where all ones defer to it.
+        let mut bad = with_zip64_end(&z, |_| {});
+        let at64 = bad.len() - 22 + at;
+        put_u16(&mut bad, at64, 1);
+        assert_mentions(&nak(&bad, "B01"), split);
+        put_u16(&mut bad, at64, 0xffff);
+        ack(&bad);
     }
+    // The zip64 end record's own disk numbers (offsets 16 and 20), and its locator's disk
+    // (offset 4 after the record's 56 bytes) and count of disks (offset 16; 0 and 1 allowed):
+    // the zip reader refuses them itself.
+    for (at, value) in [(16, 1u32), (20, 1), (56 + 4, 1), (56 + 16, 2)] {
+        let mut bad = with_zip64_end(&z, |_| {});
+        let record = bad.len() - 22 - 20 - 56;
+        put_u32(&mut bad, record + at, value);
+        nak(&bad, "B01");
+    }
+    let mut no_disks = with_zip64_end(&z, |_| {});
+    let locator = no_disks.len() - 22 - 20;
+    put_u32(&mut no_disks, locator + 16, 0);
+    ack(&no_disks);
     // Bytes between the last central record and the end record.
     let mut padded = z[..eocd].to_vec();
     padded.extend_from_slice(&[0; 30]);
