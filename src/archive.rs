@@ -189,7 +189,9 @@ fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) ->
         zip::result::ZipError::InvalidArchive(ref m)
             if m == "Invalid Central Directory header"
                 || m.ends_with("ZipCentralEntryBlock")
-                || m == "Variable-length field extends beyond file boundary" =>
+                || m == "Variable-length field extends beyond file boundary"
+                || m == "No CDFH found"
+                || m == "Invalid CDFH offset in EOCD" =>
         {
             match missing_record(path) {
                 Ok(Some(why)) => {
@@ -725,13 +727,17 @@ struct CentralRecord {
     len: u64,
 }
 
-/// Reads the central record at the reader's place; `None` if no record starts there.
+/// Reads the central record at the reader's place; `None` if no record starts there (its
+/// signature is not there: the end record, say, even where fewer than a header's 46 bytes
+/// are left).
 fn central_record(r: &mut impl Read) -> io::Result<Option<CentralRecord>> {
     let mut head = [0u8; 46];
-    r.read_exact(&mut head)?;
-    if head[..4] != [0x50, 0x4b, 0x01, 0x02] {
+    let (sig, rest) = head.split_at_mut(4);
+    r.read_exact(sig)?;
+    if sig != [0x50, 0x4b, 0x01, 0x02] {
         return Ok(None);
     }
+    r.read_exact(rest)?;
     let field = |i: usize| usize::from(le16(&head, i));
     let (n, m, k) = (field(28), field(30), field(32));
     // In range: three 16-bit lengths, in a usize of at least 32 bits.
@@ -934,6 +940,12 @@ fn missing_record(path: &Path) -> io::Result<Option<String>> {
         return Ok(None);
     };
     let mut r = BufReader::new(File::open(path)?);
+    let len = r.get_ref().metadata()?.len();
+    if start >= len {
+        return Ok(Some(format!(
+            "the end record says the central directory starts at byte {start}, past the end of the file ({len} bytes)"
+        )));
+    }
     r.seek(io::SeekFrom::Start(start))?;
     let (mut walked, mut last) = (0u64, None);
     let cut_short = loop {
@@ -953,13 +965,15 @@ fn missing_record(path: &Path) -> io::Result<Option<String>> {
     let read = format!("{walked} of the {count} records the end record counts were read");
     let shown = last.as_deref().map(display_name);
     Ok(Some(match (cut_short, shown) {
-        (false, None) => {
-            "no central directory header where the end record says the directory starts".into()
-        }
+        (false, None) => format!(
+            "no central directory header where the end record says the directory starts (byte {start})"
+        ),
         (false, Some(shown)) => format!(
             "no central directory header follows the central record of entry {shown:?} ({read})"
         ),
-        (true, None) => "the first central directory header, where the end record says the directory starts, runs past the end of the file".into(),
+        (true, None) => format!(
+            "the first central directory header, where the end record says the directory starts (byte {start}), runs past the end of the file"
+        ),
         (true, Some(shown)) => format!(
             "the central directory header after that of entry {shown:?} runs past the end of the file ({read})"
         ),

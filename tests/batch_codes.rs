@@ -357,15 +357,45 @@ fn b01_a_record_or_local_header_missing_where_the_directory_says_names_the_entry
     put_u32(&mut bad, dir[0].central, 0x0301_4b50);
     assert_mentions(
         &nak(&bad, "B01"),
-        "not a readable zip archive: no central directory header where the end record says the directory starts",
+        &format!(
+            "not a readable zip archive: no central directory header where the end record says the directory starts (byte {})",
+            dir[0].central
+        ),
     );
+    // The end record's directory offset at the end record itself, inside the first record,
+    // and past the end of the file.
+    let eocd = z.len() - 22;
+    for declared in [eocd, dir[0].central + 46] {
+        let mut bad = z.clone();
+        put_u32(&mut bad, eocd + 16, declared as u32);
+        assert_mentions(
+            &nak(&bad, "B01"),
+            &format!(
+                "not a readable zip archive: no central directory header where the end record says the directory starts (byte {declared})"
+            ),
+        );
+    }
+    for declared in [z.len() as u32 + 100, 0xffff_fff0] {
+        let mut bad = z.clone();
+        put_u32(&mut bad, eocd + 16, declared);
+        assert_mentions(
+            &nak(&bad, "B01"),
+            &format!(
+                "not a readable zip archive: the end record says the central directory starts at byte {declared}, past the end of the file ({} bytes)",
+                z.len()
+            ),
+        );
+    }
     // Lengths in a record that run past the end of the file: the first record's name, and the
     // second's (the zip reader says "Variable-length field extends beyond file boundary").
     let mut bad = z.clone();
     put_u16(&mut bad, dir[0].central + 28, 60_000);
     assert_mentions(
         &nak(&bad, "B01"),
-        "not a readable zip archive: the first central directory header, where the end record says the directory starts, runs past the end of the file",
+        &format!(
+            "not a readable zip archive: the first central directory header, where the end record says the directory starts (byte {}), runs past the end of the file",
+            dir[0].central
+        ),
     );
     let mut bad = z.clone();
     put_u16(&mut bad, dir[1].central + 32, 60_000);
@@ -389,7 +419,6 @@ fn b01_a_record_or_local_header_missing_where_the_directory_says_names_the_entry
     // The end record's directory offset a few bytes early, or 0: the zip reader finds the
     // directory all the same, and takes the archive to lie that many bytes further on, so no
     // local header is where it looks; the end record is at fault, not an entry.
-    let eocd = z.len() - 22;
     let found = u32_at(&z, eocd + 16);
     for declared in [found - 7, 0] {
         let mut bad = z.clone();
