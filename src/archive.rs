@@ -122,7 +122,7 @@ impl Archive {
 }
 
 /// The words of a `B01` for an end record that numbers a disk other than the first.
-const MULTI_DISK: &str = "not a readable zip archive: its end record places the archive or its central directory on a disk other than the first (an archive split over several disks is not read)";
+const MULTI_DISK: &str = "not a readable zip archive: its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
 
 fn zip_error(e: zip::result::ZipError) -> ReadError {
     match e {

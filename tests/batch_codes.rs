@@ -518,7 +518,7 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         assert_mentions(&nak(&bad, "B01"), "end record");
     }
     // A disk other than the first, for the archive (offset 4) or its directory (offset 6).
-    let split = "not a readable zip archive: its end record places the archive or its central directory on a disk other than the first (an archive split over several disks is not read)";
+    let split = "not a readable zip archive: its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
     for at in [4, 6] {
         let mut bad = z.clone();
         put_u16(&mut bad, eocd + at, 1);
