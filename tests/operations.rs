@@ -1841,34 +1841,10 @@ fn edit_store(rx: &Rx, sql: &str) -> usize {
         .expect("edit the store")
 }
 
-/// SECURITY, "What it does not defend against": whoever can write the data folder can rewrite
-/// the journal consistently, the chain recomputed, and the audit finds nothing; an anchor
-/// (`SEQ:HASH`, the head copied elsewhere earlier) finds it. An anchor of an entry removed is
-/// named too; anchors of the journal as it is hold.
-#[test]
-fn an_anchor_copied_elsewhere_finds_a_journal_rewritten_consistently() {
-    let mut rx = Rx::new();
-    rx.import_reference_invoices();
-    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
-    let first = rx.engine.journal_head().expect("head").expect("entries");
-    assert_eq!(first.seq, 2);
-    assert_eq!(rx.process(PAY4, &reference(PAY4)).result, "NAK");
-    let head = rx.engine.journal_head().expect("head").expect("entries");
-    assert_eq!(head.seq, 3);
-    let parsed: reestr::journal::Anchor =
-        head.to_string().to_uppercase().parse().expect("SEQ:HASH");
-    assert_eq!(parsed, head, "read back from its text, in either case");
-    assert!(
-        rx.engine
-            .against_anchors(&[first.clone(), head.clone()])
-            .expect("anchors")
-            .is_empty()
-    );
-    // The first entry's time edited, and every hash after it recomputed as the engine does.
-    edit_store(
-        &rx,
-        "UPDATE journal SET recorded_at = '2026-01-01T00:00:00Z' WHERE seq = 1",
-    );
+/// Runs `sql` on the journal, then recomputes every entry's hash as the engine does: the
+/// journal rewritten consistently, as whoever can write the data folder can.
+fn rewrite_journal(rx: &Rx, sql: &str) {
+    edit_store(rx, sql);
     let entries: Vec<(i64, String, String, String)> = {
         let mut st = rx
             .engine
@@ -1894,6 +1870,36 @@ fn an_anchor_copied_elsewhere_finds_a_journal_rewritten_consistently() {
             .expect("rewrite");
         prev = hash;
     }
+}
+
+/// SECURITY, "What it does not defend against": whoever can write the data folder can rewrite
+/// the journal consistently, the chain recomputed, and the audit finds nothing; an anchor
+/// (`SEQ:HASH`, the head copied elsewhere earlier) finds it. An anchor of an entry removed is
+/// named too; anchors of the journal as it is hold.
+#[test]
+fn an_anchor_copied_elsewhere_finds_a_journal_rewritten_consistently() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    assert_eq!(rx.process(PAY1, &reference(PAY1)).result, "ACK");
+    let first = rx.engine.journal_head().expect("head").expect("entries");
+    assert_eq!(first.seq, 2);
+    assert_eq!(rx.process(PAY4, &reference(PAY4)).result, "NAK");
+    let head = rx.engine.journal_head().expect("head").expect("entries");
+    assert_eq!(head.seq, 3);
+    let parsed: reestr::journal::Anchor =
+        head.to_string().to_uppercase().parse().expect("SEQ:HASH");
+    assert_eq!(parsed, head, "read back from its text, in either case");
+    assert!(
+        rx.engine
+            .against_anchors(&[first.clone(), head.clone()])
+            .expect("anchors")
+            .is_empty()
+    );
+    // The first entry's time edited, and every hash after it recomputed as the engine does.
+    rewrite_journal(
+        &rx,
+        "UPDATE journal SET recorded_at = '2026-01-01T00:00:00Z' WHERE seq = 1",
+    );
     assert_eq!(problems(&rx), Vec::<String>::new(), "a consistent rewrite");
     let found = rx
         .engine
@@ -1962,6 +1968,21 @@ fn audit_takes_the_kept_copy_of_an_archive_still_in_the_inbox_for_a_batch_in_han
     let p = problems(&rx);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("received/planted.zip"), "{p:?}");
+}
+
+/// A store whose invoices cannot be read (a column renamed by hand) is audited all the same:
+/// the audit says the invoices were not checked against the kept exports, and goes on to
+/// rebuild the books, which the edit left as they were.
+#[test]
+fn audit_of_a_store_whose_invoices_cannot_be_read_says_so_and_still_rebuilds_the_books() {
+    let rx = with_history();
+    edit_store(
+        &rx,
+        "ALTER TABLE invoices RENAME COLUMN case_no TO case_number",
+    );
+    let said = "invoices not checked against the kept exports: store: no such column: case_no in SELECT invoice_no, court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq FROM invoices ORDER BY invoice_no at offset 31";
+    assert_eq!(problems(&rx), [said]);
+    assert_eq!(rebuilt(&rx), (vec![said.to_string()], Some(2)));
 }
 
 /// `audit verify --rebuild`: the problems, and how many batches were judged again.
@@ -2116,6 +2137,126 @@ fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was(
         p.iter().any(|m| m.contains("applied by no kept archive")),
         "{p:?}"
     );
+}
+
+/// A batch judged again as a NAK applies none of its rows to the rebuilt books, though they
+/// were reconciled before the NAK was found: an ACK's kept copy replaced by the same rows
+/// declaring another total (B08, found after the last row), its payments are in the store
+/// only.
+#[test]
+fn audit_rebuilding_the_books_applies_no_row_of_a_batch_judged_again_a_nak() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    let key = common::batches::key();
+    let b = common::batches::batch();
+    let bytes = b.zip(Some(&key));
+    assert_eq!(rx.process(&b.file_name(), &bytes).result, "ACK");
+    let mut wrong_total = common::batches::batch();
+    wrong_total.amount_total += 1;
+    let kept = rx
+        .engine
+        .layout
+        .received()
+        .join(format!("{}.zip", sha256_hex(&bytes)));
+    set_mode(&kept, 0o600);
+    std::fs::write(&kept, wrong_total.zip(Some(&key))).expect("edit");
+    let (p, judged) = rebuilt(&rx);
+    assert_eq!(judged, Some(1));
+    let mut want = vec![
+        format!(
+            "kept file received/{}.zip (journal entry 2): bytes changed",
+            sha256_hex(&bytes)
+        ),
+        format!(
+            "{}: journal entry 2 answered it ACK; judged again it is NAK B08 (control.txt line 10, key amount_total: 493000.01 but the amounts in registry.csv sum to 493000.00)",
+            b.file_name()
+        ),
+    ];
+    want.extend(common::batches::pay_rows().iter().map(|row| {
+        format!(
+            "payment {}: in the store, applied by no kept archive",
+            row[0]
+        )
+    }));
+    assert_eq!(p, want);
+}
+
+/// An ACK of a type no schema in force adds, whose entry does not say the role its rows had
+/// (`reconciled_as` taken out of a journal rewritten by hand), cannot be judged again: the
+/// rebuild stops there, saying so, rather than going on without its payments. (The journal's
+/// check, reading its type from its name, finds its payments pointing at an entry that applied
+/// none.)
+#[test]
+fn audit_rebuilding_the_books_stops_at_an_ack_of_a_removed_type_journaled_without_its_role() {
+    let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
+    let mut rx = with_added_types(
+        &[("FEE.json", fee_schema())],
+        Some(r#"["PAY", "REV", "REC", "FEE"]"#),
+    )
+    .expect("the configuration loads");
+    rx.import_reference_invoices();
+    let mut header: Vec<&str> = PAY_HEADER.to_vec();
+    header.push("fee_kind");
+    let mut row = common::batches::pay_rows()[0].clone();
+    row.push("DUTY".into());
+    let b = Batch::new(fee, "001", Charset::Utf8, &header, &[row], 6);
+    let h = rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
+    assert_eq!(h.result, "ACK", "{h:?}");
+    std::fs::remove_file(rx.dir.path().join("schemas/FEE.json")).expect("remove");
+    let config = std::fs::read_to_string(rx.config_path()).expect("config");
+    std::fs::write(rx.config_path(), config.replace(", \"FEE\"", "")).expect("config");
+    let cfg = Config::load(&rx.config_path()).expect("config loads");
+    let rx = Rx {
+        engine: Engine::open(cfg).expect("open"),
+        dir: rx.dir,
+    };
+    assert_eq!(
+        rebuilt(&rx),
+        (vec![], Some(1)),
+        "judged under its kept schema"
+    );
+    rewrite_journal(
+        &rx,
+        "UPDATE journal SET body = json_remove(body, '$.reconciled_as') WHERE seq = 2",
+    );
+    let (p, judged) = rebuilt(&rx);
+    assert_eq!(judged, Some(0));
+    assert_eq!(
+        p,
+        [
+            "payments point at 1 journal entr(y/ies) that applied or reversed no payments",
+            "the books were not rebuilt past journal entry 2: MUNIS_SUDBILLING_FEE_20261121_001.zip was judged under another schema than the one in force (its type has no schema in force); with that one configured, the rebuild judges it again",
+        ]
+    );
+}
+
+/// An ACK whose journaled name is not of the form (rewritten by hand) is no batch of a type
+/// whose schema went: the delivery row's check names the edit, and the rebuild goes on past
+/// it, its payments applied by no kept archive.
+#[test]
+fn audit_rebuilding_the_books_goes_past_an_ack_whose_journaled_name_is_not_of_the_form() {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    let b = common::batches::batch();
+    let bytes = b.zip(Some(&common::batches::key()));
+    assert_eq!(rx.process(&b.file_name(), &bytes).result, "ACK");
+    rewrite_journal(
+        &rx,
+        "UPDATE journal SET body = json_set(body, '$.inbound_name', 'payments.zip') WHERE seq = 2",
+    );
+    let (p, judged) = rebuilt(&rx);
+    assert_eq!(judged, Some(0));
+    let mut want = vec![format!(
+        "deliveries row 1 (journal entry 2): inbound_name is \"{}\" where the journal has \"payments.zip\"",
+        b.file_name()
+    )];
+    want.extend(common::batches::pay_rows().iter().map(|row| {
+        format!(
+            "payment {}: in the store, applied by no kept archive",
+            row[0]
+        )
+    }));
+    assert_eq!(p, want);
 }
 
 #[test]
