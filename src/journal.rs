@@ -918,7 +918,7 @@ fn accepted_of(path: &Path) -> Option<(i64, i128)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_a_kept_folder, kept_by};
+    use super::{accepted_of, in_a_kept_folder, kept_by};
     use serde_json::json;
     use std::path::Path;
 
@@ -953,6 +953,31 @@ mod tests {
             kept_by(7, "import", &import),
             [("imports/x.csv".to_string(), Some(sha))]
         );
+    }
+
+    #[test]
+    fn a_kept_acks_control_txt_is_read_up_to_64_kib() {
+        // The figures an ACK accepted are read from its `control.txt`, whatever comes before
+        // them, within its first 64 KiB; past that the response is not read further.
+        let dir = tempfile::tempdir().unwrap();
+        let kept = |padding: usize| {
+            let control = format!(
+                "{}accepted=3\namount_accepted=12.34\n",
+                "message=x\n".repeat(padding)
+            );
+            let path = dir.path().join(format!("{padding}.zip"));
+            std::fs::write(
+                &path,
+                crate::sample::zip_entries(&[("control.txt".to_string(), control.into_bytes())]),
+            )
+            .unwrap();
+            accepted_of(&path)
+        };
+        assert_eq!(kept(0), Some((3, 1234)));
+        // 2,000 bytes in: still within the first 64 KiB.
+        assert_eq!(kept(200), Some((3, 1234)));
+        // 65,540 bytes in: past them.
+        assert_eq!(kept(6554), None);
     }
 
     #[test]

@@ -3591,6 +3591,158 @@ fn audit_finds_store_rows_that_contradict_the_journal() {
 }
 
 #[test]
+fn payments_moved_to_a_naks_entry_point_at_an_entry_that_applied_none() {
+    // A NAK applies nothing: payments pointing at its entry are strays, never taken as its
+    // own, and the ACK they were moved from has none.
+    let rx = with_history();
+    let conn = &rx.engine.store.conn;
+    let (batch, n, sum): (String, i64, i64) = conn
+        .query_row(
+            "SELECT d.batch_id, (SELECT count(*) FROM payments WHERE journal_seq = 2),
+               (SELECT sum(amount) FROM payments WHERE journal_seq = 2)
+             FROM deliveries d WHERE d.journal_seq = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the first ACK");
+    assert!(n > 0, "PAY 001 applied payments");
+    let nak: String = conn
+        .query_row(
+            "SELECT result FROM deliveries WHERE journal_seq = 3",
+            [],
+            |r| r.get(0),
+        )
+        .expect("entry 3");
+    assert_eq!(nak, "NAK");
+    let moved = edit_store(
+        &rx,
+        "UPDATE payments SET journal_seq = 3 WHERE journal_seq = 2",
+    );
+    assert_eq!(i64::try_from(moved), Ok(n));
+    assert_eq!(
+        problems(&rx),
+        [
+            format!(
+                "journal entry 2: the store has 0 payment(s) applied for {batch} totalling 0.00, its response accepted {n} totalling {}",
+                reestr::amount::format(i128::from(sum))
+            ),
+            "payments point at 1 journal entr(y/ies) that applied or reversed no payments"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_store_row_pointing_at_another_events_entry_is_named_and_one_pointing_at_none_is_counted() {
+    // The NAK's row (entry 3) moved to the set-aside entry: that entry records another event.
+    let rx = with_history();
+    let id: i64 = rx
+        .engine
+        .store
+        .conn
+        .query_row("SELECT id FROM deliveries WHERE journal_seq = 3", [], |r| {
+            r.get(0)
+        })
+        .expect("the NAK's row");
+    edit_store(
+        &rx,
+        "UPDATE deliveries SET journal_seq = 4 WHERE journal_seq = 3",
+    );
+    assert_eq!(
+        problems(&rx),
+        [
+            "journal entry 3 (delivery) has no row in deliveries (deleted?)".to_string(),
+            format!("deliveries row {id} points at journal entry 4, which records another event"),
+        ]
+    );
+    // Moved to an entry that is not in the journal: counted among the rows pointing at
+    // missing entries, and not said to record another event.
+    let rx = with_history();
+    edit_store(
+        &rx,
+        "UPDATE deliveries SET journal_seq = 99 WHERE journal_seq = 3",
+    );
+    assert_eq!(
+        problems(&rx),
+        [
+            "1 row(s) of deliveries point at journal entries that are missing",
+            "journal entry 3 (delivery) has no row in deliveries (deleted?)",
+        ]
+    );
+}
+
+#[test]
+fn a_finding_about_many_keys_names_five_then_says_there_are_more() {
+    let rx = with_history();
+    // Balances of invoices that no payment paid, each a finding.
+    let no = |i: u32| format!("9{i:019}");
+    let add = |i: u32| {
+        edit_store(
+            &rx,
+            &format!(
+                "INSERT INTO balances(invoice_no, paid) VALUES ('{}', 100)",
+                no(i)
+            ),
+        )
+    };
+    for i in 1..=5 {
+        assert_eq!(add(i), 1);
+    }
+    let five = (1..=5).map(no).collect::<Vec<_>>().join(", ");
+    assert_eq!(
+        problems(&rx),
+        [format!(
+            "balances differ from the payments not reversed for invoice(s) {five}"
+        )]
+    );
+    assert_eq!(add(6), 1);
+    assert_eq!(
+        problems(&rx),
+        [format!(
+            "balances differ from the payments not reversed for invoice(s) {five}, ..."
+        )]
+    );
+}
+
+#[test]
+fn an_invoice_added_before_every_other_and_one_removed_among_them_are_each_named_once() {
+    // The store's invoices and the kept exports' are walked side by side in number order: a
+    // number only one side has, wherever it falls, is named once and the walk goes on in step.
+    let rx = with_history();
+    let conn = &rx.engine.store.conn;
+    let numbers: Vec<String> = {
+        let mut st = conn
+            .prepare("SELECT invoice_no FROM invoices ORDER BY invoice_no")
+            .expect("prepare");
+        st.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("invoices")
+    };
+    assert!(numbers.len() > 2, "{numbers:?}");
+    let first = "00000000000000000001";
+    assert!(first < numbers[0].as_str(), "{numbers:?}");
+    let gone = &numbers[numbers.len() / 2];
+    edit_store(
+        &rx,
+        &format!(
+            "INSERT INTO invoices SELECT '{first}', court_code, case_no, payer_type, payer_id, payer_name, amount_due, issued_at, status, import_seq FROM invoices LIMIT 1"
+        ),
+    );
+    edit_store(
+        &rx,
+        &format!("DELETE FROM invoices WHERE invoice_no = '{gone}'"),
+    );
+    assert_eq!(
+        problems(&rx),
+        [
+            format!("invoice {first}: in the store, in no kept export"),
+            format!("invoice {gone}: in the kept exports, missing from the store"),
+        ]
+    );
+}
+
+#[test]
 fn an_import_committed_during_an_audit_is_left_for_the_next_one() {
     // The audit compares the store with the exports imported when it began (`loaded`). An
     // invoice a later import changed is skipped while that import exists.
