@@ -2139,18 +2139,39 @@ fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was(
     );
 }
 
+/// The audit's finding for each payment of the reference batch found in the store and applied
+/// by no kept archive.
+fn unapplied_reference_payments() -> Vec<String> {
+    common::batches::pay_rows()
+        .iter()
+        .map(|row| {
+            format!(
+                "payment {}: in the store, applied by no kept archive",
+                row[0]
+            )
+        })
+        .collect()
+}
+
+/// A receiver holding the reference invoices that has answered the reference batch ACK: the
+/// receiver, the batch and its archive's bytes.
+fn reference_batch_acked() -> (Rx, reestr::sample::Batch, Vec<u8>) {
+    let mut rx = Rx::new();
+    rx.import_reference_invoices();
+    let b = common::batches::batch();
+    let bytes = b.zip(Some(&common::batches::key()));
+    assert_eq!(rx.process(&b.file_name(), &bytes).result, "ACK");
+    (rx, b, bytes)
+}
+
 /// A batch judged again as a NAK applies none of its rows to the rebuilt books, though they
 /// were reconciled before the NAK was found: an ACK's kept copy replaced by the same rows
 /// declaring another total (B08, found after the last row), its payments are in the store
 /// only.
 #[test]
 fn audit_rebuilding_the_books_applies_no_row_of_a_batch_judged_again_a_nak() {
-    let mut rx = Rx::new();
-    rx.import_reference_invoices();
+    let (rx, b, bytes) = reference_batch_acked();
     let key = common::batches::key();
-    let b = common::batches::batch();
-    let bytes = b.zip(Some(&key));
-    assert_eq!(rx.process(&b.file_name(), &bytes).result, "ACK");
     let mut wrong_total = common::batches::batch();
     wrong_total.amount_total += 1;
     let kept = rx
@@ -2172,12 +2193,7 @@ fn audit_rebuilding_the_books_applies_no_row_of_a_batch_judged_again_a_nak() {
             b.file_name()
         ),
     ];
-    want.extend(common::batches::pay_rows().iter().map(|row| {
-        format!(
-            "payment {}: in the store, applied by no kept archive",
-            row[0]
-        )
-    }));
+    want.extend(unapplied_reference_payments());
     assert_eq!(p, want);
 }
 
@@ -2235,11 +2251,7 @@ fn audit_rebuilding_the_books_stops_at_an_ack_of_a_removed_type_journaled_withou
 /// it, its payments applied by no kept archive.
 #[test]
 fn audit_rebuilding_the_books_goes_past_an_ack_whose_journaled_name_is_not_of_the_form() {
-    let mut rx = Rx::new();
-    rx.import_reference_invoices();
-    let b = common::batches::batch();
-    let bytes = b.zip(Some(&common::batches::key()));
-    assert_eq!(rx.process(&b.file_name(), &bytes).result, "ACK");
+    let (rx, b, _) = reference_batch_acked();
     rewrite_journal(
         &rx,
         "UPDATE journal SET body = json_set(body, '$.inbound_name', 'payments.zip') WHERE seq = 2",
@@ -2250,12 +2262,7 @@ fn audit_rebuilding_the_books_goes_past_an_ack_whose_journaled_name_is_not_of_th
         "deliveries row 1 (journal entry 2): inbound_name is \"{}\" where the journal has \"payments.zip\"",
         b.file_name()
     )];
-    want.extend(common::batches::pay_rows().iter().map(|row| {
-        format!(
-            "payment {}: in the store, applied by no kept archive",
-            row[0]
-        )
-    }));
+    want.extend(unapplied_reference_payments());
     assert_eq!(p, want);
 }
 
