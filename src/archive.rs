@@ -121,43 +121,42 @@ impl Archive {
     }
 }
 
-/// The words of a `B01` for an end record that numbers a disk other than the first.
-const MULTI_DISK: &str = "not a readable zip archive: its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
+/// Why an archive whose end record numbers a disk other than the first is not read.
+const MULTI_DISK: &str = "its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
 
-fn zip_error(e: zip::result::ZipError) -> ReadError {
-    match e {
-        zip::result::ZipError::Io(io) if !is_data_error(&io) => ReadError::Io(io),
+/// The message of a `B01` for an archive that cannot be read, saying `why`.
+fn unreadable_words(why: impl std::fmt::Display) -> String {
+    format!("not a readable zip archive: {why}")
+}
+
+/// A `B01` for an archive that cannot be read, saying `why`.
+fn unreadable(why: impl std::fmt::Display) -> ReadError {
+    reject(BatchCode::B01, unreadable_words(why))
+}
+
+/// What the zip reader's error says of the archive, in the archive's terms; the receiver's own
+/// failure to read its copy is `Err`.
+fn zip_words(e: zip::result::ZipError) -> Result<String, io::Error> {
+    Ok(match e {
+        zip::result::ZipError::Io(io) if !is_data_error(&io) => return Err(io),
         zip::result::ZipError::InvalidArchive(m)
             if m.contains("EOCD") || m.contains("CDEBlock") =>
         {
-            reject(
-                BatchCode::B01,
-                "not a readable zip archive: no complete end of central directory record (the file is truncated, or not a zip)",
-            )
+            "no complete end of central directory record (the file is truncated, or not a zip)"
+                .into()
         }
-        zip::result::ZipError::InvalidArchive(ref m) if m.contains("Multi-disk") => {
-            reject(BatchCode::B01, MULTI_DISK)
+        zip::result::ZipError::InvalidArchive(m) if m.contains("Multi-disk") => MULTI_DISK.into(),
+        zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => {
+            format!("{} is cut short", record_named(&m))
         }
-        zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => reject(
-            BatchCode::B01,
-            format!(
-                "not a readable zip archive: {} is cut short",
-                record_named(&m)
-            ),
-        ),
         // (Messages naming the end records, EOCD or CDEBlock, took the first branch.)
-        zip::result::ZipError::InvalidArchive(m) => reject(
-            BatchCode::B01,
-            format!(
-                "not a readable zip archive: {}",
-                m.replace("CDFH", "central directory header")
-            ),
-        ),
-        other => reject(
-            BatchCode::B01,
-            format!("not a readable zip archive: {other}"),
-        ),
-    }
+        zip::result::ZipError::InvalidArchive(m) => m.replace("CDFH", "central directory header"),
+        other => other.to_string(),
+    })
+}
+
+fn zip_error(e: zip::result::ZipError) -> ReadError {
+    zip_words(e).map_or_else(ReadError::Io, unreadable)
 }
 
 /// [`zip_error`] for the reading of the central directory. The zip reader reads a header's name,
@@ -175,94 +174,72 @@ fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) ->
             .ok()
             .flatten(),
     };
-    match e {
-        zip::result::ZipError::Io(io) if is_data_error(&io) => reject(
-            BatchCode::B01,
-            match named() {
-                // The archive's own copy read, and an entry's record found at fault.
-                Some(why) => format!("not a readable zip archive: {why}"),
-                None => format!(
-                    "not a readable zip archive: a central directory header's name, extra field or comment is cut short or malformed ({io})"
-                ),
-            },
-        ),
-        zip::result::ZipError::InvalidArchive(ref m)
+    let found = match &e {
+        zip::result::ZipError::Io(io) if is_data_error(io) => Some(named().unwrap_or_else(|| {
+            format!(
+                "a central directory header's name, extra field or comment is cut short or malformed ({io})"
+            )
+        })),
+        zip::result::ZipError::InvalidArchive(m)
             if m == "Invalid Central Directory header"
                 || m.ends_with("ZipCentralEntryBlock")
                 || m == "Variable-length field extends beyond file boundary"
                 || m == "No CDFH found"
                 || m == "Invalid CDFH offset in EOCD" =>
         {
-            match missing_record(path) {
-                Ok(Some(why)) => {
-                    reject(BatchCode::B01, format!("not a readable zip archive: {why}"))
-                }
-                _ => zip_error(e),
-            }
+            missing_record(path).ok().flatten()
         }
-        zip::result::ZipError::InvalidArchive(ref m)
+        zip::result::ZipError::InvalidArchive(m)
             if !(m.contains("EOCD")
                 || m.contains("CDEBlock")
                 || m.starts_with("Unexpected end of ")) =>
         {
-            match named() {
-                Some(why) => reject(BatchCode::B01, format!("not a readable zip archive: {why}")),
-                None => zip_error(e),
-            }
+            named()
         }
-        other => zip_error(other),
-    }
+        _ => None,
+    };
+    found.map_or_else(|| zip_error(e), unreadable)
 }
 
 /// [`zip_error`] for opening entry `index` of the directory at `start`, where the zip reader
 /// reads the entry's local header: a fault of the archive names the entry, by its central
 /// record as written, unless the end record misplaces the directory.
 fn local_error(e: zip::result::ZipError, path: &Path, start: u64, index: usize) -> ReadError {
-    let no_header =
-        matches!(&e, zip::result::ZipError::InvalidArchive(m) if m == "Invalid local file header");
-    let err = zip_error(e);
-    let ReadError::Reject {
-        code: BatchCode::B01,
-        message,
-    } = &err
-    else {
-        return err;
+    let of_the_entry = match &e {
+        zip::result::ZipError::InvalidArchive(m) if m == "Invalid local file header" => {
+            Some("no local file header where its central record says the entry starts")
+        }
+        zip::result::ZipError::InvalidArchive(m)
+            if m.starts_with("Unexpected end of ") && m.contains("ZipLocalEntryBlock") =>
+        {
+            Some("its local file header is cut short")
+        }
+        _ => None,
+    };
+    let said = match zip_words(e) {
+        Ok(said) => said,
+        Err(io) => return ReadError::Io(io),
     };
     // The zip reader takes a directory found elsewhere than the end record says as an archive
     // behind other bytes, and looks for every local header that many bytes further on.
     if let Ok(Some((declared, _))) = directory_place(path)
         && declared != start
     {
-        return reject(
-            BatchCode::B01,
-            format!(
-                "not a readable zip archive: the end record says the central directory starts at byte {declared}; it starts at byte {start}"
-            ),
-        );
+        return unreadable(format!(
+            "the end record says the central directory starts at byte {declared}; it starts at byte {start}"
+        ));
     }
-    let Some(name) = central_names(path, start, index.saturating_add(1))
+    match central_names(path, start, index.saturating_add(1))
         .ok()
         .and_then(|names| names.into_iter().nth(index))
-    else {
-        return err;
-    };
-    let said = message
-        .strip_prefix("not a readable zip archive: ")
-        .unwrap_or(message);
-    let why = if no_header {
-        "no local file header where its central record says the entry starts"
-    } else if said == "a local file header is cut short" {
-        "its local file header is cut short"
-    } else {
-        said
-    };
-    reject(
-        BatchCode::B01,
-        format!(
-            "not a readable zip archive: entry {:?}: {why}",
-            display_name(&name)
-        ),
-    )
+    {
+        Some(name) => unreadable(format!(
+            "entry {:?}: {}",
+            display_name(&name),
+            of_the_entry.unwrap_or(&said)
+        )),
+        None => unreadable(said),
+    }
 }
 
 /// The zip record a reader's "Unexpected end of `TYPE`" names, in APPNOTE's words rather than
@@ -833,7 +810,7 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     // locator's, always.)
     let disk_ok = |v: u16| v == 0 || zip64 && v == u16::MAX;
     if !disk_ok(le16(&e, 0)) || !disk_ok(le16(&e, 2)) {
-        return Ok(Some(MULTI_DISK.into()));
+        return Ok(Some(unreadable_words(MULTI_DISK)));
     }
     let entries_ok = |v: u16| u64::from(v) == count64 || zip64 && v == u16::MAX;
     if !entries_ok(le16(&e, 4)) || !entries_ok(le16(&e, 6)) {
@@ -1559,7 +1536,10 @@ mod tests {
                 "Unexpected end of zip::format::blocks::ZipLocalEntryBlock",
                 "not a readable zip archive: a local file header is cut short",
             ),
-            ("Multi-disk ZIP files are not supported", super::MULTI_DISK),
+            (
+                "Multi-disk ZIP files are not supported",
+                "not a readable zip archive: its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read",
+            ),
             (
                 "No CDFH found",
                 "not a readable zip archive: No central directory header found",
