@@ -2139,18 +2139,21 @@ fn audit_rebuilding_the_books_says_when_a_batch_is_no_longer_answered_as_it_was(
     );
 }
 
-/// The audit's finding for each payment of the reference batch found in the store and applied
-/// by no kept archive.
-fn unapplied_reference_payments() -> Vec<String> {
-    common::batches::pay_rows()
-        .iter()
-        .map(|row| {
-            format!(
-                "payment {}: in the store, applied by no kept archive",
-                row[0]
-            )
-        })
-        .collect()
+/// `audit verify --rebuild` judges `judged` batches again and finds `first`, then each payment
+/// of the reference batch in the store and applied by no kept archive.
+fn assert_rebuilt_with_reference_payments_unapplied(
+    rx: &Rx,
+    judged: Option<u64>,
+    first: Vec<String>,
+) {
+    let mut want = first;
+    want.extend(common::batches::pay_rows().iter().map(|row| {
+        format!(
+            "payment {}: in the store, applied by no kept archive",
+            row[0]
+        )
+    }));
+    assert_eq!(rebuilt(rx), (want, judged));
 }
 
 /// A receiver holding the reference invoices that has answered the reference batch ACK: the
@@ -2181,20 +2184,20 @@ fn audit_rebuilding_the_books_applies_no_row_of_a_batch_judged_again_a_nak() {
         .join(format!("{}.zip", sha256_hex(&bytes)));
     set_mode(&kept, 0o600);
     std::fs::write(&kept, wrong_total.zip(Some(&key))).expect("edit");
-    let (p, judged) = rebuilt(&rx);
-    assert_eq!(judged, Some(1));
-    let mut want = vec![
-        format!(
-            "kept file received/{}.zip (journal entry 2): bytes changed",
-            sha256_hex(&bytes)
-        ),
-        format!(
-            "{}: journal entry 2 answered it ACK; judged again it is NAK B08 (control.txt line 10, key amount_total: 493000.01 but the amounts in registry.csv sum to 493000.00)",
-            b.file_name()
-        ),
-    ];
-    want.extend(unapplied_reference_payments());
-    assert_eq!(p, want);
+    assert_rebuilt_with_reference_payments_unapplied(
+        &rx,
+        Some(1),
+        vec![
+            format!(
+                "kept file received/{}.zip (journal entry 2): bytes changed",
+                sha256_hex(&bytes)
+            ),
+            format!(
+                "{}: journal entry 2 answered it ACK; judged again it is NAK B08 (control.txt line 10, key amount_total: 493000.01 but the amounts in registry.csv sum to 493000.00)",
+                b.file_name()
+            ),
+        ],
+    );
 }
 
 /// An ACK of a type no schema in force adds, whose entry does not say the role its rows had
@@ -2256,14 +2259,14 @@ fn audit_rebuilding_the_books_goes_past_an_ack_whose_journaled_name_is_not_of_th
         &rx,
         "UPDATE journal SET body = json_set(body, '$.inbound_name', 'payments.zip') WHERE seq = 2",
     );
-    let (p, judged) = rebuilt(&rx);
-    assert_eq!(judged, Some(0));
-    let mut want = vec![format!(
-        "deliveries row 1 (journal entry 2): inbound_name is \"{}\" where the journal has \"payments.zip\"",
-        b.file_name()
-    )];
-    want.extend(unapplied_reference_payments());
-    assert_eq!(p, want);
+    assert_rebuilt_with_reference_payments_unapplied(
+        &rx,
+        Some(0),
+        vec![format!(
+            "deliveries row 1 (journal entry 2): inbound_name is \"{}\" where the journal has \"payments.zip\"",
+            b.file_name()
+        )],
+    );
 }
 
 #[test]
@@ -3717,15 +3720,7 @@ fn an_invoice_added_before_every_other_and_one_removed_among_them_are_each_named
     // number only one side has, wherever it falls, is named once and the walk goes on in step.
     let rx = with_history();
     let conn = &rx.engine.store.conn;
-    let numbers: Vec<String> = {
-        let mut st = conn
-            .prepare("SELECT invoice_no FROM invoices ORDER BY invoice_no")
-            .expect("prepare");
-        st.query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("invoices")
-    };
+    let numbers = texts(conn, "SELECT invoice_no FROM invoices ORDER BY invoice_no");
     assert!(numbers.len() > 2, "{numbers:?}");
     let first = "00000000000000000001";
     assert!(first < numbers[0].as_str(), "{numbers:?}");

@@ -433,16 +433,7 @@ fn watch_handles_batches_arriving_together_in_the_agreed_order() {
     });
     let status = terminate(&mut watch);
     assert!(status.success(), "{status:?}");
-    let order: Vec<String> = {
-        let db = site.db();
-        let mut st = db
-            .prepare("SELECT batch_id FROM deliveries ORDER BY id")
-            .expect("sql");
-        st.query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let order = texts(&site.db(), "SELECT batch_id FROM deliveries ORDER BY id");
     let want: Vec<String> = ["001", "002", "003", "004"]
         .iter()
         .map(|s| format!("MUNIS_SUDBILLING_PAY_20261121_{s}"))

@@ -209,6 +209,15 @@ pub fn dump(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
     rows.collect::<Result<_, _>>().expect("rows")
 }
 
+/// The first column of a query's rows, as text.
+pub fn texts(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(sql).expect("prepare");
+    st.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
 /// Sets a file's modification time.
 pub fn set_mtime(p: &Path, t: std::time::SystemTime) {
     std::fs::File::options()
