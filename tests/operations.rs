@@ -2207,15 +2207,7 @@ fn audit_rebuilding_the_books_applies_no_row_of_a_batch_judged_again_a_nak() {
 /// none.)
 #[test]
 fn audit_rebuilding_the_books_stops_at_an_ack_of_a_removed_type_journaled_without_its_role() {
-    let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
-    let mut rx = with_added_types(
-        &[("FEE.json", fee_schema())],
-        Some(r#"["PAY", "REV", "REC", "FEE"]"#),
-    )
-    .expect("the configuration loads");
-    rx.import_reference_invoices();
-    let mut header: Vec<&str> = PAY_HEADER.to_vec();
-    header.push("fee_kind");
+    let (mut rx, fee, header) = fee_receiver();
     let mut row = common::batches::pay_rows()[0].clone();
     row.push("DUTY".into());
     let b = Batch::new(fee, "001", Charset::Utf8, &header, &[row], 6);
@@ -4619,6 +4611,22 @@ fn replay_and_audit_judge_again_under_the_kept_schemas_of_then() {
     assert_eq!(judged.map(|j| j.judged), Some(1));
 }
 
+/// A receiver holding the reference invoices whose schemas folder adds the type `FEE`
+/// (reconciled as PAY, the PAY fields and `fee_kind`), allowed for MUNIS: the receiver, the
+/// type and its registry header.
+fn fee_receiver() -> (Rx, reestr::name::BatchType, Vec<&'static str>) {
+    let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
+    let mut rx = with_added_types(
+        &[("FEE.json", fee_schema())],
+        Some(r#"["PAY", "REV", "REC", "FEE"]"#),
+    )
+    .expect("the configuration loads");
+    rx.import_reference_invoices();
+    let mut header: Vec<&'static str> = PAY_HEADER.to_vec();
+    header.push("fee_kind");
+    (rx, fee, header)
+}
+
 /// A schemas folder holding the agreement's schemas and `extra` files (name, JSON), with
 /// partner MUNIS (its key) allowed `types` when given.
 fn with_added_types(
@@ -4663,17 +4671,9 @@ fn fee_schema() -> serde_json::Value {
 /// again.
 #[test]
 fn a_registry_type_added_by_a_schemas_folder_needs_no_code() {
-    let fee = reestr::name::BatchType::new("FEE", reestr::name::Role::Pay).expect("a type code");
     let send =
         |rx: &mut Rx, b: &Batch| rx.process(&b.file_name(), &b.zip(Some(&common::batches::key())));
-    let mut rx = with_added_types(
-        &[("FEE.json", fee_schema())],
-        Some(r#"["PAY", "REV", "REC", "FEE"]"#),
-    )
-    .expect("the configuration loads");
-    rx.import_reference_invoices();
-    let mut header: Vec<&str> = PAY_HEADER.to_vec();
-    header.push("fee_kind");
+    let (mut rx, fee, header) = fee_receiver();
     let pay = common::batches::pay_rows();
     let with = |row: &[String], kind: &str| -> Vec<String> {
         let mut r = row.to_vec();
