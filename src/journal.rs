@@ -591,19 +591,14 @@ pub fn kept_by(seq: i64, kind: &str, body: &Value) -> Vec<(String, Option<String
     kept
 }
 
-/// The kept files these journal entries name ([`kept_by`]), relative to the data folder.
-fn named_kept_files(entries: &[(i64, String, Value)]) -> std::collections::HashSet<String> {
-    entries
+/// Files in the kept folders that no journal entry names ([`kept_by`]), relative to the data
+/// folder, sorted by folder then name.
+fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<String> {
+    let named: std::collections::HashSet<String> = entries
         .iter()
         .flat_map(|(seq, kind, body)| kept_by(*seq, kind, body))
         .map(|(p, _)| p)
-        .collect()
-}
-
-/// Files in the kept folders that no journal entry names, relative to the data folder, sorted
-/// by folder then name.
-fn unnamed_kept_files(data: &Path, entries: &[(i64, String, Value)]) -> Vec<String> {
-    let named = named_kept_files(entries);
+        .collect();
     let mut unnamed = Vec::new();
     for dir in ["received", "sent", "set-aside", "imports"] {
         let Ok(rd) = std::fs::read_dir(data.join(dir)) else {
