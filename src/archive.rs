@@ -124,6 +124,12 @@ impl Archive {
 /// Why an archive whose end record numbers a disk other than the first is not read.
 const MULTI_DISK: &str = "its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
 
+/// [`MULTI_DISK`] for the zip64 end record.
+const MULTI_DISK_ZIP64: &str = "its zip64 end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
+
+/// [`MULTI_DISK`] for the zip64 end locator.
+const MULTI_DISK_LOCATOR: &str = "its zip64 end locator describes one part of an archive split over several disks (the zip64 end record on a disk other than the first, or more than one disk), which is not read";
+
 /// The message of a `B01` for an archive that cannot be read, saying `why`.
 fn unreadable_words(why: impl std::fmt::Display) -> String {
     format!("not a readable zip archive: {why}")
@@ -146,6 +152,9 @@ fn zip_words(e: zip::result::ZipError) -> Result<String, io::Error> {
                 .into()
         }
         zip::result::ZipError::InvalidArchive(m) if m.contains("Multi-disk") => MULTI_DISK.into(),
+        zip::result::ZipError::UnsupportedArchive(m) if m.contains("multi-disk") => {
+            MULTI_DISK_ZIP64.into()
+        }
         zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => {
             format!("{} is cut short", record_named(&m))
         }
@@ -168,6 +177,18 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
 /// records (more is `B02` once read).
 fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) -> ReadError {
     let said = e.to_string();
+    // The zip reader judges the end records before the directory: a zip64 end record or
+    // locator of a split archive is said as such, whichever words the reader found.
+    let of_end_records = match &e {
+        zip::result::ZipError::InvalidArchive(m) => {
+            m.contains("EOCD") || m.contains("CDEBlock") || m.contains("Multi-disk")
+        }
+        zip::result::ZipError::UnsupportedArchive(m) => m.contains("multi-disk"),
+        _ => false,
+    };
+    if of_end_records && let Ok(Some(why)) = zip64_end_problem(path) {
+        return unreadable(why);
+    }
     let named = || match named_record_problem(path) {
         Ok(Some(why)) => Some(why),
         _ => unread_record(path, &said, max_entries.saturating_add(1))
@@ -854,14 +875,12 @@ fn record_problem(rec: &CentralRecord) -> Option<String> {
         })
 }
 
-/// Where the central directory starts, and how many records it holds, by the end record that
-/// ends the file (and its zip64 end record, when the end record defers to one), read without
-/// the zip reader: for naming the entry at fault when the zip reader cannot read the
-/// directory. `None` when there is no such end record.
-fn directory_place(path: &Path) -> io::Result<Option<(u64, u64)>> {
+/// The last bytes of the file, up to 22 + 65,535 (an end record and the longest comment), and
+/// where in them the end record lies that ends the file with its comment, read without the zip
+/// reader. `None` when there is no such end record.
+fn end_record(path: &Path) -> io::Result<Option<(Vec<u8>, usize)>> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
-    // The end record (22 bytes) and a comment of at most 65535 bytes.
     let tail_len = len.min(22 + 65_535);
     f.seek(io::SeekFrom::Start(len.saturating_sub(tail_len)))?;
     let mut tail = Vec::new();
@@ -872,7 +891,39 @@ fn directory_place(path: &Path) -> io::Result<Option<(u64, u64)>> {
                 .and_then(|e| e.checked_add(usize::from(le16(&tail, i.saturating_add(20)))))
                 == Some(tail.len())
     });
-    let Some(end) = end else {
+    Ok(end.map(|end| (tail, end)))
+}
+
+/// The zip64 end locator (20 bytes) just before the end record at `end` of `tail`, and the
+/// zip64 end record (its 56-byte version-1 form) where the locator says it starts, when both
+/// are there with their signatures.
+fn zip64_end(path: &Path, tail: &[u8], end: usize) -> io::Result<Option<([u8; 20], [u8; 56])>> {
+    let Some(locator) = end
+        .checked_sub(20)
+        .and_then(|l| tail.get(l..end))
+        .and_then(|l| <[u8; 20]>::try_from(l).ok())
+        .filter(|l| le32(l, 0) == Some(0x0706_4b50))
+    else {
+        return Ok(None);
+    };
+    let Some(at) = le64(&locator, 8) else {
+        return Ok(None);
+    };
+    let mut f = File::open(path)?;
+    f.seek(io::SeekFrom::Start(at))?;
+    let mut z = [0u8; 56];
+    if f.read_exact(&mut z).is_err() || le32(&z, 0) != Some(0x0606_4b50) {
+        return Ok(None);
+    }
+    Ok(Some((locator, z)))
+}
+
+/// Where the central directory starts, and how many records it holds, by the end record that
+/// ends the file (and its zip64 end record, when the end record defers to one), read without
+/// the zip reader: for naming the entry at fault when the zip reader cannot read the
+/// directory. `None` when there is no such end record.
+fn directory_place(path: &Path) -> io::Result<Option<(u64, u64)>> {
+    let Some((tail, end)) = end_record(path)? else {
         return Ok(None);
     };
     match le32(&tail, end.saturating_add(16)) {
@@ -883,20 +934,40 @@ fn directory_place(path: &Path) -> io::Result<Option<(u64, u64)>> {
         }
     }
     // Deferred to the zip64 end record, which the locator just before the end record names.
-    let locator = end.checked_sub(20);
-    let Some(zip64_end) = locator
-        .filter(|&l| le32(&tail, l) == Some(0x0706_4b50))
-        .and_then(|l| le64(&tail, l.saturating_add(8)))
-    else {
+    Ok(zip64_end(path, &tail, end)?.and_then(|(_, z)| le64(&z, 48).zip(le64(&z, 32))))
+}
+
+/// What is wrong with the zip64 end record the end record defers to, read without the zip
+/// reader, which refuses such an archive in words about the end records in general ("no
+/// complete end of central directory record"), or its own words for a split archive:
+/// - the record itself (its disk, or the disk of the directory, other than the first, or
+///   fewer entries on this disk than in all) or its locator (the disk of the record other than
+///   the first, or more than one disk in all) describes one part of a split archive;
+/// - or it counts more records than the directory holds where it says the directory starts
+///   ([`missing_record`]; the zip reader refuses a count too large for the bytes before the
+///   record as it refuses a missing record).
+fn zip64_end_problem(path: &Path) -> io::Result<Option<String>> {
+    let Some((tail, end)) = end_record(path)? else {
         return Ok(None);
     };
-    let mut f = File::open(path)?;
-    f.seek(io::SeekFrom::Start(zip64_end))?;
-    let mut z = [0u8; 56];
-    if f.read_exact(&mut z).is_err() || le32(&z, 0) != Some(0x0606_4b50) {
+    let Some((locator, z)) = zip64_end(path, &tail, end)? else {
         return Ok(None);
+    };
+    let record = le32(&z, 16) != Some(0)
+        || le32(&z, 20) != Some(0)
+        || le64(&z, 24).is_none()
+        || le64(&z, 24) != le64(&z, 32);
+    let locator_split = le32(&locator, 4) != Some(0) || le32(&locator, 16).is_none_or(|n| n > 1);
+    if record {
+        return Ok(Some(MULTI_DISK_ZIP64.into()));
     }
-    Ok(le64(&z, 48).zip(le64(&z, 32)))
+    if locator_split {
+        return Ok(Some(MULTI_DISK_LOCATOR.into()));
+    }
+    if le32(&tail, end.saturating_add(16)) == Some(u32::MAX) {
+        return missing_record(path);
+    }
+    Ok(None)
 }
 
 /// The first central record, walked from where the end record says the directory starts,

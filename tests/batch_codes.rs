@@ -527,14 +527,28 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         put_u16(&mut bad, at64, 0xffff);
         ack(&bad);
     }
-    // The zip64 end record's own disk numbers (offsets 16 and 20), and its locator's disk
-    // (offset 4 after the record's 56 bytes) and count of disks (offset 16; 0 and 1 allowed):
-    // the zip reader refuses them itself.
-    for (at, value) in [(16, 1u32), (20, 1), (56 + 4, 1), (56 + 16, 2)] {
+    // The zip64 end record's own disk numbers (offsets 16 and 20) and count of entries on
+    // this disk (offset 24), and its locator's disk (offset 4 after the record's 56 bytes) and
+    // count of disks (offset 16; 0 and 1 allowed): the zip reader refuses them itself, mostly in
+    // words about the end records in general, and the answer names the record.
+    let split64 = "not a readable zip archive: its zip64 end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
+    let split_locator = "not a readable zip archive: its zip64 end locator describes one part of an archive split over several disks (the zip64 end record on a disk other than the first, or more than one disk), which is not read";
+    let disks: [(&[usize], u32, &str); 6] = [
+        (&[16], 1, split64),
+        (&[20], 1, split64),
+        // The directory on the second disk by both the record and its locator.
+        (&[20, 56 + 4], 1, split64),
+        (&[24], 2, split64),
+        (&[56 + 4], 1, split_locator),
+        (&[56 + 16], 2, split_locator),
+    ];
+    for (fields, value, words) in disks {
         let mut bad = with_zip64_end(&z, |_| {});
         let record = bad.len() - 22 - 20 - 56;
-        put_u32(&mut bad, record + at, value);
-        nak(&bad, "B01");
+        for at in fields {
+            put_u32(&mut bad, record + at, value);
+        }
+        assert_mentions(&nak(&bad, "B01"), words);
     }
     let mut no_disks = with_zip64_end(&z, |_| {});
     let locator = no_disks.len() - 22 - 20;
@@ -559,6 +573,24 @@ fn b01_end_records_that_disagree_with_the_central_directory() {
         });
         nak(&bad, "B01");
     }
+    // Both its counts too large for the bytes before it (the zip reader then finds no end
+    // record it accepts): the records are walked and the first missing one named.
+    let entries = raw_good_entries();
+    let last = String::from_utf8(entries.last().expect("entries").name.clone()).expect("a name");
+    let records = u16_at(&z, eocd + 10);
+    assert_eq!(records, entries.len());
+    let overcounted = with_zip64_end(&z, |rec| {
+        for at in [24, 32] {
+            rec[at..at + 8].copy_from_slice(&(records as u64 + 3).to_le_bytes());
+        }
+    });
+    assert_mentions(
+        &nak(&overcounted, "B01"),
+        &format!(
+            "not a readable zip archive: no central directory header follows the central record of entry {last:?} ({records} of the {} records the end record counts were read)",
+            records + 3
+        ),
+    );
     let extended = with_zip64_end(&z, |rec| {
         rec[4..12].copy_from_slice(&56u64.to_le_bytes());
         rec.extend_from_slice(&[0; 12]);
