@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-makes the archives of this folder: the files of the reference archive
 # MUNIS_SUDBILLING_PAY_20261121_001.zip packed again by common zip writers (Info-ZIP zip 3.0,
-# jar and java.util.zip of OpenJDK 17, Python's zipfile). Needs zip, java, javac, jar, python3;
+# jar and java.util.zip of OpenJDK 17, Python's zipfile, 7-Zip). Needs zip, java, javac, jar,
+# python3, 7zz (Debian package 7zip);
 # the tests only read the archives made here, so CI needs none of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,4 +59,11 @@ for name, method, pipe, zip64 in [
                 with open(f, "rb") as src, z.open(f, "w", force_zip64=zip64) as w:
                     w.write(src.read())
 PY
+# 7-Zip as a Windows sender would use it (`7z a -tzip`): entries in name order, each with an
+# NTFS timestamps extra field (0x000a); deflate at the default and the highest level, stored,
+# and Deflate64 (method 9, which the agreement does not allow).
+7zz a -tzip "$out/7zip.zip" $F >/dev/null
+7zz a -tzip -mx=9 "$out/7zip-ultra.zip" $F >/dev/null
+7zz a -tzip -mx=0 "$out/7zip-stored.zip" $F >/dev/null
+7zz a -tzip -mm=Deflate64 "$out/7zip-deflate64.zip" $F >/dev/null
 ls -l "$out"/*.zip
