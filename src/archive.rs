@@ -178,14 +178,11 @@ fn zip_error(e: zip::result::ZipError) -> ReadError {
 fn directory_error(e: zip::result::ZipError, path: &Path, max_entries: usize) -> ReadError {
     let said = e.to_string();
     // The zip reader judges the end records before the directory: a zip64 end record or
-    // locator of a split archive is said as such, whichever words the reader found.
-    let of_end_records = match &e {
-        zip::result::ZipError::InvalidArchive(m) => {
-            m.contains("EOCD") || m.contains("CDEBlock") || m.contains("Multi-disk")
-        }
-        zip::result::ZipError::UnsupportedArchive(m) => m.contains("multi-disk"),
-        _ => false,
-    };
+    // locator of a split archive is said as such, whichever words the reader found. (Its
+    // "unsupported" multi-disk error, which comes after the end records are accepted, is put
+    // into words by `zip_words`.)
+    let of_end_records = matches!(&e, zip::result::ZipError::InvalidArchive(m)
+        if m.contains("EOCD") || m.contains("CDEBlock") || m.contains("Multi-disk"));
     if of_end_records && let Ok(Some(why)) = zip64_end_problem(path) {
         return unreadable(why);
     }
