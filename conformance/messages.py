@@ -1036,7 +1036,24 @@ def fam_b01(cx, rng, kind=None):
         i = rng.randrange(len(es) - 1)
         es[i]["after"] = b"JUNK"
         name = None
+    if kind in ("z64disk", "z64loc", "z64count"):
+        extra["zip64_eocd"] = True
     z = zipraw.build(es, **extra)
+    if kind in ("z64disk", "z64loc", "z64count"):
+        # The zip64 end record (56 bytes) and its locator (20) before the end record (22, no
+        # comment): the record's disk number (offset 16) other than the first; the locator's
+        # count of disks (offset 16) two; or both the record's counts (offsets 24 and 32) three
+        # more than the records written.
+        rec = len(z) - 22 - 20 - 56
+        z = bytearray(z)
+        if kind == "z64disk":
+            struct.pack_into("<I", z, rec + 16, 1)
+        elif kind == "z64loc":
+            struct.pack_into("<I", z, rec + 56 + 16, 2)
+        else:
+            struct.pack_into("<QQ", z, rec + 24, len(es) + 3, len(es) + 3)
+        z = bytes(z)
+        name = es[-1]["name"] if kind == "z64count" else None
     if kind == "truncated":
         z = z[:rng.randint(10, len(z) - 23)]
         name = None
@@ -1059,8 +1076,14 @@ def fam_b01(cx, rng, kind=None):
         need_name(cx, msg, es[i]["name"], "name the entry the junk follows")
     if kind == "loff":
         need(cx, msg, "no local file header" in msg, "say no local file header is where the record says")
-    if kind == "csig":
+    if kind in ("csig", "z64count"):
         need(cx, msg, "no central directory header follows" in msg, "say no central directory header follows")
+    if kind == "z64disk":
+        need(cx, msg, "its zip64 end record describes one part of an archive split over several disks" in msg,
+             "say the zip64 end record describes a part of a split archive")
+    if kind == "z64loc":
+        need(cx, msg, "its zip64 end locator describes one part of an archive split over several disks" in msg,
+             "say the zip64 end locator describes a part of a split archive")
     if kind in ("cextra", "cts", "cushort"):
         block = {"cextra": "0x000a", "cts": "0x5455", "cushort": "0x7075"}[kind]
         need(cx, msg, f"extra block {block}" in msg, f"name the extra block {block}")
@@ -1901,7 +1924,7 @@ def _(cx):
 
 
 for _kind in ["crc", "deflate", "usize", "lname", "lcrc", "truncated_deflate", "between", "truncated", "cextra", "cts",
-              "cushort", "loff", "csig"]:
+              "cushort", "loff", "csig", "z64disk", "z64loc", "z64count"]:
     case(f"b01-{_kind}", f"B01 ({_kind}): the message starts with the archive name and names the entry where there is one")(
         with_rx((lambda k: lambda cx: fam_b01(cx, random.Random("b01" + k), kind=k))(_kind)))
 for _kind in ["missing", "extra"]:
