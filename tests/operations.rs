@@ -457,6 +457,169 @@ fn run_leaves_the_batches_after_one_still_settling_then_takes_them_in_order() {
     );
 }
 
+/// The file names in `paths`.
+fn names_of(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_ready_batch_waits_for_the_earliest_batch_still_settling_whichever_the_scan_meets_first() {
+    // §7.2: PAY 002 has settled; PAY 001, before it, and PAY 003 to 020, after it, are still
+    // settling. It waits for PAY 001, however many later ones settle and in whatever order the
+    // folder lists them. Twice, on another date, for another listing order.
+    let rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\nunreadable_grace_seconds = 0\n{MUNIS_WITH_KEY}"
+    ));
+    for date in ["20261121", "20261122"] {
+        let name = |seq: u32| format!("MUNIS_SUDBILLING_PAY_{date}_{seq:03}.zip");
+        for seq in 1..=20 {
+            let p = rx.drop_in(&name(seq), b"settling or not, its bytes are not read yet");
+            if seq == 2 {
+                set_mtime(&p, SystemTime::now() - Duration::from_secs(7200));
+            }
+        }
+        let scan = rx.engine.scan(reestr::inbox::Look::Once).expect("scan");
+        assert_eq!(names_of(&scan.ready), Vec::<String>::new(), "{date}");
+        assert_eq!(names_of(&scan.held), [name(2)], "{date}");
+        assert_eq!(scan.pending.len(), 19, "{date}");
+        for seq in 1..=20 {
+            std::fs::remove_file(rx.engine.cfg.inbox.join(name(seq))).expect("remove");
+        }
+    }
+}
+
+#[test]
+fn watch_takes_a_whole_archive_copied_with_an_old_time_only_once_seen_unchanged() {
+    // `cp -p` into the inbox: the time is an hour old, yet `watch` has only just seen the file.
+    let rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.3\n{MUNIS_WITH_KEY}"
+    ));
+    let p = rx.drop_in(PAY1, &reference(PAY1));
+    set_mtime(&p, SystemTime::now() - Duration::from_secs(3600));
+    let mut seen = reestr::inbox::Stability::new();
+    let first = rx
+        .engine
+        .scan(reestr::inbox::Look::Watch(&mut seen))
+        .expect("scan");
+    assert_eq!(
+        (names_of(&first.ready), names_of(&first.pending)),
+        (vec![], vec![PAY1.to_string()]),
+        "not taken at first sight"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let later = rx
+        .engine
+        .scan(reestr::inbox::Look::Watch(&mut seen))
+        .expect("scan");
+    assert_eq!(later.ready, std::slice::from_ref(&p));
+}
+
+#[test]
+fn watch_judges_a_time_just_ahead_of_the_clock_as_the_time_of_the_last_change() {
+    // Within the clock slack a time ahead is no clock skew: the file changed "now", and it has
+    // not settled before its time is the settle time old, however long it has been seen.
+    let settle = Duration::from_millis(300);
+    let rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.3\n{MUNIS_WITH_KEY}"
+    ));
+    let p = rx.drop_in(PAY1, &reference(PAY1));
+    let mtime = SystemTime::now() + Duration::from_millis(1900);
+    set_mtime(&p, mtime);
+    let mut seen = reestr::inbox::Stability::new();
+    let first = rx
+        .engine
+        .scan(reestr::inbox::Look::Watch(&mut seen))
+        .expect("scan");
+    assert!(first.ready.is_empty(), "{first:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    let later = rx
+        .engine
+        .scan(reestr::inbox::Look::Watch(&mut seen))
+        .expect("scan");
+    assert!(
+        later.ready.is_empty() || SystemTime::now() >= mtime + settle,
+        "taken before its time was the settle time old: {later:?}"
+    );
+}
+
+#[test]
+fn with_no_settle_time_a_file_stamped_just_ahead_of_the_clock_is_ready_at_once() {
+    let rx = Rx::new();
+    let p = rx.drop_in(PAY1, &reference(PAY1));
+    set_mtime(&p, SystemTime::now() + Duration::from_millis(1900));
+    let scan = rx.engine.scan(reestr::inbox::Look::Once).expect("scan");
+    assert_eq!(scan.ready, std::slice::from_ref(&p), "{scan:?}");
+}
+
+#[test]
+fn run_answers_a_truncated_archive_copied_with_an_old_time_once_settled_not_after_the_grace() {
+    // The grace time of an unreadable zip runs from its time, as the settle time does (`run`):
+    // an hour-old copy that stopped changing is answered B01 now, not left for the next run.
+    let mut rx = Rx::with(&format!(
+        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.2\nunreadable_grace_seconds = 1800\n{MUNIS_WITH_KEY}"
+    ));
+    let p = rx.drop_in(PAY1, &reference(PAY1)[..100]);
+    set_mtime(&p, SystemTime::now() - Duration::from_secs(3600));
+    let out = rx.engine.run();
+    assert!(out.error.is_none() && out.left.is_empty(), "{out:?}");
+    assert_eq!(out.handled.len(), 1, "{out:?}");
+    assert_eq!(
+        (
+            out.handled[0].result.as_str(),
+            out.handled[0].code.as_deref()
+        ),
+        ("NAK", Some("B01"))
+    );
+}
+
+#[test]
+fn run_says_once_that_it_waits_for_inbox_files_to_settle_and_does_not_spin() {
+    let cli = Cli::new();
+    cli.reconfigure("settle_seconds = 1");
+    std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
+    let o = Command::new(env!("CARGO_BIN_EXE_reestr"))
+        .current_dir(cli.path(""))
+        .arg("--config")
+        .arg(cli.config())
+        .arg("run")
+        .env("REESTR_LOG", "debug")
+        .output()
+        .expect("reestr runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let log = stderr(&o);
+    assert_eq!(
+        log.matches("waiting for inbox files to settle").count(),
+        1,
+        "{log}"
+    );
+    // It sleeps until the file can have settled: a scan or two, not one after another.
+    let scans = log.matches("not taken yet").count();
+    assert!((1..=5).contains(&scans), "{scans} scans: {log}");
+    assert_eq!(list(&cli.path("inbox")), Vec::<String>::new(), "answered");
+}
+
+#[test]
+fn status_warns_of_a_fifo_in_the_inbox_but_not_of_a_folder() {
+    let cli = Cli::new();
+    std::fs::create_dir(cli.path("inbox/folder.zip")).expect("folder");
+    let fifo = cli.path("inbox").join(PAY1);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let o = cli.run(&["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let log = stderr(&o);
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("not a regular file"))
+        .map(|l| if l.contains(PAY1) { PAY1 } else { l })
+        .collect();
+    assert_eq!(warnings, [PAY1], "{log}");
+}
+
 #[test]
 fn sigterm_while_run_waits_for_a_file_to_settle_exits_1_and_leaves_it() {
     let cli = Cli::new();
