@@ -490,6 +490,22 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn removing_a_file_already_gone_is_no_error_but_a_failed_removal_is() -> Test {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("answered.zip");
+        fs::write(&file, b"bytes")?;
+        remove_durable(&file)?;
+        assert!(!file.exists());
+        remove_durable(&file)?;
+        // A folder cannot be removed as a file: that error is the caller's to see.
+        let folder = dir.path().join("folder.zip");
+        fs::create_dir(&folder)?;
+        assert!(remove_durable(&folder).is_err());
+        assert!(folder.is_dir());
+        Ok(())
+    }
+
     fn names(dir: &Path) -> io::Result<Vec<String>> {
         let mut n: Vec<String> = fs::read_dir(dir)?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
