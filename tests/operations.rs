@@ -581,11 +581,8 @@ fn run_says_once_that_it_waits_for_inbox_files_to_settle_and_does_not_spin() {
     let cli = Cli::new();
     cli.reconfigure("settle_seconds = 1");
     std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
-    let o = Command::new(env!("CARGO_BIN_EXE_reestr"))
-        .current_dir(cli.path(""))
-        .arg("--config")
-        .arg(cli.config())
-        .arg("run")
+    let o = cli
+        .command(&["run"])
         .env("REESTR_LOG", "debug")
         .output()
         .expect("reestr runs");
@@ -625,11 +622,8 @@ fn sigterm_while_run_waits_for_a_file_to_settle_exits_1_and_leaves_it() {
     let cli = Cli::new();
     cli.reconfigure("settle_seconds = 30");
     std::fs::write(cli.path("inbox").join(PAY1), reference(PAY1)).expect("drop");
-    let child = Command::new(env!("CARGO_BIN_EXE_reestr"))
-        .current_dir(cli.path(""))
-        .arg("--config")
-        .arg(cli.config())
-        .arg("run")
+    let child = cli
+        .command(&["run"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -2771,12 +2765,18 @@ impl Cli {
         self.dir.path().join(rel)
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_reestr"))
-            .current_dir(self.dir.path())
+    /// `reestr` with these arguments, in the receiver's folder and with its configuration.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_reestr"));
+        c.current_dir(self.dir.path())
             .arg("--config")
             .arg(self.config())
-            .args(args)
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
             .env_remove("REESTR_LOG")
             .output()
             .expect("reestr runs")
