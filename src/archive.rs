@@ -121,14 +121,33 @@ impl Archive {
     }
 }
 
-/// Why an archive whose end record numbers a disk other than the first is not read.
-const MULTI_DISK: &str = "its end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
+/// Which record of an archive split over several disks says so: the end record, or the zip64
+/// end record, numbering a disk other than the first or fewer entries on this disk than in all;
+/// or the zip64 end locator, putting the zip64 end record on another disk or counting more.
+#[derive(Clone, Copy)]
+enum SplitBy {
+    EndRecord,
+    Zip64EndRecord,
+    Zip64Locator,
+}
 
-/// [`MULTI_DISK`] for the zip64 end record.
-const MULTI_DISK_ZIP64: &str = "its zip64 end record describes one part of an archive split over several disks (a disk other than the first, or fewer entries on this disk than in all), which is not read";
+/// Why an archive split over several disks is not read, naming the record that says it is.
+fn split_words(by: SplitBy) -> String {
+    let (record, how) = match by {
+        SplitBy::EndRecord => ("end record", SPLIT_DISKS),
+        SplitBy::Zip64EndRecord => ("zip64 end record", SPLIT_DISKS),
+        SplitBy::Zip64Locator => (
+            "zip64 end locator",
+            "the zip64 end record on a disk other than the first, or more than one disk",
+        ),
+    };
+    format!(
+        "its {record} describes one part of an archive split over several disks ({how}), which is not read"
+    )
+}
 
-/// [`MULTI_DISK`] for the zip64 end locator.
-const MULTI_DISK_LOCATOR: &str = "its zip64 end locator describes one part of an archive split over several disks (the zip64 end record on a disk other than the first, or more than one disk), which is not read";
+/// What an end record, plain or zip64, numbers of a split archive.
+const SPLIT_DISKS: &str = "a disk other than the first, or fewer entries on this disk than in all";
 
 /// The message of a `B01` for an archive that cannot be read, saying `why`.
 fn unreadable_words(why: impl std::fmt::Display) -> String {
@@ -151,9 +170,11 @@ fn zip_words(e: zip::result::ZipError) -> Result<String, io::Error> {
             "no complete end of central directory record (the file is truncated, or not a zip)"
                 .into()
         }
-        zip::result::ZipError::InvalidArchive(m) if m.contains("Multi-disk") => MULTI_DISK.into(),
+        zip::result::ZipError::InvalidArchive(m) if m.contains("Multi-disk") => {
+            split_words(SplitBy::EndRecord)
+        }
         zip::result::ZipError::UnsupportedArchive(m) if m.contains("multi-disk") => {
-            MULTI_DISK_ZIP64.into()
+            split_words(SplitBy::Zip64EndRecord)
         }
         zip::result::ZipError::InvalidArchive(m) if m.starts_with("Unexpected end of ") => {
             format!("{} is cut short", record_named(&m))
@@ -828,7 +849,7 @@ fn directory_problem(path: &Path, start: u64, count: usize) -> io::Result<Option
     // locator's, always.)
     let disk_ok = |v: u16| v == 0 || zip64 && v == u16::MAX;
     if !disk_ok(le16(&e, 0)) || !disk_ok(le16(&e, 2)) {
-        return Ok(Some(unreadable_words(MULTI_DISK)));
+        return Ok(Some(unreadable_words(split_words(SplitBy::EndRecord))));
     }
     let entries_ok = |v: u16| u64::from(v) == count64 || zip64 && v == u16::MAX;
     if !entries_ok(le16(&e, 4)) || !entries_ok(le16(&e, 6)) {
@@ -950,16 +971,11 @@ fn zip64_end_problem(path: &Path) -> io::Result<Option<String>> {
     let Some((locator, z)) = zip64_end(path, &tail, end)? else {
         return Ok(None);
     };
-    let record = le32(&z, 16) != Some(0)
-        || le32(&z, 20) != Some(0)
-        || le64(&z, 24).is_none()
-        || le64(&z, 24) != le64(&z, 32);
-    let locator_split = le32(&locator, 4) != Some(0) || le32(&locator, 16).is_none_or(|n| n > 1);
-    if record {
-        return Ok(Some(MULTI_DISK_ZIP64.into()));
+    if le32(&z, 16) != Some(0) || le32(&z, 20) != Some(0) || le64(&z, 24) != le64(&z, 32) {
+        return Ok(Some(split_words(SplitBy::Zip64EndRecord)));
     }
-    if locator_split {
-        return Ok(Some(MULTI_DISK_LOCATOR.into()));
+    if le32(&locator, 4) != Some(0) || le32(&locator, 16).is_some_and(|n| n > 1) {
+        return Ok(Some(split_words(SplitBy::Zip64Locator)));
     }
     if le32(&tail, end.saturating_add(16)) == Some(u32::MAX) {
         return missing_record(path);
