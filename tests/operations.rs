@@ -226,9 +226,7 @@ fn a_delivery_to_finish_whose_response_name_was_edited_into_a_path_or_hidden_nam
 #[test]
 fn run_leaves_a_file_that_cannot_settle_within_its_wait() {
     // A settle time longer than `run_wait`: the run does not wait in vain, it says what it left.
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings("settle_seconds = 3600");
     rx.import_reference_invoices();
     let p = rx.drop_in(PAY1, &reference(PAY1));
     let started = std::time::Instant::now();
@@ -287,9 +285,7 @@ fn copy_in_place(
 fn run_waits_for_a_file_still_being_copied_in_place_then_answers_it() {
     // `cp archive inbox/ && reestr run`: the run answers the archive, and takes it only once
     // the copy is complete. No grace time: taken half-written, it would be B01.
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.5\nunreadable_grace_seconds = 0\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings("settle_seconds = 0.5\nunreadable_grace_seconds = 0");
     rx.import_reference_invoices();
     let p = rx.engine.cfg.inbox.join(PAY1);
     let writer = copy_in_place(&p, reference(PAY1), 200, Duration::from_millis(150), None);
@@ -306,9 +302,9 @@ fn run_waits_for_a_file_still_being_copied_in_place_then_answers_it() {
 fn run_takes_an_in_place_copy_that_keeps_its_sources_old_time_as_soon_as_it_is_whole() {
     // `cp -p` or a Windows copy: the time is old (past the settle time, within the grace), the
     // zip unreadable until the last chunk. The run waits for it, not for the grace time.
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\nunreadable_grace_seconds = 30\nrun_wait_seconds = 20\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings(
+        "settle_seconds = 1\nunreadable_grace_seconds = 30\nrun_wait_seconds = 20",
+    );
     rx.import_reference_invoices();
     let p = rx.engine.cfg.inbox.join(PAY1);
     let old = SystemTime::now() - Duration::from_secs(10);
@@ -329,9 +325,7 @@ fn run_takes_an_in_place_copy_that_keeps_its_sources_old_time_as_soon_as_it_is_w
 
 #[test]
 fn run_answers_a_truncated_archive_dropped_just_before_it_once_its_grace_time_is_over() {
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.2\nunreadable_grace_seconds = 1\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings("settle_seconds = 0.2\nunreadable_grace_seconds = 1");
     rx.drop_in(PAY1, &reference(PAY1)[..100]);
     let handled = rx.run();
     assert_eq!(handled.len(), 1, "{handled:?}");
@@ -343,9 +337,7 @@ fn run_answers_a_truncated_archive_dropped_just_before_it_once_its_grace_time_is
 
 #[test]
 fn a_file_dated_in_the_future_is_taken_once_seen_unchanged_for_the_settle_time() {
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 1\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings("settle_seconds = 1");
     let p = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&p, SystemTime::now() + Duration::from_secs(3600));
     let mut seen = reestr::inbox::Stability::new();
@@ -426,11 +418,8 @@ fn run_waits_for_an_unreadable_zip_that_still_grows_though_its_time_is_old() {
 #[test]
 fn run_leaves_the_batches_after_one_still_settling_then_takes_them_in_order() {
     // §7.2: PAY 002 is ready but PAY 001, before it in the agreed order, is still settling.
-    let config = |wait: &str| {
-        format!(
-            "receiver = \"SUDBILLING\"\nsettle_seconds = 1\nrun_wait_seconds = {wait}\n{MUNIS_WITH_KEY}"
-        )
-    };
+    let config =
+        |wait: &str| settings_text(&format!("settle_seconds = 1\nrun_wait_seconds = {wait}"));
     let mut rx = Rx::with(&config("0.5"));
     rx.import_reference_invoices();
     let later = rx.drop_in(PAY2, &reference(PAY2));
@@ -471,9 +460,7 @@ fn a_ready_batch_waits_for_the_earliest_batch_still_settling_whichever_the_scan_
     // §7.2: PAY 002 has settled; PAY 001, before it, and PAY 003 to 020, after it, are still
     // settling. It waits for PAY 001, however many later ones settle and in whatever order the
     // folder lists them. Twice, on another date, for another listing order.
-    let rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\nunreadable_grace_seconds = 0\n{MUNIS_WITH_KEY}"
-    ));
+    let rx = Rx::with_settings("settle_seconds = 3600\nunreadable_grace_seconds = 0");
     for date in ["20261121", "20261122"] {
         let name = |seq: u32| format!("MUNIS_SUDBILLING_PAY_{date}_{seq:03}.zip");
         for seq in 1..=20 {
@@ -495,9 +482,7 @@ fn a_ready_batch_waits_for_the_earliest_batch_still_settling_whichever_the_scan_
 #[test]
 fn watch_takes_a_whole_archive_copied_with_an_old_time_only_once_seen_unchanged() {
     // `cp -p` into the inbox: the time is an hour old, yet `watch` has only just seen the file.
-    let rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.3\n{MUNIS_WITH_KEY}"
-    ));
+    let rx = Rx::with_settings("settle_seconds = 0.3");
     let p = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&p, SystemTime::now() - Duration::from_secs(3600));
     let mut seen = reestr::inbox::Stability::new();
@@ -523,9 +508,7 @@ fn watch_judges_a_time_just_ahead_of_the_clock_as_the_time_of_the_last_change() 
     // Within the clock slack a time ahead is no clock skew: the file changed "now", and it has
     // not settled before its time is the settle time old, however long it has been seen.
     let settle = Duration::from_millis(300);
-    let rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.3\n{MUNIS_WITH_KEY}"
-    ));
+    let rx = Rx::with_settings("settle_seconds = 0.3");
     let p = rx.drop_in(PAY1, &reference(PAY1));
     let mtime = SystemTime::now() + Duration::from_millis(1900);
     set_mtime(&p, mtime);
@@ -559,9 +542,7 @@ fn with_no_settle_time_a_file_stamped_just_ahead_of_the_clock_is_ready_at_once()
 fn run_answers_a_truncated_archive_copied_with_an_old_time_once_settled_not_after_the_grace() {
     // The grace time of an unreadable zip runs from its time, as the settle time does (`run`):
     // an hour-old copy that stopped changing is answered B01 now, not left for the next run.
-    let mut rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 0.2\nunreadable_grace_seconds = 1800\n{MUNIS_WITH_KEY}"
-    ));
+    let mut rx = Rx::with_settings("settle_seconds = 0.2\nunreadable_grace_seconds = 1800");
     let p = rx.drop_in(PAY1, &reference(PAY1)[..100]);
     set_mtime(&p, SystemTime::now() - Duration::from_secs(3600));
     let out = rx.engine.run();
@@ -648,9 +629,7 @@ fn sigterm_while_run_waits_for_a_file_to_settle_exits_1_and_leaves_it() {
 
 #[test]
 fn status_says_why_each_inbox_entry_is_there() {
-    let rx = Rx::with(&format!(
-        "receiver = \"SUDBILLING\"\nsettle_seconds = 3600\n{MUNIS_WITH_KEY}"
-    ));
+    let rx = Rx::with_settings("settle_seconds = 3600");
     let settled = rx.drop_in(PAY1, &reference(PAY1));
     set_mtime(&settled, SystemTime::now() - Duration::from_secs(7200));
     rx.drop_in(PAY2, &reference(PAY2));
@@ -2757,8 +2736,7 @@ impl Cli {
 
     /// Rewrites the configuration: the receiver, these settings, and partner MUNIS with its key.
     fn reconfigure(&self, settings: &str) {
-        let text = format!("receiver = \"SUDBILLING\"\n{settings}\n{MUNIS_WITH_KEY}");
-        std::fs::write(self.config(), text).expect("config");
+        std::fs::write(self.config(), settings_text(settings)).expect("config");
     }
 
     fn path(&self, rel: &str) -> PathBuf {

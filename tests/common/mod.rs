@@ -49,6 +49,11 @@ pub fn receiver_dir(config: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A configuration of the receiver with these settings, and partner MUNIS with its key.
+pub fn settings_text(settings: &str) -> String {
+    format!("receiver = \"SUDBILLING\"\n{settings}\n{MUNIS_WITH_KEY}")
+}
+
 /// Partner block with the reference key.
 pub const MUNIS_WITH_KEY: &str = "[partners.MUNIS]\nkey_file = \"MUNIS.key\"\n";
 
@@ -56,6 +61,11 @@ impl Rx {
     /// A receiver with partner MUNIS and its key.
     pub fn new() -> Self {
         Self::with(&config_text(MUNIS_WITH_KEY))
+    }
+
+    /// A receiver with these settings ([`settings_text`]).
+    pub fn with_settings(settings: &str) -> Self {
+        Self::with(&settings_text(settings))
     }
 
     /// A receiver with this configuration text (the reference key is present as `MUNIS.key`).
